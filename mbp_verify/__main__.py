@@ -1,0 +1,8 @@
+"""`python -m mbp_verify` runs the command line."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Conventions shared by every subcommand: common options, JSON output, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..reports.atomic import atomic_write_json
+from ..seeding import DEFAULT_ROOT_SEED
+from .. import __version__
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "SCHEMA_VERSION",
+    "add_common_arguments",
+    "write_json_output",
+    "parse_int_list",
+    "progress",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+SCHEMA_VERSION = 1
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--json PATH` and `--seed N`, present on every subcommand."""
+    parser.add_argument("--json", metavar="PATH", type=Path, default=None,
+                        help="also write machine-readable results (versioned schema) to PATH")
+    parser.add_argument("--seed", type=int, default=DEFAULT_ROOT_SEED,
+                        help=f"root seed for every random draw (default {DEFAULT_ROOT_SEED})")
+
+
+def write_json_output(path: "Path | None", command: str, payload: dict[str, Any]) -> None:
+    """Write `payload` with the schema header `{"schema": "mbp-verify/<command>", ...}`."""
+    if path is None:
+        return
+    document = {"schema": f"mbp-verify/{command}", "schema_version": SCHEMA_VERSION,
+                "mbp_verify_version": __version__}
+    document.update(payload)
+    try:
+        atomic_write_json(path, document)
+    except OSError as exc:
+        raise InputError(f"cannot write JSON output {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def parse_int_list(text: str, what: str) -> list[int]:
+    """Parse '64,128,256' (or '3x1024' style is handled by callers) into positive ints."""
+    try:
+        values = [int(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise InputError(f"{what} must be a comma-separated list of integers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise InputError(f"{what} must list positive integers, got {text!r}")
+    return values
+
+
+def progress(message: str) -> None:
+    """One line of progress on stderr (kept off stdout so tables stay clean)."""
+    print(message, file=sys.stderr, flush=True)

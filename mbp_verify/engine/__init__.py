@@ -1,0 +1,59 @@
+"""Networks, activations, exact counts and masks: the reference MBP engine."""
+
+from .activations import ActivationSpec, activation_names, apply_activation, parse_activation
+from .counts import (
+    ROUNDING_RULES,
+    prune_count_from_kept_fraction,
+    prune_count_from_pruned_fraction,
+    review_kept_fraction,
+    theorem_kept_fraction,
+    theorem_prune_count,
+    validate_alpha,
+    validate_count,
+)
+from .masks import (
+    as_weight_array,
+    compression_ratio,
+    global_magnitude_masks,
+    kept_count,
+    kept_fraction,
+    magnitude_mask,
+    network_compression_ratio,
+    pruned_count,
+    random_mask,
+)
+from .network import Network, load_network, natural_layer_order, sample_network, save_network, uniform_half_width
+from .prune import PrunedNetwork, apply_masks, prune_network
+
+__all__ = [
+    "ActivationSpec",
+    "activation_names",
+    "apply_activation",
+    "parse_activation",
+    "ROUNDING_RULES",
+    "prune_count_from_kept_fraction",
+    "prune_count_from_pruned_fraction",
+    "review_kept_fraction",
+    "theorem_kept_fraction",
+    "theorem_prune_count",
+    "validate_alpha",
+    "validate_count",
+    "as_weight_array",
+    "compression_ratio",
+    "global_magnitude_masks",
+    "kept_count",
+    "kept_fraction",
+    "magnitude_mask",
+    "network_compression_ratio",
+    "pruned_count",
+    "random_mask",
+    "Network",
+    "load_network",
+    "natural_layer_order",
+    "sample_network",
+    "save_network",
+    "uniform_half_width",
+    "PrunedNetwork",
+    "apply_masks",
+    "prune_network",
+]

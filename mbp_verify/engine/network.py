@@ -1,0 +1,177 @@
+"""Bias-free fully connected networks F(x) = W_L s_{L-1}(... s_1(W_1 x)).
+
+Weights are float64 matrices `W_l` of shape (d_l, d_{l-1}); the last layer is linear.
+Inputs are batched as rows: `forward(X)` takes X of shape (n, d_0) and returns (n, d_L).
+Networks are saved as `.npz` with arrays `W1, W2, ...` in layer order.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from .activations import ActivationSpec, parse_activation
+
+__all__ = [
+    "Network",
+    "WeightDistribution",
+    "uniform_half_width",
+    "sample_network",
+    "load_network",
+    "save_network",
+    "natural_layer_order",
+]
+
+WeightDistribution = Literal["uniform", "gaussian"]
+
+
+def _check_matrix(weight: object, index: int) -> np.ndarray:
+    array = np.asarray(weight)
+    name = f"W{index + 1}"
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise InputError(f"{name} has dtype {array.dtype}; need real numbers")
+    if array.ndim != 2:
+        raise InputError(f"{name} must be a 2-D matrix (d_l, d_l-1), got shape {array.shape}")
+    if array.size == 0:
+        raise InputError(f"{name} is empty (shape {array.shape})")
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise InputError(f"{name} contains NaN or infinite entries")
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A bias-free fully connected network: weights in layer order, hidden activations."""
+
+    weights: tuple[np.ndarray, ...]
+    activations: tuple[ActivationSpec, ...]
+
+    def __init__(self, weights: Sequence[np.ndarray], activations: "str | ActivationSpec | Sequence[str | ActivationSpec]" = "relu"):
+        if isinstance(weights, np.ndarray) or len(weights) == 0:
+            raise InputError("a network needs a non-empty list of weight matrices")
+        mats = tuple(_check_matrix(w, i) for i, w in enumerate(weights))
+        for i in range(1, len(mats)):
+            if mats[i].shape[1] != mats[i - 1].shape[0]:
+                raise InputError(
+                    f"layer shapes do not chain: W{i} is {mats[i - 1].shape} but W{i + 1} is "
+                    f"{mats[i].shape} (needs {mats[i - 1].shape[0]} columns)"
+                )
+        hidden = len(mats) - 1
+        if isinstance(activations, (str, ActivationSpec)):
+            specs = tuple(parse_activation(activations) for _ in range(hidden))
+        else:
+            specs = tuple(parse_activation(a) for a in activations)
+            if len(specs) != hidden:
+                raise InputError(f"{len(mats)} layers need {hidden} hidden activations, got {len(specs)}")
+        for m in mats:
+            m.setflags(write=False)
+        object.__setattr__(self, "weights", mats)
+        object.__setattr__(self, "activations", specs)
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers L."""
+        return len(self.weights)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """(d_0, d_1, ..., d_L)."""
+        return (self.weights[0].shape[1],) + tuple(w.shape[0] for w in self.weights)
+
+    def with_weights(self, weights: Sequence[np.ndarray]) -> "Network":
+        """The same architecture and activations with other weights (e.g. pruned)."""
+        return Network(weights, self.activations)
+
+    def masked(self, masks: Sequence[np.ndarray]) -> "Network":
+        """The pruned network f with W~_l = M_l o W_l."""
+        if len(masks) != self.depth:
+            raise InputError(f"need one mask per layer ({self.depth}), got {len(masks)}")
+        pruned = []
+        for i, (w, m) in enumerate(zip(self.weights, masks)):
+            mask = np.asarray(m)
+            if mask.shape != w.shape:
+                raise InputError(f"mask {i + 1} has shape {mask.shape}, W{i + 1} has {w.shape}")
+            pruned.append(np.where(mask.astype(bool), w, 0.0))
+        return self.with_weights(pruned)
+
+    def forward(self, inputs: np.ndarray) -> np.ndarray:
+        """F(X) for a batch X of shape (n, d_0) (or one input of shape (d_0,)), in float64."""
+        x = np.asarray(inputs, dtype=np.float64)
+        single = x.ndim == 1
+        batch = x[None, :] if single else x
+        if batch.ndim != 2 or batch.shape[1] != self.widths[0]:
+            raise InputError(f"inputs must have shape (n, {self.widths[0]}), got {x.shape}")
+        h = batch
+        for layer, w in enumerate(self.weights):
+            h = h @ w.T
+            if layer < self.depth - 1:
+                h = self.activations[layer](h)
+        return h[0] if single else h
+
+
+def uniform_half_width(rows: int, cols: int, scale: float = 1.0) -> float:
+    """Hypothesis (iii): entries are U[-a, a] with a = K / sqrt(max(d_l, d_{l-1}))."""
+    return scale / np.sqrt(max(rows, cols))
+
+
+def sample_network(
+    widths: Sequence[int],
+    seed: "np.random.SeedSequence | np.random.Generator | int",
+    *,
+    scale: float = 1.0,
+    activation: "str | ActivationSpec" = "relu",
+    distribution: WeightDistribution = "uniform",
+) -> Network:
+    """Sample F under hypothesis (iii) (or Gaussian weights of the same variance)."""
+    dims = [int(d) for d in widths]
+    if len(dims) < 2 or any(d < 1 for d in dims):
+        raise InputError(f"widths must list at least two positive sizes (d_0, ..., d_L), got {list(widths)}")
+    if not (np.isfinite(scale) and scale > 0):
+        raise InputError(f"weight scale K must be positive and finite, got {scale}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    weights = []
+    for d_in, d_out in zip(dims[:-1], dims[1:]):
+        half = uniform_half_width(d_out, d_in, scale)
+        if distribution == "uniform":
+            weights.append(rng.uniform(-half, half, size=(d_out, d_in)))
+        elif distribution == "gaussian":
+            weights.append(rng.normal(0.0, half / np.sqrt(3.0), size=(d_out, d_in)))
+        else:
+            raise InputError(f"unknown weight distribution {distribution!r}; use 'uniform' or 'gaussian'")
+    return Network(weights, activation)
+
+
+_KEY_RE = re.compile(r"(\d+)")
+
+
+def natural_layer_order(keys: Sequence[str]) -> list[str]:
+    """Sort keys so that W2 < W10 (numbers compared as numbers)."""
+    return sorted(keys, key=lambda k: [int(t) if t.isdigit() else t for t in _KEY_RE.split(k)])
+
+
+def load_network(path: "str | Path", activation: "str | ActivationSpec" = "relu") -> Network:
+    """Read a network from `.npz` (arrays in natural key order are the layers)."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"network file {str(file)!r} does not exist")
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            keys = natural_layer_order(list(data.files))
+            arrays = [data[k] for k in keys]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"cannot read {str(file)!r} as a .npz network: {exc}") from None
+    if not arrays:
+        raise InputError(f"{str(file)!r} holds no arrays")
+    return Network(arrays, activation)
+
+
+def save_network(path: "str | Path", network: Network) -> None:
+    """Write a network as `.npz` with arrays W1..WL."""
+    np.savez(Path(path), **{f"W{i + 1}": w for i, w in enumerate(network.weights)})

@@ -1,0 +1,81 @@
+"""Pruning a whole network: Theorem 1's magnitude pruning and random pruning of the same count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from .counts import theorem_prune_count
+from .masks import kept_fraction, magnitude_mask, network_compression_ratio, random_mask
+from .network import Network
+
+__all__ = ["PruningMethod", "PrunedNetwork", "prune_network", "apply_masks"]
+
+PruningMethod = Literal["magnitude", "random", "largest"]
+
+
+@dataclass(frozen=True, eq=False)
+class PrunedNetwork:
+    """The pair (F, f) with the masks and per-layer counts that produced f."""
+
+    original: Network
+    pruned: Network
+    masks: tuple[np.ndarray, ...]
+    counts: tuple[int, ...]
+
+    @property
+    def kept_fractions(self) -> tuple[float, ...]:
+        """Kept entries / D_l per layer (counted from the masks)."""
+        return tuple(kept_fraction(m) for m in self.masks)
+
+    @property
+    def compression_ratio(self) -> float:
+        """||vec(W~)||_0 over all weights."""
+        return network_compression_ratio(self.pruned.weights)
+
+    def error_matrices(self) -> tuple[np.ndarray, ...]:
+        """E_l = W_l - W~_l (non-zero only at pruned positions)."""
+        return tuple(w - p for w, p in zip(self.original.weights, self.pruned.weights))
+
+
+def apply_masks(network: Network, masks: Sequence[np.ndarray]) -> PrunedNetwork:
+    """Build the pair (F, f) from user-given masks (True/1 = kept)."""
+    pruned = network.masked(masks)
+    bool_masks = tuple(np.asarray(m).astype(bool) for m in masks)
+    counts = tuple(int(m.size - np.count_nonzero(m)) for m in bool_masks)
+    return PrunedNetwork(network, pruned, bool_masks, counts)
+
+
+def prune_network(
+    network: Network,
+    alpha: "float | Fraction | str",
+    *,
+    method: PruningMethod = "magnitude",
+    rng: "np.random.Generator | None" = None,
+) -> PrunedNetwork:
+    """Prune floor(D_l^(1-alpha)) entries of every layer.
+
+    `magnitude` is Theorem 1's MBP; `random` prunes a uniform subset of the same count
+    (needs `rng`); `largest` removes the largest magnitudes (a negative control).
+    """
+    masks = []
+    counts = []
+    for w in network.weights:
+        count = theorem_prune_count(w.size, alpha)
+        if method == "magnitude":
+            mask = magnitude_mask(w, count)
+        elif method == "largest":
+            mask = ~magnitude_mask(w, w.size - count)
+        elif method == "random":
+            if rng is None:
+                raise InputError("random pruning needs a numpy Generator (rng)")
+            mask = random_mask(w.shape, count, rng)
+        else:
+            raise InputError(f"unknown pruning method {method!r}; use magnitude, random or largest")
+        masks.append(mask)
+        counts.append(count)
+    return PrunedNetwork(network, network.masked(masks), tuple(masks), tuple(counts))

@@ -1,0 +1,31 @@
+"""Where runs write: one fresh folder per run under `reports/`."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+
+from .atomic import atomic_write_text
+
+__all__ = ["DEFAULT_REPORTS_ROOT", "new_run_folder", "mark_latest"]
+
+DEFAULT_REPORTS_ROOT = Path("reports")
+
+
+def new_run_folder(kind: str, seed: int, root: "str | Path | None" = None) -> Path:
+    """`reports/<kind>-<UTC timestamp>-seed<seed>` (not created; unique within the root)."""
+    base = Path(root) if root is not None else Path(os.environ.get("MBP_VERIFY_REPORTS", DEFAULT_REPORTS_ROOT))
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    candidate = base / f"{kind}-{stamp}-seed{seed}"
+    suffix = 1
+    while candidate.exists():
+        suffix += 1
+        candidate = base / f"{kind}-{stamp}-seed{seed}-{suffix}"
+    return candidate
+
+
+def mark_latest(folder: Path) -> None:
+    """Record the newest complete run of its kind in `reports/LATEST-<kind>` (atomic)."""
+    kind = folder.name.split("-", 1)[0]
+    atomic_write_text(folder.parent / f"LATEST-{kind}", folder.name + "\n")

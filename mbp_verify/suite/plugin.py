@@ -1,0 +1,225 @@
+"""pytest plugin (entry point `mbp_verify`): property metadata, statuses and run reports.
+
+Inert unless its options are used. With `--mbp-report-dir DIR` the controlling process
+collects every property's outcome (also from pytest-xdist workers) and writes the run
+report there at the end of the session. Hypothesis profiles `mbp-quick`, `mbp-default` and
+`mbp-thorough` are derandomised with no example database, so a run is a deterministic
+function of the code and the seed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import time
+from importlib import metadata as _metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from .property import CodeUnderTestError, Inconclusive
+from .results import ItemResult, aggregate
+
+__all__ = ["HYPOTHESIS_PROFILES", "pytest_addoption", "pytest_configure"]
+
+_COMMON = dict(derandomize=True, database=None, deadline=None, print_blob=False,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                      HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+HYPOTHESIS_PROFILES = {"mbp-quick": 15, "mbp-default": 60, "mbp-thorough": 500}
+for _name, _examples in HYPOTHESIS_PROFILES.items():
+    settings.register_profile(_name, max_examples=_examples, **_COMMON)
+
+_RESULT_KEY = "mbp_result"
+_evidence_key = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mbp_verify", "mbp-verify property suite")
+    group.addoption("--mbp-report-dir", default=None, help="write the mbp-verify run report into this folder")
+    group.addoption("--mbp-seed", type=int, default=None, help="root seed for property randomness")
+    group.addoption("--mbp-profile", default=None, choices=sorted(HYPOTHESIS_PROFILES),
+                    help="Hypothesis profile for the property suite")
+    group.addoption("--mbp-command", default="run", help=argparse_suppress())
+    group.addoption("--mbp-target", default="reference engine", help=argparse_suppress())
+    group.addoption("--mbp-pruner", default=None, metavar="MODULE:ATTR",
+                    help="run the pruner conformance properties against this pruner")
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mbp_property(id, statement, source, tier): a formal property of mbp-verify")
+    config.addinivalue_line("markers", "slow: long statistical sweep, excluded from the default runs")
+    profile = config.getoption("mbp_profile") or os.environ.get("MBP_HYPOTHESIS_PROFILE")
+    if profile:
+        settings.load_profile(profile)
+    if config.getoption("mbp_report_dir") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_ReportCollector(config), "mbp_verify_report_collector")
+
+
+@pytest.fixture
+def mbp_evidence(request: pytest.FixtureRequest) -> dict:
+    """A dict the property fills with deterministic evidence (numbers, counts) for the report."""
+    return request.node.stash.setdefault(_evidence_key, {})
+
+
+@pytest.fixture
+def mbp_root_seed(request: pytest.FixtureRequest) -> int:
+    """Root seed of the run (`--mbp-seed`, env MBP_ROOT_SEED, or the default)."""
+    from ..seeding import DEFAULT_ROOT_SEED
+
+    value = request.config.getoption("mbp_seed")
+    if value is None:
+        value = int(os.environ.get("MBP_ROOT_SEED", DEFAULT_ROOT_SEED))
+    return int(value)
+
+
+def _classify(excinfo: "pytest.ExceptionInfo[BaseException]") -> str:
+    exc = excinfo.value
+    leaves = list(_leaf_exceptions(exc))
+    if any(isinstance(e, CodeUnderTestError) for e in leaves):
+        return "error"
+    if all(isinstance(e, Inconclusive) for e in leaves):
+        return "inconclusive"
+    if any(isinstance(e, AssertionError) for e in leaves):
+        return "fail"
+    if any(type(e).__name__ in ("Flaky", "FlakyFailure") for e in [exc, *leaves]):
+        return "fail"
+    return "error"
+
+
+def _leaf_exceptions(exc: BaseException):
+    if isinstance(exc, BaseExceptionGroup):
+        for sub in exc.exceptions:
+            yield from _leaf_exceptions(sub)
+    else:
+        yield exc
+
+
+def _counterexample(excinfo: "pytest.ExceptionInfo[BaseException]") -> "str | None":
+    notes: list[str] = []
+    for exc in [excinfo.value, *_leaf_exceptions(excinfo.value)]:
+        for note in getattr(exc, "__notes__", []) or []:
+            if note not in notes and ("Falsifying" in note or "example" in note.lower() or "(" in note):
+                notes.append(note)
+    return "\n".join(notes) if notes else None
+
+
+def _message(excinfo: "pytest.ExceptionInfo[BaseException]") -> str:
+    exc = excinfo.value
+    leaves = list(_leaf_exceptions(exc))
+    first = leaves[0] if leaves else exc
+    return f"{type(first).__name__}: {first}"[:2000]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("mbp_property")
+    if marker is None:
+        return
+    status = None
+    message, counterexample = "", None
+    if report.when == "call":
+        if report.passed:
+            status = "pass"
+        elif report.skipped:
+            status = "skip"
+            message = _skip_reason(report)
+        elif call.excinfo is not None:
+            status = _classify(call.excinfo)
+            message, counterexample = _message(call.excinfo), _counterexample(call.excinfo)
+    elif report.when == "setup" and not report.passed:
+        status = "skip" if report.skipped else "error"
+        message = _skip_reason(report) if report.skipped else _message(call.excinfo) if call.excinfo else "setup failed"
+    if status is None:
+        return
+    evidence = item.stash.get(_evidence_key, {})
+    result = ItemResult(
+        property_id=marker.kwargs["id"], statement=marker.kwargs["statement"], source=marker.kwargs["source"],
+        tier=marker.kwargs.get("tier", "required"), nodeid=item.nodeid, status=status, message=message,
+        counterexample=counterexample, evidence=_json_safe(evidence), duration_s=report.duration,
+    )
+    report.user_properties.append((_RESULT_KEY, json.dumps(result.to_dict(), default=str)))
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr or "")
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=_to_builtin, allow_nan=True).replace("NaN", "null"))
+
+
+def _to_builtin(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            return value.item()
+        except (ValueError, TypeError):
+            pass
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+class _ReportCollector:
+    """Controller-side collector: gathers item results and writes the report at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.items: list[ItemResult] = []
+        self.started = time.time()
+        self.started_iso = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == _RESULT_KEY:
+                self.items.append(ItemResult.from_dict(json.loads(value)))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from ..reports.run_report import build_report, write_run_report
+
+        results = aggregate(self.items)
+        report = build_report(self._metadata(exitstatus), results)
+        write_run_report(Path(self.config.getoption("mbp_report_dir")), report)
+
+    def _metadata(self, exitstatus: int) -> dict[str, Any]:
+        from ..seeding import DEFAULT_ROOT_SEED
+
+        seed = self.config.getoption("mbp_seed")
+        workers = self.config.getoption("numprocesses", default=None) if self.config.pluginmanager.hasplugin("xdist") else None
+        return {
+            "command": self.config.getoption("mbp_command"),
+            "target": self.config.getoption("mbp_pruner") or self.config.getoption("mbp_target"),
+            "seed": int(seed if seed is not None else os.environ.get("MBP_ROOT_SEED", DEFAULT_ROOT_SEED)),
+            "hypothesis_profile": settings._current_profile,
+            "workers": int(workers) if isinstance(workers, int) else 1,
+            "started": self.started_iso,
+            "duration_s": round(time.time() - self.started, 3),
+            "pytest_exit_status": int(exitstatus),
+            "versions": _versions(),
+            "platform": platform.platform(),
+        }
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for dist in ("mbp-verify", "numpy", "scipy", "sympy", "hypothesis", "pytest", "pytest-xdist", "torch"):
+        try:
+            found[dist] = _metadata.version(dist)
+        except _metadata.PackageNotFoundError:
+            continue
+    return found

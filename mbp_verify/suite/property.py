@@ -1,0 +1,54 @@
+"""Declaring formal properties and their outcomes.
+
+A property is a pytest test decorated with `mbp_property(id=..., statement=..., source=...,
+tier=...)`. Its status is one of `pass`, `fail`, `inconclusive`, `error`, `skip` (never
+merged): an assertion failure is `fail`, `Inconclusive` is `inconclusive`, a crash of the
+code under test (`CodeUnderTestError`, or any other exception) is `error`, `pytest.skip` is
+`skip` with its reason.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Literal, TypeVar
+
+import pytest
+
+__all__ = [
+    "Status",
+    "STATUSES",
+    "Tier",
+    "mbp_property",
+    "Inconclusive",
+    "CodeUnderTestError",
+    "PROPERTY_ID_RE",
+]
+
+Status = Literal["pass", "fail", "inconclusive", "error", "skip"]
+STATUSES: tuple[str, ...] = ("pass", "fail", "inconclusive", "error", "skip")
+Tier = Literal["required", "advisory"]
+PROPERTY_ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+class Inconclusive(Exception):
+    """Raised by a property whose evidence decides neither pass nor fail."""
+
+
+class CodeUnderTestError(Exception):
+    """The pruner/engine under test crashed or timed out; reported as `error`."""
+
+
+def mbp_property(*, id: str, statement: str, source: str, tier: Tier = "required") -> Callable[[F], F]:
+    """Attach the property's stable id, one-line statement, source and tier to a test."""
+    if not PROPERTY_ID_RE.match(id):
+        raise ValueError(f"property id {id!r} must be dotted lowercase, e.g. 'mask.exact_count'")
+    if tier not in ("required", "advisory"):
+        raise ValueError(f"tier must be 'required' or 'advisory', got {tier!r}")
+    marker = pytest.mark.mbp_property(id=id, statement=statement, source=source, tier=tier)
+
+    def decorate(test: F) -> F:
+        return marker(test)
+
+    return decorate
