@@ -206,7 +206,7 @@ class _ReportCollector:
             "target": self.config.getoption("mbp_pruner") or self.config.getoption("mbp_target"),
             "seed": int(seed if seed is not None else os.environ.get("MBP_ROOT_SEED", DEFAULT_ROOT_SEED)),
             "hypothesis_profile": settings._current_profile,
-            "workers": int(workers) if isinstance(workers, int) else 1,
+            "workers": workers if isinstance(workers, int) and workers > 0 else 1,
             "started": self.started_iso,
             "duration_s": round(time.time() - self.started, 3),
             "pytest_exit_status": int(exitstatus),

@@ -77,7 +77,7 @@ def run_property_suite(
     if not _plugin_registered_by_entry_point():
         args += ["-p", "mbp_verify.suite.plugin"]
     args += [
-        "-p", "no:cacheprovider", "-o", "addopts=", "-o", "console_output_style=classic",
+        "-p", "no:cacheprovider", "-p", "no:benchmark", "-o", "addopts=", "-o", "console_output_style=classic",
         "--rootdir", str(suite.parent), "--mbp-report-dir", str(report_dir.resolve()),
         "--mbp-seed", str(seed), "--mbp-profile", profile, "--mbp-command", command,
         "--mbp-target", target, "-n", str(workers if workers > 1 else 0),
@@ -89,7 +89,18 @@ def run_property_suite(
     env["MBP_ROOT_SEED"] = str(seed)
     env["MBP_HYPOTHESIS_PROFILE"] = profile
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH", "")]))
-    completed = subprocess.run(args, env=env, cwd=suite.parent, stdout=sys.stderr, stderr=sys.stderr)
+    returncode = _stream_to_stderr(args, env=env, cwd=suite.parent)
     report_file = report_dir / "report.json"
     report = json.loads(report_file.read_text()) if report_file.is_file() else None
-    return SuiteRun(report_dir, report, completed.returncode)
+    return SuiteRun(report_dir, report, returncode)
+
+
+def _stream_to_stderr(args: list[str], *, env: dict[str, str], cwd: Path) -> int:
+    """Run `args`, forwarding its output to our stderr as it comes (progress, not results)."""
+    with subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, bufsize=1) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+        return process.wait()

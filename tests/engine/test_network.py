@@ -1,0 +1,135 @@
+"""Network model: validation, forward pass, sampling, .npz round trip and bad files."""
+
+import numpy as np
+import pytest
+
+from mbp_verify.engine import (
+    Network,
+    activation_names,
+    load_network,
+    natural_layer_order,
+    parse_activation,
+    prune_network,
+    sample_network,
+    save_network,
+)
+from mbp_verify.errors import InputError
+
+
+def test_forward_matches_hand_computation():
+    w1 = np.array([[1.0, -2.0], [0.5, 1.0]])
+    w2 = np.array([[1.0, 1.0]])
+    net = Network([w1, w2], "relu")
+    x = np.array([1.0, 1.0])
+    assert net.forward(x).tolist() == [1.5]  # relu([-1, 1.5]) = [0, 1.5]
+    assert net.forward(np.stack([x, -x])).shape == (2, 1)
+    assert net.widths == (2, 2, 1) and net.depth == 2
+
+
+def test_last_layer_is_linear_and_activation_per_layer():
+    w = [np.eye(2), np.eye(2), -np.eye(2)]
+    net = Network(w, ["identity", "relu"])
+    assert net.forward(np.array([-1.0, 2.0])).tolist() == [0.0, -2.0]
+
+
+def test_weights_are_read_only_copies():
+    w = np.eye(3)
+    net = Network([w])
+    w[0, 0] = 5.0
+    assert net.weights[0][0, 0] == 1.0
+    with pytest.raises(ValueError):
+        net.weights[0][0, 0] = 2.0
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        ([np.ones((3, 2)), np.ones((2, 4))], "do not chain"),
+        ([np.ones(3)], "2-D"),
+        ([np.array([[np.nan]])], "NaN"),
+        ([np.array([[np.inf]])], "NaN or infinite"),
+        ([np.array([["a"]])], "dtype"),
+        ([], "non-empty"),
+        ([np.zeros((0, 2))], "empty"),
+    ],
+)
+def test_bad_networks(weights, match):
+    with pytest.raises(InputError, match=match):
+        Network(weights)
+
+
+def test_activation_count_and_unknown_name():
+    with pytest.raises(InputError, match="hidden activations"):
+        Network([np.eye(2), np.eye(2)], ["relu", "relu"])
+    with pytest.raises(InputError, match="unknown activation 'swish'"):
+        Network([np.eye(2), np.eye(2)], "swish")
+
+
+def test_parse_activation_parameters():
+    spec = parse_activation("leaky_relu(a=0.2)")
+    assert spec.param_dict == {"a": 0.2}
+    assert spec(np.array([-1.0, 2.0])).tolist() == [-0.2, 2.0]
+    assert str(spec) == "leaky_relu(a=0.2)"
+    for bad, match in [("leaky_relu(b=1)", "no parameter"), ("elu(a=x)", "not a number"),
+                       ("relu(", "cannot parse"), ("softplus(beta=-1)", "beta > 0"), ("elu(1)", "key=value")]:
+        with pytest.raises(InputError, match=match):
+            parse_activation(bad)
+
+
+def test_every_registered_activation_is_finite_and_zero_preserving_where_expected():
+    x = np.linspace(-50, 50, 1001)
+    for name in activation_names():
+        y = parse_activation(name)(x)
+        assert np.isfinite(y).all(), name
+    assert parse_activation("sigmoid")(np.array([0.0]))[0] == 0.5
+
+
+def test_sampling_is_seeded_and_within_hypothesis_iii():
+    a = sample_network([8, 16, 4], np.random.SeedSequence(5), scale=2.0)
+    b = sample_network([8, 16, 4], np.random.SeedSequence(5), scale=2.0)
+    assert all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights))
+    assert np.abs(a.weights[0]).max() <= 2.0 / 4.0  # K / sqrt(max(16, 8))
+    gaussian = sample_network([300, 300], np.random.SeedSequence(1), distribution="gaussian")
+    assert gaussian.weights[0].std() == pytest.approx(1 / np.sqrt(300) / np.sqrt(3), rel=0.02)
+    with pytest.raises(InputError, match="distribution"):
+        sample_network([2, 2], 0, distribution="cauchy")
+    with pytest.raises(InputError, match="widths"):
+        sample_network([3], 0)
+
+
+def test_npz_round_trip_and_natural_order(tmp_path):
+    net = sample_network([3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2], np.random.SeedSequence(0))
+    path = tmp_path / "net.npz"
+    save_network(path, net)
+    loaded = load_network(path)
+    assert loaded.widths == net.widths
+    assert all(np.array_equal(x, y) for x, y in zip(loaded.weights, net.weights))
+    assert natural_layer_order(["W10", "W2", "W1"]) == ["W1", "W2", "W10"]
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_network(tmp_path / "missing.npz")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(InputError, match="cannot read"):
+        load_network(corrupt)
+    pickled = tmp_path / "obj.npz"
+    np.savez(pickled, W1=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(InputError):
+        load_network(pickled)
+
+
+def test_prune_network_methods():
+    net = sample_network([10, 10, 10], np.random.SeedSequence(2))
+    mbp = prune_network(net, 0.5)
+    largest = prune_network(net, 0.5, method="largest")
+    assert mbp.counts == largest.counts == (10, 10)
+    w = net.weights[0]
+    assert np.abs(w[~largest.masks[0]]).min() >= np.abs(w[largest.masks[0]]).max()
+    with pytest.raises(InputError, match="rng"):
+        prune_network(net, 0.5, method="random")
+    with pytest.raises(InputError, match="method"):
+        prune_network(net, 0.5, method="smallest")
+    with pytest.raises(InputError, match="mask 1"):
+        net.masked([np.ones((3, 3)), np.ones((10, 10))])
