@@ -135,3 +135,26 @@ def test_compression_ratio_counts_nonzero_weights():
     assert network_compression_ratio([np.array([0.0, 1.0]), np.array([1.0, 1.0, 1.0, 0.0])]) == 4 / 6
     with pytest.raises(InputError, match="binary"):
         kept_count(np.array([0, 2]))
+
+
+@pytest.mark.parametrize("layout", ["random", "sorted", "reversed", "few_values", "periodic"])
+def test_sampled_selection_path_is_exact(monkeypatch, layout):
+    # Force the sampled-bracket path on small arrays, including layouts that defeat a
+    # strided sample, and compare with a full stable sort.
+    import mbp_verify.engine.masks as masks_module
+
+    monkeypatch.setattr(masks_module, "_DIRECT_LIMIT", 64)
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal(20_000)
+    w = {
+        "random": base,
+        "sorted": np.sort(np.abs(base)),
+        "reversed": np.sort(np.abs(base))[::-1].copy(),
+        "few_values": np.round(base, 0),
+        "periodic": np.tile(np.arange(37.0), 600),
+    }[layout]
+    for n in (1, 137, w.size // 2, w.size - 1):
+        order = np.argsort(np.abs(w), kind="stable")
+        expected = np.ones(w.size, dtype=bool)
+        expected[order[:n]] = False
+        assert np.array_equal(magnitude_mask(w, n), expected)
