@@ -46,7 +46,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mbp-command", default="run", help=argparse_suppress())
     group.addoption("--mbp-target", default="reference engine", help=argparse_suppress())
     group.addoption("--mbp-pruner", default=None, metavar="MODULE:ATTR",
-                    help="run the pruner conformance properties against this pruner")
+                    help="run the pruner conformance properties (properties/pruner) against this pruner")
+    group.addoption("--mbp-rules", default=None, metavar="KEY=VALUE,...",
+                    help="override the pruner's declared rules, e.g. 'tie=any,nan=largest,min_kept=1'")
+    group.addoption("--mbp-global", action="store_true", default=False,
+                    help="the pruner is global: fn(list_of_arrays, total) -> list_of_masks")
+    group.addoption("--mbp-timeout", type=float, default=None, metavar="SECONDS",
+                    help="per-call time limit for the pruner under test (status 'error' when exceeded)")
+    group.addoption("--mbp-counterexample-dir", default=None, metavar="DIR",
+                    help="save each failing property's minimal input here as a replayable .npz")
+    group.addoption("--mbp-baseline", default=None, metavar="FILE",
+                    help="compare the pruner's masks with this recorded baseline (property pruner.baseline_unchanged)")
+
+
+def _add_pruner_suite(config: pytest.Config) -> None:
+    """`pytest --mbp-pruner pkg.mod:fn` in another project also collects properties/pruner."""
+    from .runner import properties_dir
+
+    suite = properties_dir().resolve()
+    for arg in config.args:
+        path = Path(str(arg).split("::", 1)[0])
+        path = (Path(config.invocation_params.dir) / path).resolve() if not path.is_absolute() else path.resolve()
+        if path == suite or suite in path.parents:
+            return  # the caller already selected (part of) the property suite
+    config.args.append(str(suite / "pruner"))
 
 
 def argparse_suppress() -> str:
@@ -61,6 +84,8 @@ def pytest_configure(config: pytest.Config) -> None:
     profile = config.getoption("mbp_profile") or os.environ.get("MBP_HYPOTHESIS_PROFILE")
     if profile:
         settings.load_profile(profile)
+    if config.getoption("mbp_pruner"):
+        _add_pruner_suite(config)
     if config.getoption("mbp_report_dir") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_ReportCollector(config), "mbp_verify_report_collector")
 

@@ -1,0 +1,194 @@
+"""Replayable counterexamples: a failing property's minimal input saved as `.npz`.
+
+While a property runs, `Recorder` remembers the input of each check; when the check fails
+the input is written (overwriting) to `<dir>/<property id>--<test>.npz`. Hypothesis replays
+the shrunk minimal example last, so the file left behind holds the minimal input. The file
+stores the exact arrays (dtype and values; the logical C-order content plus the memory
+layout name), the counts and the property id; `replay()` runs a pruner on it again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import InputError
+from ..reports.atomic import atomic_write_bytes
+from .checks import assert_binary, assert_magnitude_order, keep_mask, pruned_count
+
+__all__ = ["Counterexample", "Recorder", "save_counterexample", "load_counterexample", "replay", "layout_name"]
+
+_SCALARS = ("n_prune", "fraction", "first", "second", "total")
+
+
+def layout_name(array: np.ndarray) -> str:
+    if array.flags.c_contiguous:
+        return "c"
+    if array.flags.f_contiguous:
+        return "fortran"
+    return "strided"
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A saved minimal input: weights (or layers), counts, and which property failed."""
+
+    property_id: str
+    kind: str
+    weights: "np.ndarray | None" = None
+    layers: tuple[np.ndarray, ...] = ()
+    values: dict[str, Any] = field(default_factory=dict)
+    target: str = ""
+    message: str = ""
+
+    def describe(self) -> str:
+        if self.kind == "global":
+            shapes = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.layers)
+            head = f"layers [{shapes}]"
+        else:
+            assert self.weights is not None
+            head = f"weights {self.weights.dtype}{list(self.weights.shape)} = {np.array2string(self.weights.ravel(), threshold=40)}"
+        extra = ", ".join(f"{k}={v}" for k, v in self.values.items())
+        return f"{self.property_id}: {head}; {extra}"
+
+
+def save_counterexample(path: "str | Path", *, property_id: str, kind: str, weights: "np.ndarray | None" = None,
+                        layers: "list[np.ndarray] | None" = None, target: str = "", message: str = "",
+                        **values: Any) -> Path:
+    """Write one counterexample file atomically."""
+    import io
+
+    arrays: dict[str, np.ndarray] = {}
+    meta = {"property_id": property_id, "kind": kind, "target": target, "message": message[:500],
+            "values": {k: (float(v) if isinstance(v, float) else int(v)) for k, v in values.items()}}
+    if weights is not None:
+        arrays["weights"] = np.ascontiguousarray(weights)
+        meta["layout"] = layout_name(np.asarray(weights))
+    for i, layer in enumerate(layers or []):
+        arrays[f"layer_{i}"] = np.ascontiguousarray(layer)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_counterexample(path: "str | Path") -> Counterexample:
+    """Read a counterexample file written by `save_counterexample`."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+            weights = data["weights"] if "weights" in data.files else None
+            layers = tuple(data[f"layer_{i}"] for i in range(sum(f.startswith("layer_") for f in data.files)))
+    except FileNotFoundError:
+        raise InputError(f"counterexample file {str(path)!r} does not exist") from None
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(f"{str(path)!r} is not a counterexample file: {exc}") from None
+    return Counterexample(meta["property_id"], meta["kind"], weights, layers, meta.get("values", {}),
+                          meta.get("target", ""), meta.get("message", ""))
+
+
+class Recorder:
+    """Remembers the current check's input and saves it when the check fails."""
+
+    def __init__(self, directory: "Path | None", property_id: str, test_name: str, target: str) -> None:
+        self.directory = directory
+        self.property_id = property_id
+        self.test_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)[:80]
+        self.target = target
+        self.saved: "Path | None" = None
+
+    @property
+    def path(self) -> "Path | None":
+        if self.directory is None:
+            return None
+        return self.directory / f"{self.property_id}--{self.test_name}.npz"
+
+    @contextmanager
+    def case(self, kind: str = "layer", **inputs: Any) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            path = self.path
+            if path is not None and type(exc).__name__ in ("AssertionError", "CodeUnderTestError"):
+                arrays = {k: inputs.pop(k) for k in ("weights", "layers") if k in inputs}
+                scalars = {k: v for k, v in inputs.items() if k in _SCALARS}
+                try:
+                    self.saved = save_counterexample(path, property_id=self.property_id, kind=kind, target=self.target,
+                                                     message=str(exc), **arrays, **scalars)
+                    exc.add_note(f"minimal example saved to {path} "
+                                 f"(replay: mbp-verify check-pruner {self.target} --replay {path.name})")
+                except OSError:
+                    pass
+            raise
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    counterexample: Counterexample
+    masks: tuple[np.ndarray, ...]
+    problems: tuple[str, ...]
+    error: str = ""
+
+    @property
+    def reproduced(self) -> bool:
+        return bool(self.problems or self.error)
+
+    def to_text(self) -> str:
+        lines = [f"replaying {self.counterexample.describe()}"]
+        if self.error:
+            lines.append(f"the pruner raised: {self.error}")
+        for i, mask in enumerate(self.masks):
+            lines.append(f"returned mask{f' {i}' if len(self.masks) > 1 else ''} (flat, 1 = kept): "
+                         f"{np.array2string(np.asarray(mask).astype(int).ravel(), threshold=60)}")
+        lines += [f"problem: {p}" for p in self.problems] or ["generic mask checks pass on this input "
+                                                               "(the failed property compared several calls)"]
+        return "\n".join(lines)
+
+
+def replay(example: Counterexample, pruner: Any) -> ReplayResult:
+    """Run `pruner` (a PrunerUnderTest) on the saved input and apply the generic mask checks."""
+    from ..suite.property import CodeUnderTestError
+
+    values = example.values
+    try:
+        if example.kind == "global":
+            masks = tuple(pruner.prune_global(list(example.layers), values["total"]))
+            pairs = list(zip(example.layers, masks))
+            expected = pruner.rules.expected_pruned(values["total"], sum(a.size for a in example.layers))
+        else:
+            assert example.weights is not None
+            if example.kind == "fraction":
+                mask = pruner.prune_fraction(example.weights, values["fraction"])
+            elif example.kind == "reprune":
+                mask = pruner.reprune(example.weights, values["first"], values["second"])
+            else:
+                mask = pruner.prune(example.weights, values.get("n_prune", 0))
+            masks, pairs = (mask,), [(example.weights, mask)]
+            expected = pruner.rules.expected_pruned(values["n_prune"], example.weights.size) if "n_prune" in values else None
+    except CodeUnderTestError as exc:
+        return ReplayResult(example, (), (), str(exc))
+    problems: list[str] = []
+    total = 0
+    for weights, mask in pairs:
+        for check in (lambda: keep_mask(mask, weights), lambda: assert_binary(mask)):
+            try:
+                check()
+            except AssertionError as exc:
+                problems.append(str(exc))
+        if not problems:
+            keep = np.asarray(mask).astype(bool)
+            total += pruned_count(keep)
+            if pruner.rules.ranking == "magnitude" and example.kind != "global":
+                try:
+                    assert_magnitude_order(weights, keep)
+                except AssertionError as exc:
+                    problems.append(str(exc))
+    if not problems and expected is not None and total != expected:
+        problems.append(f"pruned {total} entries, expected exactly {expected}")
+    return ReplayResult(example, masks, tuple(problems))

@@ -1,0 +1,108 @@
+"""Calling the pruner under test safely: crashes and timeouts become `CodeUnderTestError`.
+
+The properties never call a pruner directly. `PrunerUnderTest` wraps an adapter so that an
+exception or a call exceeding the time limit is reported as status `error` for that
+property (and the suite goes on), while a returned mask is handed back as a numpy array
+for the property to judge.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..suite.property import CodeUnderTestError
+from .protocol import as_numpy, has_hook
+from .rules import PrunerRules
+
+__all__ = ["PrunerUnderTest", "PrunerTimeout", "DEFAULT_TIMEOUT_S"]
+
+DEFAULT_TIMEOUT_S = 20.0
+
+
+class PrunerTimeout(Exception):
+    """The pruner under test exceeded its per-call time limit."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise PrunerTimeout(f"the pruner did not return within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class PrunerUnderTest:
+    """An adapter with guarded calls; `raw_*` variants let an exception through (NaN policy)."""
+
+    def __init__(self, adapter: Any, *, spec: str = "reference engine", timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.adapter = adapter
+        self.spec = spec
+        self.timeout_s = timeout_s
+
+    @property
+    def rules(self) -> PrunerRules:
+        return self.adapter.rules
+
+    @property
+    def name(self) -> str:
+        return getattr(self.adapter, "name", self.spec)
+
+    def has(self, hook: str) -> bool:
+        return has_hook(self.adapter, hook)
+
+    def _guarded(self, call: Callable[[], Any], what: str) -> Any:
+        try:
+            with _time_limit(self.timeout_s):
+                return call()
+        except PrunerTimeout as exc:
+            raise CodeUnderTestError(f"{what} timed out: {exc}") from None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except AssertionError as exc:  # an assert inside the pruner is its crash, not our verdict
+            raise CodeUnderTestError(f"{what} raised AssertionError: {exc}") from exc
+        except Exception as exc:
+            raise CodeUnderTestError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+    def raw_prune(self, weights: np.ndarray, n_prune: int) -> np.ndarray:
+        """Call without turning exceptions into `error` (used where raising is a declared policy)."""
+        with _time_limit(self.timeout_s):
+            return as_numpy(self.adapter.prune(weights, int(n_prune)))
+
+    def prune(self, weights: np.ndarray, n_prune: int) -> np.ndarray:
+        return self._guarded(lambda: as_numpy(self.adapter.prune(weights, int(n_prune))), "prune(weights, n_prune)")
+
+    def prune_global(self, layers: Sequence[np.ndarray], total: int) -> list[np.ndarray]:
+        result = self._guarded(lambda: self.adapter.prune_global(list(layers), int(total)), "prune_global(layers, total)")
+        return [as_numpy(m) for m in result]
+
+    def prune_fraction(self, weights: np.ndarray, fraction: float) -> np.ndarray:
+        return self._guarded(lambda: as_numpy(self.adapter.prune_fraction(weights, fraction)),
+                             "prune_fraction(weights, fraction)")
+
+    def reprune(self, weights: np.ndarray, first: int, second: int) -> np.ndarray:
+        return self._guarded(lambda: as_numpy(self.adapter.reprune(weights, int(first), int(second))),
+                             "reprune(weights, first, second)")
+
+    def effective_weights(self, weights: np.ndarray, n_prune: int) -> np.ndarray:
+        return self._guarded(lambda: as_numpy(self.adapter.effective_weights(weights, int(n_prune))),
+                             "effective_weights(weights, n_prune)")
+
+    def prune_with_gamma(self, weights: np.ndarray, n_prune: int) -> tuple[np.ndarray, Any]:
+        mask, gamma = self._guarded(lambda: self.adapter.prune_with_gamma(weights, int(n_prune)),
+                                    "prune_with_gamma(weights, n_prune)")
+        return as_numpy(mask), gamma

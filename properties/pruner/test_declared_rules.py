@@ -1,0 +1,99 @@
+"""Conformance to the declared count rule (fraction -> count), count base on re-pruning,
+and the reported kept fraction gamma (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import example, given, strategies as st
+
+from mbp_verify.conformance.checks import describe_indices, keep_mask, pruned_count
+from mbp_verify.conformance.rules import count_from_fraction
+from mbp_verify.strategies import prune_cases, tie_free_weight_arrays
+from mbp_verify.suite import mbp_property
+
+# Half-way cases (p*D ends in .5) and float artefacts (the float product lands on the other
+# side of .5 or of an integer: 0.7 * 45 = 31.499999999999996, 0.14 * 75 = 10.500000000000002,
+# 0.29 * 100 = 28.999999999999996).
+PINNED_FRACTIONS = ((10, 0.25), (10, 0.35), (10, 0.15), (4, 0.5), (6, 0.25), (45, 0.7), (75, 0.14), (90, 0.35),
+                    (100, 0.545), (110, 0.55), (100, 0.29), (50, 0.58), (10, 0.3), (1, 0.5), (3, 0.5), (7, 1.0), (7, 0.0))
+
+
+def _distinct(size: int) -> np.ndarray:
+    rng = np.random.default_rng(size)
+    return rng.permutation(np.arange(1, size + 1, dtype=np.float64)) * rng.choice([-1.0, 1.0], size)
+
+
+@mbp_property(
+    id="pruner.count_rule",
+    statement="a fraction becomes the declared count (rounding of the exact decimal or of the float product), pinned by half-way and float-artefact cases",
+    source="DESIGN.md section 3 (torch rounds n*amount half-to-even, TF-MOT rounds the kept count, NNI floors)",
+)
+@given(size=st.integers(1, 300), thousandths=st.integers(0, 1000))
+def test_count_rule(pruner_under_test, counterexample, mbp_evidence, size, thousandths):
+    if not pruner_under_test.has("prune_fraction"):
+        pytest.skip("the pruner takes absolute counts only (no prune_fraction hook): no fraction rule to check")
+    rules = pruner_under_test.rules
+    cases = list(PINNED_FRACTIONS) + [(size, thousandths / 1000)]
+    for d, fraction in cases:
+        weights = _distinct(d)
+        expected = rules.expected_pruned(count_from_fraction(rules.count, d, fraction), d)
+        with counterexample.case(kind="fraction", weights=weights, fraction=fraction):
+            keep = keep_mask(pruner_under_test.prune_fraction(weights, fraction), weights)
+            got = pruned_count(keep)
+            assert got == expected, (f"fraction {fraction!r} of D={d}: pruned {got}, the declared rule "
+                                     f"count={rules.count} gives {expected}")
+    mbp_evidence["pinned_cases"] = len(PINNED_FRACTIONS)
+
+
+@mbp_property(
+    id="pruner.count_base",
+    statement="re-pruning counts from the declared base: 'remaining' prunes n2 more, 'total' makes n2 the new total; earlier pruned entries stay pruned",
+    source="DESIGN.md section 3 (count base on re-pruning)",
+)
+@given(weights=tie_free_weight_arrays(), data=st.data())
+def test_count_base(pruner_under_test, counterexample, weights, data):
+    if not pruner_under_test.has("reprune"):
+        pytest.skip("the pruner is stateless (no reprune hook): no count base to check")
+    rules = pruner_under_test.rules
+    size = weights.size
+    first = data.draw(st.integers(0, size), label="first")
+    if rules.count_base == "remaining":
+        second = data.draw(st.integers(0, size - first), label="second")
+        expected = first + second
+    else:
+        second = data.draw(st.integers(0, size), label="second")
+        expected = max(first, second)
+    expected = rules.expected_pruned(expected, size)
+    with counterexample.case(kind="reprune", weights=weights, first=first, second=second):
+        once = keep_mask(pruner_under_test.prune(weights, first), weights)
+        twice = keep_mask(pruner_under_test.reprune(weights, first, second), weights)
+        assert pruned_count(twice) == expected, (f"pruning {first} then {second} (count_base={rules.count_base}) "
+                                                 f"pruned {pruned_count(twice)} in total, expected {expected}")
+        revived = np.flatnonzero((~once & twice).ravel())
+        assert revived.size == 0, f"entries {describe_indices(revived)} pruned first are kept after re-pruning"
+
+
+@mbp_property(
+    id="pruner.gamma_reported",
+    statement="the kept fraction gamma the pruner reports equals kept entries / D of the mask it returns (integer count)",
+    source="DESIGN.md section 2 (gamma_l = ||vec(W~_l)||_0 / D_l); section 3 (a float16 mask.sum() overflows)",
+)
+@given(case=prune_cases())
+@example(case=((np.arange(70_000) % 1000 + 1).astype(np.float16), 3_000))
+def test_gamma_reported(pruner_under_test, counterexample, case):
+    if not pruner_under_test.has("prune_with_gamma"):
+        pytest.skip("the pruner reports no kept fraction (no prune_with_gamma hook)")
+    weights, n = case
+    with counterexample.case(weights=weights, n_prune=n):
+        mask, gamma = pruner_under_test.prune_with_gamma(weights, n)
+        keep = keep_mask(mask, weights)
+        truth = Fraction(int(np.count_nonzero(keep)), keep.size)
+        try:
+            reported = Fraction(float(gamma))
+        except (TypeError, ValueError, OverflowError):
+            raise AssertionError(f"reported gamma {gamma!r} is not a finite number; the mask keeps {truth}") from None
+        assert abs(reported - truth) <= Fraction(1, 10**12), (
+            f"reported gamma {float(gamma)!r} but the returned mask keeps {truth.numerator}/{truth.denominator} = {float(truth)!r}")

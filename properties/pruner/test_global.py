@@ -1,0 +1,86 @@
+"""Global scope: one threshold across layers, the total count, layer collapse as declared
+(DESIGN.md section 3; NNI's global mode prunes 0 of 4 tied entries)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from mbp_verify.conformance.checks import assert_magnitude_order, keep_mask, pruned_count
+from mbp_verify.strategies import layer_lists
+from mbp_verify.suite import mbp_property
+
+SOURCE = "DESIGN.md section 3 (global pruner: a list of arrays and a total count)"
+
+
+def _needs_global(pruner) -> None:
+    if not pruner.has("prune_global"):
+        pytest.skip("layerwise pruner: global scope does not apply")
+
+
+def _expected_total(pruner, layers, total: int) -> int:
+    rules = pruner.rules
+    protected = len(layers) if rules.collapse == "prevented" else 0
+    return max(0, min(total, sum(a.size for a in layers) - max(protected, rules.min_kept)))
+
+
+def _global_masks(pruner, layers, total):
+    masks = pruner.prune_global(layers, total)
+    assert len(masks) == len(layers), f"{len(masks)} masks returned for {len(layers)} layers"
+    return [keep_mask(m, w) for m, w in zip(masks, layers)]
+
+
+@mbp_property(id="pruner.global_count", statement="global pruning prunes exactly the total count over all layers (ties and zeros included)", source=SOURCE)
+@given(layers=layer_lists(), data=st.data())
+def test_global_count(pruner_under_test, counterexample, layers, data):
+    _needs_global(pruner_under_test)
+    total = data.draw(st.integers(0, sum(a.size for a in layers)), label="total")
+    with counterexample.case(kind="global", layers=layers, total=total):
+        keeps = _global_masks(pruner_under_test, layers, total)
+        got = sum(pruned_count(k) for k in keeps)
+        expected = _expected_total(pruner_under_test, layers, total)
+        assert got == expected, f"pruned {got} entries over {len(layers)} layers, expected exactly {expected}"
+
+
+@mbp_property(id="pruner.global_threshold", statement="one threshold across layers: every pruned |w| in any layer <= every kept |w| in any layer", source=SOURCE)
+@given(layers=layer_lists(), data=st.data())
+def test_global_threshold(pruner_under_test, counterexample, layers, data):
+    _needs_global(pruner_under_test)
+    if pruner_under_test.rules.ranking != "magnitude":
+        pytest.skip("the pruner declares random ranking: no threshold")
+    total = data.draw(st.integers(0, sum(a.size for a in layers)), label="total")
+    with counterexample.case(kind="global", layers=layers, total=total):
+        keeps = _global_masks(pruner_under_test, layers, total)
+        if pruner_under_test.rules.collapse == "prevented":  # a layer's one protected entry is exempt
+            pairs = [(w, k) for w, k in zip(layers, keeps) if np.count_nonzero(k) > 1]
+        else:
+            pairs = list(zip(layers, keeps))
+        if pairs:
+            flat_w = np.concatenate([w.astype(np.float64).ravel() for w, _ in pairs])
+            flat_k = np.concatenate([k.ravel() for _, k in pairs])
+            assert_magnitude_order(flat_w, flat_k)
+
+
+@mbp_property(
+    id="pruner.global_collapse",
+    statement="a layer whose entries are all below the global threshold is pruned whole iff collapse=allowed (else keeps one)",
+    source=SOURCE,
+)
+@given(small=st.integers(1, 12), large=st.integers(1, 12), extra=st.integers(0, 3),
+       dtype=st.sampled_from([np.float16, np.float32, np.float64]))
+def test_global_collapse(pruner_under_test, counterexample, small, large, extra, dtype):
+    _needs_global(pruner_under_test)
+    if pruner_under_test.rules.ranking != "magnitude":
+        pytest.skip("the pruner declares random ranking: no threshold")
+    tiny = (np.arange(1, small + 1, dtype=np.float64) / 64).astype(dtype)
+    big = (np.arange(1, large + 1, dtype=np.float64) + 10).astype(dtype)
+    layers = [big, tiny.reshape(1, -1)]
+    total = small + min(extra, large - 1)
+    with counterexample.case(kind="global", layers=layers, total=total):
+        keeps = _global_masks(pruner_under_test, layers, total)
+        kept_tiny = int(np.count_nonzero(keeps[1]))
+        if pruner_under_test.rules.collapse == "allowed":
+            assert kept_tiny == 0, f"the all-small layer keeps {kept_tiny} entries; one global threshold prunes it whole"
+        else:
+            assert kept_tiny >= 1, "collapse=prevented declared, but a layer was pruned whole"

@@ -1,0 +1,139 @@
+"""Magnitude ranking: order, inf, permutation equivariance, sign and scale invariance,
+nesting of pruned sets (DESIGN.md section 3; ties as the pruner declares them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, strategies as st
+
+from mbp_verify.conformance.checks import (
+    assert_magnitude_order, assert_pruned_count, describe_indices, has_ties, keep_mask,
+)
+from mbp_verify.strategies import prune_cases, tie_free_prune_cases, tie_free_weight_arrays, weight_arrays
+from mbp_verify.suite import mbp_property
+
+SPEC = "DESIGN.md section 3 (spec of a correct magnitude pruner)"
+
+
+def _magnitude_only(pruner) -> None:
+    if pruner.rules.ranking != "magnitude":
+        pytest.skip(f"the pruner declares ranking={pruner.rules.ranking}: magnitude properties do not apply")
+
+
+
+@mbp_property(id="pruner.magnitude_order", statement="every pruned |w| <= every kept |w| (ties, zeros, one-ulp neighbours, all dtypes)", source=SPEC)
+@given(case=st.one_of(prune_cases(), tie_free_prune_cases()))
+def test_magnitude_order(pruner_under_test, counterexample, case):
+    _magnitude_only(pruner_under_test)
+    weights, n = case
+    with counterexample.case(weights=weights, n_prune=n):
+        assert_magnitude_order(weights, keep_mask(pruner_under_test.prune(weights, n), weights))
+
+
+@mbp_property(id="pruner.inf_policy", statement="+-inf rank as the largest magnitudes: exact count and order hold with infinities", source=SPEC)
+@given(case=st.one_of(prune_cases(allow_inf=True), tie_free_prune_cases(allow_inf=True)))
+def test_inf_policy(pruner_under_test, counterexample, case):
+    _magnitude_only(pruner_under_test)
+    weights, n = case
+    with counterexample.case(weights=weights, n_prune=n):
+        keep = keep_mask(pruner_under_test.prune(weights, n), weights)
+        assert_pruned_count(keep, pruner_under_test.rules.expected_pruned(n, weights.size), n)
+        assert_magnitude_order(weights, keep)
+
+
+@mbp_property(id="pruner.permutation_equivariance", statement="permuting the entries permutes the mask (distinct magnitudes)", source=SPEC)
+@given(case=tie_free_prune_cases(), data=st.data())
+def test_permutation_equivariance(pruner_under_test, counterexample, case, data):
+    _magnitude_only(pruner_under_test)
+    weights, n = case
+    order = np.array(data.draw(st.permutations(range(weights.size)), label="permutation"), dtype=np.intp)
+    permuted = np.ascontiguousarray(weights).ravel()[order].reshape(weights.shape)
+    with counterexample.case(weights=weights, n_prune=n):
+        keep = keep_mask(pruner_under_test.prune(weights, n), weights).ravel()
+        keep_permuted = keep_mask(pruner_under_test.prune(permuted, n), permuted).ravel()
+        wrong = np.flatnonzero(keep_permuted != keep[order])
+        assert wrong.size == 0, f"mask of the permuted weights is not the permuted mask at {describe_indices(wrong)}"
+
+
+def _flip(weights: np.ndarray, flips: list[bool]) -> np.ndarray:
+    signs = np.where(np.array(flips), -1, 1).astype(weights.dtype).reshape(weights.shape)
+    return weights * signs
+
+
+@mbp_property(id="pruner.sign_invariance", statement="flipping signs does not change the mask (with ties under tie=index)", source=SPEC)
+@given(data=st.data())
+def test_sign_invariance(pruner_under_test, counterexample, data):
+    _magnitude_only(pruner_under_test)
+    exact_ties = pruner_under_test.rules.tie == "index"
+    weights, n = data.draw(prune_cases() if exact_ties else tie_free_prune_cases(), label="case")
+    flipped = _flip(weights, data.draw(st.lists(st.booleans(), min_size=weights.size, max_size=weights.size), label="flips"))
+    with counterexample.case(weights=weights, n_prune=n):
+        keep = keep_mask(pruner_under_test.prune(weights, n), weights)
+        keep_flipped = keep_mask(pruner_under_test.prune(flipped, n), flipped)
+        wrong = np.flatnonzero((keep != keep_flipped).ravel())
+        assert wrong.size == 0, f"sign flips changed the mask at flat indices {describe_indices(wrong)}"
+
+
+@mbp_property(id="pruner.scale_invariance", statement="multiplying by c > 0 does not change the mask (exact power-of-two and general scales)", source=SPEC)
+@given(data=st.data(), scale=st.sampled_from([0.25, 0.5, 2.0, 4.0, 3.0, 0.1]))
+def test_scale_invariance(pruner_under_test, counterexample, data, scale):
+    _magnitude_only(pruner_under_test)
+    exact = scale in (0.25, 0.5, 2.0, 4.0)
+    exact_ties = pruner_under_test.rules.tie == "index" and exact
+    weights, n = data.draw(prune_cases() if exact_ties else tie_free_prune_cases(), label="case")
+    scaled = (weights * weights.dtype.type(scale)).astype(weights.dtype)
+    before = np.abs(weights.astype(np.float64)).ravel()
+    after = np.abs(scaled.astype(np.float64)).ravel()
+    if exact:  # no overflow or subnormal loss: magnitudes scale exactly
+        assume(np.array_equal(after, before * scale))
+    else:  # the scaled magnitudes keep their strict order
+        order = np.argsort(before, kind="stable")
+        assume(np.all(np.diff(after[order]) > 0))
+    with counterexample.case(weights=weights, n_prune=n):
+        keep = keep_mask(pruner_under_test.prune(weights, n), weights)
+        keep_scaled = keep_mask(pruner_under_test.prune(scaled, n), scaled)
+        wrong = np.flatnonzero((keep != keep_scaled).ravel())
+        assert wrong.size == 0, f"scaling by {scale} changed the mask at flat indices {describe_indices(wrong)}"
+
+
+def _check_nesting(pruner, counterexample, weights, n1, n2):
+    with counterexample.case(weights=weights, n_prune=n2):
+        small = ~keep_mask(pruner.prune(weights, n1), weights).ravel()
+        large = ~keep_mask(pruner.prune(weights, n2), weights).ravel()
+        lost = np.flatnonzero(small & ~large)
+        assert lost.size == 0, (f"pruned sets not nested: entries {describe_indices(lost)} pruned at n_prune={n1} "
+                                f"are kept at n_prune={n2}")
+
+
+@mbp_property(id="pruner.nesting", statement="the pruned set at n1 is inside the pruned set at n2 >= n1 (with ties under tie=index)", source=SPEC)
+@given(data=st.data())
+def test_nesting(pruner_under_test, counterexample, data):
+    _magnitude_only(pruner_under_test)
+    exact_ties = pruner_under_test.rules.tie == "index"
+    weights = data.draw(weight_arrays() if exact_ties else tie_free_weight_arrays(), label="weights")
+    n1 = data.draw(st.integers(0, weights.size), label="n1")
+    n2 = data.draw(st.integers(n1, weights.size), label="n2")
+    _check_nesting(pruner_under_test, counterexample, weights, n1, n2)
+
+
+@mbp_property(
+    id="pruner.nesting_under_ties",
+    statement="with tied magnitudes the pruned sets are still nested as the count grows (advisory for tie=any)",
+    source="DESIGN.md section 3 (torch breaks ties arbitrarily: pruned sets are not nested under ties)",
+    tier="advisory",
+)
+@given(data=st.data())
+def test_nesting_under_ties(pruner_under_test, counterexample, data):
+    _magnitude_only(pruner_under_test)
+    if pruner_under_test.rules.tie == "index":
+        pytest.skip("tie=index: nesting with ties is checked by the required property pruner.nesting")
+    size = data.draw(st.integers(2, 40), label="size")
+    distinct = data.draw(st.integers(1, 3), label="distinct magnitudes")
+    dtype = data.draw(st.sampled_from([np.float16, np.float32, np.float64]), label="dtype")
+    levels = data.draw(st.lists(st.integers(0, distinct - 1), min_size=size, max_size=size), label="levels")
+    weights = (np.array(levels, dtype=np.float64) + 1.0).astype(dtype)
+    assume(has_ties(weights))
+    n1 = data.draw(st.integers(0, size), label="n1")
+    n2 = data.draw(st.integers(n1, size), label="n2")
+    _check_nesting(pruner_under_test, counterexample, weights, n1, n2)
