@@ -96,12 +96,17 @@ def load_counterexample(path: "str | Path") -> Counterexample:
 class Recorder:
     """Remembers the current check's input and saves it when the check fails."""
 
-    def __init__(self, directory: "Path | None", property_id: str, test_name: str, target: str) -> None:
+    def __init__(self, directory: "Path | None", property_id: str, test_name: str, target: str,
+                 label: "str | None" = None) -> None:
         self.directory = directory
+        self.label = label
         self.property_id = property_id
         self.test_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)[:80]
         self.target = target
         self.saved: "Path | None" = None
+
+    def __repr__(self) -> str:
+        return f"Recorder({self.property_id!r})"
 
     @property
     def path(self) -> "Path | None":
@@ -121,8 +126,9 @@ class Recorder:
                 try:
                     self.saved = save_counterexample(path, property_id=self.property_id, kind=kind, target=self.target,
                                                      message=str(exc), **arrays, **scalars)
-                    exc.add_note(f"minimal example saved to {path} "
-                                 f"(replay: mbp-verify check-pruner {self.target} --replay {path.name})")
+                    where = f"{self.label}/{path.name}" if self.label else str(path)
+                    exc.add_note(f"minimal example saved to {where} "
+                                 f"(replay: mbp-verify check-pruner {self.target} --replay {where})")
                 except OSError:
                     pass
             raise

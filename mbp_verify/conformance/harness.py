@@ -54,6 +54,9 @@ class PrunerUnderTest:
         self.spec = spec
         self.timeout_s = timeout_s
 
+    def __repr__(self) -> str:  # shown in Hypothesis' falsifying examples: no memory addresses
+        return f"PrunerUnderTest({self.spec!r})"
+
     @property
     def rules(self) -> PrunerRules:
         return self.adapter.rules

@@ -55,6 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="per-call time limit for the pruner under test (status 'error' when exceeded)")
     group.addoption("--mbp-counterexample-dir", default=None, metavar="DIR",
                     help="save each failing property's minimal input here as a replayable .npz")
+    group.addoption("--mbp-counterexample-label", default=None, help=argparse_suppress())
     group.addoption("--mbp-baseline", default=None, metavar="FILE",
                     help="compare the pruner's masks with this recorded baseline (property pruner.baseline_unchanged)")
 

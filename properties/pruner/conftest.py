@@ -48,7 +48,8 @@ def counterexample(request: pytest.FixtureRequest, pruner_under_test: PrunerUnde
         directory = Path(config.invocation_params.dir) / "mbp-counterexamples"
     marker = request.node.get_closest_marker("mbp_property")
     property_id = marker.kwargs["id"] if marker else request.node.name
-    return Recorder(Path(directory) if directory else None, property_id, request.node.name, pruner_under_test.spec)
+    return Recorder(Path(directory) if directory else None, property_id, request.node.name, pruner_under_test.spec,
+                    label=_option(config, "mbp_counterexample_label"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import given, strategies as st
 
 from mbp_verify.conformance.checks import describe_indices, keep_mask, pruned_count
 from mbp_verify.conformance.rules import count_from_fraction
@@ -82,11 +82,27 @@ def test_count_base(pruner_under_test, counterexample, weights, data):
     source="DESIGN.md section 2 (gamma_l = ||vec(W~_l)||_0 / D_l); section 3 (a float16 mask.sum() overflows)",
 )
 @given(case=prune_cases())
-@example(case=((np.arange(70_000) % 1000 + 1).astype(np.float16), 3_000))
 def test_gamma_reported(pruner_under_test, counterexample, case):
-    if not pruner_under_test.has("prune_with_gamma"):
+    _needs_gamma(pruner_under_test)
+    _check_gamma(pruner_under_test, counterexample, *case)
+
+
+@mbp_property(
+    id="pruner.gamma_reported",
+    statement="the kept fraction gamma the pruner reports equals kept entries / D of the mask it returns (integer count)",
+    source="DESIGN.md section 2 (gamma_l = ||vec(W~_l)||_0 / D_l); section 3 (a float16 mask.sum() overflows)",
+)
+def test_gamma_reported_float16_beyond_65504(pruner_under_test, counterexample):
+    _needs_gamma(pruner_under_test)
+    _check_gamma(pruner_under_test, counterexample, (np.arange(70_000) % 1000 + 1).astype(np.float16), 3_000)
+
+
+def _needs_gamma(pruner) -> None:
+    if not pruner.has("prune_with_gamma"):
         pytest.skip("the pruner reports no kept fraction (no prune_with_gamma hook)")
-    weights, n = case
+
+
+def _check_gamma(pruner_under_test, counterexample, weights, n):
     with counterexample.case(weights=weights, n_prune=n):
         mask, gamma = pruner_under_test.prune_with_gamma(weights, n)
         keep = keep_mask(mask, weights)
@@ -97,3 +113,23 @@ def test_gamma_reported(pruner_under_test, counterexample, case):
             raise AssertionError(f"reported gamma {gamma!r} is not a finite number; the mask keeps {truth}") from None
         assert abs(reported - truth) <= Fraction(1, 10**12), (
             f"reported gamma {float(gamma)!r} but the returned mask keeps {truth.numerator}/{truth.denominator} = {float(truth)!r}")
+
+
+@mbp_property(
+    id="pruner.baseline_unchanged",
+    statement="the masks on the seeded baseline corpus equal the recorded baseline (--mbp-baseline FILE)",
+    source="DESIGN.md section 1 (regression-testing other libraries against a recorded baseline)",
+)
+def test_baseline_unchanged(pruner_under_test, request, mbp_evidence):
+    from mbp_verify.conformance.baseline import compare_baseline, load_baseline
+
+    try:
+        path = request.config.getoption("mbp_baseline")
+    except ValueError:
+        path = None
+    if not path:
+        pytest.skip("no baseline given (--mbp-baseline FILE)")
+    diff = compare_baseline(pruner_under_test, load_baseline(path))
+    mbp_evidence["cases"] = diff.cases
+    mbp_evidence["changed"] = len(diff.changes)
+    assert not diff.changed, diff.to_text()

@@ -1,0 +1,173 @@
+"""`mbp-verify check-pruner MODULE:ATTR`: conformance of an external pruner.
+
+Loads the pruner in-process first (an unloadable target exits 2 with one line), probes its
+observed rules (findings), then runs properties/pruner against it in a pytest subprocess
+(BLAS pinned, xdist workers, derandomised Hypothesis), prints the table and each failure's
+shrunk counterexample, saves the minimal inputs as replayable `.npz` files in the report
+folder, and exits 0 (every required property passed), 1 (one failed) or 2 (usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..conformance.baseline import compare_baseline, load_baseline, record_baseline
+from ..conformance.counterexamples import load_counterexample, replay
+from ..conformance.harness import DEFAULT_TIMEOUT_S, PrunerUnderTest
+from ..conformance.loader import load_pruner
+from ..conformance.probe import observe_rules
+from ..errors import InputError
+from ..reports.atomic import atomic_write_json, atomic_write_text
+from ..reports.folders import mark_latest, new_run_folder
+from ..suite.runner import run_property_suite
+from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, progress, write_json_output
+from .summary import format_report_summary
+
+__all__ = ["register", "handle"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check-pruner", help="run the formal property suite against your pruner (MODULE:ATTR)",
+        description="Check a magnitude pruner against the formal spec: property by property, with shrunk "
+                    "counterexamples saved as replayable files. MODULE:ATTR is a callable "
+                    "fn(weights, n_prune) -> mask (truthy = kept), a global fn(layers, total) -> masks "
+                    "with --global, or an adapter object with prune() and rules.",
+    )
+    parser.add_argument("target", metavar="MODULE:ATTR", help="the pruner, importable from the current directory or PYTHONPATH")
+    add_common_arguments(parser)
+    parser.add_argument("--global", dest="global_scope", action="store_true",
+                        help="the pruner is global: fn(list_of_arrays, total) -> list_of_masks")
+    parser.add_argument("--rules", default=None, metavar="KEY=VALUE,...",
+                        help="declare/override rules, e.g. 'tie=index,nan=raise,min_kept=1' "
+                             "(keys: ranking tie nan count count_base scope collapse min_kept)")
+    speed = parser.add_mutually_exclusive_group()
+    speed.add_argument("--quick", action="store_true", help="fewer Hypothesis examples")
+    speed.add_argument("--thorough", action="store_true", help="many more Hypothesis examples")
+    parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of CPUs)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help=f"per-call time limit for the pruner (default {DEFAULT_TIMEOUT_S:g}); exceeding it is an error")
+    parser.add_argument("--reports-dir", type=Path, default=None, help="root folder for run reports (default reports/)")
+    parser.add_argument("-k", dest="select", default=None, help="only properties whose test names match this pytest -k expression")
+    parser.add_argument("--record-baseline", type=Path, default=None, metavar="FILE",
+                        help="record the pruner's masks on the seeded corpus into FILE (JSON)")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="FILE",
+                        help="compare with a recorded baseline; a change is a failure (exit 1) with a readable diff")
+    parser.add_argument("--baseline-only", action="store_true",
+                        help="with --baseline / --record-baseline: skip the property suite")
+    parser.add_argument("--replay", type=Path, default=None, metavar="FILE",
+                        help="run the pruner on a saved counterexample (.npz) and show what it returns")
+    parser.set_defaults(handler=handle)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    workers = args.workers if args.workers is not None else max(1, os.cpu_count() or 1)
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be non-negative, got {args.seed}")
+    if args.timeout <= 0:
+        raise InputError(f"--timeout must be positive, got {args.timeout}")
+    if args.baseline_only and not (args.baseline or args.record_baseline):
+        raise InputError("--baseline-only needs --baseline FILE or --record-baseline FILE")
+    return workers
+
+
+def handle(args: argparse.Namespace) -> int:
+    workers = _validate(args)
+    adapter = load_pruner(args.target, rules=args.rules, global_scope=args.global_scope)
+    pruner = PrunerUnderTest(adapter, spec=args.target, timeout_s=args.timeout)
+    if args.replay is not None:
+        return _replay(pruner, args.replay)
+    payload: dict[str, Any] = {"target": args.target, "rules": pruner.rules.to_dict()}
+    exit_code = EXIT_OK
+    if args.record_baseline is not None:
+        document = record_baseline(pruner, args.record_baseline, seed=args.seed)
+        print(f"baseline recorded: {len(document['cases'])} corpus cases -> {args.record_baseline}")
+        payload["baseline_recorded"] = str(args.record_baseline)
+    if args.baseline is not None:
+        diff = compare_baseline(pruner, load_baseline(args.baseline))
+        print(diff.to_text())
+        payload["baseline"] = diff.to_dict()
+        exit_code = EXIT_FAILED if diff.changed else exit_code
+    if args.baseline_only:
+        write_json_output(args.json, "check-pruner", payload)
+        return exit_code
+    findings = observe_rules(pruner)
+    payload["findings"] = findings.to_dict()
+    suite_code = _run_suite(args, pruner, workers, findings, payload)
+    write_json_output(args.json, "check-pruner", payload)
+    return max(exit_code, suite_code)
+
+
+def _run_suite(args: argparse.Namespace, pruner: PrunerUnderTest, workers: int, findings, payload: dict[str, Any]) -> int:
+    profile = "mbp-quick" if args.quick else "mbp-thorough" if args.thorough else "mbp-default"
+    folder = new_run_folder("check-pruner", args.seed, args.reports_dir)
+    staging = folder.parent / f".{folder.name}.counterexamples-{os.getpid()}"
+    extra = ["--mbp-pruner", args.target, "--mbp-counterexample-dir", str(staging.resolve()),
+             "--mbp-counterexample-label", str(folder / "counterexamples"),
+             "--mbp-timeout", str(args.timeout)]
+    if args.rules:
+        extra += ["--mbp-rules", args.rules]
+    if args.global_scope:
+        extra.append("--mbp-global")
+    if args.baseline is not None:
+        extra += ["--mbp-baseline", str(args.baseline.resolve())]
+    if args.select:
+        extra += ["-k", args.select]
+    progress(f"mbp-verify check-pruner: {pruner.adapter.describe() if hasattr(pruner.adapter, 'describe') else args.target}")
+    progress(f"mbp-verify check-pruner: properties/pruner with {workers} workers, profile {profile}")
+    outcome = run_property_suite(["pruner"], report_dir=folder, seed=args.seed, profile=profile, workers=workers,
+                                 command="check-pruner", target=args.target, extra_args=extra)
+    if outcome.report is None:
+        shutil.rmtree(staging, ignore_errors=True)
+        progress(f"mbp-verify check-pruner: the property suite produced no report (pytest exit code {outcome.pytest_exit_code})")
+        return outcome.exit_code
+    saved = _move_counterexamples(staging, folder)
+    atomic_write_text(folder / "findings.md", findings.to_markdown())
+    atomic_write_json(folder / "findings.json", findings.to_dict())
+    mark_latest(folder)
+    print(format_report_summary(outcome.report, str(folder)))
+    print()
+    print(findings.to_text())
+    if saved:
+        print()
+        print("replayable counterexamples (minimal inputs of the failures):")
+        for path in saved:
+            print(f"  {path}")
+        print(f"replay one with: mbp-verify check-pruner {args.target} --replay {saved[0]}")
+    payload["report"] = outcome.report
+    payload["report_dir"] = str(folder)
+    payload["counterexample_files"] = [str(p) for p in saved]
+    return outcome.exit_code
+
+
+def _move_counterexamples(staging: Path, folder: Path) -> list[Path]:
+    if not staging.is_dir():
+        return []
+    files = sorted(staging.glob("*.npz"))
+    if not files:
+        shutil.rmtree(staging, ignore_errors=True)
+        return []
+    target = folder / "counterexamples"
+    target.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for file in files:
+        destination = target / file.name
+        os.replace(file, destination)
+        moved.append(destination)
+    shutil.rmtree(staging, ignore_errors=True)
+    return moved
+
+
+def _replay(pruner: PrunerUnderTest, path: Path) -> int:
+    example = load_counterexample(path)
+    result = replay(example, pruner)
+    print(result.to_text())
+    if example.message:
+        print(f"recorded failure: {example.message.splitlines()[0]}")
+    return EXIT_FAILED if result.reproduced else EXIT_OK

@@ -1,0 +1,196 @@
+"""Regression baselines: a pruner's masks on a fixed, seeded corpus, recorded and compared.
+
+`record_baseline` runs the pruner on a corpus of named cases (ties, a large tie group,
+exact and signed zeros, NaN, +-inf, float16, one-ulp neighbours, odd and 4-D shapes,
+transposed views, D = 1, n = 0 and D, and a global case for global pruners) and stores each
+outcome (the packed mask and its count, or the exception type) in a readable JSON file.
+`compare_baseline` re-runs the same corpus and lists what changed, case by case, with the
+flipped flat indices and their weights: a behaviour change between library versions shows
+up as a readable diff (and `check-pruner --baseline` exits 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import InputError
+from ..reports.atomic import atomic_write_json
+from ..seeding import rng_for
+from ..suite.property import CodeUnderTestError
+from .harness import PrunerUnderTest
+
+__all__ = ["CORPUS_VERSION", "baseline_corpus", "record_baseline", "load_baseline", "compare_baseline", "BaselineDiff"]
+
+CORPUS_VERSION = 1
+SCHEMA = "mbp-verify/pruner-baseline"
+
+
+def baseline_corpus(seed: int) -> list[tuple[str, list[np.ndarray], int]]:
+    """Named cases `(name, layers, n_prune)`; one layer except for the global case."""
+    rng = lambda i: rng_for(seed, "baseline.corpus", i)  # noqa: E731
+    tied = np.array([1, 1, 1, 1, 2, 3, 4, 5, 6, 7], dtype=np.float32)
+    one_ulp = np.nextafter(np.float32(1), np.float32(2)) * np.ones(6, np.float32)
+    one_ulp[::2] = 1
+    cases: list[tuple[str, list[np.ndarray], int]] = [
+        ("ties_n2", [tied], 2),
+        ("ties_n5", [-tied], 5),
+        ("tie_group_64_n1", [np.ones(64, np.float32)], 1),
+        ("tie_group_64_n2", [np.ones(64, np.float32)], 2),
+        ("signed_zeros", [np.array([0.0, -0.0, 1.0, -1.0, 0.0, 2.0, -0.0])], 3),
+        ("one_ulp_apart", [one_ulp], 3),
+        ("nan_n2", [np.array([np.nan, 1.0, 3.0, 2.0, np.nan], np.float32)], 2),
+        ("nan_all", [np.array([np.nan, 1.0, 3.0, 2.0, np.nan], np.float32)], 5),
+        ("inf_n3", [np.array([np.inf, -np.inf, 1.0, -2.0, 0.5])], 3),
+        ("gaussian_2d", [rng(0).standard_normal((8, 16))], 37),
+        ("float16_conv", [rng(1).standard_normal((4, 3, 3, 3)).astype(np.float16)], 50),
+        ("float16_large", [rng(2).uniform(-1, 1, 4096).astype(np.float16)], 3000),
+        ("odd_shape", [rng(3).standard_normal((7, 1, 3)).astype(np.float32)], 10),
+        ("transposed_view", [np.ascontiguousarray(rng(4).standard_normal((6, 5))).T], 11),
+        ("single_n0", [np.array([5.0])], 0),
+        ("single_n1", [np.array([5.0])], 1),
+        ("all_n0", [rng(5).standard_normal(9)], 0),
+        ("all_nD", [rng(6).standard_normal(9)], 9),
+    ]
+    return cases
+
+
+def _global_case(seed: int) -> tuple[str, list[np.ndarray], int]:
+    gen = rng_for(seed, "baseline.corpus", 99)
+    layers = [gen.standard_normal((4, 6)), 0.01 * gen.standard_normal(5), np.ones((2, 2), np.float32)]
+    return "global_three_layers", layers, 14
+
+
+def _digest(layers: list[np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for layer in layers:
+        h.update(str(layer.dtype).encode() + str(layer.shape).encode() + np.ascontiguousarray(layer).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _outcome(call: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        masks = call()
+    except CodeUnderTestError as exc:
+        cause = exc.__cause__
+        return {"outcome": "raised", "error": type(cause).__name__ if cause else str(exc)[:80]}
+    bits = [np.asarray(m).astype(bool) for m in masks]
+    flat = np.concatenate([b.ravel() for b in bits]) if bits else np.zeros(0, bool)
+    return {"outcome": "mask", "pruned": int(flat.size - np.count_nonzero(flat)),
+            "mask_shapes": [list(b.shape) for b in bits], "bits": np.packbits(flat).tobytes().hex()}
+
+
+def _run_corpus(pruner: PrunerUnderTest, seed: int) -> list[dict[str, Any]]:
+    entries = []
+    for name, layers, n in baseline_corpus(seed):
+        entry = {"name": name, "dtype": str(layers[0].dtype), "shape": list(layers[0].shape), "n_prune": n,
+                 "weights_sha256": _digest(layers)}
+        entry.update(_outcome(lambda: [pruner.prune(layers[0], n)]))
+        entries.append(entry)
+    if pruner.has("prune_global"):
+        name, layers, n = _global_case(seed)
+        entry = {"name": name, "dtype": "mixed", "shape": [list(a.shape) for a in layers], "n_prune": n,
+                 "weights_sha256": _digest(layers)}
+        entry.update(_outcome(lambda: pruner.prune_global(layers, n)))
+        entries.append(entry)
+    return entries
+
+
+def record_baseline(pruner: PrunerUnderTest, path: "str | Path", *, seed: int) -> dict[str, Any]:
+    """Run the corpus and write the baseline file; returns the document."""
+    from .. import __version__
+    from ..suite.plugin import _versions
+
+    document = {"schema": SCHEMA, "schema_version": 1, "corpus_version": CORPUS_VERSION, "seed": seed,
+                "target": pruner.spec, "rules": pruner.rules.to_dict(), "mbp_verify_version": __version__,
+                "versions": _versions(), "cases": _run_corpus(pruner, seed)}
+    try:
+        atomic_write_json(path, document)
+    except OSError as exc:
+        raise InputError(f"cannot write baseline {str(path)!r}: {exc.strerror or exc}") from None
+    return document
+
+
+def load_baseline(path: "str | Path") -> dict[str, Any]:
+    try:
+        document = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"baseline file {str(path)!r} does not exist (record one with --record-baseline)") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"baseline file {str(path)!r} is not readable JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise InputError(f"{str(path)!r} is not an mbp-verify pruner baseline (schema {SCHEMA})")
+    if document.get("corpus_version") != CORPUS_VERSION:
+        raise InputError(f"baseline {str(path)!r} uses corpus version {document.get('corpus_version')}, "
+                         f"this mbp-verify has {CORPUS_VERSION}: record it again")
+    return document
+
+
+@dataclass(frozen=True)
+class BaselineDiff:
+    """Case-by-case differences between a recorded baseline and the current behaviour."""
+
+    recorded_versions: dict[str, str]
+    changes: tuple[str, ...]
+    cases: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+    def to_text(self) -> str:
+        if not self.changes:
+            return f"baseline: all {self.cases} corpus cases unchanged"
+        lines = [f"baseline: {len(self.changes)} of {self.cases} corpus cases changed behaviour "
+                 f"(recorded with {', '.join(f'{k} {v}' for k, v in self.recorded_versions.items() if k in ('torch', 'numpy', 'mbp-verify'))})"]
+        return "\n".join(lines + [f"  {c}" for c in self.changes])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"changed": self.changed, "cases": self.cases, "changes": list(self.changes)}
+
+
+def _flipped(old_hex: str, new_hex: str, size: int) -> np.ndarray:
+    old = np.unpackbits(np.frombuffer(bytes.fromhex(old_hex), np.uint8))[:size]
+    new = np.unpackbits(np.frombuffer(bytes.fromhex(new_hex), np.uint8))[:size]
+    return np.flatnonzero(old != new)
+
+
+def compare_baseline(pruner: PrunerUnderTest, document: dict[str, Any]) -> BaselineDiff:
+    """Re-run the recorded corpus and describe every difference."""
+    seed = int(document["seed"])
+    current = {e["name"]: e for e in _run_corpus(pruner, seed)}
+    layers_by_name = {name: layers for name, layers, _ in baseline_corpus(seed)}
+    changes: list[str] = []
+    for old in document["cases"]:
+        name = old["name"]
+        new = current.get(name)
+        if new is None:
+            changes.append(f"{name}: recorded but not run now (global scope changed?)")
+            continue
+        if new["weights_sha256"] != old["weights_sha256"]:
+            changes.append(f"{name}: the corpus weights differ from the recording (numpy RNG changed); re-record")
+            continue
+        if old["outcome"] != new["outcome"]:
+            was = f"raised {old.get('error')}" if old["outcome"] == "raised" else f"a mask pruning {old['pruned']}"
+            now = f"raises {new.get('error')}" if new["outcome"] == "raised" else f"a mask pruning {new['pruned']}"
+            changes.append(f"{name} (n_prune={old['n_prune']}): was {was}, now {now}")
+        elif old["outcome"] == "raised" and old.get("error") != new.get("error"):
+            changes.append(f"{name}: raised {old.get('error')}, now raises {new.get('error')}")
+        elif old["outcome"] == "mask" and (old["bits"] != new["bits"] or old["mask_shapes"] != new["mask_shapes"]):
+            size = sum(int(np.prod(s)) for s in new["mask_shapes"])
+            flips = _flipped(old["bits"], new["bits"], size)
+            weights = np.concatenate([a.ravel() for a in layers_by_name.get(name, [])]) if name in layers_by_name else None
+            now_kept = np.unpackbits(np.frombuffer(bytes.fromhex(new["bits"]), np.uint8))[:size].astype(bool)
+            detail = ", ".join(
+                f"[{i}]" + (f" w={float(weights[i])!r}" if weights is not None and i < weights.size else "")
+                + (" now kept" if now_kept[i] else " now pruned") for i in flips[:6])
+            changes.append(f"{name} (n_prune={old['n_prune']}): pruned {old['pruned']} -> {new['pruned']}; "
+                           f"{flips.size} entries flipped at flat indices {detail}{' ...' if flips.size > 6 else ''}")
+    for name in current.keys() - {e["name"] for e in document["cases"]}:
+        changes.append(f"{name}: new case not in the recording")
+    return BaselineDiff(document.get("versions", {}), tuple(changes), len(document["cases"]))

@@ -1,0 +1,214 @@
+"""Observed rules: probe a pruner on small pinned inputs and report what it really does.
+
+The findings table puts, for each aspect (count rule, tie rule, NaN rule, ...), the
+theorem's / reference rule, the pruner's declaration and the behaviour observed by probing,
+side by side. Probing never decides pass/fail (the properties do); it tells a user which
+rule their library actually follows, e.g. torch's `round(amount * n)` half-to-even of the
+float product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..engine.counts import ROUNDING_RULES
+from .harness import PrunerUnderTest
+from .rules import count_from_fraction
+
+__all__ = ["Finding", "Findings", "observe_rules", "COUNT_PROBES"]
+
+# (D, fraction): half-way cases and float artefacts that separate the candidate rules.
+COUNT_PROBES = ((10, 0.25), (10, 0.35), (10, 0.15), (6, 0.25), (45, 0.7), (75, 0.14), (100, 0.29), (10, 0.3),
+                (10, 0.21), (10, 0.29), (3, 0.5), (7, 0.5), (100, 0.545), (1, 0.5))
+_CANDIDATE_RULES = tuple(ROUNDING_RULES) + tuple(f"float:{r}" for r in ROUNDING_RULES)
+_TIED = np.array([1, 1, 1, 1, 2, 3, 4, 5, 6, 7], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Finding:
+    aspect: str
+    theorem: str
+    declared: str
+    observed: str
+    agrees: "bool | None"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Findings:
+    target: str
+    rows: tuple[Finding, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "rows": [r.to_dict() for r in self.rows]}
+
+    def disagreements(self) -> list[Finding]:
+        return [r for r in self.rows if r.agrees is False]
+
+    def to_text(self) -> str:
+        head = ("aspect", "theorem / reference rule", "declared", "observed")
+        rows = [head] + [(r.aspect, r.theorem, r.declared, r.observed + ("  (!)" if r.agrees is False else ""))
+                         for r in self.rows]
+        widths = [min(limit, max(len(row[i]) for row in rows)) for i, limit in enumerate((30, 36, 22, 200))]
+        lines = [f"findings for {self.target} (observed by probing; (!) = differs from the declaration)"]
+        for row in rows:
+            lines.append("  ".join(_clip(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        lines = [f"# Findings: {self.target}", "", "| aspect | theorem / reference rule | declared | observed |",
+                 "|---|---|---|---|"]
+        lines += [f"| {r.aspect} | {r.theorem} | {r.declared} | {r.observed}{' **(differs)**' if r.agrees is False else ''} |"
+                  for r in self.rows]
+        return "\n".join(lines) + "\n"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _try(call: Callable[[], Any]) -> tuple[Any, "str | None"]:
+    try:
+        return call(), None
+    except Exception as exc:  # CodeUnderTestError carries the pruner's own exception text
+        return None, str(exc)
+
+
+def _pruned_indices(mask: Any) -> list[int]:
+    return np.flatnonzero(~np.asarray(mask).astype(bool).ravel()).tolist()
+
+
+def _count_rule(pruner: PrunerUnderTest) -> Finding:
+    declared = pruner.rules.count
+    if not pruner.has("prune_fraction"):
+        return Finding("count rule (fraction -> count)", "floor(D^(1-a)), exact integer", "absolute counts only",
+                       "not probed (no fraction API)", None)
+    observed: dict[tuple[int, float], int] = {}
+    for size, fraction in COUNT_PROBES:
+        weights = np.arange(1, size + 1, dtype=np.float64)
+        mask, error = _try(lambda: pruner.prune_fraction(weights, fraction))
+        if error is not None:
+            return Finding("count rule (fraction -> count)", "floor(D^(1-a)), exact integer", declared,
+                           f"raised on fraction {fraction} of D={size}: {error}", False)
+        observed[(size, fraction)] = len(_pruned_indices(mask))
+    matching = [rule for rule in _CANDIDATE_RULES
+                if all(count_from_fraction(rule, d, p) == k for (d, p), k in observed.items())]
+    if matching:
+        text = " = ".join(matching) + f" (e.g. 0.7 of 45 -> {observed[(45, 0.7)]}, 0.25 of 10 -> {observed[(10, 0.25)]})"
+    else:
+        text = "none of the known rules: " + ", ".join(f"{p} of {d} -> {k}" for (d, p), k in list(observed.items())[:5])
+    return Finding("count rule (fraction -> count)", "floor(D^(1-a)), exact integer", declared, text,
+                   declared in matching)
+
+
+def _tie_rule(pruner: PrunerUnderTest) -> list[Finding]:
+    theorem = "reference: lower index first"
+    sets = {}
+    for n in range(0, 5):
+        mask, error = _try(lambda: pruner.prune(_TIED, n))
+        if error is not None:
+            return [Finding("tie rule", theorem, pruner.rules.tie, f"raised on tied input: {error}", False)]
+        sets[n] = _pruned_indices(mask)
+    lower_first = all(sets[n] == list(range(n)) for n in sets)
+    tied = np.ones(64, dtype=np.float32)  # torch.topk changes its pick among 64 ties between n=1 and n=2
+    grown, error = _try(lambda: [set(_pruned_indices(pruner.prune(tied, n))) for n in range(9)])
+    nested = error is None and all(grown[n] <= grown[n + 1] for n in range(8))
+    tie_text = "lower flat index first" if lower_first else f"not lower-index-first: [1,1,1,1,2,...] n=2 prunes {sets[2]}"
+    keep_all = f"n=2 prunes {len(sets[2])} of [1,1,1,1,2,...] (wrong count on ties)" if len(sets[2]) != 2 else ""
+    rows = [Finding("tie rule", theorem, pruner.rules.tie, keep_all or tie_text,
+                    (lower_first if pruner.rules.tie == "index" else len(sets[2]) == 2))]
+    if error is not None:
+        nest_text = f"raises on 64 tied entries ({error[:50]})"
+    elif nested:
+        nest_text = "nested for 64 tied entries, n = 0..8"
+    else:
+        first = next(n for n in range(8) if not grown[n] <= grown[n + 1])
+        nest_text = (f"NOT nested on 64 tied entries: n={first} prunes {sorted(grown[first])}, "
+                     f"n={first + 1} prunes {sorted(grown[first + 1])}")
+    rows.append(Finding("nesting under ties", "nested (pruned set grows with n)",
+                        "nested" if pruner.rules.tie == "index" else "not promised", nest_text,
+                        nested if pruner.rules.tie == "index" else None))
+    return rows
+
+
+def _nan_rule(pruner: PrunerUnderTest) -> Finding:
+    weights = np.array([1.0, np.nan, 3.0, 2.0], dtype=np.float32)
+    pruned_at: dict[int, list[int]] = {}
+    for n in range(1, 5):
+        mask, error = _try(lambda: pruner.prune(weights, n))
+        if error is not None:
+            observed = f"raises ({error[:60]})"
+            return Finding("NaN rule", "spec: raise or rank largest", pruner.rules.nan, observed,
+                           pruner.rules.nan in ("raise", "raise_or_largest"))
+        pruned_at[n] = _pruned_indices(mask)
+    if any(len(pruned_at[n]) != n for n in pruned_at):
+        bad = next(n for n in pruned_at if len(pruned_at[n]) != n)
+        return Finding("NaN rule", "spec: raise or rank largest", pruner.rules.nan,
+                       f"wrong count: n={bad} prunes {len(pruned_at[bad])}", False)
+    if 1 not in pruned_at[3]:
+        observed, agrees = "ranks NaN largest", pruner.rules.nan in ("largest", "raise_or_largest")
+    elif pruned_at[1] == [1]:
+        observed, agrees = "ranks NaN smallest", pruner.rules.nan == "smallest"
+    else:
+        observed, agrees = f"ranks NaN in the middle (n=1 prunes {pruned_at[1]})", False
+    return Finding("NaN rule", "spec: raise or rank largest", pruner.rules.nan, observed, agrees)
+
+
+def _effective_nonfinite(pruner: PrunerUnderTest) -> "Finding | None":
+    if not pruner.has("effective_weights"):
+        return None
+    weights = np.array([np.nan, np.inf, 1.0, -2.0], dtype=np.float32)
+    effective, error = _try(lambda: pruner.effective_weights(weights, 4))
+    observed = f"raises ({error[:50]})" if error else ("pruned NaN/inf left as " + str(np.asarray(effective).tolist()[:2])
+                                                       if not np.all(np.asarray(effective) == 0) else "exactly 0")
+    return Finding("pruned NaN/inf entries", "exactly 0 (W~ = M o W)", "exactly 0", observed,
+                   None if error else bool(np.all(np.asarray(effective) == 0)))
+
+
+def _min_kept(pruner: PrunerUnderTest) -> Finding:
+    weights = np.array([3.0, -1.0, 2.0], dtype=np.float64)
+    mask, error = _try(lambda: pruner.prune(weights, 3))
+    observed = f"raises on n_prune = D ({error[:50]})" if error else f"n_prune = D keeps {3 - len(_pruned_indices(mask))}"
+    return Finding("minimum kept", "0 (n_prune = D prunes all)", str(pruner.rules.min_kept), observed,
+                   None if error else 3 - len(_pruned_indices(mask)) == pruner.rules.min_kept)
+
+
+def _count_base(pruner: PrunerUnderTest) -> "Finding | None":
+    if not pruner.has("reprune"):
+        return None
+    weights = np.arange(1, 11, dtype=np.float64)
+    mask, error = _try(lambda: pruner.reprune(weights, 2, 3))
+    if error:
+        return Finding("count base on re-pruning", "-", pruner.rules.count_base, f"raises ({error[:50]})", False)
+    got = len(_pruned_indices(mask))
+    observed = {5: "remaining (2 then 3 prunes 5)", 3: "total (2 then 3 prunes 3)"}.get(got, f"2 then 3 prunes {got}")
+    return Finding("count base on re-pruning", "-", pruner.rules.count_base, observed,
+                   observed.startswith(pruner.rules.count_base))
+
+
+def _layout(pruner: PrunerUnderTest) -> Finding:
+    weights = np.arange(12, dtype=np.float64).reshape(3, 4) - 5.5
+    view = np.ascontiguousarray(weights.T).T
+    direct, error1 = _try(lambda: pruner.prune(weights, 5))
+    viewed, error2 = _try(lambda: pruner.prune(view, 5))
+    if error2 and not error1:
+        observed, agrees = f"raises on a transposed view ({error2[:60]})", False
+    elif error1:
+        observed, agrees = f"raises ({error1[:60]})", False
+    else:
+        agrees = bool(np.array_equal(np.asarray(direct).astype(bool), np.asarray(viewed).astype(bool)))
+        observed = "same mask for a transposed view" if agrees else "another mask for a transposed view"
+    return Finding("non-contiguous weights", "layout does not matter", "layout does not matter", observed, agrees)
+
+
+def observe_rules(pruner: PrunerUnderTest) -> Findings:
+    """Probe `pruner` (a PrunerUnderTest) and return the findings table."""
+    rows: list[Finding] = [_count_rule(pruner), *_tie_rule(pruner), _nan_rule(pruner), _min_kept(pruner)]
+    rows += [row for row in (_count_base(pruner), _effective_nonfinite(pruner)) if row is not None]
+    rows.append(_layout(pruner))
+    return Findings(pruner.spec, tuple(rows))
