@@ -86,6 +86,31 @@ def _specials(dtype: np.dtype, allow_nan: bool, allow_inf: bool) -> list[float]:
     return values
 
 
+def _divisors(n: int) -> list[int]:
+    """Divisors of n, proper ones first (so multi-dimensional shapes are common)."""
+    proper = [d for d in range(2, n) if n % d == 0]
+    return proper + ([1, n] if n > 1 else [1])
+
+
+@st.composite
+def _shape_for(draw: st.DrawFn, size: int, min_dims: int, max_dims: int) -> tuple[int, ...]:
+    """A shape with exactly `size` entries (drawn after the values so lists shrink cleanly)."""
+    ndim = draw(st.integers(min_dims, max_dims))
+    shape, remaining = [], size
+    for _ in range(ndim - 1):
+        side = draw(st.sampled_from(_divisors(remaining)))
+        shape.append(side)
+        remaining //= side
+    return tuple(shape + [remaining])
+
+
+def _assemble(draw: st.DrawFn, dtype: np.dtype, values: list[float], signs: list[bool], min_dims: int,
+              max_dims: int, views: bool) -> np.ndarray:
+    flat = np.array([-v if s else v for v, s in zip(values, signs)], dtype=np.float64).astype(dtype)
+    array = flat.reshape(draw(_shape_for(flat.size, min_dims, max_dims)))
+    return as_view(array, draw(st.sampled_from(VIEW_KINDS))) if views else array
+
+
 @st.composite
 def weight_arrays(
     draw: st.DrawFn,
@@ -102,8 +127,6 @@ def weight_arrays(
     """Arrays rich in ties (across signs), exact zeros, +-0.0 and one-ulp neighbours."""
     dtype = draw(float_dtypes(dtypes))
     width = _WIDTH[dtype]
-    shape = draw(array_shapes(min_dims, max_dims, max_size))
-    size = int(np.prod(shape))
     magnitude = st.floats(0, _BOUND[width], width=width, allow_nan=False, allow_infinity=False)
     pool = draw(st.lists(magnitude, min_size=1, max_size=6))
     neighbours = [float(np.nextafter(dtype.type(p), dtype.type(np.inf))) for p in pool[:2]]
@@ -112,14 +135,13 @@ def weight_arrays(
         magnitude,
         st.sampled_from(_specials(dtype, allow_nan, allow_inf)),
     )
-    values = draw(st.lists(choices, min_size=size, max_size=size))
-    signs = draw(st.lists(st.booleans(), min_size=size, max_size=size))
-    flat = np.array([-v if s else v for v, s in zip(values, signs)], dtype=np.float64).astype(dtype)
+    entries = draw(st.lists(st.tuples(choices, st.booleans()), min_size=max(1, min_nan), max_size=max_size))
+    values, signs = [v for v, _ in entries], [s for _, s in entries]
     if min_nan:
-        where = draw(st.lists(st.integers(0, size - 1), min_size=min_nan, max_size=min_nan))
-        flat[where] = np.nan
-    array = flat.reshape(shape)
-    return as_view(array, draw(st.sampled_from(VIEW_KINDS))) if views else array
+        where = draw(st.lists(st.integers(0, len(values) - 1), min_size=min_nan, max_size=min_nan))
+        for i in where:
+            values[i] = float("nan")
+    return _assemble(draw, dtype, values, signs, min_dims, max_dims, views)
 
 
 @st.composite
@@ -136,27 +158,24 @@ def tie_free_weight_arrays(
     """Arrays whose magnitudes are pairwise distinct (one-ulp neighbours and one zero allowed)."""
     dtype = draw(float_dtypes(dtypes))
     width = _WIDTH[dtype]
-    shape = draw(array_shapes(min_dims, max_dims, max_size))
-    size = int(np.prod(shape))
     magnitude = st.floats(0, _BOUND[width], width=width, allow_nan=False, allow_infinity=False)
-    seen: list[float] = []
-    taken: set[float] = set()
-    while len(seen) < size:
-        if allow_inf and float("inf") not in taken and draw(st.integers(0, 9)) == 0:
-            value = float("inf")
-        elif seen and draw(st.booleans()):  # one ulp above an existing magnitude
-            value = float(np.nextafter(dtype.type(draw(st.sampled_from(seen))), dtype.type(np.inf)))
-        else:
-            value = draw(magnitude)
-        if value in taken or (value != float("inf") and not np.isfinite(dtype.type(value))):
-            finite = [v for v in taken if np.isfinite(v)] or [0.0]
-            value = float(np.nextafter(dtype.type(max(finite)), dtype.type(np.inf)))
-        seen.append(value)
-        taken.add(value)
-    signs = draw(st.lists(st.booleans(), min_size=size, max_size=size))
-    flat = np.array([-v if s else v for v, s in zip(seen, signs)], dtype=np.float64).astype(dtype)
-    array = flat.reshape(shape)
-    return as_view(array, draw(st.sampled_from(VIEW_KINDS))) if views else array
+    entries = draw(st.lists(st.tuples(magnitude, st.booleans()), min_size=1, max_size=max_size,
+                            unique_by=lambda entry: entry[0]))
+    values, signs = [v for v, _ in entries], [s for _, s in entries]
+    size = len(values)
+    # Move some magnitudes to one ulp above another one (when that value is still free).
+    nudges = draw(st.lists(st.integers(0, size - 1), max_size=min(size // 2, 4)))
+    taken = set(values)
+    for i in nudges:
+        j = (i + 1) % size
+        value = float(np.nextafter(dtype.type(values[i]), dtype.type(np.inf)))
+        if value not in taken and np.isfinite(value):
+            taken.discard(values[j])
+            values[j] = value
+            taken.add(value)
+    if allow_inf and size > 1 and draw(st.booleans()):
+        values[-1] = float("inf")
+    return _assemble(draw, dtype, values, signs, min_dims, max_dims, views)
 
 
 def prune_counts(size: int) -> st.SearchStrategy[int]:

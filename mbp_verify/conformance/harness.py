@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
@@ -46,6 +47,15 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """The pruner's own warnings (float16 overflow casts and the like) are not verdicts; under
+    pytest's warning capture, thousands of them also cost seconds per property."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 class PrunerUnderTest:
     """An adapter with guarded calls; `raw_*` variants let an exception through (NaN policy)."""
 
@@ -70,7 +80,7 @@ class PrunerUnderTest:
 
     def _guarded(self, call: Callable[[], Any], what: str) -> Any:
         try:
-            with _time_limit(self.timeout_s):
+            with _time_limit(self.timeout_s), _quiet():
                 return call()
         except PrunerTimeout as exc:
             raise CodeUnderTestError(f"{what} timed out: {exc}") from None
@@ -83,7 +93,7 @@ class PrunerUnderTest:
 
     def raw_prune(self, weights: np.ndarray, n_prune: int) -> np.ndarray:
         """Call without turning exceptions into `error` (used where raising is a declared policy)."""
-        with _time_limit(self.timeout_s):
+        with _time_limit(self.timeout_s), _quiet():
             return as_numpy(self.adapter.prune(weights, int(n_prune)))
 
     def prune(self, weights: np.ndarray, n_prune: int) -> np.ndarray:

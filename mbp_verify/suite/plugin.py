@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from .property import CodeUnderTestError, Inconclusive
 from .results import ItemResult, aggregate
 
 __all__ = ["HYPOTHESIS_PROFILES", "pytest_addoption", "pytest_configure"]
 
-_COMMON = dict(derandomize=True, database=None, deadline=None, print_blob=False,
+# No `explain` phase: on array inputs it re-runs a failing property for tens of seconds to
+# annotate the example, which would dominate check-pruner's run time on a buggy pruner.
+_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
+_COMMON = dict(derandomize=True, database=None, deadline=None, print_blob=False, phases=_PHASES,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                       HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
 HYPOTHESIS_PROFILES = {"mbp-quick": 15, "mbp-default": 60, "mbp-thorough": 500}

@@ -31,6 +31,19 @@ def test_magnitude_order(pruner_under_test, counterexample, case):
         assert_magnitude_order(weights, keep_mask(pruner_under_test.prune(weights, n), weights))
 
 
+@mbp_property(id="pruner.magnitude_order", statement="every pruned |w| <= every kept |w| (ties, zeros, one-ulp neighbours, all dtypes)", source=SPEC)
+def test_magnitude_order_every_n(pruner_under_test, counterexample, mbp_evidence):
+    """Pinned 2-D and 3-D arrays with distinct magnitudes and mixed signs, every n in [0, D]."""
+    _magnitude_only(pruner_under_test)
+    base = np.arange(1, 25, dtype=np.float64) * 7 % 25 * np.where(np.arange(24) % 3, 1.0, -1.0)
+    arrays = [base[:12].reshape(3, 4).astype(np.float32), base.reshape(2, 3, 4), base.reshape(4, 6).T]
+    for weights in arrays:
+        for n in range(weights.size + 1):
+            with counterexample.case(weights=weights, n_prune=n):
+                assert_magnitude_order(weights, keep_mask(pruner_under_test.prune(weights, n), weights))
+    mbp_evidence["pinned_cases"] = sum(a.size + 1 for a in arrays)
+
+
 @mbp_property(id="pruner.inf_policy", statement="+-inf rank as the largest magnitudes: exact count and order hold with infinities", source=SPEC)
 @given(case=st.one_of(prune_cases(allow_inf=True), tie_free_prune_cases(allow_inf=True)))
 def test_inf_policy(pruner_under_test, counterexample, case):

@@ -113,8 +113,15 @@ def test_effective_zero_nonfinite(pruner_under_test, counterexample, weights):
 @given(data=st.data(), kind=st.sampled_from(VIEW_KINDS[1:]))
 def test_layout_independence(pruner_under_test, counterexample, data, kind):
     exact_ties = pruner_under_test.rules.tie == "index" or pruner_under_test.rules.ranking != "magnitude"
-    weights = data.draw(weight_arrays(views=False) if exact_ties else tie_free_weight_arrays(views=False), label="weights")
+    fixed = (np.arange(24, dtype=np.float64).reshape(2, 3, 4) * 7 % 24 - 11.5).astype(np.float32)  # distinct |w|
+    _check_layout(pruner_under_test, counterexample, fixed, 9, kind)
+    make = weight_arrays if exact_ties else tie_free_weight_arrays
+    weights = data.draw(make(views=False, min_dims=2), label="weights")
     n = data.draw(prune_counts(weights.size), label="n_prune")
+    _check_layout(pruner_under_test, counterexample, weights, n, kind)
+
+
+def _check_layout(pruner_under_test, counterexample, weights, n, kind):
     view = as_view(weights, kind)
     with counterexample.case(weights=view, n_prune=n):
         keep = keep_mask(pruner_under_test.prune(weights, n), weights)

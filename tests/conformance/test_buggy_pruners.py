@@ -1,0 +1,89 @@
+"""The suite finds bug X: every bundled buggy pruner fails its named required property.
+
+Each property function of properties/pruner is called directly (Hypothesis runs it with the
+derandomised `mbp-default` profile) against the buggy pruner; the outcome is classified
+exactly as the pytest plugin classifies it, and must be `fail`. The same pruners go through
+the real `mbp-verify check-pruner` CLI in tests/conformance/test_check_pruner_cli.py.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+from hypothesis import Phase, settings
+
+import mbp_verify.suite.plugin as plugin
+from mbp_verify.conformance import PrunerUnderTest, load_pruner, reference_pruner
+from mbp_verify.conformance.counterexamples import Recorder
+
+from .buggy_pruners import BUGS
+from .correct_pruners import argpartition, full_sort  # noqa: F401  (importable by name below)
+
+import properties.pruner as pruner_properties
+
+
+def _property_functions() -> dict[str, list]:
+    found: dict[str, list] = {}
+    for info in pkgutil.iter_modules(pruner_properties.__path__):
+        if not info.name.startswith("test_"):
+            continue
+        module = importlib.import_module(f"properties.pruner.{info.name}")
+        for name, fn in vars(module).items():
+            marks = [m for m in getattr(fn, "pytestmark", []) if m.name == "mbp_property"]
+            if name.startswith("test_") and marks:
+                found.setdefault(marks[0].kwargs["id"], []).append((fn, marks[0].kwargs))
+    return found
+
+
+PROPERTIES = _property_functions()
+# The examples check-pruner generates (mbp-default, derandomised), without shrinking: here we
+# only ask whether the property detects the bug; shrinking is exercised by the CLI tests.
+DETECT = settings(settings.get_profile("mbp-default"), phases=(Phase.explicit, Phase.generate))
+
+
+def _outcome(fn, pruner: PrunerUnderTest) -> str:
+    if "request" in inspect.signature(fn).parameters:  # pruner.baseline_unchanged: needs a recorded file
+        return "skip"
+    kwargs = {"pruner_under_test": pruner, "counterexample": Recorder(None, "x", fn.__name__, pruner.spec),
+              "mbp_evidence": {}}
+    wanted = {k: v for k, v in kwargs.items() if k in inspect.signature(fn).parameters}
+    previous = getattr(fn, "_hypothesis_internal_use_settings", None)
+    if previous is not None:  # a @given property: same examples as check-pruner, no shrinking
+        fn._hypothesis_internal_use_settings = DETECT
+    try:
+        fn(**wanted)
+    except pytest.skip.Exception:
+        return "skip"
+    except BaseException as exc:  # classified like the plugin does; a fail must be the property's assertion
+        status = plugin._classify(pytest.ExceptionInfo.from_exception(exc))
+        leaves = list(plugin._leaf_exceptions(exc))
+        return status if status != "fail" or all(type(e) is AssertionError for e in leaves) else "fail (not an assertion)"
+    finally:
+        if previous is not None:
+            fn._hypothesis_internal_use_settings = previous
+    return "pass"
+
+
+def test_bundle_size():
+    assert len(BUGS) >= 15
+    assert all(pid in PROPERTIES for _, _, pid in BUGS.values())
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_bug_is_caught_by_its_required_property(bug):
+    spec, extra, property_id = BUGS[bug]
+    pruner = PrunerUnderTest(load_pruner(spec, global_scope="--global" in extra), spec=spec)
+    functions = PROPERTIES[property_id]
+    assert all(meta["tier"] == "required" for _, meta in functions)
+    outcomes = [_outcome(fn, pruner) for fn, _ in functions]
+    assert "fail" in outcomes, f"{bug}: {property_id} gave {outcomes}"
+
+
+@pytest.mark.parametrize("property_id", sorted(PROPERTIES))
+def test_reference_engine_passes_every_property(property_id):
+    pruner = PrunerUnderTest(reference_pruner())
+    outcomes = [_outcome(fn, pruner) for fn, _ in PROPERTIES[property_id]]
+    assert set(outcomes) <= {"pass", "skip"}, outcomes
