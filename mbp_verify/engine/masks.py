@@ -54,7 +54,7 @@ def as_weight_array(weights: object, what: str = "weights") -> np.ndarray:
 def _magnitudes(weights: np.ndarray, nan_policy: str, what: str) -> np.ndarray:
     """Flat |w| in the input's own float dtype (abs is exact) with NaN mapped per the policy."""
     magnitudes = np.abs(weights.ravel())
-    if np.isnan(magnitudes.sum()):  # one reduction pass; only NaN makes a sum of |w| NaN
+    if np.isnan(magnitudes.max()):  # one reduction pass; max propagates NaN (and never overflows)
         nan = np.isnan(magnitudes)
         if nan_policy == "raise":
             raise InputError(f"{what} contains {int(nan.sum())} NaN entries (nan_policy='raise')")
@@ -115,9 +115,10 @@ def _smallest_mask(keys: np.ndarray, n_prune: int) -> np.ndarray:
     if n_prune == size:
         return np.ones(size, dtype=bool)
     threshold = _kth_smallest(keys, n_prune - 1)
-    pruned = keys < threshold
-    missing = n_prune - int(np.count_nonzero(pruned))
-    if missing:
+    pruned = keys <= threshold
+    if int(np.count_nonzero(pruned)) != n_prune:  # ties at the threshold: lower flat index first
+        pruned = keys < threshold
+        missing = n_prune - int(np.count_nonzero(pruned))
         tied = np.flatnonzero(keys == threshold)
         pruned[tied[:missing]] = True
     return pruned
