@@ -79,7 +79,7 @@ def test_buggy_pruner_fails_with_counterexample_file_and_replay(tmp_path):
     assert f"counterexample for {property_id}" in result.stdout
     files = [Path(f) for f in payload["counterexample_files"]]
     assert files and all(f.is_file() and f.parent.name == "counterexamples" for f in files)
-    exact = next(f for f in files if f.name.startswith("pruner.exact_count--test_exact_count.npz"[:30]))
+    exact = next(f for f in files if f.name.startswith("pruner.exact_count--"))
     replayed = _cli("check-pruner", spec, "--replay", str(exact))
     assert replayed.returncode == 1, replayed.stdout + replayed.stderr
     assert "problem: pruned" in replayed.stdout
