@@ -1,0 +1,109 @@
+"""Activation functions as sympy expressions in one real variable `x`.
+
+The names and parameters match the numeric activations of `mbp_verify.engine.activations`
+(a property checks that both agree pointwise). Kinks are written as `Piecewise`, so that
+derivatives are taken piece by piece. Users can add activations from an expression string.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import sympy as sp
+from sympy.parsing.sympy_parser import (
+    convert_xor,
+    implicit_multiplication_application,
+    parse_expr,
+    standard_transformations,
+)
+
+from ..engine.activations import ActivationSpec, parse_activation
+from ..errors import InputError
+
+__all__ = ["X", "LAMBDA", "ALPHA", "CONSTANT_VALUES", "symbolic_activation", "registered_names", "parse_expression"]
+
+X = sp.Symbol("x", real=True)
+# SELU's constants stay symbols through the derivation (so the exact form reads
+# "alpha*lambda") and get their values only when a number is needed.
+LAMBDA, ALPHA = sp.Symbol("lambda", positive=True), sp.Symbol("alpha", positive=True)
+CONSTANT_VALUES = {
+    LAMBDA: sp.Float("1.0507009873554804934193349852946", 40),
+    ALPHA: sp.Float("1.6732632423543772848170429916717", 40),
+}
+
+_Builder = Callable[[Mapping[str, sp.Expr]], sp.Expr]
+
+
+def _sigmoid(z: sp.Expr) -> sp.Expr:
+    return 1 / (1 + sp.exp(-z))
+
+
+def _softplus(z: sp.Expr, beta: sp.Expr) -> sp.Expr:
+    return sp.log(1 + sp.exp(beta * z)) / beta
+
+
+_REGISTRY: dict[str, _Builder] = {
+    "identity": lambda p: X,
+    "relu": lambda p: sp.Piecewise((0, X < 0), (X, True)),
+    "leaky_relu": lambda p: sp.Piecewise((p["a"] * X, X < 0), (X, True)),
+    "relu6": lambda p: sp.Piecewise((0, X < 0), (X, X < 6), (6, True)),
+    "hardtanh": lambda p: sp.Piecewise((-1, X < -1), (X, X < 1), (1, True)),
+    "elu": lambda p: sp.Piecewise((p["a"] * (sp.exp(X) - 1), X < 0), (X, True)),
+    "selu": lambda p: sp.Piecewise((LAMBDA * ALPHA * (sp.exp(X) - 1), X < 0), (LAMBDA * X, True)),
+    "sigmoid": lambda p: _sigmoid(X),
+    "tanh": lambda p: sp.tanh(X),
+    "softplus": lambda p: _softplus(X, p["beta"]),
+    "softsign": lambda p: sp.Piecewise((X / (1 - X), X < 0), (X / (1 + X), True)),
+    "silu": lambda p: X * _sigmoid(X),
+    "gelu": lambda p: X * (1 + sp.erf(X / sp.sqrt(2))) / 2,
+    "gelu_tanh": lambda p: X * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (X + sp.Rational(44715, 10**6) * X**3))) / 2,
+    "mish": lambda p: X * sp.tanh(_softplus(X, sp.Integer(1))),
+    "hardsigmoid": lambda p: sp.Piecewise((0, X < -3), (X / 6 + sp.Rational(1, 2), X < 3), (1, True)),
+    "hardswish": lambda p: sp.Piecewise((0, X < -3), (X * (X + 3) / 6, X < 3), (X, True)),
+}
+
+
+def registered_names() -> tuple[str, ...]:
+    """Scalar activations with a symbolic form (softmax is handled as a vector map)."""
+    return tuple(_REGISTRY)
+
+
+def _exact_param(value: float) -> sp.Expr:
+    return sp.nsimplify(repr(value), rational=True)
+
+
+def symbolic_activation(spec: "str | ActivationSpec") -> tuple[ActivationSpec, sp.Expr]:
+    """The parsed spec and its sympy expression in `X` (parameters as exact rationals)."""
+    parsed = parse_activation(spec)
+    if parsed.name not in _REGISTRY:
+        raise InputError(f"activation {parsed.name!r} has no symbolic form")
+    params = {k: _exact_param(v) for k, v in parsed.params}
+    return parsed, _REGISTRY[parsed.name](params)
+
+
+_TRANSFORMS = standard_transformations + (implicit_multiplication_application, convert_xor)
+_ALLOWED_FUNCTIONS = {
+    name: getattr(sp, name)
+    for name in ("exp", "log", "sqrt", "tanh", "sinh", "cosh", "atan", "erf", "Abs", "Max", "Min",
+                 "sin", "cos", "Piecewise", "sign", "pi", "E")
+}
+
+
+def parse_expression(text: str) -> sp.Expr:
+    """Parse a user expression in `x` (e.g. "x*tanh(log(1+exp(x)))"); InputError if it is not one."""
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("the activation expression is empty")
+    local = dict(_ALLOWED_FUNCTIONS, x=X, abs=sp.Abs, max=sp.Max, min=sp.Min)
+    try:
+        expr = parse_expr(text, local_dict=local, transformations=_TRANSFORMS, evaluate=True)
+    except Exception as exc:  # sympy raises many exception types for bad syntax
+        raise InputError(f"cannot parse activation expression {text!r}: {type(exc).__name__}") from None
+    if not isinstance(expr, sp.Expr):
+        raise InputError(f"activation expression {text!r} is not a real expression")
+    extra = expr.free_symbols - {X}
+    if extra:
+        names = ", ".join(sorted(str(s) for s in extra))
+        raise InputError(f"activation expression {text!r} may only use the variable x (found {names})")
+    if expr.has(sp.I) or expr.has(sp.zoo) or expr.has(sp.nan):
+        raise InputError(f"activation expression {text!r} is not a finite real function")
+    return expr
