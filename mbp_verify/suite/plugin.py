@@ -111,6 +111,17 @@ def mbp_root_seed(request: pytest.FixtureRequest) -> int:
     return int(value)
 
 
+@pytest.fixture
+def mbp_profile() -> str:
+    """The active Hypothesis profile (`mbp-quick`, `mbp-default` or `mbp-thorough`).
+
+    Properties whose cost is not set by Hypothesis (fixed-trial statistical checks) scale
+    their budget with it; their error rates are stated for every profile.
+    """
+    name = settings.get_current_profile_name()
+    return name if name in HYPOTHESIS_PROFILES else "mbp-default"
+
+
 def _classify(excinfo: "pytest.ExceptionInfo[BaseException]") -> str:
     exc = excinfo.value
     leaves = list(_leaf_exceptions(exc))
