@@ -67,15 +67,32 @@ def test_slope_ranges():
     assert derive_lipschitz("sigmoid").slope_min == 0.0
 
 
-@pytest.mark.parametrize("expr", ["x**2", "exp(x)", "sin(x**2)*x"])
+@pytest.mark.parametrize("expr", ["x**2", "exp(x)", "sin(x**2)*x", "x*cos(x)", "sign(x)", "Piecewise((0, x < 0), (1, True))"])
 def test_not_lipschitz_is_reported_without_a_number(expr):
+    # Unbounded slopes, and jumps (sigma' = 0 almost everywhere, yet no Lipschitz constant).
     d = derive_lipschitz("custom", expr=expr)
     assert d.lipschitz is None and not d.is_lipschitz
 
 
-@pytest.mark.parametrize("expr", ["x+", "y*x", "", "import os"])
-def test_bad_expressions(expr):
-    with pytest.raises(InputError):
+@pytest.mark.parametrize("expr, value, monotone", [
+    ("sin(x)", 1.0, False),              # sigma' oscillates: an AccumBounds limit, not unbounded
+    ("x + sin(x)/2", 1.5, True),
+    ("1/(1 + x**2)", 3 * math.sqrt(3) / 8, False),
+    ("x*sigmoid(x)", 1.0998393201288670, False),   # named helpers inside expressions
+    ("relu(x) - relu(x - 1)", 1.0, True),
+])
+def test_more_custom_expressions(expr, value, monotone):
+    d = derive_lipschitz("custom", expr=expr)
+    assert d.lipschitz == pytest.approx(value, rel=1e-12) and d.monotone is monotone
+
+
+@pytest.mark.parametrize("expr, words", [
+    ("x+", "cannot parse"), ("y*x", "unknown name(s) y"), ("", "empty"), ("import os", "unknown name"),
+    ("foo(x)", "unknown name(s) foo"), ("log(x)", "not a finite"), ("sqrt(x)", "not a finite"),
+    ("1/x", "not a finite"), ("tan(x)", "not a finite"),
+])
+def test_bad_expressions(expr, words):
+    with pytest.raises(InputError, match=words.replace("(", r"\(").replace(")", r"\)")):
         derive_lipschitz("custom", expr=expr)
 
 

@@ -1,0 +1,208 @@
+"""Real analysis of one-variable sympy expressions, piece by piece, for the derivations.
+
+Splits a function at its `Piecewise` kinks, checks that it is a finite real function on all of
+R and continuous across its kinks, finds the critical points of a derivative (exactly with
+`solveset`, or in sign-change brackets verified at 30 digits), and takes one-sided limits,
+with a time limit on sympy calls that can run long.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+import mpmath
+import numpy as np
+import sympy as sp
+from sympy.calculus.util import continuous_domain
+
+from ..errors import InputError
+from .registry import CONSTANT_VALUES, X
+
+__all__ = [
+    "DIGITS",
+    "SolveTimeout",
+    "time_limit",
+    "split_pieces",
+    "check_real_on_reals",
+    "jumps",
+    "numeric_roots",
+    "critical_points",
+    "one_sided_limit",
+]
+
+DIGITS = 30
+_SOLVE_SECONDS = 2.0
+_SCAN = (-40.0, 40.0, 40_001)
+
+
+class SolveTimeout(Exception):
+    """A sympy call ran past its time limit."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt a long sympy solve (main thread only; elsewhere no limit is applied)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise SolveTimeout()
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def split_pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Interval]]:
+    """(piece, interval) pairs covering R (Abs, Max, Min and sign are rewritten as Piecewise)."""
+    folded = sp.piecewise_fold(expr.rewrite(sp.Piecewise)) if expr.has(sp.Abs, sp.Max, sp.Min, sp.sign) else expr
+    if not isinstance(folded, sp.Piecewise):
+        return [(folded, sp.Interval(-sp.oo, sp.oo))]
+    pairs = []
+    for piece, where in folded.as_expr_set_pairs(sp.Reals):
+        for interval in (where.args if isinstance(where, sp.Union) else (where,)):
+            if isinstance(interval, sp.Interval) and interval.measure != 0:
+                pairs.append((piece, interval))
+    return pairs
+
+
+def numeric_roots(func: sp.Expr, lo: float, hi: float) -> list[float]:
+    """Points of (lo, hi) where `func` (= sigma'') vanishes or may vanish.
+
+    A float64 scan proposes brackets with a strict sign change; each is kept only if `func`
+    evaluated at 30 digits (mpmath) has opposite signs at its ends, so rounding noise cannot
+    create roots, and is refined by mpmath bisection. Where the scan reads exact zeros over a
+    run of points (sigma' saturated to float precision, e.g. gelu_tanh for large |x|) the
+    run's ends are returned too: sigma' is constant there to within rounding, so those
+    points carry its extreme values on the run.
+    """
+    concrete = func.subs(CONSTANT_VALUES)
+    fast = sp.lambdify(X, concrete, modules=["numpy", "scipy"])
+    precise = sp.lambdify(X, concrete, modules="mpmath")
+    grid = np.linspace(lo, hi, _SCAN[2])
+    with np.errstate(all="ignore"):
+        values = np.asarray(fast(grid), dtype=float) * np.ones_like(grid)
+    points: list[float] = []
+    zero = values == 0
+    edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
+    points += [float(grid[i + 1]) if not zero[i] else float(grid[i]) for i in edges]
+    if zero[0]:
+        points.append(float(grid[0]))
+    if zero[-1]:
+        points.append(float(grid[-1]))
+    with mpmath.workdps(DIGITS):
+        for i in np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0):
+            a, b = mpmath.mpf(float(grid[i])), mpmath.mpf(float(grid[i + 1]))
+            fa, fb = precise(a), precise(b)
+            if fa * fb > 0:
+                continue  # a float64 artefact, not a sign change
+            for _ in range(80):  # bisection: the bracket shrinks below 1e-20
+                if fa == 0 or b - a < mpmath.mpf(10) ** -22:
+                    break
+                mid = (a + b) / 2
+                fm = precise(mid)
+                a, b, fa = (mid, b, fm) if fa * fm > 0 else (a, mid, fa)
+            points.append(float(a if fa == 0 else (a + b) / 2))
+    return sorted(set(points))
+
+
+def critical_points(derivative: sp.Expr, interval: sp.Interval, steps: list[str]) -> list[tuple[sp.Expr, bool]]:
+    """Critical points of sigma' inside the open piece: (point, exact?)."""
+    second = sp.diff(derivative, X)
+    if not second.has(X) and second == 0:
+        return []
+    open_piece = sp.Interval.open(interval.start, interval.end)
+    try:
+        with time_limit(_SOLVE_SECONDS):
+            solved = sp.solveset(sp.numer(sp.together(second)), X, open_piece)
+        if isinstance(solved, sp.FiniteSet):
+            steps.append(f"  sigma'' = 0 on {open_piece}: solved exactly, {sorted(solved, key=lambda t: float(t))}")
+            return [(point, True) for point in solved]
+        if solved is sp.S.EmptySet:
+            steps.append(f"  sigma'' = 0 has no solution on {open_piece}")
+            return []
+    except (SolveTimeout, NotImplementedError, TypeError, ValueError):
+        pass
+    lo = max(float(interval.start), _SCAN[0])
+    hi = min(float(interval.end), _SCAN[1])
+    roots = numeric_roots(second, lo, hi)
+    steps.append(f"  sigma'' = 0 is transcendental on {open_piece}: {len(roots)} candidate point(s) on [{lo:g}, {hi:g}] "
+                 f"(roots in 30-digit verified sign-change brackets, ends of saturated runs): {[round(r, 12) for r in roots]}")
+    return [(sp.Float(r, DIGITS), False) for r in roots]
+
+
+def one_sided_limit(func: sp.Expr, end: sp.Expr, direction: str, steps: list[str]) -> sp.Expr:
+    """sympy's limit of `func` at `end` ("+" from the right, "-" from the left), or, when sympy
+    takes too long, a 30-digit evaluation closer and closer to the end (oo if it does not settle)."""
+    try:
+        with time_limit(_SOLVE_SECONDS):
+            return sp.limit(func, X, end, direction)
+    except (SolveTimeout, NotImplementedError, ValueError):
+        pass
+    f = func.subs(CONSTANT_VALUES)
+    if end.is_infinite:
+        points = [sp.Integer(10) ** k * (1 if end > 0 else -1) for k in (2, 3, 4)]
+    else:
+        sign = 1 if direction == "+" else -1
+        points = [end + sign * sp.Integer(10) ** (-k) for k in (10, 20, 30)]
+    values = [sp.N(f.subs(X, t), DIGITS) for t in points]
+    if any(not v.is_finite for v in values) or abs(values[-1] - values[-2]) > 1e-12 * (1 + abs(values[-1])):
+        steps.append(f"  limit at {end}: no symbolic answer and no numeric convergence; treated as unbounded")
+        return sp.oo
+    steps.append(f"  limit at {end}: evaluated at 30 digits ({[float(v) for v in values]})")
+    return sp.Float(values[-1], DIGITS)
+
+
+def check_real_on_reals(expr: sp.Expr, pieces: list[tuple[sp.Expr, sp.Interval]]) -> None:
+    """InputError unless every piece is a finite real, continuous function on its interval.
+
+    sympy's `continuous_domain` decides where it can (log(x), 1/x, sqrt(x), tan(x) fail); a
+    float64 scan of [-40, 40] catches what it cannot decide (NaN, inf or complex values).
+    """
+    for piece, interval in pieces:
+        inner = sp.Interval.open(interval.start, interval.end)
+        try:
+            with time_limit(_SOLVE_SECONDS):
+                missing = inner - continuous_domain(piece, X, inner)
+        except (SolveTimeout, NotImplementedError, TypeError, ValueError):
+            missing = sp.S.EmptySet  # undecided: the scan below still looks
+        if missing != sp.S.EmptySet:
+            raise InputError(f"activation {expr} is not a finite, continuous real function on all of R "
+                             f"(it fails on {_describe(missing)})")
+        lo, hi = max(float(interval.start), _SCAN[0]), min(float(interval.end), _SCAN[1])
+        grid = np.linspace(lo, hi, 2001)[1:-1]
+        with np.errstate(all="ignore"):
+            values = np.asarray(sp.lambdify(X, piece.subs(CONSTANT_VALUES), modules=["numpy", "scipy"])(grid + 0j))
+            values = values * np.ones_like(grid)
+        bad = ~np.isfinite(values) | (np.abs(np.imag(values)) > 1e-12 * (1 + np.abs(values)))
+        if bad.any():
+            raise InputError(f"activation {expr} is not a finite real function on all of R (e.g. at x = {grid[bad][0]:.6g})")
+
+
+def _describe(points: sp.Set) -> str:
+    text = str(points)
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def jumps(pieces: list[tuple[sp.Expr, sp.Interval]], steps: list[str]) -> list[float]:
+    """Finite piece boundaries where sigma's one-sided limits differ (sigma jumps there)."""
+    found = []
+    ordered = sorted(pieces, key=lambda p: float(p[1].start))
+    for (left, left_interval), (right, right_interval) in zip(ordered, ordered[1:]):
+        point = left_interval.end
+        if point != right_interval.start or point.is_infinite:
+            continue
+        a, b = one_sided_limit(left, point, "-", steps), one_sided_limit(right, point, "+", steps)
+        if a.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or b.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or \
+                abs(float(sp.N((a - b).subs(CONSTANT_VALUES), DIGITS))) > 1e-25:
+            steps.append(f"  sigma jumps at x = {point}: left limit {a}, right limit {b}")
+            found.append(float(point))
+    return found
