@@ -1,5 +1,31 @@
-"""Statistical verdicts with stated error rates: binomial bounds, Holm, sequential tests."""
+"""Statistical verdicts with stated error rates: binomial bounds, Holm, sequential tests, slope fits."""
 
+from .binomial import (
+    CP_METHOD,
+    BinomialVerdict,
+    clopper_pearson_lower,
+    clopper_pearson_upper,
+    guarantee_test,
+    refutation_test,
+    tail_pvalue,
+)
+from .bootstrap import SlopeFit, loglog_slope
 from .multiple import HolmResult, holm
+from .sequential import GroupSequentialDesign, equally_spaced_looks, group_sequential_design
 
-__all__ = ["HolmResult", "holm"]
+__all__ = [
+    "CP_METHOD",
+    "BinomialVerdict",
+    "clopper_pearson_lower",
+    "clopper_pearson_upper",
+    "guarantee_test",
+    "refutation_test",
+    "tail_pvalue",
+    "SlopeFit",
+    "loglog_slope",
+    "HolmResult",
+    "holm",
+    "GroupSequentialDesign",
+    "equally_spaced_looks",
+    "group_sequential_design",
+]
