@@ -1,0 +1,108 @@
+"""Lower-bound search: batched projected gradient ascent of ||f(x) - F(x)||^2.
+
+Every restart is a row of one input matrix, so a step is a handful of matrix-matrix products
+(forward through F and f, backward through both). With a positively homogeneous activation
+the supremum over the ball sits on the unit sphere, and the iterates stay on it (tangent step,
+then renormalise); otherwise they move in the ball (step, then project). Each restart keeps
+its own step length: halved when the objective falls, grown a little when it rises. The
+values found here are search values only; a witness counts after `replay.replay_error`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..engine import PrunedNetwork
+from ..errors import InputError
+from ..symbolic.derivative import activation_derivative
+
+__all__ = ["AscentResult", "maximise_error"]
+
+_INITIAL_STEP = 0.5
+_MIN_STEP = 1e-4
+
+
+@dataclass(frozen=True, eq=False)
+class AscentResult:
+    """The best input found, its search value, and per-restart final values."""
+
+    best_input: np.ndarray
+    best_value: float
+    values: np.ndarray
+    iterations: int
+
+    @property
+    def restarts(self) -> int:
+        return int(self.values.size)
+
+
+def _forward(weights: Sequence[np.ndarray], activations, inputs: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Output and the pre-activations of every hidden layer (rows are restarts)."""
+    pre: list[np.ndarray] = []
+    h = inputs
+    for layer, w in enumerate(weights):
+        z = h @ w.T
+        if layer < len(weights) - 1:
+            pre.append(z)
+            h = activations[layer](z)
+        else:
+            h = z
+    return h, pre
+
+
+def _backward(weights: Sequence[np.ndarray], derivatives: Sequence[Callable], pre: list[np.ndarray],
+              upstream: np.ndarray) -> np.ndarray:
+    """Vector-Jacobian product: rows of upstream @ d(output)/d(input)."""
+    g = upstream
+    for layer in range(len(weights) - 1, -1, -1):
+        g = g @ weights[layer]
+        if layer > 0:
+            g = g * derivatives[layer - 1](pre[layer - 1])
+    return g
+
+
+def _project(x: np.ndarray, on_sphere: bool) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms = np.where(norms > 0, norms, 1.0)
+    return x / norms if on_sphere else x / np.maximum(norms, 1.0)
+
+
+def maximise_error(pair: PrunedNetwork, starts: np.ndarray, *, iterations: int, on_sphere: bool) -> AscentResult:
+    """Run `iterations` ascent steps from every row of `starts`; return the best point seen."""
+    x = np.array(starts, dtype=np.float64, ndmin=2)
+    d0 = pair.original.widths[0]
+    if x.shape[1] != d0 or x.shape[0] == 0:
+        raise InputError(f"starting points must have shape (n, {d0}), got {np.shape(starts)}")
+    if iterations < 0:
+        raise InputError(f"iterations must be >= 0, got {iterations}")
+    full, pruned = pair.original.weights, pair.pruned.weights
+    acts = pair.original.activations
+    derivs = [activation_derivative(a) for a in acts]
+    x = _project(x, on_sphere)
+    step = np.full((x.shape[0], 1), _INITIAL_STEP)
+    kept_x, kept_values, kept_grad = x, np.full(x.shape[0], -np.inf), np.zeros_like(x)
+    for _ in range(iterations + 1):
+        out_f, pre_f = _forward(pruned, acts, x)
+        out_full, pre_full = _forward(full, acts, x)
+        diff = out_f - out_full
+        values = np.linalg.norm(diff, axis=1)
+        grad = _backward(pruned, derivs, pre_f, diff) - _backward(full, derivs, pre_full, diff)
+        # A restart whose objective fell goes back to its last point with half the step.
+        fell = ~(values >= kept_values)
+        x = np.where(fell[:, None], kept_x, x)
+        values = np.where(fell, kept_values, values)
+        grad = np.where(fell[:, None], kept_grad, grad)
+        step = np.where(fell[:, None], np.maximum(step * 0.5, _MIN_STEP), np.minimum(step * 1.25, 1.0))
+        kept_x, kept_values, kept_grad = x, values, grad
+        if on_sphere:
+            grad = grad - np.sum(grad * x, axis=1, keepdims=True) * x
+        size = np.linalg.norm(grad, axis=1, keepdims=True)
+        x = _project(x + step * grad / np.where(size > 0, size, 1.0), on_sphere)
+    top = int(np.argmax(kept_values))
+    best_value, best_input = float(kept_values[top]), kept_x[top].copy()
+    if not np.isfinite(best_value):
+        raise InputError("the lower-bound search met non-finite values (weights too large for float64?)")
+    return AscentResult(best_input, best_value, kept_values, iterations)

@@ -1,0 +1,158 @@
+"""Certified bracket of sup_{||x|| <= 1} ||f(x) - F(x)||: a sound upper bound and a replayed witness.
+
+`bracket_sup_error(pair)` computes every available upper bound (all sound in float64; see
+`spectral`, `layerwise`, `averaged`), takes the smallest, searches for a large error with
+batched gradient ascent (`ascent`), replays the best input on fresh float64 passes (`replay`)
+and returns an `ErrorBracket`. Deciding eps-closeness exactly is coNP-hard; the bracket's
+ratio upper / lower says how much is left undecided.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ..engine import PrunedNetwork
+from ..errors import InputError
+from .ascent import maximise_error
+from .constants import layer_constants
+from .layerwise import layer_norms, layerwise_bound
+from .replay import replay_error, unit_ball_point
+
+__all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "bracket_sup_error"]
+
+Effort = Literal["fast", "default", "thorough"]
+Decision = Literal["certified", "violated", "unknown"]
+
+
+@dataclass(frozen=True)
+class _Budget:
+    restarts: int
+    iterations: int
+
+
+EFFORTS: dict[str, _Budget] = {
+    "fast": _Budget(restarts=8, iterations=40),
+    "default": _Budget(restarts=24, iterations=100),
+    "thorough": _Budget(restarts=64, iterations=300),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class ErrorBracket:
+    """lower <= sup ||f - F|| <= upper, with the witness behind `lower` and every upper bound."""
+
+    lower: float
+    upper: float
+    witness: np.ndarray
+    upper_bounds: dict[str, float]
+    upper_method: str
+    lower_method: str
+    timings: dict[str, float]
+    lower_margin: float = 0.0  # |replayed - exact| <= lower_margin
+    activations: tuple[str, ...] = field(default=())
+    widths: tuple[int, ...] = field(default=())
+    counts: tuple[int, ...] = field(default=())
+
+    @property
+    def ratio(self) -> float:
+        """upper / lower (inf when lower is 0): the bracket's quality, 1 is exact."""
+        return self.upper / self.lower if self.lower > 0 else math.inf
+
+    def decide(self, eps: float) -> Decision:
+        """'certified' if upper <= eps, 'violated' if the replayed lower exceeds eps by more than
+        its rounding margin, else 'unknown'."""
+        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps >= 0):
+            raise InputError(f"eps must be a finite non-negative number, got {eps!r}")
+        if self.upper <= eps:
+            return "certified"
+        if self.lower - self.lower_margin > eps:
+            return "violated"
+        return "unknown"
+
+    def to_dict(self) -> dict[str, Any]:
+        ratio = self.ratio
+        return {
+            "lower": self.lower, "upper": self.upper, "ratio": ratio if math.isfinite(ratio) else None,
+            "lower_margin": self.lower_margin, "witness": [float(v) for v in self.witness],
+            "upper_bounds": dict(self.upper_bounds), "upper_method": self.upper_method,
+            "lower_method": self.lower_method, "timings": dict(self.timings),
+            "activations": list(self.activations), "widths": list(self.widths), "counts": list(self.counts),
+        }
+
+
+def _generator(rng: "np.random.Generator | np.random.SeedSequence | int | None") -> np.random.Generator:
+    if rng is None:
+        return np.random.default_rng(0)  # reproducible by default
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (np.random.SeedSequence, int, np.integer)) and not isinstance(rng, bool):
+        if isinstance(rng, (int, np.integer)) and rng < 0:
+            raise InputError(f"a seed must be a non-negative integer, got {rng}")
+        return np.random.default_rng(rng)
+    raise InputError(f"rng must be a numpy Generator, SeedSequence, int or None, got {type(rng).__name__}")
+
+
+def _check_pair(pair: object) -> PrunedNetwork:
+    if not isinstance(pair, PrunedNetwork):
+        raise InputError(f"need a PrunedNetwork (from prune_network or apply_masks), got {type(pair).__name__}")
+    if pair.original.widths != pair.pruned.widths:
+        raise InputError(f"F and f have different widths: {pair.original.widths} vs {pair.pruned.widths}")
+    if pair.original.activations != pair.pruned.activations:
+        raise InputError("F and f must use the same activations")
+    return pair
+
+
+def _starts(directions: list[np.ndarray], count: int, d0: int, rng: np.random.Generator) -> np.ndarray:
+    rows = [v for u in directions for v in (u, -u)][:count]
+    extra = count - len(rows)
+    if extra > 0:
+        rows += list(rng.standard_normal((extra, d0)))
+    return np.vstack(rows)
+
+
+def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.random.SeedSequence | int | None" = None,
+                      effort: Effort = "default") -> ErrorBracket:
+    """Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 for the pair (F, f)."""
+    pair = _check_pair(pair)
+    if effort not in EFFORTS:
+        raise InputError(f"effort must be one of {', '.join(EFFORTS)}, got {effort!r}")
+    generator = _generator(rng)
+    budget = EFFORTS[effort]
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    constants = layer_constants(pair.original)
+    norms = layer_norms(pair, generator)
+    timings["norms"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    upper_bounds = {"layerwise": layerwise_bound(pair, norms, constants)}
+    timings["upper"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    on_sphere = all(c.homogeneous for c in constants)
+    d0 = pair.original.widths[0]
+    starts = _starts([norms.error[0].right_vector], budget.restarts, d0, generator)
+    search = maximise_error(pair, starts, iterations=budget.iterations, on_sphere=on_sphere)
+    timings["lower_search"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    witness = unit_ball_point(search.best_input)
+    replay = replay_error(pair, witness, [c.lipschitz for c in constants])
+    timings["replay"] = time.perf_counter() - clock
+
+    method = min(upper_bounds, key=upper_bounds.__getitem__)
+    upper = upper_bounds[method]
+    if replay.certified_lower > upper:
+        raise ArithmeticError(f"unsound bracket: replayed lower {replay.value!r} exceeds upper bound {upper!r} ({method})")
+    return ErrorBracket(
+        lower=replay.value, upper=upper, witness=witness, upper_bounds=upper_bounds, upper_method=method,
+        lower_method=f"gradient ascent ({search.restarts} restarts x {search.iterations} steps, "
+                     f"{'sphere' if on_sphere else 'ball'}), replayed",
+        timings=timings, lower_margin=replay.margin,
+        activations=tuple(c.activation for c in constants), widths=pair.original.widths, counts=pair.counts,
+    )

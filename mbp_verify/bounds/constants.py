@@ -1,0 +1,78 @@
+"""Per-layer activation constants for the bounds, from the sympy derivation, rounded outwards.
+
+The derivation gives K = sup|sigma'|, the slope range [inf sigma', sup sigma'] and sigma(0)
+as floats rounded to nearest from 30-digit values, so one step outwards (`nextafter`)
+encloses the exact numbers. Every difference quotient (sigma(a) - sigma(b)) / (a - b) lies in
+[slope_min, slope_max], and when sigma(0) = 0 so does sigma(z) / z.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..engine import Network
+from ..engine.activations import ActivationSpec
+from ..errors import InputError
+from ..symbolic import derive_lipschitz
+from .rounding import up
+
+__all__ = ["LayerConstants", "layer_constants"]
+
+
+def _down(value: float) -> float:
+    return float(np.nextafter(float(value), -math.inf))
+
+
+@dataclass(frozen=True)
+class LayerConstants:
+    """Outward-rounded constants of one hidden layer's activation."""
+
+    activation: str
+    lipschitz: float  # >= K
+    slope_min: float  # <= inf sigma'
+    slope_max: float  # >= sup sigma'
+    sigma0: float  # >= |sigma(0)|
+    homogeneous: bool  # sigma(c x) = c sigma(x) for c > 0
+
+    @property
+    def zero_at_zero(self) -> bool:
+        return self.sigma0 == 0.0
+
+    @property
+    def mid_slope(self) -> float:
+        """m = (slope_min + slope_max) / 2 (rounding handled by the callers' margins)."""
+        return 0.5 * (self.slope_min + self.slope_max)
+
+    @property
+    def slope_radius(self) -> float:
+        """r = (slope_max - slope_min) / 2, rounded up."""
+        return up(0.5 * up(self.slope_max - self.slope_min))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"activation": self.activation, "lipschitz": self.lipschitz, "slope_min": self.slope_min,
+                "slope_max": self.slope_max, "sigma0": self.sigma0, "homogeneous": self.homogeneous}
+
+
+def _constants(spec: ActivationSpec) -> LayerConstants:
+    derivation = derive_lipschitz(spec)
+    if derivation.lipschitz is None or derivation.slope_min is None or derivation.slope_max is None:
+        raise InputError(f"activation {spec} is not Lipschitz: no finite bound of the error exists")
+    sigma0 = abs(derivation.sigma0 or 0.0)
+    exact_zero = derivation.sigma0_exact in ("0", "0.0")
+    return LayerConstants(
+        activation=str(spec),
+        lipschitz=up(derivation.lipschitz),
+        slope_min=_down(derivation.slope_min),
+        slope_max=up(derivation.slope_max),
+        sigma0=0.0 if exact_zero else up(sigma0),
+        homogeneous=bool(derivation.positively_homogeneous and exact_zero),
+    )
+
+
+def layer_constants(network: Network) -> tuple[LayerConstants, ...]:
+    """Constants of every hidden layer (the last layer is linear and has none)."""
+    return tuple(_constants(spec) for spec in network.activations)

@@ -1,0 +1,123 @@
+"""`mbp-verify bound`: certified bracket of sup ||f(x) - F(x)|| for a given or sampled network.
+
+    mbp-verify bound NET.npz --alpha 0.3 [--activation relu] [--effort fast|default|thorough]
+    mbp-verify bound NET.npz --mask-file MASKS.npz
+    mbp-verify bound --sample 3x1024 --alpha 0.2 --seed 7      (or --sample 64,256,256,10)
+
+Exit 0 on success; with `--eps E`: 0 if the upper bound certifies sup <= E, 1 if a replayed
+witness violates it or the bracket straddles E; 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..bounds import EFFORTS, bracket_sup_error
+from ..engine import Network, PrunedNetwork, apply_masks, load_network, natural_layer_order, prune_network, sample_network
+from ..errors import InputError
+from ..seeding import seed_sequence
+from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, write_json_output
+
+__all__ = ["register", "handle", "parse_sample_widths", "load_masks"]
+
+_DEPTH_BY_WIDTH = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bound", help="certified bracket [lower, upper] of sup ||f(x) - F(x)|| over the unit ball",
+        description="Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 between a float64-sound upper bound and a "
+                    "lower bound from a replayed witness x. Exit 0 on success (with --eps: 0 certified, "
+                    "1 violated or unknown), 2 on bad input.")
+    parser.add_argument("network", nargs="?", type=Path, default=None, help=".npz network (arrays W1, W2, ... in natural key order)")
+    parser.add_argument("--sample", default=None, metavar="LxW|d0,d1,...",
+                        help="sample F under hypothesis (iii) instead: depth x width (3x1024) or a width list (64,256,256,10)")
+    prune = parser.add_mutually_exclusive_group()
+    prune.add_argument("--alpha", default=None, help="prune floor(D_l^(1-alpha)) smallest-magnitude weights per layer")
+    prune.add_argument("--mask-file", type=Path, default=None, help=".npz of 0/1 masks (1 = kept), one per layer in natural key order")
+    parser.add_argument("--activation", default="relu", help="hidden activation, e.g. relu, tanh, 'leaky_relu(a=0.2)' (default relu)")
+    parser.add_argument("--effort", choices=tuple(EFFORTS), default="default", help="search budget (default: default)")
+    parser.add_argument("--eps", type=float, default=None, help="decide eps-closeness: exit 0 if certified, 1 if violated or unknown")
+    add_common_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def parse_sample_widths(text: str) -> list[int]:
+    """'3x1024' -> [1024] * 4 (depth 3), '64,256,10' -> [64, 256, 10]."""
+    match = _DEPTH_BY_WIDTH.match(text)
+    if match:
+        depth, width = int(match.group(1)), int(match.group(2))
+        if depth < 1 or width < 1:
+            raise InputError(f"--sample {text!r}: depth and width must be positive")
+        return [width] * (depth + 1)
+    widths = parse_int_list(text, "--sample")
+    if len(widths) < 2:
+        raise InputError(f"--sample {text!r}: give depth x width (3x1024) or at least two widths")
+    return widths
+
+
+def load_masks(path: Path, network: Network) -> list[np.ndarray]:
+    """Masks from .npz (natural key order), checked to be binary and shaped like the layers."""
+    if not path.is_file():
+        raise InputError(f"mask file {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            masks = [data[k] for k in natural_layer_order(list(data.files))]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"cannot read {str(path)!r} as a .npz of masks: {exc}") from None
+    if len(masks) != network.depth:
+        raise InputError(f"mask file has {len(masks)} arrays, the network has {network.depth} layers")
+    for i, (mask, w) in enumerate(zip(masks, network.weights)):
+        if mask.shape != w.shape:
+            raise InputError(f"mask {i + 1} has shape {mask.shape}, W{i + 1} has {w.shape}")
+        if mask.dtype != bool and not (np.issubdtype(mask.dtype, np.number) and np.isin(mask, (0, 1)).all()):
+            raise InputError(f"mask {i + 1} is not binary (entries must be 0/1 or booleans)")
+    return [m.astype(bool) for m in masks]
+
+
+def _pair(args: argparse.Namespace) -> PrunedNetwork:
+    if (args.network is None) == (args.sample is None):
+        raise InputError("give a NETWORK.npz or --sample (not both)")
+    if args.alpha is None and args.mask_file is None:
+        raise InputError("give --alpha A or --mask-file M")
+    if args.sample is not None:
+        network = sample_network(parse_sample_widths(args.sample), seed_sequence(args.seed, "cli.bound.sample"),
+                                 activation=args.activation)
+    else:
+        network = load_network(args.network, activation=args.activation)
+    if args.mask_file is not None:
+        return apply_masks(network, load_masks(args.mask_file, network))
+    return prune_network(network, args.alpha)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.eps is not None and not (np.isfinite(args.eps) and args.eps >= 0):
+        raise InputError(f"--eps must be a finite non-negative number, got {args.eps}")
+    pair = _pair(args)
+    progress(f"bound: widths {list(pair.original.widths)}, pruned counts {list(pair.counts)}, effort {args.effort}")
+    result = bracket_sup_error(pair, rng=seed_sequence(args.seed, "cli.bound.search"), effort=args.effort)
+    print(f"{'upper bound method':<24} {'value':>14}")
+    for name, value in sorted(result.upper_bounds.items(), key=lambda item: item[1]):
+        mark = "  <- tightest" if name == result.upper_method else ""
+        print(f"{name:<24} {value:>14.6e}{mark}")
+    print(f"{'lower (replayed witness)':<24} {result.lower:>14.6e}  +- {result.lower_margin:.1e} rounding")
+    print(f"{'ratio upper/lower':<24} {result.ratio:>14.3f}")
+    print("timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in result.timings.items()))
+    payload = result.to_dict()
+    payload.update(activation=str(pair.original.activations[0]) if pair.original.activations else None,
+                   alpha=args.alpha, mask_file=str(args.mask_file) if args.mask_file else None,
+                   network=str(args.network) if args.network else None, sample=args.sample,
+                   seed=args.seed, effort=args.effort)
+    status = EXIT_OK
+    if args.eps is not None:
+        decision = result.decide(args.eps)
+        payload.update(eps=args.eps, decision=decision)
+        print(f"eps = {args.eps:g}: {decision}")
+        status = EXIT_OK if decision == "certified" else EXIT_FAILED
+    write_json_output(args.json, "bound", payload)
+    return status

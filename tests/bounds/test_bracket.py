@@ -1,0 +1,66 @@
+"""bracket_sup_error: the contract other modules code against."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mbp_verify.bounds import ErrorBracket, bracket_sup_error
+from mbp_verify.engine import apply_masks, prune_network, sample_network
+from mbp_verify.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def relu_pair():
+    return prune_network(sample_network([12, 40, 40, 6], 3), 0.3)
+
+
+def test_contract_fields(relu_pair):
+    result = bracket_sup_error(relu_pair, rng=1, effort="fast")
+    assert isinstance(result, ErrorBracket)
+    assert 0 < result.lower <= result.upper
+    assert result.upper == result.upper_bounds[result.upper_method] == min(result.upper_bounds.values())
+    assert result.ratio == pytest.approx(result.upper / result.lower)
+    assert result.witness.shape == (12,) and np.linalg.norm(result.witness) <= 1.0
+    value = np.linalg.norm(relu_pair.pruned.forward(result.witness) - relu_pair.original.forward(result.witness))
+    assert value == result.lower  # replayed on a fresh forward pass
+    assert set(result.timings) >= {"norms", "upper", "lower_search", "replay"}
+    document = json.loads(json.dumps(result.to_dict()))
+    assert document["witness"] == [float(v) for v in result.witness]
+
+
+def test_decide(relu_pair):
+    result = bracket_sup_error(relu_pair, rng=2, effort="fast")
+    assert result.decide(result.upper) == "certified"
+    assert result.decide(result.lower * 0.5) == "violated"
+    assert result.decide(0.5 * (result.lower + result.upper)) == "unknown"
+    with pytest.raises(InputError, match="eps"):
+        result.decide(float("nan"))
+
+
+def test_seeded_runs_are_reproducible(relu_pair):
+    a = bracket_sup_error(relu_pair, rng=np.random.SeedSequence(5), effort="fast")
+    b = bracket_sup_error(relu_pair, rng=np.random.SeedSequence(5), effort="fast")
+    assert a.lower == b.lower and a.upper == b.upper and np.array_equal(a.witness, b.witness)
+
+
+def test_no_pruning_gives_zero_bracket():
+    net = sample_network([5, 7, 3], 0)
+    pair = apply_masks(net, [np.ones((7, 5)), np.ones((3, 7))])
+    result = bracket_sup_error(pair, effort="fast")
+    assert result.upper == 0.0 and result.lower == 0.0 and math.isinf(result.ratio)
+    assert result.decide(0.0) == "certified"
+
+
+@pytest.mark.parametrize("bad, message", [("x", "PrunedNetwork"), (None, "PrunedNetwork")])
+def test_rejects_non_pairs(bad, message):
+    with pytest.raises(InputError, match=message):
+        bracket_sup_error(bad)
+
+
+def test_rejects_bad_effort_and_rng(relu_pair):
+    with pytest.raises(InputError, match="effort"):
+        bracket_sup_error(relu_pair, effort="slow")
+    with pytest.raises(InputError, match="rng"):
+        bracket_sup_error(relu_pair, rng="seed")

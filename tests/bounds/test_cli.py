@@ -1,0 +1,93 @@
+"""`mbp-verify bound`: tables, JSON, exit codes, and one-line errors for bad input."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mbp_verify.cli import main
+from mbp_verify.engine import sample_network, save_network
+from mbp_verify.suite import single_thread_env
+
+
+@pytest.fixture()
+def network_file(tmp_path):
+    path = tmp_path / "net.npz"
+    save_network(path, sample_network([6, 16, 16, 3], 4))
+    return path
+
+
+def test_json_fields(network_file, tmp_path, capsys):
+    out = tmp_path / "bound.json"
+    assert main(["bound", str(network_file), "--alpha", "0.3", "--effort", "fast", "--json", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["schema"] == "mbp-verify/bound"
+    for key in ("lower", "upper", "ratio", "witness", "activation", "alpha", "upper_bounds", "upper_method",
+                "widths", "counts"):
+        assert key in document
+    assert document["activation"] == "relu" and document["alpha"] == "0.3"
+    assert document["widths"] == [6, 16, 16, 3] and len(document["witness"]) == 6
+    assert 0 < document["lower"] <= document["upper"]
+    assert "ratio upper/lower" in capsys.readouterr().out
+
+
+def test_eps_exit_codes(network_file, tmp_path):
+    out = tmp_path / "b.json"
+    assert main(["bound", str(network_file), "--alpha", "0.3", "--effort", "fast", "--json", str(out)]) == 0
+    bracket = json.loads(out.read_text())
+    args = ["bound", str(network_file), "--alpha", "0.3", "--effort", "fast"]
+    assert main(args + ["--eps", repr(bracket["upper"] * 1.01)]) == 0
+    assert main(args + ["--eps", repr(bracket["lower"] * 0.5)]) == 1
+
+
+def test_mask_file_and_sample(network_file, tmp_path):
+    masks = tmp_path / "m.npz"
+    np.savez(masks, M1=np.ones((16, 6)), M2=(np.arange(256).reshape(16, 16) % 5 != 0).astype(np.int8), M3=np.ones((3, 16), bool))
+    assert main(["bound", str(network_file), "--mask-file", str(masks), "--effort", "fast"]) == 0
+    assert main(["bound", "--sample", "8,12,4", "--alpha", "0.2", "--seed", "3", "--effort", "fast"]) == 0
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda d, n: ["bound", str(d / "missing.npz"), "--alpha", "0.3"], "does not exist"),
+    (lambda d, n: ["bound", str(n)], "--alpha"),
+    (lambda d, n: ["bound", str(n), "--alpha", "1.5"], "alpha"),
+    (lambda d, n: ["bound", str(n), "--alpha", "0.3", "--activation", "swishy"], "unknown activation"),
+    (lambda d, n: ["bound", "--sample", "3xq", "--alpha", "0.3"], "--sample"),
+    (lambda d, n: ["bound", str(n), "--alpha", "0.3", "--eps", "nan"], "--eps"),
+])
+def test_bad_input_exit_2(network_file, tmp_path, capsys, make_args, message):
+    assert main(make_args(tmp_path, network_file)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_bad_files_exit_2(tmp_path, capsys):
+    unchained = tmp_path / "unchained.npz"
+    np.savez(unchained, W1=np.ones((4, 3)), W2=np.ones((2, 5)))
+    nan = tmp_path / "nan.npz"
+    np.savez(nan, W1=np.full((4, 3), np.nan), W2=np.ones((2, 4)))
+    good = tmp_path / "good.npz"
+    np.savez(good, W1=np.ones((4, 3)), W2=np.ones((2, 4)))
+    wrong_shape = tmp_path / "wrong.npz"
+    np.savez(wrong_shape, M1=np.ones((3, 4)), M2=np.ones((2, 4)))
+    not_binary = tmp_path / "nb.npz"
+    np.savez(not_binary, M1=np.full((4, 3), 0.5), M2=np.ones((2, 4)))
+    cases = [([str(unchained), "--alpha", "0.3"], "do not chain"), ([str(nan), "--alpha", "0.3"], "NaN"),
+             ([str(good), "--mask-file", str(wrong_shape)], "shape"), ([str(good), "--mask-file", str(not_binary)], "binary")]
+    for args, message in cases:
+        assert main(["bound", *args]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_subprocess(network_file, tmp_path):
+    out = tmp_path / "sub.json"
+    env = single_thread_env()
+    done = subprocess.run([sys.executable, "-m", "mbp_verify", "bound", str(network_file), "--alpha", "0.3",
+                           "--effort", "fast", "--json", str(out)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["upper"] > 0
+    bad = subprocess.run([sys.executable, "-m", "mbp_verify", "bound", str(network_file)], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
