@@ -1,0 +1,89 @@
+"""The theorem report's figures: P(eps-close) vs width, error scaling, MBP vs random pruning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..reports.figures import new_figure, save_figure
+from .scaling import ScalingAudit
+from .sweep import SweepResult
+
+__all__ = ["FIGURE_FILES", "write_figures"]
+
+FIGURE_FILES = {"closeness": "closeness.png", "scaling": "scaling.png", "comparison": "mbp_vs_random.png"}
+
+
+def _axes_list(axes: object) -> list:
+    return list(np.atleast_1d(axes))
+
+
+def _closeness(result: SweepResult, path: Path) -> Path:
+    figure, axes = new_figure()
+    delta = result.config.delta
+    for alpha in result.config.alphas:
+        rows = [(c.spec.width, v) for c, v in zip(result.cells, result.verdict.cells) if c.spec.alpha == alpha]
+        widths = np.array([w for w, _ in rows], dtype=float)
+        point = np.array([1.0 - v.k_not_certified / v.n for _, v in rows])
+        low = np.array([1.0 - v.ci[1] for _, v in rows])
+        high = np.array([1.0 - v.ci[0] for _, v in rows])
+        axes.errorbar(widths, point, yerr=[point - low, high - point], marker="o", capsize=4,
+                      label=f"alpha={alpha:g} (certified fraction, CP interval)")
+    axes.axhline(1.0 - delta, color="k", linestyle="--", label=f"1 - delta = {1 - delta:g}")
+    axes.set_xscale("log", base=2)
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_xlabel("width d")
+    axes.set_ylabel("P(eps-close)")
+    axes.set_title(f"Theorem 1 at eps={result.config.eps:g}: P(sup||f-F|| < eps) by width")
+    axes.legend(fontsize=8)
+    return save_figure(figure, path)
+
+
+def _ends(result: SweepResult, alpha: float, key: str) -> tuple[np.ndarray, np.ndarray]:
+    cells = [c for c in result.cells if c.spec.alpha == alpha]
+    widths = np.array([c.spec.width for c in cells], dtype=float)
+    attr = {"lower": "lower", "upper": "upper", "random_lower": "random_lower", "random_upper": "random_upper"}[key]
+    samples = [np.array([getattr(o, attr) for o in c.outcomes], dtype=float) for c in cells]
+    return widths, np.array([np.exp(np.mean(np.log(s))) if np.all(s > 0) else np.nan for s in samples])
+
+
+def _scaling(result: SweepResult, audit: ScalingAudit, path: Path, comparison: bool) -> Path:
+    alphas = result.config.alphas
+    figure, axes = new_figure(ncols=len(alphas))
+    pruning = result.config.pruning
+    series = [("random_lower", "random_lower"), ("random_upper", "random_upper")] if comparison else []
+    series = [("lower", f"{pruning}_lower"), ("upper", f"{pruning}_upper")] + series
+    for ax, alpha, alpha_audit in zip(_axes_list(axes), alphas, audit.alphas):
+        for attr, key in series:
+            widths, centre = _ends(result, alpha, attr)
+            if np.all(np.isnan(centre)):
+                continue
+            line = ax.plot(widths, centre, marker="o", linestyle="none", label=f"{key} (geometric mean)")[0]
+            fit = alpha_audit.fits.get(key)
+            if fit is not None:
+                ax.plot(widths, [fit.predict(w) for w in widths], color=line.get_color(),
+                        label=f"fit slope {fit.slope:.3f} [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]")
+                expected = alpha_audit.expected.get(key)
+                if expected is not None:
+                    anchor = float(np.exp(np.mean(np.log(widths))))
+                    ax.plot(widths, fit.predict(anchor) * (widths / anchor) ** expected, color=line.get_color(),
+                            linestyle=":", label=f"theory slope {expected:.2f}")
+        ax.axhline(result.config.eps, color="k", linestyle="--", linewidth=0.8, label=f"eps = {result.config.eps:g}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("width d")
+        ax.set_ylabel("sup ||f - F|| bracket ends")
+        ax.set_title(f"alpha = {alpha:g}: {'MBP vs random pruning' if comparison else 'sup error vs width'}")
+        ax.legend(fontsize=7)
+    return save_figure(figure, path)
+
+
+def write_figures(result: SweepResult, audit: ScalingAudit, folder: "str | Path") -> dict[str, Path]:
+    """Write the figures into `folder`; the comparison only when random pruning was bracketed."""
+    base = Path(folder)
+    written = {"closeness": _closeness(result, base / FIGURE_FILES["closeness"]),
+               "scaling": _scaling(result, audit, base / FIGURE_FILES["scaling"], comparison=False)}
+    if any(o.random_upper is not None for c in result.cells for o in c.outcomes):
+        written["comparison"] = _scaling(result, audit, base / FIGURE_FILES["comparison"], comparison=True)
+    return written

@@ -1,0 +1,81 @@
+"""Run independent trials in a process pool (or in-process), results in task order.
+
+Workers are started with the 'spawn' method while BLAS is pinned to one thread in the
+environment, so every worker's numpy starts single-threaded (a pool initializer would be too
+late: numpy reads the variable when it is imported). Results come back keyed by task position,
+never by completion order, and each carries the seconds its worker spent on it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Callable, Sequence
+
+from ..errors import InputError
+from ..suite import single_thread_env
+
+__all__ = ["TrialPool", "timed_call"]
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def timed_call(fn: Callable[..., Any], args: tuple) -> tuple[Any, float]:
+    """`fn(*args)` and the seconds it took (module-level, so it pickles to workers)."""
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
+
+
+class TrialPool:
+    """`with TrialPool(workers) as pool: pool.map(fn, tasks)`; workers=0 runs in this process."""
+
+    def __init__(self, workers: int) -> None:
+        if int(workers) != workers or workers < 0:
+            raise InputError(f"workers must be a non-negative integer, got {workers!r}")
+        self.workers = int(workers)
+        self._executor: "ProcessPoolExecutor | None" = None
+        self._saved_env: dict[str, "str | None"] = {}
+
+    def __enter__(self) -> "TrialPool":
+        if self.workers > 0:
+            pinned = single_thread_env({})
+            self._saved_env = {name: os.environ.get(name) for name in pinned}
+            os.environ.update(pinned)  # inherited by every spawned worker, before it imports numpy
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+
+    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple], on_done: "ProgressCallback | None" = None) -> list[tuple[Any, float]]:
+        """[(fn(*task), seconds)] in the order of `tasks`; `on_done(done, total)` after each."""
+        total = len(tasks)
+        if self._executor is None:
+            results = []
+            for task in tasks:
+                results.append(timed_call(fn, task))
+                if on_done is not None:
+                    on_done(len(results), total)
+            return results
+        futures: dict[Future, int] = {self._executor.submit(timed_call, fn, task): i for i, task in enumerate(tasks)}
+        slots: list[Any] = [None] * total
+        pending, done_count = set(futures), 0
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                slots[futures[future]] = future.result()
+                done_count += 1
+                if on_done is not None:
+                    on_done(done_count, total)
+        return slots

@@ -1,0 +1,135 @@
+"""The theorem report: JSON payload, terminal tables, report.md and the run folder.
+
+The folder `theorem-<time>-seed<S>/` holds `theorem.json` (the payload of `--json`),
+`trials.json` (every trial's outcome and bracket), `report.md` and the figures. It is staged
+under a hidden name and renamed into place only when every file is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..reports.atomic import atomic_write_text
+from .figures import write_figures
+from .scaling import ScalingAudit
+from .sweep import SweepResult
+
+__all__ = ["overall_status", "build_payload", "format_tables", "render_markdown", "write_theorem_folder"]
+
+
+def overall_status(result: SweepResult) -> str:
+    """pass (holds at every cell), fail (refuted somewhere) or inconclusive."""
+    return "pass" if result.verdict.holds else "fail" if result.verdict.refuted else "inconclusive"
+
+
+def _geo(values: list) -> "float | None":
+    arr = np.array([v for v in values if v is not None], dtype=float)
+    return float(np.exp(np.mean(np.log(arr)))) if arr.size and np.all(arr > 0) else None
+
+
+def _cell_rows(result: SweepResult) -> list[dict[str, Any]]:
+    rows = []
+    for cell, verdict in zip(result.cells, result.verdict.cells):
+        o = cell.outcomes
+        rows.append({
+            "alpha": cell.spec.alpha, "width": cell.spec.width, "widths": list(cell.spec.widths), **verdict.to_dict(),
+            "error_geomean": {"lower": _geo([t.lower for t in o]), "upper": _geo([t.upper for t in o]),
+                              "random_lower": _geo([t.random_lower for t in o]),
+                              "random_upper": _geo([t.random_upper for t in o])},
+            "error_max": {"lower": max(t.lower for t in o), "upper": max(t.upper for t in o)},
+        })
+    return rows
+
+
+def build_payload(result: SweepResult, audit: ScalingAudit, exit_code: int) -> dict[str, Any]:
+    """The `--json` document body (the CLI adds the schema header)."""
+    design = result.verdict.design
+    return {
+        "status": overall_status(result), "exit_code": exit_code, "config": result.config.to_dict(),
+        "design": design.to_dict(),
+        "error_rates": {"false_pass_familywise": 1.0 - design.confidence, "false_fail_familywise": 1.0 - design.confidence,
+                        "ci": "each end one-sided Clopper-Pearson at confidence 1 - (1 - confidence)/(cells x looks)"},
+        "widths": _cell_rows(result),
+        "scaling": audit.to_dict(),
+        "timing": {"wall_seconds": result.wall_seconds,
+                   "trials_per_second": [{"alpha": c.spec.alpha, "width": c.spec.width, "trials": len(c.outcomes),
+                                          "per_worker": c.trials_per_second} for c in result.cells]},
+    }
+
+
+def _fmt(value: "float | None") -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def format_tables(payload: dict[str, Any]) -> str:
+    """One table per alpha: status, n, counts, interval, bracket ends and random pruning's."""
+    config, lines = payload["config"], []
+    for alpha in config["alphas"]:
+        lines += [f"alpha = {alpha:g}: eps = {config['eps']:g}, delta = {config['delta']:g}, "
+                  f"pruning = {config['pruning']}, {config['depth']} layers, {config['activation']}, {config['weights']} weights",
+                  f"{'width':>6} {'status':>12} {'n':>4} {'viol':>5} {'unkn':>5} {'P(not eps-close) CI':>22} "
+                  f"{'lower':>9} {'upper':>9} {'rand lo':>9} {'rand up':>9}"]
+        for row in payload["widths"]:
+            if row["alpha"] != alpha:
+                continue
+            g = row["error_geomean"]
+            ci = f"[{row['ci'][0]:.3g}, {row['ci'][1]:.3g}]"
+            lines.append(f"{row['width']:>6} {row['status']:>12} {row['n']:>4} {row['k_violated']:>5} {row['k_unknown']:>5} "
+                         f"{ci:>22} {_fmt(g['lower']):>9} {_fmt(g['upper']):>9} {_fmt(g['random_lower']):>9} {_fmt(g['random_upper']):>9}")
+        scaling = next(a for a in payload["scaling"]["alphas"] if a["alpha"] == alpha)
+        for key, fit in scaling["slopes"].items():
+            expected = "" if fit["expected"] is None else f" (theory {fit['expected']:.2f}, within +-{scaling['tolerance']:g}: {fit['within_tolerance']})"
+            lines.append(f"  slope {key}: {fit['slope']:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}]{expected}")
+        lines.append(f"  C2 in [{scaling['C2']['necessary']:.3g}, {scaling['C2']['sufficient']:.3g}], "
+                     f"C3 in [{scaling['C3']['necessary']:.3g}, {scaling['C3']['sufficient']:.3g}]")
+        lines.append("")
+    lines.append(f"guarantee: {payload['status'].upper()} (family of {payload['design']['family_size']} cells, "
+                 f"confidence {payload['design']['confidence']:g}, Holm)")
+    return "\n".join(lines)
+
+
+def render_markdown(payload: dict[str, Any], figures: dict[str, Path]) -> str:
+    config, design = payload["config"], payload["design"]
+    lines = [
+        "# mbp-verify theorem report", "",
+        f"- status: **{payload['status']}** (exit code {payload['exit_code']})",
+        f"- seed {config['seed']}; alphas {config['alphas']}; widths {config['widths']}; depth {config['depth']}; "
+        f"{config['shape']} layers; activation {config['activation']}; {config['weights']} weights; pruning {config['pruning']}",
+        f"- eps = {config['eps']:g}, delta = {config['delta']:g}; bracket effort {config['effort']}",
+        f"- design: looks at {design['looks']} trials; per-cell level {design['per_cell_level']:.3g} "
+        f"(exact sequential error rates: guarantee {design['guarantee']['exact_error_rate']:.3g}, "
+        f"refutation {design['refutation']['exact_error_rate']:.3g}); Holm across {design['family_size']} cells at "
+        f"{1 - design['confidence']:g}",
+        f"- wall time {payload['timing']['wall_seconds']:.1f} s", "",
+        "Statuses: `pass` = the one-sided Clopper-Pearson upper bound on P(not certified) is below delta after Holm; "
+        "`fail` = the lower bound on P(violated, replayed witness) is above delta after Holm; else `inconclusive`.", "",
+        "```", format_tables(payload), "```", "",
+    ]
+    lines += [f"![{name}]({path.name})" for name, path in figures.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_theorem_folder(folder: "str | Path", result: SweepResult, audit: ScalingAudit, payload: dict[str, Any]) -> Path:
+    """Write theorem.json, trials.json, report.md and figures into `folder`, atomically as a set."""
+    final = Path(folder)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f".{final.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        figures = write_figures(result, audit, staging)
+        atomic_write_text(staging / "theorem.json", json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        trials = [cell.to_dict() for cell in result.cells]
+        atomic_write_text(staging / "trials.json", json.dumps(trials, indent=1, allow_nan=False) + "\n")
+        atomic_write_text(staging / "report.md", render_markdown(payload, figures))
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final

@@ -1,0 +1,144 @@
+"""A sweep over (alpha, width) cells: sequential looks, parallel trials, verdicts.
+
+At look j every cell still running gets trials n_{j-1} .. n_j - 1; they run in the pool, come
+back in trial-index order, and only then does each cell decide whether to stop. So which trials
+run, and every number reported, depend on the seed and the configuration only, not on the
+number of workers or the order in which trials finish.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from ..errors import InputError
+from ..seeding import DEFAULT_ROOT_SEED
+from .parallel import TrialPool
+from .trial import TrialOutcome, TrialSpec, run_trial
+from .verdict import FamilyVerdict, TheoremDesign, decide_family, theorem_design
+
+__all__ = ["SweepConfig", "CellResult", "SweepResult", "run_sweep"]
+
+TrialFunction = Callable[[TrialSpec, int, int], TrialOutcome]
+LookProgress = Callable[[int, int, int], None]
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything a sweep needs; cells are alpha-major, width-minor."""
+
+    alphas: tuple[float, ...]
+    widths: tuple[int, ...]
+    eps: float
+    delta: float
+    trials: int
+    depth: int = 3
+    looks: int = 3
+    confidence: float = 0.99
+    activation: str = "relu"
+    weights: str = "uniform"
+    pruning: str = "magnitude"
+    shape: str = "square"
+    scale: float = 1.0
+    effort: str = "fast"
+    compare_random: bool = True
+    seed: int = DEFAULT_ROOT_SEED
+
+    def __post_init__(self) -> None:
+        if not self.alphas or not self.widths:
+            raise InputError("a sweep needs at least one alpha and one width")
+        if len(set(self.widths)) != len(self.widths) or len(set(self.alphas)) != len(self.alphas):
+            raise InputError("widths and alphas must not repeat")
+        if int(self.trials) != self.trials or self.trials < 1:
+            raise InputError(f"trials must be a positive integer, got {self.trials!r}")
+        if int(self.looks) != self.looks or not 1 <= self.looks <= self.trials:
+            raise InputError(f"looks must be an integer in [1, trials], got {self.looks!r}")
+        if int(self.seed) != self.seed or self.seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
+        self.cells()  # validates every cell's specification
+        self.design()
+
+    def cells(self) -> tuple[TrialSpec, ...]:
+        return tuple(
+            TrialSpec(width=w, alpha=a, eps=self.eps, depth=self.depth, activation=self.activation, weights=self.weights,
+                      pruning=self.pruning, shape=self.shape, scale=self.scale, effort=self.effort,
+                      compare_random=self.compare_random and self.pruning != "random")
+            for a in self.alphas for w in sorted(self.widths)
+        )
+
+    def design(self) -> TheoremDesign:
+        return theorem_design(self.delta, self.confidence, self.trials, self.looks, len(self.alphas) * len(self.widths))
+
+    def to_dict(self) -> dict:
+        return {"alphas": list(self.alphas), "widths": sorted(self.widths), "eps": self.eps, "delta": self.delta,
+                "trials": self.trials, "depth": self.depth, "looks": self.looks, "confidence": self.confidence,
+                "activation": self.activation, "weights": self.weights, "pruning": self.pruning, "shape": self.shape,
+                "scale": self.scale, "effort": self.effort, "compare_random": self.compare_random, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One cell's trials in index order and the worker seconds they took."""
+
+    spec: TrialSpec
+    outcomes: tuple[TrialOutcome, ...]
+    seconds: tuple[float, ...] = field(repr=False)
+
+    @property
+    def trials_per_second(self) -> float:
+        """Trials per worker-second (one process)."""
+        total = sum(self.seconds)
+        return len(self.outcomes) / total if total > 0 else float("inf")
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec.to_dict(), "trials": [o.to_dict() for o in self.outcomes]}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The cells, the family verdict and the wall time of a sweep."""
+
+    config: SweepConfig
+    cells: tuple[CellResult, ...]
+    verdict: FamilyVerdict
+    wall_seconds: float = field(repr=False)
+
+    @property
+    def holds(self) -> bool:
+        return self.verdict.holds
+
+
+def run_sweep(config: SweepConfig, *, workers: int = 0, on_progress: "LookProgress | None" = None,
+              trial_fn: TrialFunction = run_trial) -> SweepResult:
+    """Run the sweep's sequential looks; `on_progress(look, done, total)` after each trial."""
+    start = time.perf_counter()
+    design = config.design()
+    specs = config.cells()
+    outcomes: list[list[TrialOutcome]] = [[] for _ in specs]
+    seconds: list[list[float]] = [[] for _ in specs]
+    active = list(range(len(specs)))
+    previous = 0
+    with TrialPool(workers) as pool:
+        for look, n in enumerate(design.looks):
+            owners = [c for c in active for _ in range(previous, n)]
+            tasks = [(specs[c], config.seed, i) for c in active for i in range(previous, n)]
+            done = pool.map(trial_fn, tasks, None if on_progress is None else lambda d, t, j=look: on_progress(j, d, t))
+            for cell, (_, _, index), (outcome, spent) in zip(owners, tasks, done):
+                if outcome.index != index:
+                    raise RuntimeError(f"trial function returned index {outcome.index} for trial {index}")
+                outcomes[cell].append(outcome)
+                seconds[cell].append(spent)
+            active = [c for c in active if not design.should_stop(look, *_counts(outcomes[c]))]
+            previous = n
+            if not active:
+                break
+    verdict = decide_family(design, [s.label for s in specs], [[o.outcome for o in seq] for seq in outcomes])
+    cells = tuple(CellResult(s, tuple(o), tuple(t)) for s, o, t in zip(specs, outcomes, seconds))
+    return SweepResult(config, cells, verdict, time.perf_counter() - start)
+
+
+def _counts(outcomes: Sequence[TrialOutcome]) -> tuple[int, int]:
+    """(not certified, violated) among `outcomes`."""
+    violated = sum(1 for o in outcomes if o.outcome == "violated")
+    return violated + sum(1 for o in outcomes if o.outcome == "unknown"), violated

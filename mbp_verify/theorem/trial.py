@@ -1,0 +1,179 @@
+"""One trial of Theorem 1's guarantee: sample F, prune it, bracket sup ||f - F||, decide.
+
+A trial's randomness comes only from `rng_for(root_seed, spec.network_id, index)`: the network,
+a random mask (if any) and the bracket's search all draw from that one generator in a fixed
+order, so the outcome is a function of (root seed, spec, index) and never of the worker.
+The network id leaves out eps, alpha and the pruning rule, so every pruning rule and every
+alpha of a sweep is applied to the same sampled networks (a paired comparison).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from ..engine import (
+    Network,
+    PrunedNetwork,
+    apply_masks,
+    magnitude_mask,
+    parse_activation,
+    prune_count_from_kept_fraction,
+    prune_network,
+    review_kept_fraction,
+    sample_network,
+    uniform_half_width,
+    validate_alpha,
+)
+from ..errors import InputError
+from ..seeding import rng_for
+
+__all__ = [
+    "Outcome",
+    "WEIGHT_LAWS",
+    "PRUNING_RULES",
+    "SHAPES",
+    "EFFORTS",
+    "TrialSpec",
+    "TrialOutcome",
+    "width_profile",
+    "sample_trial_network",
+    "prune_trial_network",
+    "run_trial",
+]
+
+Outcome = Literal["certified", "violated", "unknown"]
+WEIGHT_LAWS = ("uniform", "gaussian", "cauchy")
+PRUNING_RULES = ("magnitude", "random", "largest", "review")
+SHAPES = ("square", "rectangular")
+EFFORTS = ("fast", "default", "thorough")
+
+
+def width_profile(width: int, depth: int, shape: str = "square") -> tuple[int, ...]:
+    """(d_0, ..., d_L) with min hidden width d = `width` and hypothesis (ii) satisfied.
+
+    `square`: every width is d. `rectangular`: d_0 = d/2, hidden widths alternate d and 2d,
+    d_L = d/4 (so d = min(d_1..d_{L-1}) >= max(d_0, d_L) still holds).
+    """
+    if int(width) != width or width < 4:
+        raise InputError(f"width must be an integer >= 4, got {width!r}")
+    if int(depth) != depth or depth < 2:
+        raise InputError(f"depth must be an integer >= 2 (at least one hidden layer), got {depth!r}")
+    d, depth = int(width), int(depth)
+    if shape == "square":
+        return (d,) * (depth + 1)
+    if shape == "rectangular":
+        hidden = tuple(d if i % 2 == 0 else 2 * d for i in range(depth - 1))
+        return (d // 2, *hidden, d // 4)
+    raise InputError(f"unknown width profile {shape!r}; use one of {', '.join(SHAPES)}")
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What one trial samples and checks (everything but the trial index and root seed)."""
+
+    width: int
+    alpha: float
+    eps: float
+    depth: int = 3
+    activation: str = "relu"
+    weights: str = "uniform"
+    pruning: str = "magnitude"
+    shape: str = "square"
+    scale: float = 1.0
+    effort: str = "fast"
+    compare_random: bool = False
+
+    def __post_init__(self) -> None:
+        width_profile(self.width, self.depth, self.shape)
+        validate_alpha(self.alpha)
+        parse_activation(self.activation)
+        if not (np.isfinite(self.eps) and self.eps > 0):
+            raise InputError(f"eps must be positive and finite, got {self.eps!r}")
+        if not (np.isfinite(self.scale) and self.scale > 0):
+            raise InputError(f"weight scale K must be positive and finite, got {self.scale!r}")
+        for value, allowed, what in ((self.weights, WEIGHT_LAWS, "weight law"), (self.pruning, PRUNING_RULES, "pruning rule"),
+                                     (self.effort, EFFORTS, "bracket effort")):
+            if value not in allowed:
+                raise InputError(f"unknown {what} {value!r}; use one of {', '.join(allowed)}")
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return width_profile(self.width, self.depth, self.shape)
+
+    @property
+    def network_id(self) -> str:
+        """Seed id of the sampled networks (independent of eps, alpha and the pruning rule)."""
+        return (f"theorem.trial/widths={'x'.join(map(str, self.widths))}/act={self.activation}/"
+                f"weights={self.weights}/K={self.scale!r}")
+
+    @property
+    def label(self) -> str:
+        return f"alpha={self.alpha:g} d={self.width}"
+
+    def with_changes(self, **changes: object) -> "TrialSpec":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {"width": self.width, "widths": list(self.widths), "alpha": self.alpha, "eps": self.eps,
+                "depth": self.depth, "activation": self.activation, "weights": self.weights,
+                "pruning": self.pruning, "shape": self.shape, "scale": self.scale, "effort": self.effort}
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """The decided outcome, the bracket [lower, upper] and (optionally) random pruning's bracket."""
+
+    index: int
+    outcome: Outcome
+    lower: float
+    upper: float
+    random_lower: "float | None" = None
+    random_upper: "float | None" = None
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "outcome": self.outcome, "lower": self.lower, "upper": self.upper,
+                "random_lower": self.random_lower, "random_upper": self.random_upper}
+
+
+def sample_trial_network(spec: TrialSpec, rng: np.random.Generator) -> Network:
+    """F under hypothesis (iii), Gaussian weights of the same variance, or Cauchy weights.
+
+    Cauchy weights (the heavy-tailed negative control) have the scale a/2 of U[-a, a]'s median
+    magnitude, so typical entries look alike while the largest ones break hypothesis (iii).
+    """
+    if spec.weights != "cauchy":
+        return sample_network(spec.widths, rng, scale=spec.scale, activation=spec.activation, distribution=spec.weights)
+    dims = spec.widths
+    layers = [uniform_half_width(rows, cols, spec.scale) / 2.0 * rng.standard_cauchy((rows, cols))
+              for cols, rows in zip(dims[:-1], dims[1:])]
+    return Network(layers, spec.activation)
+
+
+def prune_trial_network(spec: TrialSpec, network: Network, rng: np.random.Generator) -> PrunedNetwork:
+    """Theorem 1's count with the spec's rule; `review` keeps only D^(-alpha) of each layer."""
+    if spec.pruning != "review":
+        return prune_network(network, spec.alpha, method=spec.pruning, rng=rng)  # type: ignore[arg-type]
+    masks = []
+    for w in network.weights:
+        count = prune_count_from_kept_fraction(w.size, review_kept_fraction(w.size, spec.alpha))
+        masks.append(magnitude_mask(w, count))
+    return apply_masks(network, masks)
+
+
+def run_trial(spec: TrialSpec, root_seed: int, index: int) -> TrialOutcome:
+    """Sample, prune, bracket and decide trial `index` of `spec` (module-level: picklable)."""
+    from ..bounds import bracket_sup_error
+
+    rng = rng_for(root_seed, spec.network_id, index)
+    network = sample_trial_network(spec, rng)
+    pair = prune_trial_network(spec, network, rng)
+    bracket = bracket_sup_error(pair, rng=rng, effort=spec.effort)
+    random_lower = random_upper = None
+    if spec.compare_random:
+        random_pair = prune_network(network, spec.alpha, method="random", rng=rng)
+        random_bracket = bracket_sup_error(random_pair, rng=rng, effort=spec.effort)
+        random_lower, random_upper = float(random_bracket.lower), float(random_bracket.upper)
+    return TrialOutcome(index, bracket.decide(spec.eps), float(bracket.lower), float(bracket.upper), random_lower, random_upper)
