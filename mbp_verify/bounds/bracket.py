@@ -20,7 +20,10 @@ from ..engine import PrunedNetwork
 from ..errors import InputError
 from .ascent import maximise_error
 from .constants import layer_constants
+from .averaged import applicable as averaged_applicable
+from .averaged import averaged_bound
 from .layerwise import layer_norms, layerwise_bound
+from .parts import pair_parts
 from .replay import replay_error, unit_ball_point
 
 __all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "bracket_sup_error"]
@@ -31,14 +34,16 @@ Decision = Literal["certified", "violated", "unknown"]
 
 @dataclass(frozen=True)
 class _Budget:
-    restarts: int
-    iterations: int
+    restarts: int  # lower-bound search: rows of the input matrix
+    iterations: int  # ascent steps
+    layerwise: bool  # also certify every ||W_l||, ||W~_l||, ||E_l|| for the layerwise bound
+    factors: tuple[float, ...]  # scaling factors tried by the averaged bound (each one certified)
 
 
 EFFORTS: dict[str, _Budget] = {
-    "fast": _Budget(restarts=8, iterations=40),
-    "default": _Budget(restarts=24, iterations=100),
-    "thorough": _Budget(restarts=64, iterations=300),
+    "fast": _Budget(restarts=8, iterations=40, layerwise=False, factors=(0.9,)),
+    "default": _Budget(restarts=24, iterations=100, layerwise=True, factors=(0.9,)),
+    "thorough": _Budget(restarts=64, iterations=300, layerwise=True, factors=(0.75, 0.9, 1.05)),
 }
 
 
@@ -126,17 +131,29 @@ def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.ran
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     constants = layer_constants(pair.original)
-    norms = layer_norms(pair, generator)
-    timings["norms"] = time.perf_counter() - clock
+    parts = pair_parts(pair, generator)
+    timings["prepare"] = time.perf_counter() - clock
 
-    clock = time.perf_counter()
-    upper_bounds = {"layerwise": layerwise_bound(pair, norms, constants)}
-    timings["upper"] = time.perf_counter() - clock
+    upper_bounds: dict[str, float] = {}
+    directions: list[np.ndarray] = []
+    use_averaged = averaged_applicable(constants)
+    if budget.layerwise or not use_averaged:
+        clock = time.perf_counter()
+        norms = layer_norms(parts, generator)
+        upper_bounds["layerwise"] = layerwise_bound(pair, norms, constants)
+        directions.append(norms.error[0].right_vector)
+        timings["layerwise"] = time.perf_counter() - clock
+    if use_averaged:
+        clock = time.perf_counter()
+        averaged = averaged_bound(parts, constants, generator, budget.factors)
+        upper_bounds["averaged"] = averaged.value
+        directions.extend(averaged.input_directions)
+        timings["averaged"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     on_sphere = all(c.homogeneous for c in constants)
     d0 = pair.original.widths[0]
-    starts = _starts([norms.error[0].right_vector], budget.restarts, d0, generator)
+    starts = _starts(directions, budget.restarts, d0, generator)
     search = maximise_error(pair, starts, iterations=budget.iterations, on_sphere=on_sphere)
     timings["lower_search"] = time.perf_counter() - clock
 

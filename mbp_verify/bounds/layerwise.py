@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import scipy.sparse
 import sympy as sp
 
 from ..engine import PrunedNetwork
 from ..symbolic import propagation_bound
 from .constants import LayerConstants
+from .parts import PairParts
 from .rounding import gamma, mul_up, sqrt_up, up
 from .spectral import SpectralBound, certified_spectral_norm
 
@@ -39,11 +39,11 @@ class LayerNorms:
         return [b.upper for b in self.full], [b.upper for b in self.pruned], [b.upper for b in self.error]
 
 
-def layer_norms(pair: PrunedNetwork, rng: np.random.Generator) -> LayerNorms:
-    """Certify ||W_l||, ||W~_l|| and ||E_l|| (E_l as a sparse matrix: it has few non-zeros)."""
-    full = tuple(certified_spectral_norm(w, rng=rng) for w in pair.original.weights)
-    pruned = tuple(certified_spectral_norm(w, rng=rng) for w in pair.pruned.weights)
-    error = tuple(certified_spectral_norm(scipy.sparse.csr_array(e), rng=rng) for e in pair.error_matrices())
+def layer_norms(parts: PairParts, rng: np.random.Generator) -> LayerNorms:
+    """Certify ||W_l||, ||W~_l|| and ||E_l|| (E_l sparse: it has few non-zeros)."""
+    full = tuple(certified_spectral_norm(w, rng=rng) for w in parts.full)
+    pruned = tuple(certified_spectral_norm(w, rng=rng) for w in parts.pruned)
+    error = tuple(certified_spectral_norm(e, rng=rng) for e in parts.errors)
     return LayerNorms(full, pruned, error)
 
 

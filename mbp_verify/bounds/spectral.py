@@ -25,13 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 import scipy.sparse
 import scipy.sparse.linalg
 
 from ..errors import InputError
 from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
 
-__all__ = ["SpectralBound", "certified_spectral_norm", "gram_matrix"]
+__all__ = ["SpectralBound", "certified_spectral_norm", "certify_gram", "gram_matrix"]
 
 _DENSE_EIGEN_LIMIT = 160  # below this size a full symmetric eigensolve is cheaper than Lanczos
 _MAX_ATTEMPTS = 12
@@ -77,25 +78,26 @@ def gram_matrix(matrix: "np.ndarray | scipy.sparse.spmatrix") -> tuple[np.ndarra
     return (matrix.T @ matrix) if right else (matrix @ matrix.T), right
 
 
-def _top_eigenpair(gram: np.ndarray, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+def _top_eigenpair(gram: np.ndarray, rng: np.random.Generator, slack: float) -> tuple[float, np.ndarray]:
     n = gram.shape[0]
     if n <= _DENSE_EIGEN_LIMIT:
         values, vectors = np.linalg.eigh(gram)
         return float(values[-1]), vectors[:, -1]
     start = rng.standard_normal(n)
-    values, vectors = scipy.sparse.linalg.eigsh(gram, k=1, which="LA", tol=1e-7, v0=start, ncv=min(n, 24))
+    values, vectors = scipy.sparse.linalg.eigsh(gram, k=1, which="LA", tol=slack / 4, v0=start, ncv=min(n, 24))
     return float(values[0]), vectors[:, 0]
 
 
 def _certify(gram: np.ndarray, tau: float) -> "float | None":
-    """T >= lambda_max(exact Gram of the rounded-to-G problem) if Cholesky of fl(tau I - G) succeeds."""
+    """T >= lambda_max of the Gram problem G stands for, if Cholesky of fl(tau I - G) succeeds."""
     n = gram.shape[0]
-    shifted = -np.tril(gram)
+    shifted = np.negative(gram, order="F")  # potrf reads the lower triangle only
     diagonal = tau - np.diag(gram)
     shifted[np.diag_indices(n)] = diagonal
-    try:
-        scipy.linalg.cholesky(shifted, lower=True, overwrite_a=True, check_finite=False)
-    except np.linalg.LinAlgError:
+    _, info = scipy.linalg.lapack.dpotrf(shifted, lower=1, clean=0, overwrite_a=1)
+    if info != 0:
+        if info < 0:
+            raise ArithmeticError(f"LAPACK dpotrf rejected argument {-info}")
         return None
     largest = float(np.max(np.abs(diagonal)))
     trace = up(float(np.sum(np.abs(diagonal))) * (1.0 + gamma(n)))
@@ -106,31 +108,39 @@ def _certify(gram: np.ndarray, tau: float) -> "float | None":
     return add_up(tau, rho, diagonal_rounding)
 
 
-def certified_spectral_norm(matrix: "np.ndarray | scipy.sparse.spmatrix", *, slack: float = 1e-6,
+def certify_gram(gram: np.ndarray, delta: float, *, slack: float = 1e-5,
+                 rng: "np.random.Generator | None" = None) -> tuple[float, float, np.ndarray, int]:
+    """For a computed Gram G with ||G - A^T A||_2 <= delta: (upper of ||A||_2, estimate, top
+    eigenvector of G, attempts). Only the lower triangle of G is read by the certificate."""
+    generator = rng if rng is not None else np.random.default_rng(0)
+    estimate, vector = _top_eigenpair(gram, generator, slack)
+    scale = max(estimate, float(np.max(np.diag(gram))), np.finfo(float).tiny)
+    tau = up(max(estimate, 0.0) * (1.0 + slack) + slack * scale * 1e-3)
+    for attempt in range(1, _MAX_ATTEMPTS + 1):
+        bound = _certify(gram, tau)
+        if bound is not None:
+            return sqrt_up(add_up(bound, delta)), float(np.sqrt(max(estimate, 0.0))), vector, attempt
+        tau = up(tau + scale * slack * 8.0**attempt)
+    raise ArithmeticError("the spectral-norm certificate did not succeed; the matrix is numerically degenerate")
+
+
+def certified_spectral_norm(matrix: "np.ndarray | scipy.sparse.spmatrix", *, slack: float = 1e-5,
                             rng: "np.random.Generator | None" = None) -> SpectralBound:
     """A float64-sound upper bound of ||A||_2 (dense or scipy.sparse), within ~`slack` of it."""
     if not (0 < slack < 1):
         raise InputError(f"slack must lie in (0, 1), got {slack}")
     a = _as_matrix(matrix)
     rows, cols = a.shape
-    if a.size == 0 or (scipy.sparse.issparse(a) and a.nnz == 0) or (not scipy.sparse.issparse(a) and not a.any()):
+    nonzero = a.nnz > 0 if scipy.sparse.issparse(a) else bool(a.any())
+    if not nonzero:
         return SpectralBound(0.0, 0.0, np.eye(cols, 1).ravel() if cols else np.zeros(0), 0)
-    generator = rng if rng is not None else np.random.default_rng(0)
     gram, right = gram_matrix(a)
     inner = rows if right else cols
     fro = frobenius_up(a.data if scipy.sparse.issparse(a) else a)
     delta = mul_up(gamma(inner + 1), fro, fro)  # + 1 covers the underflow of the products
-    estimate, vector = _top_eigenpair(gram, generator)
-    scale = max(estimate, float(np.max(np.diag(gram))), np.finfo(float).tiny)
-    tau = up(max(estimate, 0.0) * (1.0 + slack) + slack * scale * 1e-3)
-    for attempt in range(1, _MAX_ATTEMPTS + 1):
-        bound = _certify(gram, tau)
-        if bound is not None:
-            upper = sqrt_up(add_up(bound, delta))
-            if not right:  # the top right singular vector is A^T u / ||A^T u||
-                vector = np.asarray(a.T @ vector).ravel()
-            norm = float(np.linalg.norm(vector))
-            direction = vector / norm if norm > 0 else np.eye(cols, 1).ravel()
-            return SpectralBound(upper, float(np.sqrt(max(estimate, 0.0))), direction, attempt)
-        tau = up(tau + scale * slack * 8.0**attempt)
-    raise ArithmeticError("the spectral-norm certificate did not succeed; the matrix is numerically degenerate")
+    upper, estimate, vector, attempts = certify_gram(gram, delta, slack=slack, rng=rng)
+    if not right:  # the top right singular vector is A^T u / ||A^T u||
+        vector = np.asarray(a.T @ vector).ravel()
+    norm = float(np.linalg.norm(vector))
+    direction = vector / norm if norm > 0 else np.eye(cols, 1).ravel()
+    return SpectralBound(upper, estimate, direction, attempts)
