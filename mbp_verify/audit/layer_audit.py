@@ -1,0 +1,157 @@
+"""Hypothesis (iii) for one weight matrix: the family of tests, Holm, and the verdict.
+
+The family (each test valid at its level, with the uniform's scale estimated from the data):
+
+| test | component | null distribution |
+|---|---|---|
+| uniform_magnitudes | uniform | exact (conditional KS) |
+| kurtosis | uniform | Monte Carlo, iid U[-1, 1] (scale-free) |
+| sign_balance | symmetric | exact binomial |
+| sign_magnitude | symmetric | two-sample KS |
+| rows, columns, top_singular, bulk_spectrum | iid | permutation (exact) |
+
+Holm's step-down across the family controls the probability of rejecting (iii) for a layer that
+satisfies it at `level`. Tests the shape or the values do not allow (one row, one sign) are left
+out of the family and listed in `not_run`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..seeding import DEFAULT_ROOT_SEED, seed_sequence
+from ..statistics.montecarlo import minimum_draws
+from ..statistics.multiple import HolmResult, holm
+from .arrangement import arrangement_tests, kurtosis_test
+from .hypotheses import Status
+from .marginal import ScaleEstimate, estimate_scale, sign_balance_test, sign_magnitude_test, uniform_magnitudes_test
+from .spectrum import SpectrumSummary, spectrum_summary
+from .testresult import COMPONENTS, AuditTest, json_safe
+
+__all__ = ["FAMILY", "DEFAULT_LEVEL", "default_draws", "exact_tests", "LayerAudit", "audit_layer"]
+
+FAMILY = ("uniform_magnitudes", "kurtosis", "sign_balance", "sign_magnitude", "rows", "columns",
+          "top_singular", "bulk_spectrum")
+DEFAULT_LEVEL = 0.05
+
+
+def default_draws(level: float = DEFAULT_LEVEL) -> int:
+    """199 Monte Carlo draws, or more when `level` is so small that 1/(B+1) > level / |family|."""
+    return max(199, minimum_draws(level, len(FAMILY)))
+
+
+def exact_tests(matrix: np.ndarray) -> tuple[AuditTest, ...]:
+    """The tests with exact or closed-form null distributions (no Monte Carlo): fast."""
+    w = np.asarray(matrix, dtype=np.float64)
+    tests = [uniform_magnitudes_test(w), sign_balance_test(w)]
+    if (w > 0).any() and (w < 0).any():
+        tests.append(sign_magnitude_test(w))
+    return tuple(tests)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerAudit:
+    """Hypothesis (iii) for one layer: every test, Holm-adjusted, and the scale and spectrum behind them."""
+
+    name: str
+    shape: tuple[int, int]
+    scale: ScaleEstimate
+    spectrum: SpectrumSummary
+    tests: tuple[AuditTest, ...]
+    holm: HolmResult
+    draws: int
+    not_run: tuple[str, ...] = ()
+
+    @property
+    def level(self) -> float:
+        return self.holm.alpha
+
+    @property
+    def status(self) -> Status:
+        """`rejected` when Holm rejects any test of the family at `level`, else `consistent`."""
+        return "rejected" if self.holm.any_rejected else "consistent"
+
+    def test(self, name: str) -> AuditTest:
+        for t in self.tests:
+            if t.name == name:
+                return t
+        raise KeyError(f"{name!r} was not run on {self.name} (family: {', '.join(t.name for t in self.tests)})")
+
+    def adjusted_pvalue(self, name: str) -> float:
+        return self.holm.adjusted[[t.name for t in self.tests].index(name)]
+
+    @property
+    def rejected_tests(self) -> tuple[str, ...]:
+        return tuple(t.name for t, r in zip(self.tests, self.holm.rejected) if r)
+
+    def component_status(self, component: str) -> Status:
+        members = [r for t, r in zip(self.tests, self.holm.rejected) if t.component == component]
+        if not members:
+            return "not_applicable"
+        return "rejected" if any(members) else "consistent"
+
+    def spectrum_dict(self) -> dict[str, Any]:
+        """sigma_1 against the iid predictions (K read off the RMS, and off the maximum) and the bulk against MP."""
+        return json_safe({"sigma_1": self.spectrum.top, "iid_prediction": self.spectrum.predicted_top(self.scale.implied_K_rms),
+                          "iid_prediction_from_max": self.spectrum.predicted_top(self.scale.implied_K),
+                          "mp_ks_distance": self.spectrum.mp_ks_distance,
+                          "fraction_above_mp_edge": self.spectrum.fraction_above_edge})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The (iii) verdict: status, raw and Holm-adjusted p-values, every test's details."""
+        tests = {t.name: {**t.to_dict(), "adjusted_pvalue": adjusted, "rejected": rejected}
+                 for t, adjusted, rejected in zip(self.tests, self.holm.adjusted, self.holm.rejected)}
+        return json_safe({
+            "status": self.status, "level": self.level, "correction": "holm", "draws": self.draws,
+            "pvalues": {t.name: t.pvalue for t in self.tests},
+            "adjusted_pvalues": {t.name: p for t, p in zip(self.tests, self.holm.adjusted)},
+            "rejected_tests": list(self.rejected_tests),
+            "components": {c: self.component_status(c) for c in COMPONENTS},
+            "tests": tests, "not_run": list(self.not_run),
+        })
+
+
+def audit_layer(matrix: np.ndarray, *, name: str = "W", seed: "int | np.random.SeedSequence" = DEFAULT_ROOT_SEED,
+                level: float = DEFAULT_LEVEL, draws: "int | None" = None) -> LayerAudit:
+    """Test hypothesis (iii) on one matrix W_l (d_l, d_l-1).
+
+    `seed` is the run's root seed (the layer's draws come from `seed_sequence(seed,
+    "audit.iii/<name>")`) or a SeedSequence used as is (e.g. one per trial).
+    """
+    w = np.asarray(matrix, dtype=np.float64)
+    if w.ndim != 2 or min(w.shape) < 1 or w.size < 4:
+        raise InputError(f"{name}: need a 2-D matrix with at least 4 entries, got shape {w.shape}")
+    if not 0.0 < level < 1.0:
+        raise InputError(f"level must lie in (0, 1), got {level!r}")
+    draws = default_draws(level) if draws is None else int(draws)
+    needed = minimum_draws(level, len(FAMILY))
+    if draws < needed:
+        raise InputError(f"{draws} Monte Carlo draws give p-values no smaller than 1/{draws + 1}, too coarse for Holm "
+                         f"over {len(FAMILY)} tests at level {level}; use at least {needed}")
+    root = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(int(seed), f"audit.iii/{name}")
+    kurtosis_rng, arrangement_rng = (np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k)))
+                                     for k in (0, 1))
+    scale = estimate_scale(w, 1.0 - level)
+    spectrum = spectrum_summary(w)
+    tests = list(exact_tests(w))
+    tests.append(kurtosis_test(w, kurtosis_rng, draws))
+    tests.extend(arrangement_tests(w, arrangement_rng, draws, spectrum=spectrum, implied_K_rms=scale.implied_K_rms))
+    ran = {t.name for t in tests}
+    not_run = tuple(f"{t}: {_WHY[t]}" for t in FAMILY if t not in ran)
+    order = {t: i for i, t in enumerate(FAMILY)}
+    tests.sort(key=lambda t: order[t.name])
+    return LayerAudit(name, (int(w.shape[0]), int(w.shape[1])), scale, spectrum, tuple(tests),
+                      holm([t.pvalue for t in tests], level), draws, not_run)
+
+
+_WHY = {
+    "sign_magnitude": "all nonzero entries have one sign",
+    "rows": "a matrix with one row or column has no row heterogeneity to test",
+    "columns": "a matrix with one row or column has no column heterogeneity to test",
+    "top_singular": "a matrix with one row or column has a single singular value",
+    "bulk_spectrum": "a matrix with one row or column has a single singular value",
+}

@@ -1,0 +1,139 @@
+"""Exact tests of the marginal of hypothesis (iii), with the scale estimated from the data.
+
+Under iid U[-a, a] (a unknown): |w| ~ U[0, a], and conditional on M = max|w| (and on where it
+sits) the other n - 1 values |w| / M are iid U[0, 1]. A Kolmogorov–Smirnov test on them is
+therefore exact although a is estimated (no Lilliefors-type bias). The signs are iid fair coins
+independent of the magnitudes: an exact binomial test of the sign counts, and a two-sample KS
+test of the magnitudes of positive against negative entries. M / a ~ Beta(n, 1) gives an exact
+confidence interval for a, hence for the implied K = a * sqrt(max(d_l, d_l-1)). Across layers,
+Hogg's likelihood-ratio statistic for equal scales is exactly chi-square with 2(k - 1) degrees
+of freedom: it tests the theorem's single K. Ties (float16 / bfloat16 storage) make the KS
+tests conservative.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from ..errors import InputError
+from .testresult import AuditTest
+
+__all__ = ["ScaleEstimate", "estimate_scale", "uniform_magnitudes_test", "sign_balance_test",
+           "sign_magnitude_test", "common_scale_test"]
+
+
+@dataclass(frozen=True)
+class ScaleEstimate:
+    """The half-width a of U[-a, a] and the implied K, with exact confidence intervals."""
+
+    entries: int
+    max_abs: float
+    half_width: float
+    half_width_ci: tuple[float, float]
+    max_width: int
+    rms: float
+    confidence: float
+
+    @property
+    def implied_K(self) -> float:
+        """a * sqrt(max(d_l, d_l-1)): the K of hypothesis (iii) this layer would need."""
+        return self.half_width * math.sqrt(self.max_width)
+
+    @property
+    def implied_K_ci(self) -> tuple[float, float]:
+        root = math.sqrt(self.max_width)
+        return (self.half_width_ci[0] * root, self.half_width_ci[1] * root)
+
+    @property
+    def implied_K_rms(self) -> float:
+        """sqrt(3 mean w^2) * sqrt(max(d_l, d_l-1)): K read off the variance (equal to implied_K under (iii))."""
+        return math.sqrt(3.0) * self.rms * math.sqrt(self.max_width)
+
+    def to_dict(self) -> dict:
+        return {"entries": self.entries, "max_abs": self.max_abs, "half_width": self.half_width,
+                "half_width_ci": list(self.half_width_ci), "confidence": self.confidence,
+                "implied_K": self.implied_K, "implied_K_ci": list(self.implied_K_ci),
+                "implied_K_rms": self.implied_K_rms, "rms": self.rms, "max_width": self.max_width}
+
+
+def estimate_scale(matrix: np.ndarray, confidence: float = 0.95) -> ScaleEstimate:
+    """Unbiased a = M (n + 1) / n and the exact interval from M / a ~ Beta(n, 1)."""
+    w = _matrix(matrix)
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must lie in (0, 1), got {confidence}")
+    n = w.size
+    m = float(np.abs(w).max())
+    tail = (1.0 - confidence) / 2.0
+    ci = (m / (1.0 - tail) ** (1.0 / n), m / tail ** (1.0 / n))
+    rms = float(np.sqrt(np.mean(w * w)))
+    return ScaleEstimate(n, m, m * (n + 1) / n, ci, max(w.shape), rms, confidence)
+
+
+def uniform_magnitudes_test(matrix: np.ndarray) -> AuditTest:
+    """Exact conditional KS: the n - 1 non-maximal |w| / max|w| against U[0, 1]."""
+    magnitudes = np.abs(_matrix(matrix)).ravel()
+    top = int(np.argmax(magnitudes))
+    ratios = np.delete(magnitudes, top) / magnitudes[top]
+    result = stats.kstest(ratios, "uniform")
+    quartiles = np.quantile(ratios, [0.25, 0.5, 0.75])
+    return AuditTest("uniform_magnitudes", "uniform", float(result.statistic), float(result.pvalue),
+                     "exact conditional Kolmogorov-Smirnov of |w|/max|w| against U[0,1] (scale-free, exact)",
+                     {"ks_distance": float(result.statistic), "ratio_quartiles": [float(q) for q in quartiles],
+                      "uniform_quartiles": [0.25, 0.5, 0.75]})
+
+
+def sign_balance_test(matrix: np.ndarray) -> AuditTest:
+    """Exact two-sided binomial test: positive vs negative entries (zeros excluded and counted)."""
+    w = _matrix(matrix)
+    positive, negative = int(np.count_nonzero(w > 0)), int(np.count_nonzero(w < 0))
+    nonzero = positive + negative
+    result = stats.binomtest(positive, nonzero, 0.5)
+    return AuditTest("sign_balance", "symmetric", positive / nonzero, float(result.pvalue),
+                     "exact two-sided binomial test of P(w > 0) = 1/2",
+                     {"positive_fraction": positive / nonzero, "zeros": int(w.size - nonzero)})
+
+
+def sign_magnitude_test(matrix: np.ndarray) -> AuditTest:
+    """Two-sample KS of |w| over positive entries against |w| over negative ones."""
+    w = _matrix(matrix).ravel()
+    positive, negative = np.abs(w[w > 0]), np.abs(w[w < 0])
+    if positive.size == 0 or negative.size == 0:
+        raise InputError("the entries all have one sign: magnitudes cannot be compared across signs")
+    result = stats.ks_2samp(positive, negative)
+    scale = float(np.abs(w).max())
+    return AuditTest("sign_magnitude", "symmetric", float(result.statistic), float(result.pvalue),
+                     "two-sample Kolmogorov-Smirnov of |w| for w > 0 against w < 0 (exact for small samples)",
+                     {"ks_distance": float(result.statistic), "mean_over_max": float(w.mean()) / scale,
+                      "mean_z": float(w.mean() / (w.std() / math.sqrt(w.size))) if w.std() > 0 else 0.0})
+
+
+def common_scale_test(matrices: Sequence[np.ndarray]) -> AuditTest:
+    """Hogg's exact LRT that every layer has the same K (|w| sqrt(max(d_l, d_l-1)) ~ U[0, K])."""
+    if len(matrices) < 2:
+        raise InputError("the common-K test needs at least two layers")
+    sizes = np.array([_matrix(m).size for m in matrices], dtype=np.float64)
+    scaled = np.array([float(np.abs(m).max()) * math.sqrt(max(m.shape)) for m in matrices])
+    if (scaled <= 0).any():
+        raise InputError("a layer is all zeros: the common-K test needs a positive maximum in every layer")
+    statistic = float(2.0 * np.sum(sizes * (np.log(scaled.max()) - np.log(scaled))))
+    df = 2 * (len(matrices) - 1)
+    implied = [estimate_scale(m).implied_K for m in matrices]
+    return AuditTest("common_K", "uniform", statistic, float(stats.chi2.sf(statistic, df)),
+                     f"Hogg's likelihood-ratio test of equal uniform scales, exactly chi-square({df})",
+                     {"implied_K": implied, "max_over_min": max(implied) / min(implied), "df": df})
+
+
+def _matrix(matrix: np.ndarray) -> np.ndarray:
+    w = np.asarray(matrix, dtype=np.float64)
+    if w.ndim != 2 or w.size < 2:
+        raise InputError(f"need a 2-D weight matrix with at least 2 entries, got shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise InputError("the weight matrix contains NaN or infinite entries")
+    if not (w != 0).any():
+        raise InputError("every entry is zero: nothing to audit")
+    return w

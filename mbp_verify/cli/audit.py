@@ -1,0 +1,94 @@
+"""`mbp-verify audit WEIGHTS`: which of Theorem 1's hypotheses a weight file satisfies, and what it costs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..audit import HYPOTHESES, LAYOUTS, audit_weights, default_draws, format_text, write_audit_folder
+from ..bounds import EFFORTS
+from ..engine import validate_alpha
+from ..errors import InputError
+from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, progress, write_json_output
+
+__all__ = ["register", "handle"]
+
+_DESCRIPTION = """\
+Audit the weight matrices of WEIGHTS (.npz, .npy, .safetensors, or a PyTorch state dict read with
+torch.load(weights_only=True)) against Theorem 1's hypotheses: (i) the activation is Lipschitz
+(symbolic), (ii) min hidden width >= max(input, output) width, (iii) entries iid uniform on a
+symmetric interval (per layer: uniformity with the scale estimated, symmetry, kurtosis, row and
+column heterogeneity, top singular value and bulk spectrum against the iid prediction; Holm
+across each layer's tests), plus one K for all layers. Then brackets the pruned error at
+Theorem 1's count for the real weights, an iid-uniform surrogate and a shuffled copy.
+
+Bias vectors are skipped. Matrices are W_l (d_l, d_l-1) = PyTorch's (out, in); scikit-learn's
+coefs_ are (in, out) and are transposed automatically when only that orientation chains
+(or say --layout in-out). Conv kernels are reshaped to (out, in*kh*kw).
+
+Exit 0 when the audit ran (rejected hypotheses are findings), 1 when a hypothesis named in
+--require is rejected, 2 for unreadable or unknown files, pickles without torch, bad
+selections and other input errors."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("audit", help="test Theorem 1's hypotheses on real weight files",
+                                   description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("weights", metavar="WEIGHTS", type=Path, help="weight file (.npz, .npy, .safetensors, .pt/.pth/.bin)")
+    parser.add_argument("--layers", metavar="REGEX", default=None,
+                        help="audit the tensors whose names match REGEX (re.search), in natural order (default: every matrix)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="auto",
+                        help="orientation of 2-D tensors: out-in (PyTorch), in-out (scikit-learn coefs_), auto (default)")
+    parser.add_argument("--activation", default="relu",
+                        help="hidden activation, or one per hidden layer comma-separated (default relu)")
+    parser.add_argument("--alpha", default="0.3", help="pruning alpha for the consequences: floor(D_l^(1-alpha)) pruned (default 0.3)")
+    parser.add_argument("--no-consequences", action="store_true", help="skip bracketing the pruned error")
+    parser.add_argument("--effort", choices=tuple(EFFORTS), default="default", help="bracket search effort (default default)")
+    parser.add_argument("--compare", metavar="INIT", type=Path, default=None,
+                        help="initial weights of the same network: how far each layer moved, and (iii) at init")
+    parser.add_argument("--level", type=float, default=0.05, help="level of each layer's (iii) family, Holm-corrected (default 0.05)")
+    parser.add_argument("--draws", type=int, default=None,
+                        help="Monte Carlo draws per Monte Carlo test (default 199, more when --level is small)")
+    parser.add_argument("--require", default=None, metavar="HYP[,HYP]",
+                        help=f"exit 1 when one of these is rejected: {', '.join(HYPOTHESES)} or all")
+    parser.add_argument("--reports-dir", type=Path, default=None, help="root folder for reports (default reports/)")
+    parser.add_argument("--no-report", action="store_true", help="do not write a report folder")
+    add_common_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def _required(text: "str | None") -> tuple[str, ...]:
+    if text is None:
+        return ()
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if items == ["all"]:
+        return HYPOTHESES
+    unknown = [t for t in items if t not in HYPOTHESES]
+    if unknown or not items:
+        raise InputError(f"--require takes {', '.join(HYPOTHESES)} or all (comma-separated), got {text!r}")
+    return tuple(items)
+
+
+def handle(args: argparse.Namespace) -> int:
+    required = _required(args.require)
+    if args.seed < 0:
+        raise InputError(f"--seed must be non-negative, got {args.seed}")
+    if not 0 < args.level < 1:
+        raise InputError(f"--level must lie in (0, 1), got {args.level}")
+    alpha = None if args.no_consequences else float(validate_alpha(args.alpha))
+    draws = default_draws(args.level) if args.draws is None else args.draws
+    report = audit_weights(args.weights, layers=args.layers, layout=args.layout, activation=args.activation, alpha=alpha,
+                           compare=args.compare, seed=args.seed, level=args.level, draws=draws, effort=args.effort,
+                           progress=progress)
+    failed = [h for h in required if report.rejected(h)]
+    payload = {**report.to_dict(), "required": list(required), "required_rejected": failed,
+               "exit_code": EXIT_FAILED if failed else EXIT_OK}
+    print(format_text(report))
+    if not args.no_report:
+        folder = write_audit_folder(report, lambda path: write_json_output(path, "audit", payload), args.reports_dir, progress)
+        payload["report_dir"] = str(folder)
+        print(f"report: {folder}/report.md (also report.json, figures/)")
+    write_json_output(args.json, "audit", payload)
+    if failed:
+        print(f"required hypotheses rejected: {', '.join(failed)}")
+    return EXIT_FAILED if failed else EXIT_OK
