@@ -44,13 +44,15 @@ class LayerConstants:
 
     @property
     def mid_slope(self) -> float:
-        """m = (slope_min + slope_max) / 2 (rounding handled by the callers' margins)."""
+        """m ~ (slope_min + slope_max) / 2 as a float (`slope_radius` absorbs its rounding)."""
         return 0.5 * (self.slope_min + self.slope_max)
 
     @property
     def slope_radius(self) -> float:
-        """r = (slope_max - slope_min) / 2, rounded up."""
-        return up(0.5 * up(self.slope_max - self.slope_min))
+        """r >= max(slope_max - m, m - slope_min) for the float m = mid_slope (rounded up), so that
+        every slope s in [slope_min, slope_max] is m + r t with |t| <= 1."""
+        m = self.mid_slope
+        return max(up(self.slope_max - m), up(m - self.slope_min))
 
     def to_dict(self) -> dict[str, Any]:
         return {"activation": self.activation, "lipschitz": self.lipschitz, "slope_min": self.slope_min,

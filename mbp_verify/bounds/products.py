@@ -23,7 +23,7 @@ __all__ = ["Tracked", "exact", "left_multiply", "combine"]
 class Tracked:
     """A computed matrix and a bound of its spectral-norm distance to the exact one."""
 
-    value: np.ndarray
+    value: "np.ndarray | scipy.sparse.csr_array"
     error: float
 
     @property
@@ -31,17 +31,23 @@ class Tracked:
         return self.value.shape  # type: ignore[return-value]
 
 
-def exact(matrix: np.ndarray) -> Tracked:
-    """A stored matrix (no rounding yet)."""
+def exact(matrix: "np.ndarray | scipy.sparse.csr_array") -> Tracked:
+    """A stored matrix, dense or sparse (no rounding yet; negation is exact)."""
+    if scipy.sparse.issparse(matrix):
+        return Tracked(matrix, 0.0)
     return Tracked(np.asarray(matrix, dtype=np.float64), 0.0)
+
+
+def _frobenius(value: "np.ndarray | scipy.sparse.csr_array") -> float:
+    return frobenius_up(value.data if scipy.sparse.issparse(value) else value)
 
 
 def left_multiply(left: "np.ndarray | scipy.sparse.csr_array", left_norm: float, right: Tracked,
                   left_frobenius: float) -> Tracked:
     """left @ right.value, with ||left||_2 <= left_norm and ||left||_F <= left_frobenius."""
     product = left @ right.value
-    value = np.asarray(product, dtype=np.float64)
-    rounding = matmul_error_up(left.shape[1], value.size, left_frobenius, frobenius_up(right.value))
+    value = np.asarray(product.toarray() if scipy.sparse.issparse(product) else product, dtype=np.float64)
+    rounding = matmul_error_up(left.shape[1], value.size, left_frobenius, _frobenius(right.value))
     return Tracked(value, add_up(mul_up(left_norm, right.error), rounding))
 
 

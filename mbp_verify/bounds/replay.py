@@ -24,7 +24,7 @@ import numpy as np
 from ..engine import Network, PrunedNetwork
 from ..engine.activations import ActivationSpec
 from ..errors import InputError
-from .rounding import UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
+from .rounding import UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, up
 
 __all__ = ["Replay", "replay_error", "unit_ball_point"]
 
@@ -70,27 +70,31 @@ def _activation_error(spec: ActivationSpec, z: np.ndarray, h: np.ndarray) -> flo
     return frobenius_up(per_entry)
 
 
-def _forward_with_error(network: Network, lipschitz: Sequence[float], x: np.ndarray) -> tuple[np.ndarray, float]:
-    """Computed output for one input and a bound of its 2-norm distance to the exact output."""
-    h, error = x, 0.0
+def _forward_error(network: Network, lipschitz: Sequence[float], x: np.ndarray) -> float:
+    """A bound of ||computed F(x) - exact F(x)|| for `Network.forward` on one input.
+
+    The intermediate values are recomputed here the way `forward` computes them; any order of
+    summation obeys the same bound, and the recomputed h' is within e_{l-1} of the exact h as
+    the forward's own h^ is, so || |W| |h^| || <= || |W| |h'| || + 2 ||W||_F e_{l-1}.
+    """
+    h, error = x[None, :], 0.0
     depth = network.depth
     for layer, w in enumerate(network.weights):
-        z = w @ h
-        magnitude = np.abs(w) @ np.abs(h)  # computed with error <= gamma_n of itself
+        z = h @ w.T
+        magnitude = np.abs(h) @ np.abs(w).T  # computed within gamma_n of itself
         n = w.shape[1] + 1
-        local = mul_up(gamma(n), up(frobenius_up(magnitude) / (1.0 - gamma(n))))
-        error = add_up(mul_up(frobenius_up(w), error), local)
+        fro_w = frobenius_up(w)
+        spread = add_up(up(frobenius_up(magnitude) / (1.0 - gamma(n))), mul_up(2.0, fro_w, error))
+        error = add_up(mul_up(fro_w, error), mul_up(gamma(n), spread))
         if layer < depth - 1:
             spec = network.activations[layer]
             h = spec(z)
             error = add_up(mul_up(lipschitz[layer], error), _activation_error(spec, z, h))
-        else:
-            h = z
-    return h, error
+    return error
 
 
 def replay_error(pair: PrunedNetwork, x: np.ndarray, lipschitz: Sequence[float]) -> Replay:
-    """||f(x) - F(x)|| on fresh passes; `lipschitz` are (upper bounds of) the K_l."""
+    """||f(x) - F(x)|| on fresh `forward` passes; `lipschitz` are (upper bounds of) the K_l."""
     point = np.array(x, dtype=np.float64).ravel()
     d0 = pair.original.widths[0]
     if point.shape != (d0,):
@@ -99,11 +103,13 @@ def replay_error(pair: PrunedNetwork, x: np.ndarray, lipschitz: Sequence[float])
         raise InputError("the witness contains NaN or infinite entries")
     if len(lipschitz) != pair.original.depth - 1:
         raise InputError(f"need {pair.original.depth - 1} Lipschitz constants, got {len(lipschitz)}")
-    out_f, err_f = _forward_with_error(pair.pruned, lipschitz, point)
-    out_full, err_full = _forward_with_error(pair.original, lipschitz, point)
-    value = float(np.linalg.norm(out_f - out_full))
+    difference = pair.pruned.forward(point) - pair.original.forward(point)
+    value = float(np.linalg.norm(difference))
     if not np.isfinite(value):
         raise InputError("replaying the witness overflowed float64 (weights too large?)")
-    rounding = mul_up(add_up(UNIT_ROUNDOFF, gamma(out_f.size + 1)), up(value * (1.0 + 2 * UNIT_ROUNDOFF)) * 2.0)
+    err_f = _forward_error(pair.pruned, lipschitz, point)
+    err_full = _forward_error(pair.original, lipschitz, point)
+    # fl(a - b) adds u |a - b| per entry; the 2-norm adds gamma_{d_L + 1} of the value.
+    rounding = mul_up(add_up(UNIT_ROUNDOFF, gamma(difference.size + 1)), up(value * (1.0 + 2 * UNIT_ROUNDOFF)), 2.0)
     margin = add_up(err_f, err_full, rounding)
-    return Replay(value, margin, sqrt_up(mul_up(frobenius_up(point), frobenius_up(point))))
+    return Replay(value, margin, frobenius_up(point))

@@ -21,6 +21,7 @@ Together lambda_max(A^T A) <= tau + rho + u max|C_ii| / (1 - u) + delta =: T, an
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +109,14 @@ def _certify(gram: np.ndarray, tau: float) -> "float | None":
     return add_up(tau, rho, diagonal_rounding)
 
 
+def _ldexp(value: float, exponent: int) -> float:
+    """value * 2^exponent exactly, +inf when that overflows (still an upper bound)."""
+    try:
+        return math.ldexp(value, exponent)
+    except OverflowError:
+        return math.inf
+
+
 def certify_gram(gram: np.ndarray, delta: float, *, slack: float = 1e-5,
                  rng: "np.random.Generator | None" = None) -> tuple[float, float, np.ndarray, int]:
     """For a computed Gram G with ||G - A^T A||_2 <= delta: (upper of ||A||_2, estimate, top
@@ -131,14 +140,24 @@ def certified_spectral_norm(matrix: "np.ndarray | scipy.sparse.spmatrix", *, sla
         raise InputError(f"slack must lie in (0, 1), got {slack}")
     a = _as_matrix(matrix)
     rows, cols = a.shape
-    nonzero = a.nnz > 0 if scipy.sparse.issparse(a) else bool(a.any())
-    if not nonzero:
+    values = a.data if scipy.sparse.issparse(a) else a
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    if largest == 0.0:
         return SpectralBound(0.0, 0.0, np.eye(cols, 1).ravel() if cols else np.zeros(0), 0)
+    # Scaling by a power of two is exact (up to underflow, covered by the eta terms) and keeps
+    # the Gram matrix far from overflow: the bound is certified for 2^-e A, then multiplied back.
+    exponent = math.frexp(largest)[1]
+    if scipy.sparse.issparse(a):
+        a = a.copy()
+        a.data = np.ldexp(a.data, -exponent)
+    else:
+        a = np.ldexp(a, -exponent)
     gram, right = gram_matrix(a)
     inner = rows if right else cols
     fro = frobenius_up(a.data if scipy.sparse.issparse(a) else a)
     delta = mul_up(gamma(inner + 1), fro, fro)  # + 1 covers the underflow of the products
     upper, estimate, vector, attempts = certify_gram(gram, delta, slack=slack, rng=rng)
+    upper, estimate = _ldexp(upper, exponent), _ldexp(estimate, exponent)
     if not right:  # the top right singular vector is A^T u / ||A^T u||
         vector = np.asarray(a.T @ vector).ravel()
     norm = float(np.linalg.norm(vector))

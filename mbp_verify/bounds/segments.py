@@ -1,0 +1,149 @@
+"""Segments of the coupled (F, f - F) block chain and their certified spectral norms.
+
+Layer l's block maps [h_{l-1}; Delta_{l-1}] to [W_l h; -E_l h + W~_l Delta]; a product of the
+blocks of layers i..j (0-based) is [[P, 0], [X, P~]] with P = W_j...W_i, P~ = W~_j...W~_i and
+X = P~ - P, computed by X_{i,j} = W~_j X_{i,j-1} - E_j P_{i,j-1} from the sparse E_l (never as
+a difference of products). With the difference rows of hidden layer l scaled by beta_l, the
+segment that the averaged bound needs is
+
+  first and last layer (i = 0, j = L-1):  X
+  from the input (i = 0):                 [P; beta_j X]
+  to the output (j = L-1):                [X, P~ / beta_{i-1}]
+  inside:                                 [[P, 0], [beta_j X, (beta_j / beta_{i-1}) P~]]
+
+Its norm is certified on the Gram matrix assembled from the blocks (sparse where X = -E_l):
+each Gram entry is an inner product over the segment's k stacked rows (or columns) computed
+in pieces and scaled by float products of the betas, so |G^ - G| <= gamma_{k+8} |M|^T |M| and
+||G^ - G||_2 <= gamma_{k+8} ||M||_F^2. The products' own rounding (`products.Tracked.error`)
+is added, weighted by each block's scale. The betas are floats and define the scaling
+exactly; the ratios beta_j / beta_{i-1} (and 1 / beta_{i-1}) are rounded, and the chain only
+telescopes with the exact ratios, so each such block adds 2 u |scale| ||block||_F.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse
+
+from .parts import PairParts
+from .products import Tracked, combine, exact, left_multiply
+from .rounding import UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
+from .spectral import certify_gram
+
+__all__ = ["Segment", "ChainProducts", "chain_products", "segment_norm"]
+
+Segment = tuple[int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class ChainProducts:
+    """P, X and P~ for every segment (i, j) the chain needs; X_{i,i} = -E_i stays sparse."""
+
+    P: dict[Segment, Tracked]
+    X: dict[Segment, Tracked]
+    Pt: dict[Segment, Tracked]
+    depth: int
+
+
+def chain_products(parts: PairParts) -> ChainProducts:
+    """All segment products (0-based layers)."""
+    depth = parts.depth
+    P: dict[Segment, Tracked] = {}
+    X: dict[Segment, Tracked] = {}
+    Pt: dict[Segment, Tracked] = {}
+    for i in range(depth):
+        P[i, i], X[i, i], Pt[i, i] = exact(parts.full[i]), exact(-parts.errors[i]), exact(parts.pruned[i])
+        for j in range(i + 1, depth):
+            carried = left_multiply(parts.pruned[j], parts.fro_pruned[j], X[i, j - 1], parts.fro_pruned[j])
+            injected = left_multiply(parts.errors[j], parts.fro_error[j], P[i, j - 1], parts.fro_error[j])
+            X[i, j] = combine(carried, injected, sign=-1.0)
+            if j < depth - 1 or i > 0:
+                P[i, j] = left_multiply(parts.full[j], parts.fro_full[j], P[i, j - 1], parts.fro_full[j])
+            if i > 0:
+                Pt[i, j] = combine(P[i, j], X[i, j])
+    return ChainProducts(P, X, Pt, depth)
+
+
+def _dense(value: "np.ndarray | scipy.sparse.csr_array") -> np.ndarray:
+    return np.asarray(value.toarray() if scipy.sparse.issparse(value) else value)
+
+
+def _ata(a: "np.ndarray | scipy.sparse.csr_array") -> np.ndarray:
+    return _dense(a.T @ a)
+
+
+def _aat(a: "np.ndarray | scipy.sparse.csr_array") -> np.ndarray:
+    return _dense(a @ a.T)
+
+
+def _fro2(blocks: Sequence[tuple[Tracked, float]]) -> float:
+    """Upper bound of ||M||_F^2 = sum of scale^2 ||block||_F^2."""
+    total = []
+    for tracked, scale in blocks:
+        value = tracked.value.data if scipy.sparse.issparse(tracked.value) else tracked.value
+        f = frobenius_up(value)
+        total.append(mul_up(abs(scale), abs(scale), f, f))
+    return add_up(*total)
+
+
+def _scale_up(value: float) -> float:
+    return up(abs(value) * (1.0 + 2.0 * UNIT_ROUNDOFF))
+
+
+def segment_norm(products: ChainProducts, i: int, j: int, beta: Sequence[float],
+                 rng: np.random.Generator) -> tuple[float, "np.ndarray | None"]:
+    """Certified norm of the scaled segment (i, j); for i = 0 also its top right singular vector."""
+    P, X, Pt = products.P, products.X, products.Pt
+    last = products.depth - 1
+    x = X[i, j].value
+    right = True
+    ratio_blocks: list[tuple[Tracked, float]] = []  # scales that are rounded ratios of the betas
+    if i == 0 and j == last:
+        blocks = [(X[i, j], 1.0)]
+        right = x.shape[0] >= x.shape[1]
+        gram = _ata(x) if right else _aat(x)
+        inner = x.shape[0] if right else x.shape[1]
+    elif i == 0:
+        b = beta[j]
+        blocks = [(P[i, j], 1.0), (X[i, j], b)]
+        gram = _ata(P[i, j].value)
+        gram += (b * b) * _ata(x)
+        inner = P[i, j].shape[0] + x.shape[0]
+    elif j == last:
+        b = 1.0 / beta[i - 1]
+        blocks = [(X[i, j], 1.0), (Pt[i, j], b)]
+        ratio_blocks = [(Pt[i, j], b)]
+        right = False
+        gram = _aat(x)
+        gram += (b * b) * _aat(Pt[i, j].value)
+        inner = x.shape[1] + Pt[i, j].shape[1]
+    else:
+        b, g = beta[j], beta[j] / beta[i - 1]
+        blocks = [(P[i, j], 1.0), (X[i, j], b), (Pt[i, j], g)]
+        ratio_blocks = [(Pt[i, j], g)]
+        cols = P[i, j].shape[1]
+        size = cols + Pt[i, j].shape[1]
+        gram = np.empty((size, size), order="F")
+        gram[:cols, :cols] = _ata(P[i, j].value)
+        gram[:cols, :cols] += (b * b) * _ata(x)
+        gram[:cols, cols:] = (b * g) * _dense(x.T @ Pt[i, j].value)
+        gram[cols:, :cols] = gram[:cols, cols:].T
+        gram[cols:, cols:] = (g * g) * _ata(Pt[i, j].value)
+        inner = 2 * P[i, j].shape[0]
+    delta = mul_up(gamma(inner + 8), _fro2(blocks))
+    upper, _, vector, _ = certify_gram(gram, delta, rng=rng)
+    carried = add_up(*[mul_up(_scale_up(scale), tracked.error) for tracked, scale in blocks])
+    # The chain telescopes only with the exact ratios beta_j / beta_{i-1}; the float ratio is
+    # within u of it, which moves the segment by at most 2 u |scale| ||block||_F.
+    ratios = add_up(0.0, *[mul_up(2.0 * UNIT_ROUNDOFF, _scale_up(scale), sqrt_up(_fro2([(t, 1.0)])))
+                           for t, scale in ratio_blocks])
+    direction = None
+    if i == 0:
+        if not right:  # top right singular vector of X from its left one
+            vector = _dense(x.T @ vector).ravel()
+        norm = float(np.linalg.norm(vector))
+        direction = vector / norm if norm > 0 else None
+    return add_up(upper, carried, ratios), direction
