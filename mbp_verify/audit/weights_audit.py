@@ -140,15 +140,17 @@ def audit_weights(path: "str | Path | WeightFile", *, layers: "str | None" = Non
     """Audit a weight file (or an in-memory `WeightFile`); with `compare`, also its initial weights."""
     weights = path if isinstance(path, WeightFile) else load_weight_file(path)
     selection = select_layers(weights, layers, layout)
+    movement, initial_selection, initial_weights = None, None, None
+    if compare is not None:  # read and match the initial file before the long work
+        initial_weights = compare if isinstance(compare, WeightFile) else load_weight_file(compare)
+        initial_selection = select_layers(initial_weights, layers, selection.layout if layout == "auto" else layout)
+        movement = compare_selections(selection, initial_selection)
     notes = list(weights.notes) + [f"{s.name} {s.shape}: skipped ({s.reason})" for s in selection.skipped]
     notes.append(f"layout: {selection.layout_note}")
     report = audit_selection(selection, activation=activation, alpha=alpha, seed=seed, level=level, draws=draws,
                              effort=effort, source=weights.source, format=weights.format, notes=notes, progress=progress)
-    if compare is None:
+    if initial_selection is None or initial_weights is None:
         return report
-    initial_weights = compare if isinstance(compare, WeightFile) else load_weight_file(compare)
-    initial_selection = select_layers(initial_weights, layers, selection.layout if layout == "auto" else layout)
-    movement = compare_selections(selection, initial_selection)
     initial = audit_selection(initial_selection, activation=activation, alpha=None, seed=seed, level=level, draws=draws,
                               source=initial_weights.source, format=initial_weights.format, progress=progress)
     return replace(report, movement=movement, initial=initial)
