@@ -4,7 +4,8 @@ Every restart is a row of one input matrix, so a step is a handful of matrix-mat
 (forward through F and f, backward through both). With a positively homogeneous activation
 the supremum over the ball sits on the unit sphere, and the iterates stay on it (tangent step,
 then renormalise); otherwise they move in the ball (step, then project). Each restart keeps
-its own step length: halved when the objective falls, grown a little when it rises. The
+its own step length (halved when the objective falls, grown a little when it rises) and a
+momentum (0.9, on normalised gradients; dropped when the objective falls). The
 values found here are search values only; a witness counts after `replay.replay_error`.
 """
 
@@ -21,8 +22,10 @@ from ..symbolic.derivative import activation_derivative
 
 __all__ = ["AscentResult", "maximise_error"]
 
-_INITIAL_STEP = 0.5
+_INITIAL_STEP = 0.3
 _MIN_STEP = 1e-4
+_GROWTH = 1.1
+_MOMENTUM = 0.9
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +67,11 @@ def _backward(weights: Sequence[np.ndarray], derivatives: Sequence[Callable], pr
     return g
 
 
+def _row_norms(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(norms > 0, norms, 1.0)
+
+
 def _project(x: np.ndarray, on_sphere: bool) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms = np.where(norms > 0, norms, 1.0)
@@ -83,6 +91,7 @@ def maximise_error(pair: PrunedNetwork, starts: np.ndarray, *, iterations: int, 
     derivs = [activation_derivative(a) for a in acts]
     x = _project(x, on_sphere)
     step = np.full((x.shape[0], 1), _INITIAL_STEP)
+    velocity = np.zeros_like(x)
     kept_x, kept_values, kept_grad = x, np.full(x.shape[0], -np.inf), np.zeros_like(x)
     for _ in range(iterations + 1):
         out_f, pre_f = _forward(pruned, acts, x)
@@ -90,17 +99,19 @@ def maximise_error(pair: PrunedNetwork, starts: np.ndarray, *, iterations: int, 
         diff = out_f - out_full
         values = np.linalg.norm(diff, axis=1)
         grad = _backward(pruned, derivs, pre_f, diff) - _backward(full, derivs, pre_full, diff)
-        # A restart whose objective fell goes back to its last point with half the step.
+        # A restart whose objective fell goes back to its last point, drops its momentum and
+        # halves its step; one that rose lengthens its step a little.
         fell = ~(values >= kept_values)
         x = np.where(fell[:, None], kept_x, x)
         values = np.where(fell, kept_values, values)
         grad = np.where(fell[:, None], kept_grad, grad)
-        step = np.where(fell[:, None], np.maximum(step * 0.5, _MIN_STEP), np.minimum(step * 1.25, 1.0))
+        velocity = np.where(fell[:, None], 0.0, velocity)
+        step = np.where(fell[:, None], np.maximum(step * 0.5, _MIN_STEP), np.minimum(step * _GROWTH, 1.0))
         kept_x, kept_values, kept_grad = x, values, grad
         if on_sphere:
             grad = grad - np.sum(grad * x, axis=1, keepdims=True) * x
-        size = np.linalg.norm(grad, axis=1, keepdims=True)
-        x = _project(x + step * grad / np.where(size > 0, size, 1.0), on_sphere)
+        velocity = _MOMENTUM * velocity + grad / _row_norms(grad)
+        x = _project(x + step * velocity / _row_norms(velocity), on_sphere)
     top = int(np.argmax(kept_values))
     best_value, best_input = float(kept_values[top]), kept_x[top].copy()
     if not np.isfinite(best_value):

@@ -36,6 +36,7 @@ from .constants import LayerConstants
 from .parts import PairParts
 from .rounding import add_up, mul_up
 from .segments import Segment, chain_products, segment_norm
+from .spectral import in_safe_range
 
 __all__ = ["AveragedBound", "averaged_bound", "applicable"]
 
@@ -50,9 +51,11 @@ class AveragedBound:
     input_directions: tuple[np.ndarray, ...]  # top right singular vectors of segments starting at layer 1
 
 
-def applicable(constants: Sequence[LayerConstants]) -> bool:
-    """Needs at least one hidden layer and sigma(0) = 0 everywhere (h_l = Lambda_l W_l h_{l-1})."""
-    return len(constants) >= 1 and all(c.zero_at_zero for c in constants)
+def applicable(constants: Sequence[LayerConstants], parts: PairParts) -> bool:
+    """Needs a hidden layer, sigma(0) = 0 everywhere (h_l = Lambda_l W_l h_{l-1}), and weights
+    whose magnitudes keep the Gram products clear of overflow and underflow."""
+    matrices = [*parts.full, *parts.pruned, *parts.errors]
+    return len(constants) >= 1 and all(c.zero_at_zero for c in constants) and all(map(in_safe_range, matrices))
 
 
 def _cut_sum(norm: "dict[Segment, float]", depth: int, mids: Sequence[float], radii: Sequence[float],
@@ -94,7 +97,7 @@ def averaged_bound(parts: PairParts, constants: Sequence[LayerConstants], rng: n
         certified: dict[Segment, float] = {}
         directions = []
         for i, j in segments:
-            certified[i, j], direction = segment_norm(products, i, j, beta, rng)
+            certified[i, j], direction = segment_norm(products, parts, i, j, beta, rng)
             if direction is not None:
                 directions.append(direction)
         value = _cut_sum(certified, depth, mids, radii, rounding=True)

@@ -136,7 +136,7 @@ def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.ran
 
     upper_bounds: dict[str, float] = {}
     directions: list[np.ndarray] = []
-    use_averaged = averaged_applicable(constants)
+    use_averaged = averaged_applicable(constants, parts)
     if budget.layerwise or not use_averaged:
         clock = time.perf_counter()
         norms = layer_norms(parts, generator)

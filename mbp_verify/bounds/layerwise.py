@@ -22,7 +22,7 @@ from ..symbolic import propagation_bound
 from .constants import LayerConstants
 from .parts import PairParts
 from .rounding import gamma, mul_up, sqrt_up, up
-from .spectral import SpectralBound, certified_spectral_norm
+from .spectral import SpectralBound, certified_norm_from_gram, certified_spectral_norm
 
 __all__ = ["LayerNorms", "layer_norms", "layerwise_bound", "offsets"]
 
@@ -40,9 +40,20 @@ class LayerNorms:
 
 
 def layer_norms(parts: PairParts, rng: np.random.Generator) -> LayerNorms:
-    """Certify ||W_l||, ||W~_l|| and ||E_l|| (E_l sparse: it has few non-zeros)."""
-    full = tuple(certified_spectral_norm(w, rng=rng) for w in parts.full)
-    pruned = tuple(certified_spectral_norm(w, rng=rng) for w in parts.pruned)
+    """Certify ||W_l||, ||W~_l|| and ||E_l|| (E_l sparse: it has few non-zeros).
+
+    The Gram matrices are the ones the averaged bound uses (W^T W, and W~ W~^T for the last
+    layer), so they are computed once.
+    """
+    last = parts.depth - 1
+
+    def certify(kind: str, layer: int) -> SpectralBound:
+        matrix = (parts.full if kind == "full" else parts.pruned)[layer]
+        right = not (kind == "pruned" and layer == last)
+        return certified_norm_from_gram(matrix, parts.gram(kind, layer, "right" if right else "left"), right, rng=rng)
+
+    full = tuple(certify("full", l) for l in range(parts.depth))
+    pruned = tuple(certify("pruned", l) for l in range(parts.depth))
     error = tuple(certified_spectral_norm(e, rng=rng) for e in parts.errors)
     return LayerNorms(full, pruned, error)
 

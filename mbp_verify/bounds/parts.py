@@ -8,7 +8,7 @@ norms (lower estimates, never used as bounds) set the scalings of the averaged b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse
@@ -33,10 +33,22 @@ class PairParts:
     fro_error: tuple[float, ...]
     est_full: tuple[float, ...]
     est_error: tuple[float, ...]
+    _grams: dict = field(default_factory=dict, repr=False)
 
     @property
     def depth(self) -> int:
         return len(self.full)
+
+    def gram(self, kind: str, layer: int, side: str) -> np.ndarray:
+        """W^T W (side 'right') or W W^T ('left') of layer `layer`'s 'full' or 'pruned' weights,
+        computed once and shared by the layerwise and the averaged bound (read-only)."""
+        key = (kind, layer, side)
+        if key not in self._grams:
+            w = (self.full if kind == "full" else self.pruned)[layer]
+            gram = w.T @ w if side == "right" else w @ w.T
+            gram.setflags(write=False)
+            self._grams[key] = gram
+        return self._grams[key]
 
 
 def estimate_norm(matrix: "np.ndarray | scipy.sparse.csr_array", rng: np.random.Generator,

@@ -30,7 +30,7 @@ import scipy.sparse
 
 from .parts import PairParts
 from .products import Tracked, combine, exact, left_multiply
-from .rounding import UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
+from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
 from .spectral import certify_gram
 
 __all__ = ["Segment", "ChainProducts", "chain_products", "segment_norm"]
@@ -93,10 +93,16 @@ def _scale_up(value: float) -> float:
     return up(abs(value) * (1.0 + 2.0 * UNIT_ROUNDOFF))
 
 
-def segment_norm(products: ChainProducts, i: int, j: int, beta: Sequence[float],
+def segment_norm(products: ChainProducts, parts: PairParts, i: int, j: int, beta: Sequence[float],
                  rng: np.random.Generator) -> tuple[float, "np.ndarray | None"]:
-    """Certified norm of the scaled segment (i, j); for i = 0 also its top right singular vector."""
+    """Certified norm of the scaled segment (i, j); for i = 0 also its top right singular vector.
+
+    Single-layer blocks take their W^T W / W W^T from `parts` (shared with the layerwise bound).
+    """
     P, X, Pt = products.P, products.X, products.Pt
+
+    def ata_p() -> np.ndarray:
+        return parts.gram("full", i, "right").copy() if i == j else _ata(P[i, j].value)
     last = products.depth - 1
     x = X[i, j].value
     right = True
@@ -109,7 +115,7 @@ def segment_norm(products: ChainProducts, i: int, j: int, beta: Sequence[float],
     elif i == 0:
         b = beta[j]
         blocks = [(P[i, j], 1.0), (X[i, j], b)]
-        gram = _ata(P[i, j].value)
+        gram = ata_p()
         gram += (b * b) * _ata(x)
         inner = P[i, j].shape[0] + x.shape[0]
     elif j == last:
@@ -118,7 +124,7 @@ def segment_norm(products: ChainProducts, i: int, j: int, beta: Sequence[float],
         ratio_blocks = [(Pt[i, j], b)]
         right = False
         gram = _aat(x)
-        gram += (b * b) * _aat(Pt[i, j].value)
+        gram += (b * b) * (parts.gram("pruned", i, "left") if i == j else _aat(Pt[i, j].value))
         inner = x.shape[1] + Pt[i, j].shape[1]
     else:
         b, g = beta[j], beta[j] / beta[i - 1]
@@ -127,13 +133,18 @@ def segment_norm(products: ChainProducts, i: int, j: int, beta: Sequence[float],
         cols = P[i, j].shape[1]
         size = cols + Pt[i, j].shape[1]
         gram = np.empty((size, size), order="F")
-        gram[:cols, :cols] = _ata(P[i, j].value)
+        gram[:cols, :cols] = ata_p()
         gram[:cols, :cols] += (b * b) * _ata(x)
         gram[:cols, cols:] = (b * g) * _dense(x.T @ Pt[i, j].value)
         gram[cols:, :cols] = gram[:cols, cols:].T
-        gram[cols:, cols:] = (g * g) * _ata(Pt[i, j].value)
+        gram[cols:, cols:] = (g * g) * (parts.gram("pruned", i, "right") if i == j else _ata(Pt[i, j].value))
         inner = 2 * P[i, j].shape[0]
-    delta = mul_up(gamma(inner + 8), _fro2(blocks))
+    if not np.isfinite(gram).all():
+        return np.inf, None  # the products overflowed: no finite certificate
+    # Rounding (gamma term) plus underflow: each Gram entry loses at most (k + 8) eta to
+    # underflowed products, i.e. at most size (k + 8) eta in spectral norm.
+    underflow = mul_up(float(gram.shape[0]), float(inner + 8), UNDERFLOW_UNIT)
+    delta = add_up(mul_up(gamma(inner + 8), _fro2(blocks)), underflow)
     upper, _, vector, _ = certify_gram(gram, delta, rng=rng)
     carried = add_up(*[mul_up(_scale_up(scale), tracked.error) for tracked, scale in blocks])
     # The chain telescopes only with the exact ratios beta_j / beta_{i-1}; the float ratio is
