@@ -147,6 +147,8 @@ def audit_weights(path: "str | Path | WeightFile", *, layers: "str | None" = Non
         movement = compare_selections(selection, initial_selection)
     notes = list(weights.notes) + [f"{s.name} {s.shape}: skipped ({s.reason})" for s in selection.skipped]
     notes.append(f"layout: {selection.layout_note}")
+    notes += [f"{layer.name} is stored as {layer.stored_dtype}: its values are quantised, and the ties make the "
+              "Kolmogorov-Smirnov tests conservative" for layer in selection.layers if layer.stored_dtype in ("float16", "bfloat16")]
     report = audit_selection(selection, activation=activation, alpha=alpha, seed=seed, level=level, draws=draws,
                              effort=effort, source=weights.source, format=weights.format, notes=notes, progress=progress)
     if initial_selection is None or initial_weights is None:
