@@ -20,7 +20,7 @@ from .weights_audit import AuditReport
 
 __all__ = ["format_text", "render_markdown", "write_audit_folder"]
 
-_SHORT = {"uniform_magnitudes": "unif", "kurtosis": "kurt", "sign_balance": "sign", "sign_magnitude": "sgn|w|",
+_SHORT = {"uniform_magnitudes": "unif", "kurtosis": "kurt", "sign_balance": "sign", "sign_magnitude": "sgnmag",
           "rows": "rows", "columns": "cols", "top_singular": "top", "bulk_spectrum": "bulk"}
 
 
@@ -128,7 +128,7 @@ def _movement_section(report: AuditReport, figures: dict[str, str]) -> list[str]
     if report.movement is None:
         return []
     init_status = {a.name: a.status for a in report.initial.layers} if report.initial else {}
-    out = ["## Initial vs trained", "", "| layer | rel. Frobenius change | rel. spectral change | ||W||_2 / ||W0||_2 | (iii) at init |",
+    out = ["## Initial vs trained", "", "| layer | rel. Frobenius change | rel. spectral change | spectral norm ratio | (iii) at init |",
            "|---|---|---|---|---|"]
     out += [f"| {m.name} | {m.relative_frobenius:.3g} | {m.relative_spectral:.3g} | {m.spectral_ratio:.3g} | "
             f"{init_status.get(m.name, '-')} |" for m in report.movement]
