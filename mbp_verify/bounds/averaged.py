@@ -19,9 +19,9 @@ j is [[P, 0], [X, P~]] with P = W_j...W_i, P~ = W~_j...W~_i and X = P~ - P (comp
 sparse E_l, never by cancellation). The last layer enters exactly (no diagonal after it),
 and the uncut chain is the linear difference W~_L...W~_1 - W_L...W_1 weighted by prod m_l.
 Scaling the difference rows of layer l by beta_l > 0 commutes with the diagonals and leaves
-the bound valid; beta_l = c ||W_l|| / ||E_l|| with c picked from a small grid on estimated
-norms, then every segment norm is certified (`spectral`) and widened by its rounding error
-(`products`).
+the bound valid; beta_l = c ||W_l|| / ||E_l|| with c from `depth_factor` (optionally times a
+few multipliers, each certified, the smallest kept); every segment norm is certified
+(`segments`, `spectral`) and widened by its rounding error (`products`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from .rounding import add_up, mul_up
 from .segments import Segment, chain_products, segment_norm
 from .spectral import in_safe_range
 
-__all__ = ["AveragedBound", "averaged_bound", "applicable"]
+__all__ = ["AveragedBound", "averaged_bound", "applicable", "depth_factor"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,12 +74,18 @@ def _cut_sum(norm: "dict[Segment, float]", depth: int, mids: Sequence[float], ra
     return add_up(*terms) if rounding else float(sum(terms))
 
 
+def depth_factor(depth: int) -> float:
+    """The scaling factor c that minimised the bound on sampled ReLU networks of this depth
+    (1.0 at L = 2 down to 0.7 at L = 5, measured at widths 256-1024); any c > 0 is sound."""
+    return float(np.clip(1.2 - 0.1 * depth, 0.5, 1.0))
+
+
 def averaged_bound(parts: PairParts, constants: Sequence[LayerConstants], rng: np.random.Generator,
-                   factors: Sequence[float] = (0.9,)) -> AveragedBound:
+                   factors: Sequence[float] = (1.0,)) -> AveragedBound:
     """The certified averaged-activation bound of sup ||f(x) - F(x)|| over the unit ball.
 
-    Each factor c in `factors` sets beta_l = c ||W_l|| / ||E_l|| (estimated norms) and gives a
-    sound bound; the smallest is returned.
+    Each factor k in `factors` sets beta_l = k c(L) ||W_l|| / ||E_l|| (estimated norms,
+    c(L) = `depth_factor`) and gives a sound bound; the smallest is returned.
     """
     depth = parts.depth
     if all(e.nnz == 0 for e in parts.errors):
@@ -93,7 +99,7 @@ def averaged_bound(parts: PairParts, constants: Sequence[LayerConstants], rng: n
     base = [parts.est_full[l] / parts.est_error[l] if parts.est_error[l] > 0 else fallback for l in range(depth - 1)]
     best: "AveragedBound | None" = None
     for factor in factors:
-        beta = [factor * b for b in base]
+        beta = [factor * depth_factor(depth) * b for b in base]
         certified: dict[Segment, float] = {}
         directions = []
         for i, j in segments:
