@@ -22,9 +22,9 @@ def _axes_list(axes: object) -> list:
 def _closeness(result: SweepResult, path: Path) -> Path:
     figure, axes = new_figure()
     delta = result.config.delta
-    for alpha in result.config.alphas:
+    for shift, alpha in enumerate(result.config.alphas):
         rows = [(c.spec.width, v) for c, v in zip(result.cells, result.verdict.cells) if c.spec.alpha == alpha]
-        widths = np.array([w for w, _ in rows], dtype=float)
+        widths = np.array([w for w, _ in rows], dtype=float) * 1.04**shift  # side by side, not on top
         point = np.array([1.0 - v.k_not_certified / v.n for _, v in rows])
         low = np.array([1.0 - v.ci[1] for _, v in rows])
         high = np.array([1.0 - v.ci[0] for _, v in rows])
@@ -75,7 +75,7 @@ def _scaling(result: SweepResult, audit: ScalingAudit, path: Path, comparison: b
         ax.set_xlabel("width d")
         ax.set_ylabel("sup ||f - F|| bracket ends")
         ax.set_title(f"alpha = {alpha:g}: {'MBP vs random pruning' if comparison else 'sup error vs width'}")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     return save_figure(figure, path)
 
 

@@ -67,6 +67,10 @@ def _fmt(value: "float | None") -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
+def _yes(flag: "bool | None") -> str:
+    return "-" if flag is None else "yes" if flag else "no"
+
+
 def format_tables(payload: dict[str, Any]) -> str:
     """One table per alpha: status, n, counts, interval, bracket ends and random pruning's."""
     config, lines = payload["config"], []
@@ -84,8 +88,9 @@ def format_tables(payload: dict[str, Any]) -> str:
                          f"{ci:>22} {_fmt(g['lower']):>9} {_fmt(g['upper']):>9} {_fmt(g['random_lower']):>9} {_fmt(g['random_upper']):>9}")
         scaling = next(a for a in payload["scaling"]["alphas"] if a["alpha"] == alpha)
         for key, fit in scaling["slopes"].items():
-            expected = "" if fit["expected"] is None else f" (theory {fit['expected']:.2f}, within +-{scaling['tolerance']:g}: {fit['within_tolerance']})"
-            lines.append(f"  slope {key}: {fit['slope']:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}]{expected}")
+            expected = "" if fit["expected"] is None else f"; theory {fit['expected']:.2f}, within +-{scaling['tolerance']:g}: {_yes(fit['within_tolerance'])}"
+            lines.append(f"  slope {key}: {fit['slope']:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}]{expected}; "
+                         f"at least the theorem's d^-{alpha:g}: {_yes(fit['at_least_theorem_rate'])}")
         lines.append(f"  C2 in [{scaling['C2']['necessary']:.3g}, {scaling['C2']['sufficient']:.3g}], "
                      f"C3 in [{scaling['C3']['necessary']:.3g}, {scaling['C3']['sufficient']:.3g}]")
         lines.append("")

@@ -1,0 +1,50 @@
+"""Seeded meta-check of the theorem properties' own false-failure rate (budget.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mbp_verify.seeding import rng_for
+from mbp_verify.suite import mbp_property
+from mbp_verify.theorem import theorem_design
+
+from .budget import DELTA, FALSE_FAILURE_RATE, GUARANTEE_WIDTHS, ITEM_LEVEL, LOOKS, MAX_ITEMS, TRIALS
+from .test_guarantee import CONTROLS
+
+INFLATED_LEVEL = 0.02  # large enough for a Monte Carlo check of the exact computation
+PATHS = 40_000
+
+
+def _simulated_crossing(design, p: float, rng: np.random.Generator) -> float:
+    """Fraction of simulated Bernoulli(p) paths that cross the design's boundary at some look."""
+    events = np.cumsum(rng.random((PATHS, design.looks[-1])) < p, axis=1)
+    crossed = np.zeros(PATHS, dtype=bool)
+    for look, n in enumerate(design.looks):
+        crossed |= np.array([design.crosses(look, int(k)) for k in range(n + 1)])[events[:, n - 1]]
+    return float(crossed.mean())
+
+
+@mbp_property(
+    id="theorem.false_failure_budget",
+    statement=f"a correct engine fails the theorem properties by bad luck with probability <= {FALSE_FAILURE_RATE:g} "
+              "per run: exact sequential error rates per item, a union over items, checked by seeded simulation",
+    source="DESIGN.md section 4 (thresholds so that a correct implementation fails with probability <= 1e-4)",
+)
+def test_false_failure_budget(mbp_root_seed, mbp_evidence):
+    items = max(len(w) for w in GUARANTEE_WIDTHS.values()) + len(CONTROLS) + 1  # + the review-reading slopes
+    design = theorem_design(DELTA, 1.0 - ITEM_LEVEL, TRIALS, LOOKS, 1)
+    exact = {"refutation": design.refutation.error_rate(), "guarantee": design.guarantee.error_rate()}
+    assert items <= MAX_ITEMS and MAX_ITEMS * ITEM_LEVEL <= FALSE_FAILURE_RATE
+    assert max(exact.values()) <= ITEM_LEVEL
+    # The exact dynamic programme against simulation, at an inflated level where failures are seen.
+    inflated = theorem_design(DELTA, 1.0 - INFLATED_LEVEL, TRIALS, LOOKS, 1)
+    rng = rng_for(mbp_root_seed, "theorem.false_failure_budget")
+    checks = {}
+    for name, test in (("refutation", inflated.refutation), ("guarantee", inflated.guarantee)):
+        simulated, computed = _simulated_crossing(test, DELTA, rng), test.error_rate()
+        tolerance = 5 * np.sqrt(computed * (1 - computed) / PATHS)  # 5 sd: P(false alarm) < 1e-6
+        checks[name] = {"simulated": simulated, "exact": computed}
+        assert abs(simulated - computed) <= tolerance, f"{name}: simulated {simulated} vs exact {computed}"
+        assert computed <= INFLATED_LEVEL
+    mbp_evidence.update(items=items, item_level=ITEM_LEVEL, exact_item_error_rates=exact,
+                        family_bound=items * ITEM_LEVEL, inflated_level_check=checks)
