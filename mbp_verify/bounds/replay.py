@@ -16,6 +16,7 @@ The norm of the output difference adds (u + gamma_{d_L + 1}) times the value.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -54,10 +55,11 @@ def unit_ball_point(x: np.ndarray) -> np.ndarray:
     point = np.array(x, dtype=np.float64).ravel()
     if not np.isfinite(point).all():
         raise InputError("the witness contains NaN or infinite entries")
-    norm = frobenius_up(point)
-    if norm == 0:
+    largest = float(np.max(np.abs(point))) if point.size else 0.0
+    if largest == 0:
         return point
-    point = point / norm
+    point = np.ldexp(point, -math.frexp(largest)[1])  # exact: the norm below cannot overflow
+    point = point / frobenius_up(point)
     while frobenius_up(point) > 1.0:
         point = point * (1.0 - 2.0**-40)
     return point

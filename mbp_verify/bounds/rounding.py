@@ -68,17 +68,27 @@ def gamma(n: int) -> float:
 def frobenius_up(matrix: np.ndarray) -> float:
     """An upper bound of ||A||_F.
 
-    BLAS sums the squares in some order: the computed s satisfies |s - S| <= gamma_N S for the
-    exact sum S of the exact squares (N = number of entries, the squaring counted in gamma),
-    so S <= s / (1 - gamma_N); underflowed squares add at most N eta.
+    The entries are first scaled by a power of two (exact) so that the largest has magnitude
+    in [1/2, 1): the squares can neither overflow nor all underflow. BLAS then sums the
+    squares in some order: the computed s satisfies |s - S| <= gamma_N S for the exact sum S
+    of the exact squares (N = number of entries, the squaring counted in gamma), so
+    S <= s / (1 - gamma_N); underflowed squares add at most N eta.
     """
     values = np.asarray(matrix, dtype=np.float64).ravel()
     if values.size == 0:
         return 0.0
-    computed = float(np.dot(values, values))
+    largest = float(np.max(np.abs(values)))
+    if largest == 0.0 or not math.isfinite(largest):
+        return largest
+    exponent = math.frexp(largest)[1]
+    scaled = np.ldexp(values, -exponent)
+    computed = float(np.dot(scaled, scaled))
     n = values.size + 1
     total = up(up(computed / (1.0 - gamma(n))) + n * UNDERFLOW_UNIT)
-    return sqrt_up(total)
+    try:
+        return up(math.ldexp(sqrt_up(total), exponent))
+    except OverflowError:
+        return math.inf
 
 
 def matmul_error_up(inner: int, entries: int, left_frobenius: float, right_frobenius: float) -> float:

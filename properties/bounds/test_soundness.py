@@ -103,3 +103,20 @@ def test_lower_is_replayed(spec, mbp_root_seed):
     assert np.linalg.norm(w) <= 1.0
     assert result.lower == float(np.linalg.norm(pair.pruned.forward(w) - pair.original.forward(w)))
     assert result.lower - result.lower_margin <= result.upper
+
+
+@mbp_property(
+    id="bounds.headline_ratio",
+    statement="on a sampled 3-layer ReLU network (width 256, alpha 0.2; 128 under --quick) the bracket's "
+              "upper / lower is at most 5 and the averaged bound is the tightest",
+    source="issue: certified eps-closeness bracket (target upper / lower <= 5 at depth 3)",
+    tier="advisory",
+)
+def test_headline_ratio(mbp_root_seed, mbp_profile, mbp_evidence):
+    width = 128 if mbp_profile == "mbp-quick" else 256
+    rng = rng_for(mbp_root_seed, "bounds.headline_ratio")
+    pair = prune_network(sample_network([width] * 4, rng), 0.2)
+    result = bracket_sup_error(pair, rng=rng, effort="default")
+    mbp_evidence.update(width=width, lower=result.lower, upper_bounds=result.upper_bounds, ratio=result.ratio)
+    assert result.upper_method == "averaged"
+    assert result.ratio <= 5.0

@@ -1,0 +1,56 @@
+"""Lower-bound search, numeric derivatives and the plane grids."""
+
+import numpy as np
+import pytest
+
+from mbp_verify.bounds import maximise_error
+from mbp_verify.bounds.grid import disc_grid, grid_sup
+from mbp_verify.engine import activation_names, parse_activation, prune_network, sample_network
+from mbp_verify.errors import InputError
+from mbp_verify.symbolic.derivative import activation_derivative
+
+
+@pytest.mark.parametrize("name", activation_names())
+def test_derivative_matches_central_differences_away_from_kinks(name):
+    x = np.linspace(-4.9, 4.9, 99) + 0.0123
+    h = 1e-6
+    numeric = (parse_activation(name)(x + h) - parse_activation(name)(x - h)) / (2 * h)
+    assert np.allclose(activation_derivative(name)(x), numeric, atol=1e-5)
+
+
+def test_ascent_stays_on_the_sphere_or_in_the_ball():
+    pair = prune_network(sample_network([6, 10, 10, 3], 0), 0.3)
+    starts = np.random.default_rng(1).standard_normal((5, 6)) * 3
+    sphere = maximise_error(pair, starts, iterations=30, on_sphere=True)
+    assert np.linalg.norm(sphere.best_input) == pytest.approx(1.0)
+    ball = maximise_error(pair, starts, iterations=30, on_sphere=False)
+    assert np.linalg.norm(ball.best_input) <= 1 + 1e-12
+    assert sphere.restarts == 5 and sphere.values.shape == (5,)
+
+
+def test_ascent_improves_on_its_starts():
+    pair = prune_network(sample_network([8, 16, 16, 4], 2), 0.3)
+    starts = np.random.default_rng(3).standard_normal((4, 8))
+    starts /= np.linalg.norm(starts, axis=1, keepdims=True)
+    initial = np.linalg.norm(pair.pruned.forward(starts) - pair.original.forward(starts), axis=1).max()
+    assert maximise_error(pair, starts, iterations=40, on_sphere=True).best_value > initial
+
+
+def test_ascent_rejects_bad_starts():
+    pair = prune_network(sample_network([3, 4, 2], 0), 0.3)
+    with pytest.raises(InputError, match="shape"):
+        maximise_error(pair, np.zeros((2, 4)), iterations=3, on_sphere=True)
+    with pytest.raises(InputError, match="iterations"):
+        maximise_error(pair, np.ones((2, 3)), iterations=-1, on_sphere=True)
+
+
+def test_grids():
+    circle, spacing = disc_grid(100)
+    assert circle.shape == (100, 2) and np.allclose(np.linalg.norm(circle, axis=1), 1.0)
+    disc, _ = disc_grid(50, radii=4)
+    assert disc.shape == (201, 2) and np.linalg.norm(disc, axis=1).max() <= 1.0 and not disc[-1].any()
+    assert spacing == pytest.approx(2 * np.sin(np.pi / 100))
+    with pytest.raises(InputError, match="input dimension 2"):
+        grid_sup(prune_network(sample_network([3, 2], 0), 0.3))
+    with pytest.raises(InputError, match="angles"):
+        disc_grid(2)

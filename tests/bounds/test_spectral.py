@@ -1,0 +1,61 @@
+"""Certified spectral norms: never below ||A||_2, close to it, for dense, sparse and extreme inputs."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+from mbp_verify.bounds import certified_spectral_norm
+from mbp_verify.bounds.spectral import _certify, certified_norm_from_gram, in_safe_range
+from mbp_verify.errors import InputError
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (5, 3), (3, 5), (40, 40), (300, 120)])
+def test_bound_is_tight_and_above(shape):
+    a = np.random.default_rng(sum(shape)).standard_normal(shape)
+    exact = np.linalg.norm(a, 2)
+    bound = certified_spectral_norm(a)
+    assert exact <= bound.upper <= exact * (1 + 2e-5)
+    assert bound.estimate <= exact * (1 + 1e-12)
+    assert bound.right_vector.shape == (shape[1],)
+    assert np.linalg.norm(a @ bound.right_vector) == pytest.approx(exact, rel=1e-4)
+
+
+def test_sparse_equals_dense():
+    a = scipy.sparse.random(80, 60, density=0.05, random_state=3, format="csr")
+    assert certified_spectral_norm(a).upper == pytest.approx(certified_spectral_norm(a.toarray()).upper, rel=1e-9)
+    assert certified_spectral_norm(a).upper >= np.linalg.norm(a.toarray(), 2)
+
+
+@pytest.mark.parametrize("scale", [2.0**-1060, 1e-300, 1e300, 2.0**1000])
+def test_extreme_magnitudes(scale):
+    a = np.array([[3.0, 1.0], [0.0, 2.0]]) * scale
+    exact = np.linalg.norm(np.array([[3.0, 1.0], [0.0, 2.0]]), 2) * scale
+    upper = certified_spectral_norm(a).upper
+    assert upper >= exact and upper <= exact * (1 + 1e-4) + 1e-320
+
+
+def test_zero_matrix_is_exactly_zero():
+    assert certified_spectral_norm(np.zeros((4, 3))).upper == 0.0
+    assert certified_spectral_norm(scipy.sparse.csr_array((4, 3))).upper == 0.0
+
+
+def test_cholesky_check_rejects_too_small_candidates():
+    gram = np.diag([1.0, 2.0, 3.0])
+    assert _certify(gram, 2.9) is None
+    assert _certify(gram, 3.001) >= 3.001
+
+
+def test_gram_shortcut_falls_back_outside_the_safe_range():
+    a = np.full((3, 3), 1e200)
+    assert not in_safe_range(a)
+    with np.errstate(over="ignore"):
+        gram = a.T @ a
+    assert certified_norm_from_gram(a, gram, True).upper >= 3e200
+
+
+@pytest.mark.parametrize("bad, message", [(np.array([[np.nan]]), "NaN"), (np.ones(3), "2-D"), (np.ones((2, 2, 2)), "2-D")])
+def test_bad_input(bad, message):
+    with pytest.raises(InputError, match=message):
+        certified_spectral_norm(bad)
+    with pytest.raises(InputError, match="slack"):
+        certified_spectral_norm(np.ones((2, 2)), slack=0.0)
