@@ -1,4 +1,5 @@
-"""Statistical verdicts with stated error rates: binomial bounds, Holm, sequential tests, slope fits."""
+"""Statistical verdicts with stated error rates: binomial bounds, Holm, sequential tests, Monte Carlo
+p-values, slope fits."""
 
 from .binomial import (
     CP_METHOD,
@@ -10,6 +11,7 @@ from .binomial import (
     tail_pvalue,
 )
 from .bootstrap import SlopeFit, loglog_slope
+from .montecarlo import MonteCarloTest, minimum_draws, monte_carlo_test
 from .multiple import HolmResult, holm
 from .sequential import GroupSequentialDesign, equally_spaced_looks, group_sequential_design
 
@@ -23,6 +25,9 @@ __all__ = [
     "tail_pvalue",
     "SlopeFit",
     "loglog_slope",
+    "MonteCarloTest",
+    "minimum_draws",
+    "monte_carlo_test",
     "HolmResult",
     "holm",
     "GroupSequentialDesign",
