@@ -94,9 +94,11 @@ def averaged_bound(parts: PairParts, constants: Sequence[LayerConstants], rng: n
     radii = [c.slope_radius for c in constants]
     products = chain_products(parts)
     segments = [(i, j) for i in range(depth) for j in range(i, depth)]
-    ratios = [parts.est_full[l] / parts.est_error[l] for l in range(depth - 1) if parts.est_error[l] > 0]
+    full = [parts.estimate("full", l) for l in range(depth - 1)]
+    error = [parts.estimate("error", l) for l in range(depth - 1)]
+    ratios = [f / e for f, e in zip(full, error) if e > 0]
     fallback = float(np.exp(np.mean(np.log(ratios)))) if ratios else 1.0
-    base = [parts.est_full[l] / parts.est_error[l] if parts.est_error[l] > 0 else fallback for l in range(depth - 1)]
+    base = [f / e if e > 0 else fallback for f, e in zip(full, error)]
     best: "AveragedBound | None" = None
     for factor in factors:
         beta = [factor * depth_factor(depth) * b for b in base]

@@ -42,7 +42,7 @@ class _Budget:
 
 EFFORTS: dict[str, _Budget] = {
     "fast": _Budget(restarts=8, iterations=40, layerwise=False, factors=(1.0,)),
-    "default": _Budget(restarts=24, iterations=100, layerwise=True, factors=(1.0,)),
+    "default": _Budget(restarts=16, iterations=100, layerwise=True, factors=(1.0,)),
     "thorough": _Budget(restarts=64, iterations=300, layerwise=True, factors=(0.85, 1.0, 1.15)),
 }
 
@@ -142,6 +142,9 @@ def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.ran
         norms = layer_norms(parts, generator)
         upper_bounds["layerwise"] = layerwise_bound(pair, norms, constants)
         directions.append(norms.error[0].right_vector)
+        for layer in range(parts.depth):
+            parts.record_estimate("full", layer, norms.full[layer].estimate)
+            parts.record_estimate("error", layer, norms.error[layer].estimate)
         timings["layerwise"] = time.perf_counter() - clock
     if use_averaged:
         clock = time.perf_counter()

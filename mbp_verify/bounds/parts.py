@@ -23,7 +23,7 @@ _POWER_STEPS = 24
 
 @dataclass(frozen=True, eq=False)
 class PairParts:
-    """Per-layer matrices, Frobenius upper bounds and spectral-norm estimates."""
+    """Per-layer matrices, Frobenius upper bounds, shared Gram matrices and norm estimates."""
 
     full: tuple[np.ndarray, ...]
     pruned: tuple[np.ndarray, ...]
@@ -31,13 +31,25 @@ class PairParts:
     fro_full: tuple[float, ...]
     fro_pruned: tuple[float, ...]
     fro_error: tuple[float, ...]
-    est_full: tuple[float, ...]
-    est_error: tuple[float, ...]
+    rng: np.random.Generator = field(repr=False)
     _grams: dict = field(default_factory=dict, repr=False)
+    _estimates: dict = field(default_factory=dict, repr=False)
 
     @property
     def depth(self) -> int:
         return len(self.full)
+
+    def estimate(self, kind: str, layer: int) -> float:
+        """||W_l|| ('full') or ||E_l|| ('error'): a recorded value or a power-iteration estimate."""
+        key = (kind, layer)
+        if key not in self._estimates:
+            matrix = self.full[layer] if kind == "full" else self.errors[layer]
+            self._estimates[key] = estimate_norm(matrix, self.rng)
+        return self._estimates[key]
+
+    def record_estimate(self, kind: str, layer: int, value: float) -> None:
+        """Use an already computed norm (e.g. a certified one) instead of estimating it again."""
+        self._estimates[(kind, layer)] = float(value)
 
     def gram(self, kind: str, layer: int, side: str) -> np.ndarray:
         """W^T W (side 'right') or W W^T ('left') of layer `layer`'s 'full' or 'pruned' weights,
@@ -77,6 +89,5 @@ def pair_parts(pair: PrunedNetwork, rng: np.random.Generator) -> PairParts:
         fro_full=tuple(frobenius_up(w) for w in full),
         fro_pruned=tuple(frobenius_up(w) for w in pruned),
         fro_error=tuple(frobenius_up(e.data) for e in errors),
-        est_full=tuple(estimate_norm(w, rng) for w in full),
-        est_error=tuple(estimate_norm(e, rng) for e in errors),
+        rng=rng,
     )

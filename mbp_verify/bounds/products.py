@@ -9,6 +9,7 @@ Bounds computed from `value` are then widened by `error` to hold for `exact`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,11 @@ class Tracked:
     def shape(self) -> tuple[int, int]:
         return self.value.shape  # type: ignore[return-value]
 
+    @functools.cached_property
+    def frobenius(self) -> float:
+        """An upper bound of ||value||_F (computed once)."""
+        return frobenius_up(self.value.data if scipy.sparse.issparse(self.value) else self.value)
+
 
 def exact(matrix: "np.ndarray | scipy.sparse.csr_array") -> Tracked:
     """A stored matrix, dense or sparse (no rounding yet; negation is exact)."""
@@ -38,16 +44,12 @@ def exact(matrix: "np.ndarray | scipy.sparse.csr_array") -> Tracked:
     return Tracked(np.asarray(matrix, dtype=np.float64), 0.0)
 
 
-def _frobenius(value: "np.ndarray | scipy.sparse.csr_array") -> float:
-    return frobenius_up(value.data if scipy.sparse.issparse(value) else value)
-
-
 def left_multiply(left: "np.ndarray | scipy.sparse.csr_array", left_norm: float, right: Tracked,
                   left_frobenius: float) -> Tracked:
     """left @ right.value, with ||left||_2 <= left_norm and ||left||_F <= left_frobenius."""
     product = left @ right.value
     value = np.asarray(product.toarray() if scipy.sparse.issparse(product) else product, dtype=np.float64)
-    rounding = matmul_error_up(left.shape[1], value.size, left_frobenius, _frobenius(right.value))
+    rounding = matmul_error_up(left.shape[1], value.size, left_frobenius, right.frobenius)
     return Tracked(value, add_up(mul_up(left_norm, right.error), rounding))
 
 

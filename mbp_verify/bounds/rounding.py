@@ -68,21 +68,22 @@ def gamma(n: int) -> float:
 def frobenius_up(matrix: np.ndarray) -> float:
     """An upper bound of ||A||_F.
 
-    The entries are first scaled by a power of two (exact) so that the largest has magnitude
-    in [1/2, 1): the squares can neither overflow nor all underflow. BLAS then sums the
-    squares in some order: the computed s satisfies |s - S| <= gamma_N S for the exact sum S
-    of the exact squares (N = number of entries, the squaring counted in gamma), so
-    S <= s / (1 - gamma_N); underflowed squares add at most N eta.
+    BLAS sums the squares in some order: with fl(a a) = a^2 (1 + d) + e, |d| <= u, |e| <= eta/2,
+    the computed s satisfies S <= s / (1 - gamma_N) + N eta for the exact sum S of squares
+    (N = number of entries). Entries far from 1 in magnitude are first scaled by a power of two
+    (exact), so that the squares neither overflow nor all underflow.
     """
-    values = np.asarray(matrix, dtype=np.float64).ravel()
+    values = np.asarray(matrix, dtype=np.float64).ravel(order="K")  # no copy for C or F order
     if values.size == 0:
         return 0.0
-    largest = float(np.max(np.abs(values)))
+    largest = max(float(values.max()), -float(values.min()))
     if largest == 0.0 or not math.isfinite(largest):
         return largest
-    exponent = math.frexp(largest)[1]
-    scaled = np.ldexp(values, -exponent)
-    computed = float(np.dot(scaled, scaled))
+    exponent = 0
+    if not 2.0**-400 <= largest <= 2.0**400:
+        exponent = math.frexp(largest)[1]
+        values = np.ldexp(values, -exponent)
+    computed = float(np.dot(values, values))
     n = values.size + 1
     total = up(up(computed / (1.0 - gamma(n))) + n * UNDERFLOW_UNIT)
     try:

@@ -30,7 +30,7 @@ import scipy.sparse
 
 from .parts import PairParts
 from .products import Tracked, combine, exact, left_multiply
-from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
+from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, gamma, mul_up, up
 from .spectral import certify_gram
 
 __all__ = ["Segment", "ChainProducts", "chain_products", "segment_norm"]
@@ -81,12 +81,7 @@ def _aat(a: "np.ndarray | scipy.sparse.csr_array") -> np.ndarray:
 
 def _fro2(blocks: Sequence[tuple[Tracked, float]]) -> float:
     """Upper bound of ||M||_F^2 = sum of scale^2 ||block||_F^2."""
-    total = []
-    for tracked, scale in blocks:
-        value = tracked.value.data if scipy.sparse.issparse(tracked.value) else tracked.value
-        f = frobenius_up(value)
-        total.append(mul_up(abs(scale), abs(scale), f, f))
-    return add_up(*total)
+    return add_up(*[mul_up(abs(scale), abs(scale), t.frobenius, t.frobenius) for t, scale in blocks])
 
 
 def _scale_up(value: float) -> float:
@@ -149,7 +144,7 @@ def segment_norm(products: ChainProducts, parts: PairParts, i: int, j: int, beta
     carried = add_up(*[mul_up(_scale_up(scale), tracked.error) for tracked, scale in blocks])
     # The chain telescopes only with the exact ratios beta_j / beta_{i-1}; the float ratio is
     # within u of it, which moves the segment by at most 2 u |scale| ||block||_F.
-    ratios = add_up(0.0, *[mul_up(2.0 * UNIT_ROUNDOFF, _scale_up(scale), sqrt_up(_fro2([(t, 1.0)])))
+    ratios = add_up(0.0, *[mul_up(2.0 * UNIT_ROUNDOFF, _scale_up(scale), t.frobenius)
                            for t, scale in ratio_blocks])
     direction = None
     if i == 0:
