@@ -32,6 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import InputError
 from .constants import LayerConstants
 from .parts import PairParts
 from .rounding import add_up, mul_up
@@ -58,9 +59,8 @@ def applicable(constants: Sequence[LayerConstants], parts: PairParts) -> bool:
     return len(constants) >= 1 and all(c.zero_at_zero for c in constants) and all(map(in_safe_range, matrices))
 
 
-def _cut_sum(norm: "dict[Segment, float]", depth: int, mids: Sequence[float], radii: Sequence[float],
-             rounding: bool) -> float:
-    """Sum over cut sets of prod r (cut) prod |m| (uncut) prod segment norms."""
+def _cut_sum(norm: "dict[Segment, float]", depth: int, mids: Sequence[float], radii: Sequence[float]) -> float:
+    """Sum over cut sets of prod r (cut) prod |m| (uncut) prod segment norms, rounded up."""
     terms = []
     for cuts in itertools.product((False, True), repeat=depth - 1):
         factors, start = [], 0
@@ -70,8 +70,8 @@ def _cut_sum(norm: "dict[Segment, float]", depth: int, mids: Sequence[float], ra
                 factors.append(norm[start, position])
                 start = position + 1
         factors.append(norm[start, depth - 1])
-        terms.append(mul_up(*factors) if rounding else float(np.prod(factors)))
-    return add_up(*terms) if rounding else float(sum(terms))
+        terms.append(mul_up(*factors))
+    return add_up(*terms)
 
 
 def depth_factor(depth: int) -> float:
@@ -87,6 +87,8 @@ def averaged_bound(parts: PairParts, constants: Sequence[LayerConstants], rng: n
     Each factor k in `factors` sets beta_l = k c(L) ||W_l|| / ||E_l|| (estimated norms,
     c(L) = `depth_factor`) and gives a sound bound; the smallest is returned.
     """
+    if not factors or not all(f > 0 and np.isfinite(f) for f in factors):
+        raise InputError(f"factors must be positive finite numbers, got {list(factors)}")
     depth = parts.depth
     if all(e.nnz == 0 for e in parts.errors):
         return AveragedBound(0.0, (), {}, ())  # f = F exactly
@@ -108,8 +110,7 @@ def averaged_bound(parts: PairParts, constants: Sequence[LayerConstants], rng: n
             certified[i, j], direction = segment_norm(products, parts, i, j, beta, rng)
             if direction is not None:
                 directions.append(direction)
-        value = _cut_sum(certified, depth, mids, radii, rounding=True)
+        value = _cut_sum(certified, depth, mids, radii)
         if best is None or value < best.value:
             best = AveragedBound(value, tuple(beta), certified, tuple(directions))
-    assert best is not None
-    return best
+    return best  # type: ignore[return-value]  (factors is non-empty)

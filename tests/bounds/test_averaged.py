@@ -7,6 +7,7 @@ from mbp_verify.bounds import bracket_sup_error, layer_constants
 from mbp_verify.bounds.averaged import applicable, averaged_bound, depth_factor
 from mbp_verify.bounds.parts import pair_parts
 from mbp_verify.engine import Network, prune_network, sample_network
+from mbp_verify.errors import InputError
 
 
 def _averaged(pair, factors=(1.0,)):
@@ -53,3 +54,11 @@ def test_input_directions_live_in_input_space():
     bound = _averaged(pair)
     assert len(bound.input_directions) == pair.original.depth
     assert all(v.shape == (7,) and np.linalg.norm(v) == pytest.approx(1.0) for v in bound.input_directions)
+
+
+def test_factors_are_validated():
+    pair = prune_network(sample_network([4, 5, 3], 0), 0.3)
+    with pytest.raises(InputError, match="factors"):
+        _averaged(pair, ())
+    with pytest.raises(InputError, match="factors"):
+        _averaged(pair, (0.0,))
