@@ -1,15 +1,26 @@
-"""Certified brackets of sup_{||x|| <= 1} ||f(x) - F(x)||: sound upper bounds and replayed witnesses."""
+"""Certified brackets of sup_{||x|| <= 1} ||f(x) - F(x)||: sound upper bounds and replayed witnesses.
+
+`bracket_sup_error(pair)` is the entry point; the rest are its building blocks: certified
+spectral norms (`spectral`), the layerwise and the averaged-activation upper bounds, the
+batched lower-bound search (`ascent`), float64 replay of witnesses (`replay`) and dense
+plane grids for checking bounds (`grid`).
+"""
 
 from .ascent import AscentResult, maximise_error
+from .averaged import AveragedBound, averaged_bound
 from .bracket import EFFORTS, Decision, Effort, ErrorBracket, bracket_sup_error
 from .constants import LayerConstants, layer_constants
+from .grid import GridSup, certified_grid_value, grid_sup
 from .layerwise import LayerNorms, layer_norms, layerwise_bound
+from .parts import PairParts, pair_parts
 from .replay import Replay, replay_error, unit_ball_point
 from .spectral import SpectralBound, certified_spectral_norm
 
 __all__ = [
     "AscentResult",
     "maximise_error",
+    "AveragedBound",
+    "averaged_bound",
     "EFFORTS",
     "Decision",
     "Effort",
@@ -17,9 +28,14 @@ __all__ = [
     "bracket_sup_error",
     "LayerConstants",
     "layer_constants",
+    "GridSup",
+    "certified_grid_value",
+    "grid_sup",
     "LayerNorms",
     "layer_norms",
     "layerwise_bound",
+    "PairParts",
+    "pair_parts",
     "Replay",
     "replay_error",
     "unit_ball_point",
