@@ -25,7 +25,7 @@ from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list,
 __all__ = ["register", "handle", "DEFAULTS"]
 
 DEFAULTS = {"alpha": "0.2,0.3", "eps": 0.2, "delta": 0.1, "widths": "64,128,256,512,1024", "depth": 3,
-            "trials": 160, "looks": 2, "confidence": 0.99}
+            "trials": 140, "looks": 2, "confidence": 0.99}
 
 _DESCRIPTION = """\
 Sample F under hypothesis (iii) at each width, prune the floor(D_l^(1-alpha)) smallest weights
@@ -37,14 +37,15 @@ rates, Holm across all cells. Exit 0 when the guarantee is established at every 
 is refuted or not established somewhere, 2 on bad input.
 
 Defaults: widths 64..1024, depth 3, alpha 0.2 and 0.3, eps 0.2, delta 0.1, confidence 0.99,
-up to 160 trials per cell looked at after 80 and 160. Why: at d = 64, alpha = 0.2 the certified
+up to 140 trials per cell looked at after 70 and 140. Why: at d = 64, alpha = 0.2 the certified
 upper bound on MBP's error is about 0.14 (at most 0.15 in 80 trials), while random pruning of
 the same count has witnessed errors of about 0.22 (bracket about [0.22, 0.72]): eps = 0.2
-separates the two at the smallest width, so the guarantee is tested at every width. 80 trials without a failure are the
-fewest that establish P(not eps-close) < 0.1 at the first of two looks (per-cell level 0.01/10);
-the second look, at 160, still passes with up to 4 uncertified trials. Random
-pruning is bracketed on the same networks for the scaling audit (its error falls like d^-alpha,
-MBP's like d^-3alpha). The default sweep takes about 5 minutes on 2 cores (most of it at d = 1024)."""
+separates the two at the smallest width, so the guarantee is tested at every width. 70 trials
+without a failure establish P(not eps-close) < 0.1 at the first of two looks (per-cell level
+0.01/10; 69 is the fewest that can); the second look, at 140, still passes with up to 3
+uncertified trials. Random pruning is bracketed on the same networks for the scaling audit (its
+error falls like d^-alpha, MBP's like d^-3alpha). The default sweep costs about 9 CPU-minutes,
+about 5 minutes of wall time on 2 idle cores (three quarters of it at d = 1024)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--delta", type=float, default=DEFAULTS["delta"], help="allowed failure probability (default 0.1)")
     parser.add_argument("--widths", default=DEFAULTS["widths"], help="minimum hidden widths d (default 64,...,1024)")
     parser.add_argument("--depth", type=int, default=DEFAULTS["depth"], help="number of weight layers L (default 3)")
-    parser.add_argument("--trials", type=int, default=DEFAULTS["trials"], help="maximum trials per cell (default 160)")
+    parser.add_argument("--trials", type=int, default=DEFAULTS["trials"], help="maximum trials per cell (default 140)")
     parser.add_argument("--looks", type=int, default=DEFAULTS["looks"], help="sequential looks, equally spaced (default 2)")
     parser.add_argument("--confidence", type=float, default=DEFAULTS["confidence"],
                         help="family-wise confidence of the verdicts (default 0.99)")
