@@ -110,10 +110,6 @@ class BinomialVerdict:
             return "pass" if self.rejected else "inconclusive"
         return "fail" if self.rejected else "inconclusive"
 
-    @property
-    def proportion(self) -> float:
-        return self.k / self.n
-
     def statement(self) -> str:
         """One line a reader can check: the bound, its side, n, k, confidence and method."""
         side = "upper" if self.test == "guarantee" else "lower"

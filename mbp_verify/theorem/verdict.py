@@ -30,7 +30,10 @@ from ..statistics import (
 )
 from ..statistics.binomial import validate_probability
 
-__all__ = ["TheoremDesign", "CellVerdict", "FamilyVerdict", "theorem_design", "decide_family"]
+__all__ = ["CELL_METHOD", "TheoremDesign", "CellVerdict", "FamilyVerdict", "theorem_design", "decide_family"]
+
+CELL_METHOD = ("group-sequential exact binomial tests (Clopper-Pearson duality): guarantee on P(not certified), "
+               "refutation on P(violated); Holm across cells")
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,21 +99,26 @@ class CellVerdict:
     refutation_pvalue: float
     guarantee_adjusted: float
     refutation_adjusted: float
+    delta: float
+    confidence: float
+    method: str = CELL_METHOD
 
     @property
     def k_not_certified(self) -> int:
         return self.k_violated + self.k_unknown
 
-    def statement(self, delta: float, confidence: float) -> str:
+    def statement(self) -> str:
+        """One line with the status, n, the counts, the interval and the Holm-adjusted p-values."""
         return (f"{self.label}: {self.status} - n={self.n}, not certified {self.k_not_certified} "
                 f"(violated {self.k_violated}, unknown {self.k_unknown}); P(not eps-close) in "
-                f"[{self.ci[0]:.3g}, {self.ci[1]:.3g}] vs delta={delta:g}; Holm-adjusted p: guarantee "
-                f"{self.guarantee_adjusted:.3g}, refutation {self.refutation_adjusted:.3g} (level {1 - confidence:g})")
+                f"[{self.ci[0]:.3g}, {self.ci[1]:.3g}] vs delta={self.delta:g}; Holm-adjusted p: guarantee "
+                f"{self.guarantee_adjusted:.3g}, refutation {self.refutation_adjusted:.3g} (level {1 - self.confidence:g})")
 
     def to_dict(self) -> dict:
         return {"label": self.label, "status": self.status, "n": self.n, "k_violated": self.k_violated,
                 "k_unknown": self.k_unknown, "k_not_certified": self.k_not_certified, "ci": list(self.ci),
-                "ci_confidence": self.ci_confidence,
+                "ci_confidence": self.ci_confidence, "delta": self.delta, "confidence": self.confidence,
+                "method": self.method,
                 "pvalues": {"guarantee": self.guarantee_pvalue, "refutation": self.refutation_pvalue,
                             "guarantee_holm": self.guarantee_adjusted, "refutation_holm": self.refutation_adjusted}}
 
@@ -132,7 +140,7 @@ class FamilyVerdict:
 
     def to_dict(self) -> dict:
         return {"holds": self.holds, "refuted": self.refuted, "design": self.design.to_dict(),
-                "method": "group-sequential exact binomial tests per cell, Holm across cells",
+                "method": CELL_METHOD,
                 "cells": [c.to_dict() for c in self.cells]}
 
 
@@ -171,5 +179,5 @@ def decide_family(design: TheoremDesign, labels: Sequence[str], outcomes: Sequen
         status = "fail" if r_holm.rejected[i] else "pass" if g_holm.rejected[i] else "inconclusive"
         ci = (clopper_pearson_lower(k_v, n, ci_confidence), clopper_pearson_upper(k_v + k_u, n, ci_confidence))
         cells.append(CellVerdict(label, status, n, k_v, k_u, ci, ci_confidence, guarantee_p[i], refutation_p[i],
-                                 g_holm.adjusted[i], r_holm.adjusted[i]))
+                                 g_holm.adjusted[i], r_holm.adjusted[i], design.delta, design.confidence))
     return FamilyVerdict(design, tuple(cells))

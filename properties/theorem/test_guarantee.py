@@ -34,8 +34,8 @@ def test_guarantee_holds(width, mbp_root_seed, mbp_profile, mbp_evidence):
     _record(mbp_evidence, result)
     cell = result.verdict.cells[0]
     mbp_evidence.update(exact_power_at_p_0_01=result.verdict.design.guarantee.crossing_probability(0.01))
-    assert cell.status != "fail", f"Theorem 1's guarantee refuted at d={width}: {cell.statement(DELTA, 1 - ITEM_LEVEL)}"
-    assert cell.status == "pass", f"guarantee not established at d={width}: {cell.statement(DELTA, 1 - ITEM_LEVEL)}"
+    assert cell.status != "fail", f"Theorem 1's guarantee refuted at d={width}: {cell.statement()}"
+    assert cell.status == "pass", f"guarantee not established at d={width}: {cell.statement()}"
     assert EPS >= EPS_MARGIN * mbp_evidence["max_upper"], "eps is too close to the certified bounds for the stated power"
 
 
@@ -61,5 +61,5 @@ def test_negative_control_is_refuted(control, mbp_root_seed, mbp_evidence):
     mbp_evidence.update(exact_power_at_p=CONTROL_POWER_AT, power=power)
     cell = result.verdict.cells[0]
     if cell.status == "inconclusive":
-        raise Inconclusive(f"control {control} neither refuted nor established: {cell.statement(DELTA, 1 - ITEM_LEVEL)}")
-    assert cell.status == "fail", f"control {control} was not refuted: {cell.statement(DELTA, 1 - ITEM_LEVEL)}"
+        raise Inconclusive(f"control {control} neither refuted nor established: {cell.statement()}")
+    assert cell.status == "fail", f"control {control} was not refuted: {cell.statement()}"

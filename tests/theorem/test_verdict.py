@@ -18,7 +18,7 @@ def test_all_certified_passes_every_cell_and_states_its_evidence():
     cell = verdict.cells[0].to_dict()
     assert (cell["status"], cell["n"], cell["k_violated"], cell["k_unknown"]) == ("pass", 30, 0, 0)
     assert cell["ci"][0] == 0.0 and 0 < cell["ci"][1] < 0.2
-    assert "n=30" in verdict.cells[0].statement(0.2, 0.99)
+    assert "n=30" in verdict.cells[0].statement()
 
 
 def test_violations_refute_and_unknowns_are_inconclusive():
