@@ -7,7 +7,8 @@ import pytest
 
 from mbp_verify.suite import Inconclusive, mbp_property
 
-from .budget import ALPHA, CONTROL_POWER_AT, DELTA, EPS, EPS_MARGIN, GUARANTEE_WIDTHS, ITEM_LEVEL, run_item
+from .budget import (ALPHA, CONTROL_POWER_AT, DELTA, EPS, EPS_MARGIN, GUARANTEE_POWER_AT, GUARANTEE_WIDTHS, ITEM_LEVEL,
+                     run_item)
 
 ALL_WIDTHS = sorted({w for widths in GUARANTEE_WIDTHS.values() for w in widths})
 
@@ -33,7 +34,8 @@ def test_guarantee_holds(width, mbp_root_seed, mbp_profile, mbp_evidence):
     result = run_item(width, mbp_root_seed)
     _record(mbp_evidence, result)
     cell = result.verdict.cells[0]
-    mbp_evidence.update(exact_power_at_p_0_01=result.verdict.design.guarantee.crossing_probability(0.01))
+    mbp_evidence.update(power_at_p=GUARANTEE_POWER_AT,
+                        power=result.verdict.design.guarantee.crossing_probability(GUARANTEE_POWER_AT))
     assert cell.status != "fail", f"Theorem 1's guarantee refuted at d={width}: {cell.statement()}"
     assert cell.status == "pass", f"guarantee not established at d={width}: {cell.statement()}"
     assert EPS >= EPS_MARGIN * mbp_evidence["max_upper"], "eps is too close to the certified bounds for the stated power"
@@ -58,7 +60,7 @@ def test_negative_control_is_refuted(control, mbp_root_seed, mbp_evidence):
     result = run_item(settings.pop("width"), mbp_root_seed, **settings)
     _record(mbp_evidence, result)
     power = result.verdict.design.refutation.crossing_probability(CONTROL_POWER_AT)
-    mbp_evidence.update(exact_power_at_p=CONTROL_POWER_AT, power=power)
+    mbp_evidence.update(power_at_p=CONTROL_POWER_AT, power=power)
     cell = result.verdict.cells[0]
     if cell.status == "inconclusive":
         raise Inconclusive(f"control {control} neither refuted nor established: {cell.statement()}")
