@@ -75,7 +75,7 @@ def _scaling(result: SweepResult, audit: ScalingAudit, path: Path, comparison: b
         ax.set_xlabel("width d")
         ax.set_ylabel("sup ||f - F|| bracket ends")
         ax.set_title(f"alpha = {alpha:g}: {'MBP vs random pruning' if comparison else 'sup error vs width'}")
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return save_figure(figure, path)
 
 
