@@ -44,8 +44,8 @@ def _ends(result: SweepResult, alpha: float, key: str) -> tuple[np.ndarray, np.n
     cells = [c for c in result.cells if c.spec.alpha == alpha]
     widths = np.array([c.spec.width for c in cells], dtype=float)
     attr = {"lower": "lower", "upper": "upper", "random_lower": "random_lower", "random_upper": "random_upper"}[key]
-    samples = [np.array([getattr(o, attr) for o in c.outcomes], dtype=float) for c in cells]
-    return widths, np.array([np.exp(np.mean(np.log(s))) if np.all(s > 0) else np.nan for s in samples])
+    samples = [np.array([v for o in c.outcomes if (v := getattr(o, attr)) is not None], dtype=float) for c in cells]
+    return widths, np.array([np.exp(np.mean(np.log(s))) if s.size and np.all(s > 0) else np.nan for s in samples])
 
 
 def _scaling(result: SweepResult, audit: ScalingAudit, path: Path, comparison: bool) -> Path:

@@ -91,9 +91,9 @@ def _audit_alpha(result: SweepResult, alpha: float, tolerance: float, n_boot: in
         f"{config.pruning}_lower": [np.array([o.lower for o in c.outcomes]) for c in cells],
         f"{config.pruning}_upper": [np.array([o.upper for o in c.outcomes]) for c in cells],
     }
-    if all(o.random_lower is not None for c in cells for o in c.outcomes):
-        ends["random_lower"] = [np.array([o.random_lower for o in c.outcomes]) for c in cells]
-        ends["random_upper"] = [np.array([o.random_upper for o in c.outcomes]) for c in cells]
+    if all(any(o.random_lower is not None for o in c.outcomes) for c in cells):
+        ends["random_lower"] = [np.array([o.random_lower for o in c.outcomes if o.random_lower is not None]) for c in cells]
+        ends["random_upper"] = [np.array([o.random_upper for o in c.outcomes if o.random_upper is not None]) for c in cells]
     fits: dict[str, SlopeFit] = {}
     if len(cells) >= 2:
         for key, samples in ends.items():

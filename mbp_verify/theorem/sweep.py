@@ -42,7 +42,7 @@ class SweepConfig:
     shape: str = "square"
     scale: float = 1.0
     effort: str = "fast"
-    compare_random: bool = True
+    random_trials: int = 20
     seed: int = DEFAULT_ROOT_SEED
 
     def __post_init__(self) -> None:
@@ -63,7 +63,7 @@ class SweepConfig:
         return tuple(
             TrialSpec(width=w, alpha=a, eps=self.eps, depth=self.depth, activation=self.activation, weights=self.weights,
                       pruning=self.pruning, shape=self.shape, scale=self.scale, effort=self.effort,
-                      compare_random=self.compare_random and self.pruning != "random")
+                      random_trials=0 if self.pruning == "random" else self.random_trials)
             for a in self.alphas for w in sorted(self.widths)
         )
 
@@ -74,7 +74,7 @@ class SweepConfig:
         return {"alphas": list(self.alphas), "widths": sorted(self.widths), "eps": self.eps, "delta": self.delta,
                 "trials": self.trials, "depth": self.depth, "looks": self.looks, "confidence": self.confidence,
                 "activation": self.activation, "weights": self.weights, "pruning": self.pruning, "shape": self.shape,
-                "scale": self.scale, "effort": self.effort, "compare_random": self.compare_random, "seed": self.seed}
+                "scale": self.scale, "effort": self.effort, "random_trials": self.random_trials, "seed": self.seed}
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ class TrialSpec:
     shape: str = "square"
     scale: float = 1.0
     effort: str = "fast"
-    compare_random: bool = False
+    random_trials: int = 0
 
     def __post_init__(self) -> None:
         width_profile(self.width, self.depth, self.shape)
@@ -92,6 +92,8 @@ class TrialSpec:
         parse_activation(self.activation)
         if not (np.isfinite(self.eps) and self.eps > 0):
             raise InputError(f"eps must be positive and finite, got {self.eps!r}")
+        if int(self.random_trials) != self.random_trials or self.random_trials < 0:
+            raise InputError(f"random_trials must be a non-negative integer, got {self.random_trials!r}")
         if not (np.isfinite(self.scale) and self.scale > 0):
             raise InputError(f"weight scale K must be positive and finite, got {self.scale!r}")
         for value, allowed, what in ((self.weights, WEIGHT_LAWS, "weight law"), (self.pruning, PRUNING_RULES, "pruning rule"),
@@ -124,7 +126,8 @@ class TrialSpec:
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """The decided outcome, the bracket [lower, upper] and (optionally) random pruning's bracket."""
+    """The decided outcome, the bracket [lower, upper] and random pruning's bracket on the same F
+    (for trials with index < spec.random_trials, else None)."""
 
     index: int
     outcome: Outcome
@@ -172,7 +175,7 @@ def run_trial(spec: TrialSpec, root_seed: int, index: int) -> TrialOutcome:
     pair = prune_trial_network(spec, network, rng)
     bracket = bracket_sup_error(pair, rng=rng, effort=spec.effort)
     random_lower = random_upper = None
-    if spec.compare_random:
+    if index < spec.random_trials:
         random_pair = prune_network(network, spec.alpha, method="random", rng=rng)
         random_bracket = bracket_sup_error(random_pair, rng=rng, effort=spec.effort)
         random_lower, random_upper = float(random_bracket.lower), float(random_bracket.upper)

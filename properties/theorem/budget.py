@@ -40,7 +40,7 @@ GUARANTEE_WIDTHS = {"mbp-quick": (64, 128), "mbp-default": (64, 128, 256), "mbp-
 def item_config(width: int, seed: int, **changes: object) -> SweepConfig:
     """A one-cell sweep at the suite's alpha, delta, eps and level (changes override)."""
     settings = dict(alphas=(ALPHA,), widths=(width,), eps=EPS, delta=DELTA, trials=TRIALS, looks=LOOKS,
-                    confidence=1.0 - ITEM_LEVEL, compare_random=False, seed=seed)
+                    confidence=1.0 - ITEM_LEVEL, random_trials=0, seed=seed)
     settings.update(changes)
     return SweepConfig(**settings)  # type: ignore[arg-type]
 

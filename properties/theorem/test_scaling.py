@@ -25,7 +25,7 @@ TOLERANCE = 0.05
 @pytest.mark.parametrize("alpha", [0.2, 0.3])
 def test_error_scaling_rates(alpha, mbp_root_seed, mbp_evidence):
     config = item_config(SCALING_WIDTHS[0], mbp_root_seed, alphas=(alpha,), widths=SCALING_WIDTHS,
-                         trials=SCALING_TRIALS, looks=1, compare_random=True)
+                         trials=SCALING_TRIALS, looks=1, random_trials=SCALING_TRIALS)
     audit = scaling_audit(run_sweep(config, workers=0), tolerance=TOLERANCE).alphas[0]
     mbp_evidence.update({key: {"slope": round(fit.slope, 4), "ci": [round(v, 4) for v in fit.ci],
                                "expected": audit.expected[key]} for key, fit in audit.fits.items()})

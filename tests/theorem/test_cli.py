@@ -9,7 +9,7 @@ import pytest
 from mbp_verify.cli import main
 
 SMALL = ["theorem", "--alpha", "0.3", "--widths", "32,64", "--trials", "16", "--looks", "1", "--delta", "0.25",
-         "--confidence", "0.95", "--no-random"]
+         "--confidence", "0.95", "--random-trials", "0"]
 
 
 def _run(tmp_path, *extra):
@@ -49,7 +49,8 @@ def test_out_of_regime_eps_is_refuted_and_exits_1(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv", [["--widths", "a,b"], ["--alpha", "1.5"], ["--alpha", "x"], ["--workers", "0"],
                                   ["--trials", "0"], ["--eps", "-1"], ["--delta", "1"], ["--seed", "-3"],
-                                  ["--activation", "nope"], ["--widths", "2"], ["--trials", "10", "--looks", "40"]])
+                                  ["--activation", "nope"], ["--widths", "2"], ["--trials", "10", "--looks", "40"],
+                                  ["--random-trials", "-1"]])
 def test_bad_input_exits_2_with_one_line(argv, capsys):
     assert main(["theorem", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -20,6 +20,8 @@ def synthetic_trial(spec, seed, index):
     upper = 4.0 * lower
     outcome = {16: "certified", 32: "violated" if rng.random() < 0.9 else "certified",
                64: "unknown" if rng.random() < 0.5 else "certified"}.get(d, "certified")
+    if index >= spec.random_trials:
+        return TrialOutcome(index, outcome, float(lower), float(upper))
     return TrialOutcome(index, outcome, float(lower), float(upper), float(3 * lower * d**0.2), float(12 * lower * d**0.2))
 
 
@@ -47,8 +49,9 @@ def test_progress_reports_every_trial_of_every_look():
 
 
 def test_scaling_audit_recovers_the_synthetic_power_laws_and_constants():
-    result = run_sweep(_config(widths=(16, 32, 64, 128), trials=20, looks=1), trial_fn=synthetic_trial)
+    result = run_sweep(_config(widths=(16, 32, 64, 128), trials=20, looks=1, random_trials=8), trial_fn=synthetic_trial)
     audit = scaling_audit(result, n_boot=500).alphas[0]
+    assert audit.fits["random_lower"].n_per_x == (8, 8, 8, 8) and audit.fits["magnitude_lower"].n_per_x == (20,) * 4
     assert audit.fits["magnitude_lower"].slope == pytest.approx(-0.9, abs=0.05)
     assert audit.fits["random_lower"].slope == pytest.approx(-0.7, abs=0.05)
     assert audit.within_tolerance("magnitude_upper") and audit.within_tolerance("random_upper") is False

@@ -44,11 +44,12 @@ def test_networks_are_shared_across_alpha_eps_and_pruning_but_not_trials():
 
 
 def test_trial_is_a_function_of_seed_spec_and_index():
-    spec = TrialSpec(width=16, alpha=0.3, eps=0.2, compare_random=True)
+    spec = TrialSpec(width=16, alpha=0.3, eps=0.2, random_trials=4)
     first, again, other = run_trial(spec, 5, 3), run_trial(spec, 5, 3), run_trial(spec, 5, 4)
     assert first == again and first != other
     assert first.index == 3 and 0 < first.lower <= first.upper
     assert 0 < first.random_lower <= first.random_upper
+    assert other.random_lower is None and other.random_upper is None  # index 4 >= random_trials
     expected = "certified" if first.upper <= spec.eps else "violated" if first.lower > spec.eps else "unknown"
     assert first.outcome == expected
 
