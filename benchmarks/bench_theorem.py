@@ -38,7 +38,7 @@ def per_width_table(widths: tuple[int, ...], alpha: float) -> None:
         trials = max(4, int(400 / d))
         base = TrialSpec(width=d, alpha=alpha, eps=1.0)
         fast = trials_per_second(base, trials)
-        paired = trials_per_second(base.with_changes(random_trials=20_000)  # every timed index, trials)
+        paired = trials_per_second(base.with_changes(random_trials=20_000), trials)  # every timed index is paired
         thorough = trials_per_second(base.with_changes(effort="default"), trials)
         print(f"{d:>6} {fast:>10.2f} {paired:>14.2f} {thorough:>12.2f} {fast / paired:>15.2f} {fast / thorough:>18.2f}")
 
