@@ -2,7 +2,7 @@
 
 from .property import STATUSES, CodeUnderTestError, Inconclusive, mbp_property
 from .results import ItemResult, PropertyResult, aggregate, combine_statuses, run_exit_code
-from .runner import SuiteRun, properties_dir, run_property_suite, single_thread_env
+from .runner import SuiteRun, pin_blas_threads_for_children, properties_dir, run_property_suite, single_thread_env
 
 __all__ = [
     "STATUSES",
@@ -15,6 +15,7 @@ __all__ = [
     "combine_statuses",
     "run_exit_code",
     "SuiteRun",
+    "pin_blas_threads_for_children",
     "properties_dir",
     "run_property_suite",
     "single_thread_env",

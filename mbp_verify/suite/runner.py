@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from ..errors import InputError
 
-__all__ = ["properties_dir", "SuiteRun", "run_property_suite", "single_thread_env"]
+__all__ = ["properties_dir", "SuiteRun", "run_property_suite", "single_thread_env", "pin_blas_threads_for_children"]
 
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -37,6 +37,17 @@ def single_thread_env(base: "dict[str, str] | None" = None) -> dict[str, str]:
     for var in _BLAS_VARS:
         env[var] = "1"
     return env
+
+
+def pin_blas_threads_for_children() -> None:
+    """Default BLAS/OpenMP to one thread in processes started from now on (e.g. xdist workers).
+
+    A value the user exported is kept. Called by the suite's conftest files, which pytest loads
+    before pytest-xdist starts its workers, so `python -m pytest -n 2` does not oversubscribe
+    the cores with 2 x (number of cores) BLAS threads.
+    """
+    for var in _BLAS_VARS:
+        os.environ.setdefault(var, "1")
 
 
 def _plugin_registered_by_entry_point() -> bool:

@@ -85,3 +85,14 @@ def test_plugin_is_inert_without_options(pytester):
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "out").exists()
+
+
+def test_blas_threads_pinned_for_workers_unless_the_user_chose(monkeypatch):
+    from mbp_verify.suite import pin_blas_threads_for_children
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    pin_blas_threads_for_children()
+    import os
+
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["OMP_NUM_THREADS"] == "3"
