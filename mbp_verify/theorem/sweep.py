@@ -111,7 +111,11 @@ class SweepResult:
 
 def run_sweep(config: SweepConfig, *, workers: int = 0, on_progress: "LookProgress | None" = None,
               trial_fn: TrialFunction = run_trial) -> SweepResult:
-    """Run the sweep's sequential looks; `on_progress(look, done, total)` after each trial."""
+    """Run the sweep's sequential looks; `on_progress(look, done, total)` after each trial.
+
+    `workers=0` runs the trials in this process; `workers >= 1` spawns worker processes, so a
+    script calling it needs the usual `if __name__ == "__main__":` guard of the spawn method.
+    """
     start = time.perf_counter()
     design = config.design()
     specs = config.cells()
