@@ -8,15 +8,14 @@ for the property to judge.
 
 from __future__ import annotations
 
-import signal
-import threading
 import warnings
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from ..suite.property import CodeUnderTestError
+from ..timeouts import time_limit
 from .protocol import as_numpy, has_hook
 from .rules import PrunerRules
 
@@ -29,22 +28,8 @@ class PrunerTimeout(Exception):
     """The pruner under test exceeded its per-call time limit."""
 
 
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def _raise(signum: int, frame: Any) -> None:
-        raise PrunerTimeout(f"the pruner did not return within {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def _time_limit(seconds: float) -> "AbstractContextManager[None]":
+    return time_limit(seconds, lambda: PrunerTimeout(f"the pruner did not return within {seconds:g} s"))
 
 
 @contextmanager

@@ -8,10 +8,7 @@ with a time limit on sympy calls that can run long.
 
 from __future__ import annotations
 
-import signal
-import threading
-from contextlib import contextmanager
-from typing import Iterator
+from contextlib import AbstractContextManager
 
 import mpmath
 import numpy as np
@@ -19,12 +16,13 @@ import sympy as sp
 from sympy.calculus.util import continuous_domain
 
 from ..errors import InputError
+from ..timeouts import time_limit
 from .registry import CONSTANT_VALUES, X
 
 __all__ = [
     "DIGITS",
     "SolveTimeout",
-    "time_limit",
+    "solve_time_limit",
     "split_pieces",
     "check_real_on_reals",
     "jumps",
@@ -42,23 +40,9 @@ class SolveTimeout(Exception):
     """A sympy call ran past its time limit."""
 
 
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt a long sympy solve (main thread only; elsewhere no limit is applied)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _raise(signum, frame):
-        raise SolveTimeout()
-
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def solve_time_limit(seconds: float = _SOLVE_SECONDS) -> "AbstractContextManager[None]":
+    """A limit on one sympy call: SolveTimeout when it runs past `seconds`."""
+    return time_limit(seconds, SolveTimeout)
 
 
 def split_pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Interval]]:
@@ -121,7 +105,7 @@ def critical_points(derivative: sp.Expr, interval: sp.Interval, steps: list[str]
         return []
     open_piece = sp.Interval.open(interval.start, interval.end)
     try:
-        with time_limit(_SOLVE_SECONDS):
+        with solve_time_limit():
             solved = sp.solveset(sp.numer(sp.together(second)), X, open_piece)
         if isinstance(solved, sp.FiniteSet):
             steps.append(f"  sigma'' = 0 on {open_piece}: solved exactly, {sorted(solved, key=lambda t: float(t))}")
@@ -143,7 +127,7 @@ def one_sided_limit(func: sp.Expr, end: sp.Expr, direction: str, steps: list[str
     """sympy's limit of `func` at `end` ("+" from the right, "-" from the left), or, when sympy
     takes too long, a 30-digit evaluation closer and closer to the end (oo if it does not settle)."""
     try:
-        with time_limit(_SOLVE_SECONDS):
+        with solve_time_limit():
             return sp.limit(func, X, end, direction)
     except (SolveTimeout, NotImplementedError, ValueError):
         pass
@@ -170,7 +154,7 @@ def check_real_on_reals(expr: sp.Expr, pieces: list[tuple[sp.Expr, sp.Interval]]
     for piece, interval in pieces:
         inner = sp.Interval.open(interval.start, interval.end)
         try:
-            with time_limit(_SOLVE_SECONDS):
+            with solve_time_limit():
                 missing = inner - continuous_domain(piece, X, inner)
         except (SolveTimeout, NotImplementedError, TypeError, ValueError):
             missing = sp.S.EmptySet  # undecided: the scan below still looks

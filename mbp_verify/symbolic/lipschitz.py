@@ -28,13 +28,12 @@ from .analysis import (
     jumps,
     one_sided_limit,
     split_pieces,
-    time_limit,
+    solve_time_limit,
 )
 from .registry import CONSTANT_VALUES, X, parse_expression, symbolic_activation
 
 __all__ = ["LipschitzDerivation", "derive_lipschitz", "lipschitz_constant", "derive_softmax"]
 
-_SOLVE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ def _homogeneous(pieces: list[tuple[sp.Expr, sp.Interval]]) -> bool:
         if any(end not in (-sp.oo, 0, sp.oo) for end in (interval.start, interval.end)):
             return False
         try:
-            with time_limit(_SOLVE_SECONDS):
+            with solve_time_limit():
                 if sp.simplify(piece.subs(X, c * X) - c * piece) != 0:
                     return False
         except SolveTimeout:
