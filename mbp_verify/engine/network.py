@@ -161,6 +161,8 @@ def load_network(path: "str | Path", activation: "str | ActivationSpec" = "relu"
     file = Path(path)
     if not file.is_file():
         raise InputError(f"network file {str(file)!r} does not exist")
+    if not zipfile.is_zipfile(file):
+        raise InputError(f"{str(file)!r} is not a .npz network (not a zip archive of arrays W1, W2, ...)")
     try:
         with np.load(file, allow_pickle=False) as data:
             keys = natural_layer_order(list(data.files))

@@ -112,8 +112,17 @@ def test_missing_and_corrupt_files(tmp_path):
         load_network(tmp_path / "missing.npz")
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="not a .npz network"):
         load_network(corrupt)
+    text = tmp_path / "notes.npz"
+    text.write_text("garbage")
+    with pytest.raises(InputError, match="not a .npz network"):
+        load_network(text)
+    truncated = tmp_path / "truncated.npz"
+    np.savez(truncated, W1=np.ones((3, 3)))
+    truncated.write_bytes(truncated.read_bytes()[:-30])
+    with pytest.raises(InputError, match="not a .npz network|cannot read"):
+        load_network(truncated)
     pickled = tmp_path / "obj.npz"
     np.savez(pickled, W1=np.array([{"a": 1}], dtype=object))
     with pytest.raises(InputError):
