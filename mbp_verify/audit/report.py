@@ -7,13 +7,11 @@ hidden name and renamed into place only when every file is written.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any, Callable
 
 from ..reports.atomic import atomic_write_text
-from ..reports.folders import mark_latest, new_run_folder
+from ..reports.folders import mark_latest, new_run_folder, staged_folder
 from .figures import layer_figure_name, plot_layer, plot_movement
 from .layer_audit import FAMILY
 from .weights_audit import AuditReport
@@ -152,11 +150,8 @@ def write_audit_folder(report: AuditReport, write_json: Callable[[Path], None], 
                        progress: "Callable[[str], None] | None" = None) -> Path:
     """Write report.json (through `write_json(path)`), report.md and figures into a fresh `audit-<time>-seed<S>/`."""
     final = new_run_folder("audit", report.seed, root)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "figures").mkdir(parents=True)
-    try:
+    with staged_folder(final) as staging:
+        (staging / "figures").mkdir()
         figures: dict[str, str] = {}
         for index, (layer, audit) in enumerate(zip(report.selection.layers, report.layers)):
             if progress:
@@ -169,9 +164,5 @@ def write_audit_folder(report: AuditReport, write_json: Callable[[Path], None], 
             figures["movement"] = "figures/movement.png"
         write_json(staging / "report.json")
         atomic_write_text(staging / "report.md", render_markdown(report, figures))
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     mark_latest(final)
     return final

@@ -7,14 +7,13 @@ when all are complete, so an interrupted run never leaves a report that looks fi
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..suite.results import PropertyResult, run_exit_code
 from .atomic import atomic_write_text
+from .folders import staged_folder
 
 __all__ = ["REPORT_SCHEMA", "REPORT_SCHEMA_VERSION", "build_report", "write_run_report", "render_markdown", "render_junit", "status_counts"]
 
@@ -122,21 +121,9 @@ def render_junit(report: dict[str, Any]) -> str:
 
 
 def write_run_report(folder: "str | Path", report: dict[str, Any]) -> Path:
-    """Write the three files into `folder` (created; must not exist yet), atomically as a set."""
-    final = Path(folder)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.parent / f".{final.name}.partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    try:
+    """Write the three files into `folder`, atomically as a set."""
+    with staged_folder(folder) as staging:
         atomic_write_text(staging / "report.json", json.dumps(report, indent=2, allow_nan=False, default=str) + "\n")
         atomic_write_text(staging / "report.md", render_markdown(report))
         atomic_write_text(staging / "junit.xml", render_junit(report))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
+    return Path(folder)

@@ -8,14 +8,13 @@ under a hidden name and renamed into place only when every file is written.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..reports.atomic import atomic_write_text
+from ..reports.folders import staged_folder
 from .figures import write_figures
 from .scaling import ScalingAudit
 from .sweep import SweepResult
@@ -122,19 +121,10 @@ def render_markdown(payload: dict[str, Any], figures: dict[str, Path]) -> str:
 
 def write_theorem_folder(folder: "str | Path", result: SweepResult, audit: ScalingAudit, payload: dict[str, Any]) -> Path:
     """Write theorem.json, trials.json, report.md and figures into `folder`, atomically as a set."""
-    final = Path(folder)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    with staged_folder(folder) as staging:
         figures = write_figures(result, audit, staging)
         atomic_write_text(staging / "theorem.json", json.dumps(payload, indent=2, allow_nan=False) + "\n")
         trials = [cell.to_dict() for cell in result.cells]
         atomic_write_text(staging / "trials.json", json.dumps(trials, indent=1, allow_nan=False) + "\n")
         atomic_write_text(staging / "report.md", render_markdown(payload, figures))
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
+    return Path(folder)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 from mbp_verify.conformance import (
-    PrunerRules, PrunerUnderTest, count_from_fraction, load_counterexample, load_pruner, parse_rules,
+    PrunerUnderTest, count_from_fraction, load_counterexample, load_pruner, parse_rules,
     reference_pruner, replay,
 )
 from mbp_verify.conformance.baseline import baseline_corpus, compare_baseline, load_baseline, record_baseline

@@ -75,3 +75,17 @@ def test_new_run_folders_are_unique_and_latest_is_recorded(tmp_path):
     assert second != first
     mark_latest(first)
     assert (tmp_path / "LATEST-run").read_text().strip() == first.name
+
+
+def test_staged_folder_leaves_nothing_under_the_final_name_on_failure(tmp_path):
+    from mbp_verify.reports.folders import staged_folder
+
+    target = tmp_path / "run-x"
+    with pytest.raises(RuntimeError):
+        with staged_folder(target) as staging:
+            (staging / "report.json").write_text("{}")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    with staged_folder(target) as staging:
+        (staging / "report.json").write_text("{}")
+    assert [p.name for p in tmp_path.iterdir()] == ["run-x"] and (target / "report.json").is_file()

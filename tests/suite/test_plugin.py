@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 SUITE = '''
 import pytest
 from hypothesis import given, strategies as st
