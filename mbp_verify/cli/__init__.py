@@ -47,6 +47,8 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        if getattr(args, "seed", 0) < 0:
+            raise InputError(f"--seed must be non-negative, got {args.seed}")
         return int(args.handler(args))
     except InputError as exc:
         print(f"mbp-verify {args.command}: error: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ __all__ = [
     "EXIT_USAGE",
     "SCHEMA_VERSION",
     "add_common_arguments",
+    "add_suite_arguments",
+    "hypothesis_profile",
+    "worker_count",
     "write_json_output",
     "parse_int_list",
     "progress",
@@ -35,6 +39,30 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write machine-readable results (versioned schema) to PATH")
     parser.add_argument("--seed", type=int, default=DEFAULT_ROOT_SEED,
                         help=f"root seed for every random draw (default {DEFAULT_ROOT_SEED})")
+
+
+def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--quick` / `--thorough` (Hypothesis profile), `--workers`, `--reports-dir` and `-k`: the
+    options of every command that runs the property suite."""
+    speed = parser.add_mutually_exclusive_group()
+    speed.add_argument("--quick", action="store_true", help="fewer Hypothesis examples and trials")
+    speed.add_argument("--thorough", action="store_true", help="many more Hypothesis examples")
+    parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of CPUs)")
+    parser.add_argument("--reports-dir", type=Path, default=None, help="root folder for run reports (default reports/)")
+    parser.add_argument("-k", dest="select", default=None, help="only properties whose test names match this pytest -k expression")
+
+
+def hypothesis_profile(args: argparse.Namespace) -> str:
+    """The Hypothesis profile chosen by `--quick` / `--thorough`."""
+    return "mbp-quick" if args.quick else "mbp-thorough" if args.thorough else "mbp-default"
+
+
+def worker_count(requested: "int | None") -> int:
+    """`--workers`: the number given (at least 1), or one per CPU."""
+    workers = requested if requested is not None else max(1, os.cpu_count() or 1)
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    return workers
 
 
 def write_json_output(path: "Path | None", command: str, payload: dict[str, Any]) -> None:

@@ -24,7 +24,8 @@ from ..errors import InputError
 from ..reports.atomic import atomic_write_json, atomic_write_text
 from ..reports.folders import mark_latest, new_run_folder
 from ..suite.runner import run_property_suite
-from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, progress, write_json_output
+from ._common import (EXIT_FAILED, EXIT_OK, add_common_arguments, add_suite_arguments, hypothesis_profile, progress,
+                      worker_count, write_json_output)
 from .summary import format_report_summary
 
 __all__ = ["register", "handle"]
@@ -45,14 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rules", default=None, metavar="KEY=VALUE,...",
                         help="declare/override rules, e.g. 'tie=index,nan=raise,min_kept=1' "
                              "(keys: ranking tie nan count count_base scope collapse min_kept)")
-    speed = parser.add_mutually_exclusive_group()
-    speed.add_argument("--quick", action="store_true", help="fewer Hypothesis examples")
-    speed.add_argument("--thorough", action="store_true", help="many more Hypothesis examples")
-    parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of CPUs)")
+    add_suite_arguments(parser)
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help=f"per-call time limit for the pruner (default {DEFAULT_TIMEOUT_S:g}); exceeding it is an error")
-    parser.add_argument("--reports-dir", type=Path, default=None, help="root folder for run reports (default reports/)")
-    parser.add_argument("-k", dest="select", default=None, help="only properties whose test names match this pytest -k expression")
     parser.add_argument("--record-baseline", type=Path, default=None, metavar="FILE",
                         help="record the pruner's masks on the seeded corpus into FILE (JSON)")
     parser.add_argument("--baseline", type=Path, default=None, metavar="FILE",
@@ -65,11 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    workers = args.workers if args.workers is not None else max(1, os.cpu_count() or 1)
-    if workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
-    if args.seed < 0:
-        raise InputError(f"--seed must be non-negative, got {args.seed}")
+    workers = worker_count(args.workers)
     if args.timeout <= 0:
         raise InputError(f"--timeout must be positive, got {args.timeout}")
     if args.baseline_only and not (args.baseline or args.record_baseline):
@@ -105,7 +97,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _run_suite(args: argparse.Namespace, pruner: PrunerUnderTest, workers: int, findings, payload: dict[str, Any]) -> int:
-    profile = "mbp-quick" if args.quick else "mbp-thorough" if args.thorough else "mbp-default"
+    profile = hypothesis_profile(args)
     folder = new_run_folder("check-pruner", args.seed, args.reports_dir)
     staging = folder.parent / f".{folder.name}.counterexamples-{os.getpid()}"
     extra = ["--mbp-pruner", args.target, "--mbp-counterexample-dir", str(staging.resolve()),

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
-from ..errors import InputError
 from ..reports.atomic import atomic_write_json
 from ..reports.folders import mark_latest, new_run_folder
 from ..suite.runner import run_property_suite
-from ._common import add_common_arguments, progress
+from ._common import add_common_arguments, add_suite_arguments, hypothesis_profile, progress, worker_count
 from .summary import format_report_summary
 
 __all__ = ["register"]
@@ -23,23 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and write report.json, report.md and junit.xml under reports/.",
     )
     add_common_arguments(parser)
-    speed = parser.add_mutually_exclusive_group()
-    speed.add_argument("--quick", action="store_true", help="fewer Hypothesis examples (under a minute)")
-    speed.add_argument("--thorough", action="store_true", help="many more Hypothesis examples")
+    add_suite_arguments(parser)
     parser.add_argument("--full", action="store_true", help="also run the long statistical sweeps (marker 'slow')")
-    parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of CPUs)")
-    parser.add_argument("--reports-dir", type=Path, default=None, help="root folder for run reports (default reports/)")
-    parser.add_argument("-k", dest="select", default=None, help="only properties whose test names match this pytest -k expression")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    workers = args.workers if args.workers is not None else max(1, os.cpu_count() or 1)
-    if workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
-    if args.seed < 0:
-        raise InputError(f"--seed must be non-negative, got {args.seed}")
-    profile = "mbp-quick" if args.quick else "mbp-thorough" if args.thorough else "mbp-default"
+    workers = worker_count(args.workers)
+    profile = hypothesis_profile(args)
     folder = new_run_folder("run", args.seed, args.reports_dir)
     progress(f"mbp-verify run: property suite on the reference engine ({workers} workers, profile {profile})")
     extra = ["-k", args.select] if args.select else []

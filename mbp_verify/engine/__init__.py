@@ -22,7 +22,7 @@ from .masks import (
     pruned_count,
     random_mask,
 )
-from .network import Network, load_network, natural_layer_order, sample_network, save_network, uniform_half_width
+from .network import Network, load_layer_arrays, load_network, natural_layer_order, sample_network, save_network, uniform_half_width
 from .prune import PrunedNetwork, apply_masks, prune_network
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "pruned_count",
     "random_mask",
     "Network",
+    "load_layer_arrays",
     "load_network",
     "natural_layer_order",
     "sample_network",

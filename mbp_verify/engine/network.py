@@ -23,6 +23,7 @@ __all__ = [
     "WeightDistribution",
     "uniform_half_width",
     "sample_network",
+    "load_layer_arrays",
     "load_network",
     "save_network",
     "natural_layer_order",
@@ -156,22 +157,29 @@ def natural_layer_order(keys: Sequence[str]) -> list[str]:
     return sorted(keys, key=lambda k: [int(t) if t.isdigit() else t for t in _KEY_RE.split(k)])
 
 
-def load_network(path: "str | Path", activation: "str | ActivationSpec" = "relu") -> Network:
-    """Read a network from `.npz` (arrays in natural key order are the layers)."""
+def load_layer_arrays(path: "str | Path", what: str = "network") -> list[np.ndarray]:
+    """The arrays of a `.npz` file in natural key order (W2 before W10): layers, or masks.
+
+    No pickles are read; a missing, non-zip, corrupt or empty file is an InputError naming `what`.
+    """
     file = Path(path)
     if not file.is_file():
-        raise InputError(f"network file {str(file)!r} does not exist")
+        raise InputError(f"{what} file {str(file)!r} does not exist")
     if not zipfile.is_zipfile(file):
-        raise InputError(f"{str(file)!r} is not a .npz network (not a zip archive of arrays W1, W2, ...)")
+        raise InputError(f"{str(file)!r} is not a .npz {what} (not a zip archive of arrays W1, W2, ...)")
     try:
         with np.load(file, allow_pickle=False) as data:
-            keys = natural_layer_order(list(data.files))
-            arrays = [data[k] for k in keys]
+            arrays = [data[k] for k in natural_layer_order(list(data.files))]
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"cannot read {str(file)!r} as a .npz network: {exc}") from None
+        raise InputError(f"cannot read {str(file)!r} as a .npz {what}: {exc}") from None
     if not arrays:
         raise InputError(f"{str(file)!r} holds no arrays")
-    return Network(arrays, activation)
+    return arrays
+
+
+def load_network(path: "str | Path", activation: "str | ActivationSpec" = "relu") -> Network:
+    """Read a network from `.npz` (arrays in natural key order are the layers)."""
+    return Network(load_layer_arrays(path, "network"), activation)
 
 
 def save_network(path: "str | Path", network: Network) -> None:
