@@ -12,12 +12,10 @@ product of absolute values, with u = 2^-53.
 from __future__ import annotations
 
 import math
-from typing import Iterable
-
 import numpy as np
 
-__all__ = ["UNIT_ROUNDOFF", "UNDERFLOW_UNIT", "gamma", "up", "add_up", "mul_up", "sqrt_up", "sum_up",
-           "frobenius_up", "matmul_error_up"]
+__all__ = ["UNIT_ROUNDOFF", "UNDERFLOW_UNIT", "gamma", "up", "add_up", "mul_up", "sqrt_up",
+           "frobenius_up", "matmul_error_up", "gram_error_up"]
 
 UNIT_ROUNDOFF = 2.0**-53
 UNDERFLOW_UNIT = 2.0**-1074  # smallest positive subnormal float64
@@ -48,11 +46,6 @@ def mul_up(*values: float) -> float:
 def sqrt_up(value: float) -> float:
     """An upper bound of sqrt(value) for value >= 0 (math.sqrt is correctly rounded)."""
     return up(math.sqrt(value)) if value > 0 else 0.0
-
-
-def sum_up(values: Iterable[float]) -> float:
-    """An upper bound of the exact sum of many floats."""
-    return up(math.fsum(values))
 
 
 def gamma(n: int) -> float:
@@ -101,3 +94,15 @@ def matmul_error_up(inner: int, entries: int, left_frobenius: float, right_frobe
     """
     underflow = mul_up(sqrt_up(float(entries)), float(inner + 1), UNDERFLOW_UNIT)
     return add_up(mul_up(gamma(inner + 1), left_frobenius, right_frobenius), underflow)
+
+
+def gram_error_up(size: int, length: int, *frobenius: float) -> float:
+    """Bound of ||fl(G) - G||_2 for a computed size x size Gram matrix G = M^T M (or M M^T).
+
+    `length` is the number of roundings per entry (inner dimension plus any extra scalings),
+    and the product of `frobenius` bounds ||M||_F^2: |fl(G) - G| <= gamma_length |M|^T |M|
+    entrywise, plus at most `length` eta per entry lost to underflow, i.e. size * length * eta
+    in spectral norm.
+    """
+    underflow = mul_up(float(size), float(length), UNDERFLOW_UNIT)
+    return add_up(mul_up(gamma(length), *frobenius), underflow)

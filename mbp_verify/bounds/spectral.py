@@ -26,6 +26,7 @@ default: tighter costs Lanczos steps and buys nothing at the scale of the bracke
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -36,12 +37,13 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from ..errors import InputError
-from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
+from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, gram_error_up, mul_up, sqrt_up, up
 
 __all__ = ["SpectralBound", "certified_spectral_norm", "certified_norm_from_gram", "certify_gram", "gram_matrix", "in_safe_range"]
 
 _DENSE_EIGEN_LIMIT = 160  # below this size a full symmetric eigensolve is cheaper than Lanczos
 _MAX_ATTEMPTS = 12
+_DEFAULT_SLACK = 1e-5
 # Entries in this range keep every Gram entry's underflow (<= n eta) far below its gamma term.
 _SAFE_RANGE = (2.0**-300, 2.0**300)
 
@@ -137,25 +139,28 @@ def in_safe_range(matrix: "np.ndarray | scipy.sparse.csr_array") -> bool:
 def certified_norm_from_gram(matrix: np.ndarray, gram: np.ndarray, right: bool, *,
                              rng: "np.random.Generator | None" = None) -> SpectralBound:
     """Like `certified_spectral_norm` for a dense A whose Gram (A^T A if `right`, else A A^T)
-    was computed by one float64 product; falls back when the Gram is not finite."""
-    largest = float(np.max(np.abs(matrix)))
-    if not (np.isfinite(gram).all() and _SAFE_RANGE[0] <= largest <= _SAFE_RANGE[1]):
-        return certified_spectral_norm(matrix, rng=rng)  # prescaled by a power of two there
-    rows, cols = matrix.shape
-    if not gram.any():
-        return SpectralBound(0.0, 0.0, np.eye(cols, 1).ravel(), 0)
-    fro = frobenius_up(matrix)
-    inner = rows if right else cols
-    underflow = mul_up(float(gram.shape[0]), float(inner + 1), UNDERFLOW_UNIT)
-    delta = add_up(mul_up(gamma(inner + 1), fro, fro), underflow)
-    upper, estimate, vector, attempts = certify_gram(gram, delta, rng=rng)
-    if not right:
-        vector = matrix.T @ vector
+    was computed by one float64 product; falls back to it (prescaled) when the Gram is not
+    finite, A's entries leave the safe range, or A = 0."""
+    if not (np.isfinite(gram).all() and in_safe_range(matrix)) or not matrix.any():
+        return certified_spectral_norm(matrix, rng=rng)
+    return _from_gram(matrix, gram, right, slack=_DEFAULT_SLACK, rng=rng)
+
+
+def _from_gram(a: "np.ndarray | scipy.sparse.csr_array", gram: np.ndarray, right: bool, *, slack: float,
+               rng: "np.random.Generator | None") -> SpectralBound:
+    """The certificate of a non-zero A from its computed Gram matrix (A^T A if `right`, else A A^T)."""
+    rows, cols = a.shape
+    fro = frobenius_up(a.data if scipy.sparse.issparse(a) else a)
+    delta = gram_error_up(gram.shape[0], (rows if right else cols) + 1, fro, fro)
+    upper, estimate, vector, attempts = certify_gram(gram, delta, slack=slack, rng=rng)
+    if not right:  # the top right singular vector is A^T u / ||A^T u||
+        vector = np.asarray(a.T @ vector).ravel()
     norm = float(np.linalg.norm(vector))
-    return SpectralBound(upper, estimate, vector / norm if norm > 0 else np.eye(cols, 1).ravel(), attempts)
+    direction = vector / norm if norm > 0 else np.eye(cols, 1).ravel()
+    return SpectralBound(upper, estimate, direction, attempts)
 
 
-def certify_gram(gram: np.ndarray, delta: float, *, slack: float = 1e-5,
+def certify_gram(gram: np.ndarray, delta: float, *, slack: float = _DEFAULT_SLACK,
                  rng: "np.random.Generator | None" = None) -> tuple[float, float, np.ndarray, int]:
     """For a computed Gram G with ||G - A^T A||_2 <= delta: (upper of ||A||_2, estimate, top
     eigenvector of G, attempts). Only the lower triangle of G is read by the certificate."""
@@ -171,13 +176,13 @@ def certify_gram(gram: np.ndarray, delta: float, *, slack: float = 1e-5,
     raise ArithmeticError("the spectral-norm certificate did not succeed; the matrix is numerically degenerate")
 
 
-def certified_spectral_norm(matrix: "np.ndarray | scipy.sparse.spmatrix", *, slack: float = 1e-5,
+def certified_spectral_norm(matrix: "np.ndarray | scipy.sparse.spmatrix", *, slack: float = _DEFAULT_SLACK,
                             rng: "np.random.Generator | None" = None) -> SpectralBound:
     """A float64-sound upper bound of ||A||_2 (dense or scipy.sparse), within ~`slack` of it."""
     if not (0 < slack < 1):
         raise InputError(f"slack must lie in (0, 1), got {slack}")
     a = _as_matrix(matrix)
-    rows, cols = a.shape
+    cols = a.shape[1]
     values = a.data if scipy.sparse.issparse(a) else a
     largest = float(np.max(np.abs(values))) if values.size else 0.0
     if largest == 0.0:
@@ -190,15 +195,5 @@ def certified_spectral_norm(matrix: "np.ndarray | scipy.sparse.spmatrix", *, sla
         a.data = np.ldexp(a.data, -exponent)
     else:
         a = np.ldexp(a, -exponent)
-    gram, right = gram_matrix(a)
-    inner = rows if right else cols
-    fro = frobenius_up(a.data if scipy.sparse.issparse(a) else a)
-    underflow = mul_up(float(gram.shape[0]), float(inner + 1), UNDERFLOW_UNIT)
-    delta = add_up(mul_up(gamma(inner + 1), fro, fro), underflow)
-    upper, estimate, vector, attempts = certify_gram(gram, delta, slack=slack, rng=rng)
-    upper, estimate = _ldexp(upper, exponent), _ldexp(estimate, exponent)
-    if not right:  # the top right singular vector is A^T u / ||A^T u||
-        vector = np.asarray(a.T @ vector).ravel()
-    norm = float(np.linalg.norm(vector))
-    direction = vector / norm if norm > 0 else np.eye(cols, 1).ravel()
-    return SpectralBound(upper, estimate, direction, attempts)
+    bound = _from_gram(a, *gram_matrix(a), slack=slack, rng=rng)
+    return dataclasses.replace(bound, upper=_ldexp(bound.upper, exponent), estimate=_ldexp(bound.estimate, exponent))

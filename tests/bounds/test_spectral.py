@@ -59,3 +59,14 @@ def test_bad_input(bad, message):
         certified_spectral_norm(bad)
     with pytest.raises(InputError, match="slack"):
         certified_spectral_norm(np.ones((2, 2)), slack=0.0)
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6)])
+def test_gram_shortcut_agrees_with_the_direct_certificate(shape):
+    a = np.random.default_rng(7).standard_normal(shape)
+    right = shape[0] >= shape[1]
+    shortcut = certified_norm_from_gram(a, a.T @ a if right else a @ a.T, right)
+    direct = certified_spectral_norm(a)
+    assert shortcut.upper >= np.linalg.norm(a, 2) and shortcut.upper == pytest.approx(direct.upper, rel=1e-9)
+    assert abs(shortcut.right_vector @ direct.right_vector) == pytest.approx(1.0)
+    assert certified_norm_from_gram(np.zeros(shape), np.zeros((shape[1],) * 2), True).upper == 0.0
