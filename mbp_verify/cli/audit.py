@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..audit import HYPOTHESES, LAYOUTS, audit_weights, default_draws, format_text, write_audit_folder
+from ..audit import DEFAULT_LEVEL, HYPOTHESES, LAYOUTS, audit_weights, format_text, write_audit_folder
 from ..bounds import EFFORTS
 from ..engine import validate_alpha
 from ..errors import InputError
@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--effort", choices=tuple(EFFORTS), default="default", help="bracket search effort (default default)")
     parser.add_argument("--compare", metavar="INIT", type=Path, default=None,
                         help="initial weights of the same network: how far each layer moved, and (iii) at init")
-    parser.add_argument("--level", type=float, default=0.05, help="level of each layer's (iii) family, Holm-corrected (default 0.05)")
+    parser.add_argument("--level", type=float, default=DEFAULT_LEVEL,
+                        help=f"level of each layer's (iii) family, Holm-corrected (default {DEFAULT_LEVEL:g})")
     parser.add_argument("--draws", type=int, default=None,
                         help="Monte Carlo draws per Monte Carlo test (default 199, more when --level is small)")
     parser.add_argument("--require", default=None, metavar="HYP[,HYP]",
@@ -71,14 +72,11 @@ def _required(text: "str | None") -> tuple[str, ...]:
 
 def handle(args: argparse.Namespace) -> int:
     required = _required(args.require)
-    if args.seed < 0:
-        raise InputError(f"--seed must be non-negative, got {args.seed}")
     if not 0 < args.level < 1:
         raise InputError(f"--level must lie in (0, 1), got {args.level}")
     alpha = None if args.no_consequences else float(validate_alpha(args.alpha))
-    draws = default_draws(args.level) if args.draws is None else args.draws
     report = audit_weights(args.weights, layers=args.layers, layout=args.layout, activation=args.activation, alpha=alpha,
-                           compare=args.compare, seed=args.seed, level=args.level, draws=draws, effort=args.effort,
+                           compare=args.compare, seed=args.seed, level=args.level, draws=args.draws, effort=args.effort,
                            progress=progress)
     failed = [h for h in required if report.rejected(h)]
     payload = {**report.to_dict(), "required": list(required), "required_rejected": failed,

@@ -74,6 +74,7 @@ def test_compare_reports_movement(files):
     (["uniform.npz", "--alpha", "1.5"], "alpha"),
     (["uniform.npz", "--require", "iv"], "--require"),
     (["uniform.npz", "--draws", "20"], "too coarse"),
+    (["uniform.npz", "--level", "1.5"], "--level"),
     (["uniform.npz", "--activation", "relu,tanh,relu"], "activations given"),
     (["uniform.npz", "--compare", "gauss.npz"], "lack"),
     (["garbage.bin"], "not a recognised weight file"),
