@@ -19,6 +19,7 @@ import numpy as np
 from ..engine import PrunedNetwork
 from ..errors import InputError
 from ..symbolic.derivative import activation_derivative
+from .parts import check_pair
 
 __all__ = ["AscentResult", "maximise_error"]
 
@@ -80,10 +81,16 @@ def _project(x: np.ndarray, on_sphere: bool) -> np.ndarray:
 
 def maximise_error(pair: PrunedNetwork, starts: np.ndarray, *, iterations: int, on_sphere: bool) -> AscentResult:
     """Run `iterations` ascent steps from every row of `starts`; return the best point seen."""
-    x = np.array(starts, dtype=np.float64, ndmin=2)
+    pair = check_pair(pair)
     d0 = pair.original.widths[0]
-    if x.shape[1] != d0 or x.shape[0] == 0:
+    try:
+        x = np.array(starts, dtype=np.float64, ndmin=2)
+    except (TypeError, ValueError):
+        raise InputError(f"starting points must be an array of real numbers, got {type(starts).__name__}") from None
+    if x.ndim != 2 or x.shape[1] != d0 or x.shape[0] == 0:
         raise InputError(f"starting points must have shape (n, {d0}), got {np.shape(starts)}")
+    if not np.isfinite(x).all():
+        raise InputError("starting points contain NaN or infinite entries")
     if iterations < 0:
         raise InputError(f"iterations must be >= 0, got {iterations}")
     full, pruned = pair.original.weights, pair.pruned.weights

@@ -23,7 +23,7 @@ from .constants import layer_constants
 from .averaged import applicable as averaged_applicable
 from .averaged import averaged_bound
 from .layerwise import layer_norms, layerwise_bound
-from .parts import pair_parts
+from .parts import check_pair, pair_parts
 from .replay import replay_error, unit_ball_point
 
 __all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "bracket_sup_error"]
@@ -104,16 +104,6 @@ def _generator(rng: "np.random.Generator | np.random.SeedSequence | int | None")
     raise InputError(f"rng must be a numpy Generator, SeedSequence, int or None, got {type(rng).__name__}")
 
 
-def _check_pair(pair: object) -> PrunedNetwork:
-    if not isinstance(pair, PrunedNetwork):
-        raise InputError(f"need a PrunedNetwork (from prune_network or apply_masks), got {type(pair).__name__}")
-    if pair.original.widths != pair.pruned.widths:
-        raise InputError(f"F and f have different widths: {pair.original.widths} vs {pair.pruned.widths}")
-    if pair.original.activations != pair.pruned.activations:
-        raise InputError("F and f must use the same activations")
-    return pair
-
-
 def _starts(directions: list[np.ndarray], count: int, d0: int, rng: np.random.Generator) -> np.ndarray:
     rows = [v for u in directions for v in (u, -u)][:count]
     extra = count - len(rows)
@@ -125,7 +115,7 @@ def _starts(directions: list[np.ndarray], count: int, d0: int, rng: np.random.Ge
 def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.random.SeedSequence | int | None" = None,
                       effort: Effort = "default") -> ErrorBracket:
     """Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 for the pair (F, f)."""
-    pair = _check_pair(pair)
+    pair = check_pair(pair)
     if effort not in EFFORTS:
         raise InputError(f"effort must be one of {', '.join(EFFORTS)}, got {effort!r}")
     generator = _generator(rng)

@@ -77,4 +77,6 @@ def _constants(spec: ActivationSpec) -> LayerConstants:
 
 def layer_constants(network: Network) -> tuple[LayerConstants, ...]:
     """Constants of every hidden layer (the last layer is linear and has none)."""
+    if not isinstance(network, Network):
+        raise InputError(f"need a Network (e.g. pair.original), got {type(network).__name__}")
     return tuple(_constants(spec) for spec in network.activations)

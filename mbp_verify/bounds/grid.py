@@ -16,6 +16,7 @@ import numpy as np
 from ..engine import PrunedNetwork
 from ..errors import InputError
 from .constants import layer_constants
+from .parts import check_pair
 from .replay import replay_error
 
 __all__ = ["GridSup", "disc_grid", "grid_sup", "observed_errors", "certified_grid_value"]
@@ -50,6 +51,7 @@ def disc_grid(angles: int, radii: int = 1) -> tuple[np.ndarray, float]:
 
 def observed_errors(pair: PrunedNetwork, points: np.ndarray, batch: int = 4096) -> np.ndarray:
     """||f(x) - F(x)|| for every row x of `points` (float64 forward passes)."""
+    pair = check_pair(pair)
     x = np.asarray(points, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != pair.original.widths[0]:
         raise InputError(f"points must have shape (n, {pair.original.widths[0]}), got {x.shape}")
@@ -62,6 +64,7 @@ def observed_errors(pair: PrunedNetwork, points: np.ndarray, batch: int = 4096) 
 
 def grid_sup(pair: PrunedNetwork, angles: int = 20_000, radii: int = 1) -> GridSup:
     """The maximum of ||f - F|| on the circle (radii = 1) or the disc grid; input dimension 2."""
+    pair = check_pair(pair)
     if pair.original.widths[0] != 2:
         raise InputError(f"grid_sup needs input dimension 2, got {pair.original.widths[0]}")
     points, spacing = disc_grid(angles, radii)
@@ -76,6 +79,7 @@ def certified_grid_value(pair: PrunedNetwork, angles: int = 20_000) -> float:
     Any claimed upper bound below it is unsound (a proof, not noise). Homogeneous
     activations use the unit circle, others a polar grid of the disc (40 rings).
     """
+    pair = check_pair(pair)
     constants = layer_constants(pair.original)
     homogeneous = all(c.homogeneous for c in constants)
     grid = grid_sup(pair, angles=angles, radii=1 if homogeneous else 40)

@@ -14,9 +14,10 @@ import numpy as np
 import scipy.sparse
 
 from ..engine import PrunedNetwork
+from ..errors import InputError
 from .rounding import frobenius_up
 
-__all__ = ["PairParts", "pair_parts", "estimate_norm"]
+__all__ = ["PairParts", "pair_parts", "estimate_norm", "check_pair"]
 
 _POWER_STEPS = 24
 
@@ -77,8 +78,20 @@ def estimate_norm(matrix: "np.ndarray | scipy.sparse.csr_array", rng: np.random.
     return float(np.sqrt(value))
 
 
+def check_pair(pair: object) -> PrunedNetwork:
+    """`pair` itself if it is an (F, f) pair of one architecture, else an InputError saying why."""
+    if not isinstance(pair, PrunedNetwork):
+        raise InputError(f"need a PrunedNetwork (from prune_network or apply_masks), got {type(pair).__name__}")
+    if pair.original.widths != pair.pruned.widths:
+        raise InputError(f"F and f have different widths: {pair.original.widths} vs {pair.pruned.widths}")
+    if pair.original.activations != pair.pruned.activations:
+        raise InputError("F and f must use the same activations")
+    return pair
+
+
 def pair_parts(pair: PrunedNetwork, rng: np.random.Generator) -> PairParts:
     """Prepare the matrices of (F, f) for the bounds."""
+    check_pair(pair)
     full = tuple(pair.original.weights)
     pruned = tuple(pair.pruned.weights)
     errors = tuple(scipy.sparse.csr_array(w - p) for w, p in zip(full, pruned))

@@ -25,6 +25,7 @@ import numpy as np
 from ..engine import Network, PrunedNetwork
 from ..engine.activations import ActivationSpec
 from ..errors import InputError
+from .parts import check_pair
 from .rounding import UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, up
 
 __all__ = ["Replay", "replay_error", "unit_ball_point"]
@@ -97,6 +98,7 @@ def _forward_error(network: Network, lipschitz: Sequence[float], x: np.ndarray) 
 
 def replay_error(pair: PrunedNetwork, x: np.ndarray, lipschitz: Sequence[float]) -> Replay:
     """||f(x) - F(x)|| on fresh `forward` passes; `lipschitz` are (upper bounds of) the K_l."""
+    pair = check_pair(pair)
     point = np.array(x, dtype=np.float64).ravel()
     d0 = pair.original.widths[0]
     if point.shape != (d0,):

@@ -42,6 +42,12 @@ def test_ascent_rejects_bad_starts():
         maximise_error(pair, np.zeros((2, 4)), iterations=3, on_sphere=True)
     with pytest.raises(InputError, match="iterations"):
         maximise_error(pair, np.ones((2, 3)), iterations=-1, on_sphere=True)
+    with pytest.raises(InputError, match="shape"):
+        maximise_error(pair, np.ones((2, 3, 3)), iterations=3, on_sphere=True)
+    with pytest.raises(InputError, match="NaN"):
+        maximise_error(pair, np.array([[1.0, np.nan, 0.0]]), iterations=3, on_sphere=True)
+    with pytest.raises(InputError, match="real numbers"):
+        maximise_error(pair, "abc", iterations=3, on_sphere=True)
 
 
 def test_grids():

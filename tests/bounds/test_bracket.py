@@ -6,8 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from mbp_verify.bounds import ErrorBracket, bracket_sup_error
-from mbp_verify.engine import apply_masks, prune_network, sample_network
+from mbp_verify.bounds import (ErrorBracket, bracket_sup_error, certified_grid_value, grid_sup, layer_constants,
+                               maximise_error, pair_parts, replay_error)
+from mbp_verify.bounds.grid import observed_errors
+from mbp_verify.engine import PrunedNetwork, apply_masks, prune_network, sample_network
 from mbp_verify.errors import InputError
 
 
@@ -57,6 +59,36 @@ def test_no_pruning_gives_zero_bracket():
 def test_rejects_non_pairs(bad, message):
     with pytest.raises(InputError, match=message):
         bracket_sup_error(bad)
+
+
+ENTRY_POINTS = {
+    "bracket_sup_error": lambda pair: bracket_sup_error(pair, effort="fast"),
+    "pair_parts": lambda pair: pair_parts(pair, np.random.default_rng(0)),
+    "maximise_error": lambda pair: maximise_error(pair, np.ones((1, 2)), iterations=1, on_sphere=True),
+    "replay_error": lambda pair: replay_error(pair, np.zeros(2), [1.0]),
+    "observed_errors": lambda pair: observed_errors(pair, np.zeros((1, 2))),
+    "grid_sup": lambda pair: grid_sup(pair, angles=8),
+    "certified_grid_value": lambda pair: certified_grid_value(pair, angles=8),
+}
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_every_pair_entry_point_checks_its_pair(entry):
+    call = ENTRY_POINTS[entry]
+    with pytest.raises(InputError, match="PrunedNetwork"):
+        call("not a pair")
+    net = sample_network([2, 3, 2], 0)
+    other = sample_network([2, 4, 2], 0)
+    with pytest.raises(InputError, match="different widths"):
+        call(PrunedNetwork(net, other, (), ()))
+    with pytest.raises(InputError, match="same activations"):
+        call(PrunedNetwork(net, sample_network([2, 3, 2], 0, activation="tanh"), (), ()))
+    call(prune_network(net, 0.3))  # a proper pair passes
+
+
+def test_layer_constants_needs_a_network():
+    with pytest.raises(InputError, match="Network"):
+        layer_constants(prune_network(sample_network([2, 3, 2], 0), 0.3))
 
 
 def test_rejects_bad_effort_and_rng(relu_pair):
