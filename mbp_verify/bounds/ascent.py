@@ -69,13 +69,13 @@ def _backward(weights: Sequence[np.ndarray], derivatives: Sequence[Callable], pr
 
 
 def _row_norms(x: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the rows (1 for zero rows, which stay zero when divided)."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.where(norms > 0, norms, 1.0)
 
 
 def _project(x: np.ndarray, on_sphere: bool) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms = np.where(norms > 0, norms, 1.0)
+    norms = _row_norms(x)
     return x / norms if on_sphere else x / np.maximum(norms, 1.0)
 
 

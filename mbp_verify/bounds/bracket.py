@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import numpy as np
 
@@ -104,6 +105,14 @@ def _generator(rng: "np.random.Generator | np.random.SeedSequence | int | None")
     raise InputError(f"rng must be a numpy Generator, SeedSequence, int or None, got {type(rng).__name__}")
 
 
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record the wall-clock seconds of the block as timings[name]."""
+    start = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - start
+
+
 def _starts(directions: list[np.ndarray], count: int, d0: int, rng: np.random.Generator) -> np.ndarray:
     rows = [v for u in directions for v in (u, -u)][:count]
     extra = count - len(rows)
@@ -121,40 +130,29 @@ def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.ran
     generator = _generator(rng)
     budget = EFFORTS[effort]
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    constants = layer_constants(pair.original)
-    parts = pair_parts(pair, generator)
-    timings["prepare"] = time.perf_counter() - clock
+    with _timed(timings, "prepare"):
+        constants = layer_constants(pair.original)
+        parts = pair_parts(pair, generator)
 
     upper_bounds: dict[str, float] = {}
-    directions: list[np.ndarray] = []
-    use_averaged = averaged_applicable(constants, parts)
-    clock = time.perf_counter()
-    norms = layer_norms(parts, generator)
-    upper_bounds["layerwise"] = layerwise_bound(pair, norms, constants)
-    directions.append(norms.error[0].right_vector)
-    for layer in range(parts.depth):
-        parts.record_estimate("full", layer, norms.full[layer].estimate)
-        parts.record_estimate("error", layer, norms.error[layer].estimate)
-    timings["layerwise"] = time.perf_counter() - clock
-    if use_averaged:
-        clock = time.perf_counter()
-        averaged = averaged_bound(parts, constants, generator, budget.factors)
+    with _timed(timings, "layerwise"):
+        norms = layer_norms(parts, generator)
+        upper_bounds["layerwise"] = layerwise_bound(pair, norms, constants)
+    directions = [norms.error[0].right_vector]
+    if averaged_applicable(constants, parts):
+        with _timed(timings, "averaged"):
+            averaged = averaged_bound(parts, constants, generator, budget.factors)
         upper_bounds["averaged"] = averaged.value
         directions.extend(averaged.input_directions)
-        timings["averaged"] = time.perf_counter() - clock
 
-    clock = time.perf_counter()
     on_sphere = all(c.homogeneous for c in constants)
-    d0 = pair.original.widths[0]
-    starts = _starts(directions, budget.restarts, d0, generator)
-    search = maximise_error(pair, starts, iterations=budget.iterations, on_sphere=on_sphere)
-    timings["lower_search"] = time.perf_counter() - clock
+    with _timed(timings, "lower_search"):
+        starts = _starts(directions, budget.restarts, pair.original.widths[0], generator)
+        search = maximise_error(pair, starts, iterations=budget.iterations, on_sphere=on_sphere)
 
-    clock = time.perf_counter()
-    witness = unit_ball_point(search.best_input)
-    replay = replay_error(pair, witness, [c.lipschitz for c in constants])
-    timings["replay"] = time.perf_counter() - clock
+    with _timed(timings, "replay"):
+        witness = unit_ball_point(search.best_input)
+        replay = replay_error(pair, witness, [c.lipschitz for c in constants])
 
     method = min(upper_bounds, key=upper_bounds.__getitem__)
     upper = upper_bounds[method]

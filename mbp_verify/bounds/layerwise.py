@@ -43,7 +43,8 @@ def layer_norms(parts: PairParts, rng: np.random.Generator) -> LayerNorms:
     """Certify ||W_l||, ||W~_l|| and ||E_l|| (E_l sparse: it has few non-zeros).
 
     The Gram matrices are the ones the averaged bound uses (W^T W, and W~ W~^T for the last
-    layer), so they are computed once.
+    layer), so they are computed once; the estimates behind ||W_l|| and ||E_l|| are recorded
+    in `parts`, where the averaged bound's scalings would otherwise estimate them again.
     """
     last = parts.depth - 1
 
@@ -55,6 +56,9 @@ def layer_norms(parts: PairParts, rng: np.random.Generator) -> LayerNorms:
     full = tuple(certify("full", l) for l in range(parts.depth))
     pruned = tuple(certify("pruned", l) for l in range(parts.depth))
     error = tuple(certified_spectral_norm(e, rng=rng) for e in parts.errors)
+    for layer in range(parts.depth):
+        parts.record_estimate("full", layer, full[layer].estimate)
+        parts.record_estimate("error", layer, error[layer].estimate)
     return LayerNorms(full, pruned, error)
 
 
