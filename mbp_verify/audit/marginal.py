@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import InputError
+from .spectrum import ks_distance
 from .testresult import AuditTest
 
 __all__ = ["ScaleEstimate", "estimate_scale", "uniform_magnitudes_test", "sign_balance_test",
@@ -84,8 +85,7 @@ def uniform_magnitudes_test(matrix: np.ndarray) -> AuditTest:
     top = int(np.argmax(magnitudes))
     ratios = np.sort(np.delete(magnitudes, top) / magnitudes[top])
     n = ratios.size
-    ranks = np.arange(1, n + 1) / n
-    distance = float(max(np.max(ranks - ratios), np.max(ratios - (ranks - 1.0 / n))))
+    distance = ks_distance(ratios)  # the U[0, 1] distribution function is the identity
     quartiles = np.interp([0.25 * (n - 1), 0.5 * (n - 1), 0.75 * (n - 1)], np.arange(n), ratios)
     return AuditTest("uniform_magnitudes", "uniform", distance, float(stats.kstwo.sf(distance, n)),
                      "exact conditional Kolmogorov-Smirnov of |w|/max|w| against U[0,1] (scale-free, exact)",

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["mp_edges", "mp_density", "mp_cdf", "normalized_eigenvalues", "ks_distance_to_mp",
+__all__ = ["mp_edges", "mp_density", "mp_cdf", "normalized_eigenvalues", "ks_distance", "ks_distance_to_mp",
            "iid_top_singular", "SpectrumSummary", "spectrum_summary"]
 
 _GRID = 4097
@@ -76,14 +76,22 @@ def normalized_eigenvalues(singular_values: np.ndarray, shape: tuple[int, int]) 
     return s * (min(shape) / total)
 
 
-def ks_distance_to_mp(eigenvalues: np.ndarray, y: float) -> "float | np.ndarray":
-    """sup |F_empirical - F_MP| of sorted normalised eigenvalues (one value per row for 2-D input)."""
-    lam = np.sort(np.asarray(eigenvalues, dtype=np.float64), axis=-1)
-    n = lam.shape[-1]
-    f = mp_cdf(lam, y)
+def ks_distance(cdf_values: np.ndarray) -> "float | np.ndarray":
+    """Kolmogorov–Smirnov distance sup |F_empirical - F| from F at the sorted sample (ascending
+    along the last axis): max over i of i/n - F_i and F_i - (i-1)/n. One value per row for 2-D input."""
+    f = np.asarray(cdf_values, dtype=np.float64)
+    if f.ndim not in (1, 2) or f.shape[-1] == 0:
+        raise InputError(f"need a non-empty 1-D or 2-D array of distribution-function values, got shape {f.shape}")
+    n = f.shape[-1]
     ranks = np.arange(1, n + 1) / n
     distance = np.maximum(np.max(ranks - f, axis=-1), np.max(f - (ranks - 1.0 / n), axis=-1))
-    return float(distance) if lam.ndim == 1 else distance
+    return float(distance) if f.ndim == 1 else distance
+
+
+def ks_distance_to_mp(eigenvalues: np.ndarray, y: float) -> "float | np.ndarray":
+    """sup |F_empirical - F_MP| of normalised eigenvalues (one value per row for 2-D input)."""
+    lam = np.sort(np.asarray(eigenvalues, dtype=np.float64), axis=-1)
+    return ks_distance(mp_cdf(lam, y))
 
 
 def iid_top_singular(K: float, shape: tuple[int, int]) -> float:

@@ -11,7 +11,7 @@ from scipy import integrate, stats
 
 from mbp_verify.audit import common_scale_test, estimate_scale, iid_top_singular, mp_cdf, mp_density, mp_edges
 from mbp_verify.audit.marginal import sign_balance_test, sign_magnitude_test, uniform_magnitudes_test
-from mbp_verify.audit.spectrum import ks_distance_to_mp, normalized_eigenvalues
+from mbp_verify.audit.spectrum import ks_distance, ks_distance_to_mp, normalized_eigenvalues
 from mbp_verify.errors import InputError
 from mbp_verify.seeding import rng_for
 from mbp_verify.statistics.montecarlo import minimum_draws, monte_carlo_test
@@ -103,6 +103,14 @@ def test_iid_spectrum_matches_its_predictions():
     assert lam.mean() == pytest.approx(1.0) and ks_distance_to_mp(lam, 0.5) < 0.03
     stacked = ks_distance_to_mp(np.vstack([lam, lam[::-1]]), 0.5)
     assert stacked.shape == (2,) and stacked[0] == stacked[1] == ks_distance_to_mp(lam, 0.5)
+
+
+def test_ks_distance_is_scipys_statistic():
+    values = np.sort(rng_for(6, "tests.audit.ks").uniform(0, 1, 25))
+    assert ks_distance(values) == pytest.approx(stats.kstest(values, "uniform").statistic, rel=1e-12)
+    assert ks_distance(np.vstack([values, values ** 2])).tolist() == [ks_distance(values), ks_distance(values ** 2)]
+    with pytest.raises(InputError, match="non-empty"):
+        ks_distance(np.array([]))
 
 
 def test_spectrum_inputs_validated():
