@@ -27,14 +27,23 @@ _DIGITS = 50
 
 
 @st.composite
-def adversarial_matrices(draw: st.DrawFn) -> np.ndarray:
-    rows, cols = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+def adversarial_recipes(draw: st.DrawFn) -> dict:
+    """Shape, kind, power-of-two scale (and value pool) of a matrix; its random parts come from
+    `adversarial_matrix` with a generator from rng_for(root seed, property id, trial)."""
     kind = draw(st.sampled_from(["entries", "rank_one", "orthogonal", "spread"]))
-    scale = 2.0 ** draw(st.integers(-1000, 1000))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return {
+        "rows": draw(st.integers(1, 7)), "cols": draw(st.integers(1, 7)), "kind": kind,
+        "scale": 2.0 ** draw(st.integers(-1000, 1000)),
+        "pool": draw(st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=True), min_size=1, max_size=5))
+        if kind == "entries" else None,
+        "trial": draw(st.integers(0, 10**6)),
+    }
+
+
+def adversarial_matrix(recipe: dict, rng: np.random.Generator) -> np.ndarray:
+    rows, cols, kind = recipe["rows"], recipe["cols"], recipe["kind"]
     if kind == "entries":
-        pool = draw(st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=True), min_size=1, max_size=5))
-        matrix = rng.choice(np.array(pool + [0.0]), size=(rows, cols))
+        matrix = rng.choice(np.array(recipe["pool"] + [0.0]), size=(rows, cols))
     elif kind == "rank_one":
         matrix = np.outer(rng.standard_normal(rows), rng.standard_normal(cols)) + 1e-9 * rng.standard_normal((rows, cols))
     elif kind == "orthogonal":  # all singular values equal: no gap for any iteration to exploit
@@ -47,7 +56,7 @@ def adversarial_matrices(draw: st.DrawFn) -> np.ndarray:
         k = min(rows, cols)
         s[np.arange(k), np.arange(k)] = 10.0 ** -rng.uniform(0, 12, k)
         matrix = u @ s @ v.T
-    return matrix * scale
+    return matrix * recipe["scale"]
 
 
 def exact_spectral_norm(matrix: np.ndarray) -> mpmath.mpf:
@@ -61,8 +70,9 @@ def exact_spectral_norm(matrix: np.ndarray) -> mpmath.mpf:
     statement="certified_spectral_norm(A) >= the exact ||A||_2 (50-digit SVD) for adversarial A, and within 1e-4 of it",
     source="DESIGN.md section 4; Rump, Verification of positive definiteness, BIT 2006",
 )
-@given(matrix=adversarial_matrices())
-def test_spectral_norm_certified(matrix):
+@given(recipe=adversarial_recipes())
+def test_spectral_norm_certified(recipe, mbp_root_seed):
+    matrix = adversarial_matrix(recipe, rng_for(mbp_root_seed, "bounds.spectral_certified", recipe["trial"]))
     bound = certified_spectral_norm(matrix).upper
     exact = exact_spectral_norm(matrix)
     assert mpmath.mpf(bound) >= exact, f"certified {bound!r} < exact {exact}"

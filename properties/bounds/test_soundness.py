@@ -38,11 +38,14 @@ def network_specs(draw: st.DrawFn, input_dim: "int | None" = None) -> dict:
     }
 
 
-def build_pair(spec: dict, root_seed: int, property_id: str):
+def bracketed(spec: dict, root_seed: int, property_id: str):
+    """The pair `spec` describes and its fast bracket; every draw (weights, random pruning, search
+    starts) comes from rng_for(root_seed, property_id, trial)."""
     rng = rng_for(root_seed, property_id, spec["trial"])
     net = sample_network(spec["widths"], rng, scale=spec["scale"], activation=spec["activation"],
                          distribution=spec["distribution"])
-    return prune_network(net, spec["alpha"], method=spec["method"], rng=rng)
+    pair = prune_network(net, spec["alpha"], method=spec["method"], rng=rng)
+    return pair, bracket_sup_error(pair, rng=rng, effort="fast")
 
 
 @mbp_property(
@@ -53,8 +56,7 @@ def build_pair(spec: dict, root_seed: int, property_id: str):
 )
 @given(spec=network_specs(input_dim=2))
 def test_upper_sound_in_the_plane(spec, mbp_root_seed, mbp_evidence):
-    pair = build_pair(spec, mbp_root_seed, "bounds.upper_sound_plane")
-    result = bracket_sup_error(pair, rng=spec["trial"], effort="fast")
+    pair, result = bracketed(spec, mbp_root_seed, "bounds.upper_sound_plane")
     grid_value = certified_grid_value(pair, angles=4000)
     for method, upper in result.upper_bounds.items():
         assert grid_value <= upper, f"{method} bound {upper!r} is below the replayed grid value {grid_value!r}"
@@ -74,8 +76,7 @@ def test_upper_sound_in_the_plane(spec, mbp_root_seed, mbp_evidence):
 )
 @given(spec=network_specs())
 def test_upper_sound_sampled(spec, mbp_root_seed):
-    pair = build_pair(spec, mbp_root_seed, "bounds.upper_sound_sampled")
-    result = bracket_sup_error(pair, rng=spec["trial"], effort="fast")
+    pair, result = bracketed(spec, mbp_root_seed, "bounds.upper_sound_sampled")
     rng = rng_for(mbp_root_seed, "bounds.upper_sound_sampled.points", spec["trial"])
     x = rng.standard_normal((2000, pair.original.widths[0]))
     x /= np.linalg.norm(x, axis=1, keepdims=True) * (1 + 1e-12)
@@ -97,8 +98,7 @@ def test_upper_sound_sampled(spec, mbp_root_seed):
 )
 @given(spec=network_specs())
 def test_lower_is_replayed(spec, mbp_root_seed):
-    pair = build_pair(spec, mbp_root_seed, "bounds.lower_replayed")
-    result = bracket_sup_error(pair, rng=spec["trial"], effort="fast")
+    pair, result = bracketed(spec, mbp_root_seed, "bounds.lower_replayed")
     w = np.array(result.to_dict()["witness"])
     assert np.linalg.norm(w) <= 1.0
     assert result.lower == float(np.linalg.norm(pair.pruned.forward(w) - pair.original.forward(w)))
