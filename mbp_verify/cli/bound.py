@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..bounds import EFFORTS, bracket_sup_error
-from ..engine import Network, PrunedNetwork, apply_masks, load_network, natural_layer_order, prune_network, sample_network
+from ..engine import Network, PrunedNetwork, apply_masks, load_layer_arrays, load_network, prune_network, sample_network
 from ..errors import InputError
 from ..seeding import seed_sequence
 from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, write_json_output
@@ -63,13 +62,7 @@ def parse_sample_widths(text: str) -> list[int]:
 
 def load_masks(path: Path, network: Network) -> list[np.ndarray]:
     """Masks from .npz (natural key order), checked to be binary and shaped like the layers."""
-    if not path.is_file():
-        raise InputError(f"mask file {str(path)!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            masks = [data[k] for k in natural_layer_order(list(data.files))]
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"cannot read {str(path)!r} as a .npz of masks: {exc}") from None
+    masks = load_layer_arrays(path, "mask")
     if len(masks) != network.depth:
         raise InputError(f"mask file has {len(masks)} arrays, the network has {network.depth} layers")
     for i, (mask, w) in enumerate(zip(masks, network.weights)):

@@ -74,8 +74,15 @@ def test_bad_files_exit_2(tmp_path, capsys):
     np.savez(wrong_shape, M1=np.ones((3, 4)), M2=np.ones((2, 4)))
     not_binary = tmp_path / "nb.npz"
     np.savez(not_binary, M1=np.full((4, 3), 0.5), M2=np.ones((2, 4)))
+    one_mask = tmp_path / "one.npz"
+    np.savez(one_mask, M1=np.ones((4, 3)))
+    text = tmp_path / "masks.txt"
+    text.write_text("1 0 1")
     cases = [([str(unchained), "--alpha", "0.3"], "do not chain"), ([str(nan), "--alpha", "0.3"], "NaN"),
-             ([str(good), "--mask-file", str(wrong_shape)], "shape"), ([str(good), "--mask-file", str(not_binary)], "binary")]
+             ([str(good), "--mask-file", str(wrong_shape)], "shape"), ([str(good), "--mask-file", str(not_binary)], "binary"),
+             ([str(good), "--mask-file", str(one_mask)], "1 arrays, the network has 2 layers"),
+             ([str(good), "--mask-file", str(tmp_path / "none.npz")], "mask file"),
+             ([str(good), "--mask-file", str(text)], "not a .npz mask")]
     for args, message in cases:
         assert main(["bound", *args]) == 2
         assert message in capsys.readouterr().err
