@@ -18,6 +18,15 @@ def test_derivative_matches_central_differences_away_from_kinks(name):
     assert np.allclose(activation_derivative(name)(x), numeric, atol=1e-5)
 
 
+def test_derivative_of_a_custom_parameter_and_bad_names():
+    assert np.allclose(activation_derivative("leaky_relu(a=0.2)")(np.array([-1.0, 0.0, 2.0])), [0.2, 1.0, 1.0])
+    assert activation_derivative("identity")(np.zeros((2, 3))).shape == (2, 3)
+    with pytest.raises(InputError, match="unknown activation"):
+        activation_derivative("swishy")
+    with pytest.raises(InputError, match="activation"):
+        activation_derivative(3)
+
+
 def test_ascent_stays_on_the_sphere_or_in_the_ball():
     pair = prune_network(sample_network([6, 10, 10, 3], 0), 0.3)
     starts = np.random.default_rng(1).standard_normal((5, 6)) * 3
