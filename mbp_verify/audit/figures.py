@@ -61,9 +61,8 @@ def plot_layer(matrix: np.ndarray, audit: LayerAudit, path: "str | Path") -> Pat
     spec.plot(xs, density, color="#c0392b", label=f"Marchenko-Pastur, y = {y:.3g}")
     spec.set_ylim(0, 1.2 * max(float(np.max(heights)), float(np.median(density)) * 2))  # MP diverges at 0 when y = 1
     spec.axvline(high, color="#c0392b", ls=":", lw=1)
-    predicted = audit.spectrum.predicted_top(audit.scale.implied_K_rms)
     spec.set(xlabel="normalised eigenvalue", ylabel="density",
-             title=f"sigma_1 = {audit.spectrum.top:.3g}, iid prediction {predicted:.3g}")
+             title=f"sigma_1 = {audit.spectrum.top:.3g}, iid prediction {audit.iid_top_prediction:.3g}")
     spec.legend(fontsize=7)
     return save_figure(figure, path)
 

@@ -81,8 +81,13 @@ class LayerAudit:
                 return t
         raise KeyError(f"{name!r} was not run on {self.name} (family: {', '.join(t.name for t in self.tests)})")
 
+    @property
+    def adjusted_pvalues(self) -> dict[str, float]:
+        """Holm-adjusted p-value of every test run, by name."""
+        return {t.name: p for t, p in zip(self.tests, self.holm.adjusted)}
+
     def adjusted_pvalue(self, name: str) -> float:
-        return self.holm.adjusted[[t.name for t in self.tests].index(name)]
+        return self.adjusted_pvalues[name]
 
     @property
     def rejected_tests(self) -> tuple[str, ...]:
@@ -94,9 +99,14 @@ class LayerAudit:
             return "not_applicable"
         return "rejected" if any(members) else "consistent"
 
+    @property
+    def iid_top_prediction(self) -> float:
+        """sigma_1 an iid layer of this shape and variance would have (K read off the RMS)."""
+        return self.spectrum.predicted_top(self.scale.implied_K_rms)
+
     def spectrum_dict(self) -> dict[str, Any]:
         """sigma_1 against the iid predictions (K read off the RMS, and off the maximum) and the bulk against MP."""
-        return json_safe({"sigma_1": self.spectrum.top, "iid_prediction": self.spectrum.predicted_top(self.scale.implied_K_rms),
+        return json_safe({"sigma_1": self.spectrum.top, "iid_prediction": self.iid_top_prediction,
                           "iid_prediction_from_max": self.spectrum.predicted_top(self.scale.implied_K),
                           "mp_ks_distance": self.spectrum.mp_ks_distance,
                           "fraction_above_mp_edge": self.spectrum.fraction_above_edge})
@@ -108,7 +118,7 @@ class LayerAudit:
         return json_safe({
             "status": self.status, "level": self.level, "correction": "holm", "draws": self.draws,
             "pvalues": {t.name: t.pvalue for t in self.tests},
-            "adjusted_pvalues": {t.name: p for t, p in zip(self.tests, self.holm.adjusted)},
+            "adjusted_pvalues": self.adjusted_pvalues,
             "rejected_tests": list(self.rejected_tests),
             "components": {c: self.component_status(c) for c in COMPONENTS},
             "tests": tests, "not_run": list(self.not_run),

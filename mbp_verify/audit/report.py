@@ -30,11 +30,11 @@ def _layer_rows(report: AuditReport) -> list[list[str]]:
     rows = []
     for index, (layer, audit) in enumerate(zip(report.selection.layers, report.layers)):
         status = report.layer_status(index)
-        adjusted = {t.name: p for t, p in zip(audit.tests, audit.holm.adjusted)}
+        adjusted = audit.adjusted_pvalues
         low, high = audit.scale.implied_K_ci
         rows.append([layer.name, "x".join(map(str, layer.shape)), layer.stored_dtype, status["i"], status["ii"], status["iii"],
                      f"{audit.scale.implied_K:.3g} [{low:.3g}, {high:.3g}]",
-                     f"{audit.spectrum.top / audit.spectrum.predicted_top(audit.scale.implied_K_rms):.3g}"]
+                     f"{audit.spectrum.top / audit.iid_top_prediction:.3g}"]
                     + [_p(adjusted.get(name)) for name in FAMILY])
     return rows
 
@@ -59,12 +59,17 @@ def format_text(report: AuditReport) -> str:
         lines.append(f"consequences: skipped ({report.skipped_consequences})")
     if report.movement is not None:
         lines.append("movement from the initial weights (relative Frobenius / spectral change; (iii) at init):")
-        init_status = {a.name: a.status for a in report.initial.layers} if report.initial else {}
+        init_status = _initial_status(report)
         for m in report.movement:
             lines.append(f"  {m.name}: {m.relative_frobenius:.3g} / {m.relative_spectral:.3g}; "
                          f"||W||_2 / ||W0||_2 = {m.spectral_ratio:.3g}; (iii) at init: {init_status.get(m.name, '-')}")
     lines += [f"note: {note}" for note in report.notes]
     return "\n".join(lines)
+
+
+def _initial_status(report: AuditReport) -> dict[str, str]:
+    """(iii) status of each layer of the initial weights, by name (empty without `compare`)."""
+    return {a.name: a.status for a in report.initial.layers} if report.initial else {}
 
 
 def _common_line(report: AuditReport) -> str:
@@ -125,7 +130,7 @@ def _consequences_section(report: AuditReport) -> list[str]:
 def _movement_section(report: AuditReport, figures: dict[str, str]) -> list[str]:
     if report.movement is None:
         return []
-    init_status = {a.name: a.status for a in report.initial.layers} if report.initial else {}
+    init_status = _initial_status(report)
     out = ["## Initial vs trained", "", "| layer | rel. Frobenius change | rel. spectral change | spectral norm ratio | (iii) at init |",
            "|---|---|---|---|---|"]
     out += [f"| {m.name} | {m.relative_frobenius:.3g} | {m.relative_spectral:.3g} | {m.spectral_ratio:.3g} | "

@@ -82,6 +82,8 @@ def test_family_scale_and_spectrum_numbers():
     document = audit.to_dict()
     json.dumps(document, allow_nan=False)
     assert set(document["pvalues"]) == set(FAMILY) and document["status"] == audit.status
+    assert document["adjusted_pvalues"] == {name: audit.adjusted_pvalue(name) for name in FAMILY}
+    assert audit.spectrum_dict()["iid_prediction"] == audit.test("top_singular").effect["iid_prediction"]
 
 
 def test_same_seed_same_result_and_other_seeds_change_only_monte_carlo():
