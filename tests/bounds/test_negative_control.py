@@ -1,15 +1,17 @@
-"""Negative control: an unsound bound (power iteration without a certificate) is caught.
+"""Negative controls: the checks of the bounds properties catch unsound bounds and margins.
 
 Power iteration gives a *lower* estimate of ||A||_2. Plugged into the propagation formula as
 if it were an upper bound, it undercuts the true supremum on adversarial matrices, and the
 check the soundness properties use (`certified_grid_value <= upper`) must flag it, while the
-certified bounds pass the same check on the same networks.
+certified bounds pass the same check on the same networks. Likewise the 50-digit references
+of the certificate properties flag an uncertified norm and a replay without rounding margin.
 """
 
+import mpmath
 import numpy as np
 import pytest
 
-from mbp_verify.bounds import bracket_sup_error, layer_constants, segments
+from mbp_verify.bounds import bracket_sup_error, certified_spectral_norm, layer_constants, replay_error, segments
 from mbp_verify.bounds.averaged import averaged_bound
 from mbp_verify.bounds.parts import pair_parts
 from mbp_verify.bounds.grid import certified_grid_value
@@ -77,3 +79,45 @@ def test_check_flags_any_bound_below_the_supremum():
     pair = prune_network(sample_network([2, 8, 8, 2], 1), 0.3)
     result = bracket_sup_error(pair, effort="fast")
     assert certified_grid_value(pair) > result.lower * 0.99  # a 'bound' just below the witness is caught
+
+
+def _exact_norm(matrix: np.ndarray) -> mpmath.mpf:
+    with mpmath.workdps(50):
+        return max(mpmath.svd_r(mpmath.matrix(matrix.tolist()), compute_uv=False))
+
+
+def test_spectral_reference_catches_power_iteration():
+    # The 50-digit check behind bounds.spectral_certified flags an uncertified norm (a few power
+    # steps) on ordinary matrices, and passes the certified one on the same matrices.
+    matrices = [np.random.default_rng(seed).standard_normal((6, 5)) for seed in range(10)]
+    exact = [_exact_norm(a) for a in matrices]
+    assert all(mpmath.mpf(certified_spectral_norm(a).upper) >= e for a, e in zip(matrices, exact))
+    caught = sum(mpmath.mpf(power_iteration_norm(a)) < e for a, e in zip(matrices, exact))
+    assert caught >= 8
+
+
+def _exact_tanh_output(network, x) -> list:
+    with mpmath.workdps(50):
+        h = [mpmath.mpf(float(v)) for v in x]
+        for layer, w in enumerate(network.weights):
+            h = [mpmath.fsum(mpmath.mpf(float(w[r, c])) * h[c] for c in range(w.shape[1])) for r in range(w.shape[0])]
+            if layer < network.depth - 1:
+                h = [mpmath.tanh(v) for v in h]
+        return h
+
+
+def test_replay_reference_catches_a_missing_margin():
+    # The 50-digit check behind bounds.replay_margin has teeth: the float64 replay is off the
+    # exact value, so a margin of 0 fails where the stated margin passes.
+    caught = 0
+    for seed in range(10):
+        pair = prune_network(sample_network([4, 6, 6, 3], seed, scale=3.0, activation="tanh"), 0.5)
+        x = np.random.default_rng(seed).standard_normal(4)
+        x /= np.linalg.norm(x) * (1 + 1e-12)
+        replay = replay_error(pair, x, [c.lipschitz for c in layer_constants(pair.original)])
+        with mpmath.workdps(50):
+            f, F = _exact_tanh_output(pair.pruned, x), _exact_tanh_output(pair.original, x)
+            gap = abs(mpmath.mpf(replay.value) - mpmath.sqrt(mpmath.fsum((a - b) ** 2 for a, b in zip(f, F))))
+        assert gap <= mpmath.mpf(replay.margin)
+        caught += gap > 0
+    assert caught >= 8
