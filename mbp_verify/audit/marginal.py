@@ -122,13 +122,12 @@ def common_scale_test(matrices: Sequence[np.ndarray]) -> AuditTest:
     """Hogg's exact LRT that every layer has the same K (|w| sqrt(max(d_l, d_l-1)) ~ U[0, K])."""
     if len(matrices) < 2:
         raise InputError("the common-K test needs at least two layers")
-    sizes = np.array([_matrix(m).size for m in matrices], dtype=np.float64)
-    scaled = np.array([float(np.abs(m).max()) * math.sqrt(max(m.shape)) for m in matrices])
-    if (scaled <= 0).any():
-        raise InputError("a layer is all zeros: the common-K test needs a positive maximum in every layer")
+    layers = [_matrix(m) for m in matrices]  # InputError for an all-zero layer: every maximum is positive
+    sizes = np.array([w.size for w in layers], dtype=np.float64)
+    scaled = np.array([float(np.abs(w).max()) * math.sqrt(max(w.shape)) for w in layers])
     statistic = float(2.0 * np.sum(sizes * (np.log(scaled.max()) - np.log(scaled))))
-    df = 2 * (len(matrices) - 1)
-    implied = [estimate_scale(m).implied_K for m in matrices]
+    df = 2 * (len(layers) - 1)
+    implied = [estimate_scale(w).implied_K for w in layers]
     return AuditTest("common_K", "uniform", statistic, float(stats.chi2.sf(statistic, df)),
                      f"Hogg's likelihood-ratio test of equal uniform scales, exactly chi-square({df})",
                      {"implied_K": implied, "max_over_min": max(implied) / min(implied), "df": df})

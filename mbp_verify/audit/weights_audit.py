@@ -143,7 +143,7 @@ def audit_weights(path: "str | Path | WeightFile", *, layers: "str | None" = Non
     movement, initial_selection, initial_weights = None, None, None
     if compare is not None:  # read and match the initial file before the long work
         initial_weights = compare if isinstance(compare, WeightFile) else load_weight_file(compare)
-        initial_selection = select_layers(initial_weights, layers, selection.layout if layout == "auto" else layout)
+        initial_selection = select_layers(initial_weights, layers, selection.layout)  # the orientation found above
         movement = compare_selections(selection, initial_selection)
     notes = list(weights.notes) + [f"{s.name} {s.shape}: skipped ({s.reason})" for s in selection.skipped]
     notes.append(f"layout: {selection.layout_note}")

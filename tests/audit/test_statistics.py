@@ -66,6 +66,9 @@ def test_common_scale_test_accepts_equal_K_and_rejects_a_ten_percent_difference(
     assert common_scale_test(differ).effect["df"] == 2
     with pytest.raises(InputError, match="two layers"):
         common_scale_test(same[:1])
+    with pytest.raises(InputError, match="every entry is zero"):
+        common_scale_test([same[0], np.zeros((4, 4))])
+    assert common_scale_test([same[0].tolist(), same[1]]).pvalue == common_scale_test(same).pvalue  # nested lists too
 
 
 def test_sign_tests_count_zeros_apart():
