@@ -16,7 +16,7 @@ or non-identical distribution. The statistics:
 
 Tails use a parameter-free null: the kurtosis m4 / m2^2 is scale-free, so |kurtosis - 1.8| of W
 is compared with that of B samples of n iid U[-1, 1] values. Draws are processed in batches of
-about 4 million numbers (one vectorised pass per batch, bounded memory).
+about a million numbers (one vectorised pass per batch, bounded memory).
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ _LOOP_ENTRIES = 1 << 16
 
 
 def _batches(draws: int, size: int) -> Iterator[int]:
+    if draws < 1:
+        raise InputError(f"need at least one Monte Carlo draw, got {draws!r}")
     per_batch = max(1, min(draws, _BATCH_NUMBERS // max(size, 1)))
     for start in range(0, draws, per_batch):
         yield min(per_batch, draws - start)

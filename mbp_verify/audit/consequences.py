@@ -104,21 +104,28 @@ class ChainConsequences:
                 "marginal_cost": self.marginal_cost.to_dict(), "costliest": self.costliest}
 
 
+def _check_network(network: object) -> Network:
+    if not isinstance(network, Network):
+        raise InputError(f"need a Network, got {type(network).__name__}")
+    return network
+
+
 def surrogate_network(network: Network, rng: np.random.Generator) -> Network:
     """iid U[-a_l, a_l] layers with a_l = sqrt(3) RMS(W_l): same shapes, same expected ||W_l||_F."""
-    layers = [rng.uniform(-1.0, 1.0, w.shape) * (math.sqrt(3.0) * float(np.sqrt(np.mean(w * w)))) for w in network.weights]
-    return network.with_weights(layers)
+    network = _check_network(network)
+    return network.with_weights([rng.uniform(-1.0, 1.0, w.shape) * (math.sqrt(3.0) * float(np.sqrt(np.mean(w * w))))
+                                 for w in network.weights])
 
 
 def shuffled_network(network: Network, rng: np.random.Generator) -> Network:
     """Every layer's entries permuted uniformly at random (values kept, arrangement destroyed)."""
+    network = _check_network(network)
     return network.with_weights([rng.permutation(w.ravel()).reshape(w.shape) for w in network.weights])
 
 
 def chain_consequences(network: Network, alpha: float, *, seed: int, effort: str = "default") -> ChainConsequences:
     """Bracket the sup error of MBP at floor(D_l^(1-alpha)) for the real, surrogate and shuffled chains."""
-    if not isinstance(network, Network):
-        raise InputError(f"need a Network, got {type(network).__name__}")
+    _check_network(network)
     surrogate = surrogate_network(network, rng_for(seed, "audit.consequences.surrogate"))
     shuffled = shuffled_network(network, rng_for(seed, "audit.consequences.shuffled"))
     pairs: dict[str, PrunedNetwork] = {name: prune_network(net, alpha) for name, net in

@@ -17,6 +17,7 @@ out of the family and listed in `not_run`.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +138,8 @@ def audit_layer(matrix: np.ndarray, *, name: str = "W", seed: "int | np.random.S
         raise InputError(f"{name}: need a 2-D matrix with at least 4 entries, got shape {w.shape}")
     if not 0.0 < level < 1.0:
         raise InputError(f"level must lie in (0, 1), got {level!r}")
+    if draws is not None and (isinstance(draws, bool) or not isinstance(draws, numbers.Integral)):
+        raise InputError(f"draws must be an integer, got {draws!r}")
     draws = default_draws(level) if draws is None else int(draws)
     needed = minimum_draws(level, len(FAMILY))
     if draws < needed:

@@ -96,6 +96,10 @@ def ks_distance_to_mp(eigenvalues: np.ndarray, y: float) -> "float | np.ndarray"
 
 def iid_top_singular(K: float, shape: tuple[int, int]) -> float:
     """(K / sqrt 3)(1 + sqrt(d_min / d_max)): sigma_1 of an iid U[-K/sqrt(d_max), K/sqrt(d_max)] matrix."""
+    if not (math.isfinite(K) and K > 0):
+        raise InputError(f"the weight scale K must be positive and finite, got {K!r}")
+    if len(shape) != 2 or min(shape) < 1:
+        raise InputError(f"need the shape (d_l, d_l-1) of a non-empty matrix, got {tuple(shape)}")
     return K / math.sqrt(3.0) * (1.0 + math.sqrt(min(shape) / max(shape)))
 
 

@@ -11,10 +11,13 @@ import pytest
 
 import mbp_verify.audit.hypotheses as hypotheses
 from mbp_verify.audit import (
+    WeightFile,
     activation_verdicts,
+    audit_selection,
     chain_consequences,
     layer_movement,
     parse_activations,
+    select_layers,
     shuffled_network,
     surrogate_network,
     width_verdict,
@@ -47,6 +50,11 @@ def test_activations_one_for_all_or_one_per_hidden_layer():
     assert [v.status for v in verdicts] == ["consistent", "consistent"] and verdicts[0].evidence["lipschitz"] == 1.0
 
 
+def test_activation_count_must_match_the_hidden_layers():
+    with pytest.raises(InputError, match="hidden activations"):
+        activation_verdicts(("relu", "relu"), ["W1", "W2"])
+
+
 def test_a_non_lipschitz_activation_is_rejected(monkeypatch):
     unbounded = dataclasses.replace(derive_lipschitz("relu"), name="x^2", lipschitz=None)
     monkeypatch.setattr(hypotheses, "derive_lipschitz", lambda spec: unbounded)
@@ -77,6 +85,22 @@ def test_consequences_are_deterministic_and_consistent():
         assert ratio.low <= ratio.estimate <= ratio.high
     assert first.survival.estimate == pytest.approx(first.dependence_cost.estimate * first.marginal_cost.estimate)
     assert "costliest" in first.summary()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: surrogate_network(np.eye(2), rng_for(1, "tests.audit.bad")),
+    lambda: shuffled_network([np.eye(2)], rng_for(1, "tests.audit.bad")),
+    lambda: chain_consequences(np.eye(2), 0.3, seed=1),
+])
+def test_consequences_need_a_network(call):
+    with pytest.raises(InputError, match="need a Network"):
+        call()
+
+
+def test_audit_selection_rejects_a_negative_seed():
+    selection = select_layers(WeightFile.from_arrays({"W1": np.eye(3), "W2": np.eye(3)}))
+    with pytest.raises(InputError, match="seed must be non-negative"):
+        audit_selection(selection, seed=-1)
 
 
 def test_ratio_brackets_and_costliest_neither():

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from mbp_verify.audit import common_scale_test, estimate_scale, iid_top_singular, mp_cdf, mp_density, mp_edges
+from mbp_verify.audit import (common_scale_test, estimate_scale, iid_top_singular, mp_cdf, mp_density, mp_edges,
+                              spectrum_summary)
+from mbp_verify.audit.arrangement import arrangement_tests, kurtosis, kurtosis_test
 from mbp_verify.audit.marginal import sign_balance_test, sign_magnitude_test, uniform_magnitudes_test
 from mbp_verify.audit.spectrum import ks_distance, ks_distance_to_mp, normalized_eigenvalues
 from mbp_verify.errors import InputError
@@ -121,3 +123,28 @@ def test_spectrum_inputs_validated():
         mp_edges(1.5)
     with pytest.raises(InputError):
         normalized_eigenvalues(np.zeros(3), (3, 3))
+    with pytest.raises(InputError, match="2-D"):
+        spectrum_summary(np.ones(3))
+    with pytest.raises(InputError, match="positive and finite"):
+        iid_top_singular(-1.0, (3, 3))
+    with pytest.raises(InputError, match="non-empty matrix"):
+        iid_top_singular(1.0, (0, 3))
+
+
+_SIGNED = np.array([[0.5, -1.0, 0.25], [0.75, -0.1, 0.3]])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: estimate_scale(_SIGNED, confidence=1.0), "confidence"),
+    (lambda: estimate_scale(np.ones(4)), "2-D"),
+    (lambda: uniform_magnitudes_test(np.zeros((2, 2))), "every entry is zero"),
+    (lambda: sign_balance_test(np.array([[1.0, np.nan]])), "NaN"),
+    (lambda: sign_magnitude_test(np.abs(_SIGNED)), "one sign"),
+    (lambda: kurtosis(np.ones(5)), "constant"),
+    (lambda: kurtosis_test(_SIGNED, rng_for(1, "tests.audit.bad"), 0), "at least one Monte Carlo draw"),
+    (lambda: arrangement_tests(_SIGNED, rng_for(1, "tests.audit.bad"), 0, spectrum=spectrum_summary(_SIGNED),
+                               implied_K_rms=1.0), "at least one Monte Carlo draw"),
+])
+def test_marginal_and_arrangement_bad_input(call, message):
+    with pytest.raises(InputError, match=message):
+        call()
