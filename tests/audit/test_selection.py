@@ -7,11 +7,12 @@ import pytest
 
 from mbp_verify.audit import WeightFile, select_layers
 from mbp_verify.errors import InputError
+from mbp_verify.seeding import rng_for
 
 
 @pytest.fixture
 def rng():
-    return np.random.default_rng(11)
+    return rng_for(11, "tests.audit.selection")
 
 
 def test_biases_scalars_and_integers_are_skipped_with_reasons(rng):

@@ -29,9 +29,11 @@ def test_monte_carlo_pvalue_counts_ties_as_exceedances():
 
 def test_monte_carlo_pvalue_is_exactly_uniform_on_its_grid():
     rng = rng_for(1, "tests.audit.montecarlo")
-    pvalues = [monte_carlo_test(rng.standard_normal(), rng.standard_normal(19)).pvalue for _ in range(4000)]
+    tests = [monte_carlo_test(rng.standard_normal(), rng.standard_normal(19)) for _ in range(4000)]
     # P(p <= 1/20) = 1/20 exactly for continuous statistics; the 1e-4 two-sided band for 4000 draws is about +-0.016.
-    assert abs(np.mean(np.array(pvalues) <= 0.05) - 0.05) < 0.016
+    assert abs(np.mean([t.pvalue <= 0.05 for t in tests]) - 0.05) < 0.016
+    # Negative control: without the observed statistic's own "+ 1", p = #{T_b >= T} / (B + 1) is 1/10 at 1/20.
+    assert abs(np.mean([t.exceedances / (t.draws + 1) <= 0.05 for t in tests]) - 0.05) >= 0.016
 
 
 @pytest.mark.parametrize("args, message", [((1.0, []), "non-empty"), ((math.nan, [1.0]), "finite"),
@@ -108,6 +110,11 @@ def test_iid_spectrum_matches_its_predictions():
     assert lam.mean() == pytest.approx(1.0) and ks_distance_to_mp(lam, 0.5) < 0.03
     stacked = ks_distance_to_mp(np.vstack([lam, lam[::-1]]), 0.5)
     assert stacked.shape == (2,) and stacked[0] == stacked[1] == ks_distance_to_mp(lam, 0.5)
+    # Negative control: a matrix of rank 200 (each column twice) is far from both predictions.
+    doubled = np.repeat(w[:, :400], 2, axis=1)
+    sigma = np.linalg.svd(doubled, compute_uv=False)
+    assert sigma[0] > 1.1 * iid_top_singular(1.0, w.shape)
+    assert ks_distance_to_mp(normalized_eigenvalues(sigma, w.shape), 0.5) > 0.1
 
 
 def test_ks_distance_is_scipys_statistic():

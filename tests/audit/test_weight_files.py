@@ -11,6 +11,7 @@ import pytest
 
 from mbp_verify.audit import detect_format, load_weight_file
 from mbp_verify.errors import InputError
+from mbp_verify.seeding import rng_for
 
 from .files import bfloat16_grid, write_safetensors
 
@@ -27,7 +28,7 @@ class _Marker:
 
 @pytest.fixture
 def rng():
-    return np.random.default_rng(7)
+    return rng_for(7, "tests.audit.weight_files")
 
 
 def _tensors(weights):
