@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from ..bounds import EFFORTS, bracket_sup_error
-from ..engine import Network, PrunedNetwork, apply_masks, load_layer_arrays, load_network, prune_network, sample_network
+from ..engine import PrunedNetwork, apply_masks, load_layer_arrays, load_network, prune_network, sample_network
 from ..errors import InputError
 from ..seeding import seed_sequence
 from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, write_json_output
 
-__all__ = ["register", "handle", "parse_sample_widths", "load_masks"]
+__all__ = ["register", "handle", "parse_sample_widths"]
 
 _DEPTH_BY_WIDTH = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 
@@ -60,19 +60,6 @@ def parse_sample_widths(text: str) -> list[int]:
     return widths
 
 
-def load_masks(path: Path, network: Network) -> list[np.ndarray]:
-    """Masks from .npz (natural key order), checked to be binary and shaped like the layers."""
-    masks = load_layer_arrays(path, "mask")
-    if len(masks) != network.depth:
-        raise InputError(f"mask file has {len(masks)} arrays, the network has {network.depth} layers")
-    for i, (mask, w) in enumerate(zip(masks, network.weights)):
-        if mask.shape != w.shape:
-            raise InputError(f"mask {i + 1} has shape {mask.shape}, W{i + 1} has {w.shape}")
-        if mask.dtype != bool and not (np.issubdtype(mask.dtype, np.number) and np.isin(mask, (0, 1)).all()):
-            raise InputError(f"mask {i + 1} is not binary (entries must be 0/1 or booleans)")
-    return [m.astype(bool) for m in masks]
-
-
 def _pair(args: argparse.Namespace) -> PrunedNetwork:
     if (args.network is None) == (args.sample is None):
         raise InputError("give a NETWORK.npz or --sample (not both)")
@@ -84,7 +71,7 @@ def _pair(args: argparse.Namespace) -> PrunedNetwork:
     else:
         network = load_network(args.network, activation=args.activation)
     if args.mask_file is not None:
-        return apply_masks(network, load_masks(args.mask_file, network))
+        return apply_masks(network, load_layer_arrays(args.mask_file, "mask"))
     return prune_network(network, args.alpha)
 
 

@@ -91,14 +91,16 @@ class Network:
         return Network(weights, self.activations)
 
     def masked(self, masks: Sequence[np.ndarray]) -> "Network":
-        """The pruned network f with W~_l = M_l o W_l."""
+        """The pruned network f with W~_l = M_l o W_l (masks binary: booleans or 0/1 numbers)."""
         if len(masks) != self.depth:
-            raise InputError(f"need one mask per layer ({self.depth}), got {len(masks)}")
+            raise InputError(f"{len(masks)} masks given, the network has {self.depth} layers (one mask per layer)")
         pruned = []
         for i, (w, m) in enumerate(zip(self.weights, masks)):
             mask = np.asarray(m)
             if mask.shape != w.shape:
                 raise InputError(f"mask {i + 1} has shape {mask.shape}, W{i + 1} has {w.shape}")
+            if mask.dtype != bool and not (np.issubdtype(mask.dtype, np.number) and np.isin(mask, (0, 1)).all()):
+                raise InputError(f"mask {i + 1} is not binary (entries must be 0/1 or booleans)")
             pruned.append(np.where(mask.astype(bool), w, 0.0))
         return self.with_weights(pruned)
 

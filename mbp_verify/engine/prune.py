@@ -27,6 +27,14 @@ class PrunedNetwork:
     masks: tuple[np.ndarray, ...]
     counts: tuple[int, ...]
 
+    def __post_init__(self) -> None:
+        if self.original.widths != self.pruned.widths:
+            raise InputError(f"F and f have different widths: {self.original.widths} vs {self.pruned.widths}")
+        if self.original.activations != self.pruned.activations:
+            raise InputError("F and f must use the same activations")
+        if len(self.masks) != self.original.depth or len(self.counts) != self.original.depth:
+            raise InputError(f"need one mask and one count per layer ({self.original.depth})")
+
     @property
     def kept_fractions(self) -> tuple[float, ...]:
         """Kept entries / D_l per layer (counted from the masks)."""

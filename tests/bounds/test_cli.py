@@ -80,7 +80,7 @@ def test_bad_files_exit_2(tmp_path, capsys):
     text.write_text("1 0 1")
     cases = [([str(unchained), "--alpha", "0.3"], "do not chain"), ([str(nan), "--alpha", "0.3"], "NaN"),
              ([str(good), "--mask-file", str(wrong_shape)], "shape"), ([str(good), "--mask-file", str(not_binary)], "binary"),
-             ([str(good), "--mask-file", str(one_mask)], "1 arrays, the network has 2 layers"),
+             ([str(good), "--mask-file", str(one_mask)], "1 masks given, the network has 2 layers"),
              ([str(good), "--mask-file", str(tmp_path / "none.npz")], "mask file"),
              ([str(good), "--mask-file", str(text)], "not a .npz mask")]
     for args, message in cases:

@@ -142,3 +142,20 @@ def test_prune_network_methods():
         prune_network(net, 0.5, method="smallest")
     with pytest.raises(InputError, match="mask 1"):
         net.masked([np.ones((3, 3)), np.ones((10, 10))])
+    with pytest.raises(InputError, match="mask 2 is not binary"):
+        net.masked([np.ones((10, 10)), np.full((10, 10), 0.5)])
+    with pytest.raises(InputError, match="1 masks given, the network has 2 layers"):
+        net.masked([np.ones((10, 10))])
+    assert np.array_equal(net.masked([np.ones((10, 10), np.int8), np.zeros((10, 10), bool)]).weights[1], np.zeros((10, 10)))
+
+
+def test_a_pruned_pair_must_share_its_architecture():
+    from mbp_verify.engine import PrunedNetwork
+
+    net = sample_network([2, 3, 2], np.random.SeedSequence(0))
+    with pytest.raises(InputError, match="different widths"):
+        PrunedNetwork(net, sample_network([2, 4, 2], np.random.SeedSequence(0)), (), ())
+    with pytest.raises(InputError, match="same activations"):
+        PrunedNetwork(net, sample_network([2, 3, 2], np.random.SeedSequence(0), activation="tanh"), (), ())
+    with pytest.raises(InputError, match="one mask and one count per layer"):
+        PrunedNetwork(net, net, (), ())
