@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..seeding import DEFAULT_ROOT_SEED, seed_sequence
+from ..statistics.binomial import validate_probability
 from ..statistics.montecarlo import minimum_draws
 from ..statistics.multiple import HolmResult, holm
 from .arrangement import arrangement_tests, kurtosis_test
@@ -136,8 +137,7 @@ def audit_layer(matrix: np.ndarray, *, name: str = "W", seed: "int | np.random.S
     w = np.asarray(matrix, dtype=np.float64)
     if w.ndim != 2 or min(w.shape) < 1 or w.size < 4:
         raise InputError(f"{name}: need a 2-D matrix with at least 4 entries, got shape {w.shape}")
-    if not 0.0 < level < 1.0:
-        raise InputError(f"level must lie in (0, 1), got {level!r}")
+    level = validate_probability(level, "level")
     if draws is not None and (isinstance(draws, bool) or not isinstance(draws, numbers.Integral)):
         raise InputError(f"draws must be an integer, got {draws!r}")
     draws = default_draws(level) if draws is None else int(draws)

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import InputError
+from ..statistics.binomial import validate_probability
 from .spectrum import ks_distance
 from .testresult import AuditTest
 
@@ -65,8 +66,7 @@ class ScaleEstimate:
 def estimate_scale(matrix: np.ndarray, confidence: float = 0.95) -> ScaleEstimate:
     """Unbiased a = M (n + 1) / n and the exact interval from M / a ~ Beta(n, 1)."""
     w = _matrix(matrix)
-    if not 0 < confidence < 1:
-        raise InputError(f"confidence must lie in (0, 1), got {confidence}")
+    confidence = validate_probability(confidence, "confidence")
     n = w.size
     m = float(np.abs(w).max())
     tail = (1.0 - confidence) / 2.0

@@ -9,6 +9,7 @@ from ..audit import DEFAULT_LEVEL, HYPOTHESES, LAYOUTS, audit_weights, format_te
 from ..bounds import EFFORTS
 from ..engine import validate_alpha
 from ..errors import InputError
+from ..statistics.binomial import validate_probability
 from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, progress, write_json_output
 
 __all__ = ["register", "handle"]
@@ -72,8 +73,7 @@ def _required(text: "str | None") -> tuple[str, ...]:
 
 def handle(args: argparse.Namespace) -> int:
     required = _required(args.require)
-    if not 0 < args.level < 1:
-        raise InputError(f"--level must lie in (0, 1), got {args.level}")
+    validate_probability(args.level, "--level")
     alpha = None if args.no_consequences else float(validate_alpha(args.alpha))
     report = audit_weights(args.weights, layers=args.layers, layout=args.layout, activation=args.activation, alpha=alpha,
                            compare=args.compare, seed=args.seed, level=args.level, draws=args.draws, effort=args.effort,

@@ -107,7 +107,7 @@ def test_one_signed_layer_skips_the_sign_magnitude_comparison():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"draws": 99}, "too coarse"), ({"draws": 199.5}, "integer"), ({"level": 1.5}, "level"), ({"level": 0.0}, "level"),
+    ({"draws": 99}, "too coarse"), ({"draws": 199.5}, "integer"), ({"level": 1.5}, "level"), ({"level": 0.0}, "level"), ({"level": None}, "level"),
 ])
 def test_bad_arguments(kwargs, message):
     with pytest.raises(InputError, match=message):

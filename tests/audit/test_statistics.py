@@ -143,6 +143,7 @@ _SIGNED = np.array([[0.5, -1.0, 0.25], [0.75, -0.1, 0.3]])
 
 @pytest.mark.parametrize("call, message", [
     (lambda: estimate_scale(_SIGNED, confidence=1.0), "confidence"),
+    (lambda: estimate_scale(_SIGNED, confidence="high"), "confidence"),
     (lambda: estimate_scale(np.ones(4)), "2-D"),
     (lambda: uniform_magnitudes_test(np.zeros((2, 2))), "every entry is zero"),
     (lambda: sign_balance_test(np.array([[1.0, np.nan]])), "NaN"),
