@@ -25,9 +25,8 @@ from ..errors import InputError
 __all__ = ["StoredTensor", "WeightFile", "FORMATS", "detect_format", "load_weight_file"]
 
 FORMATS = ("npz", "npy", "safetensors", "torch")
-_SAFETENSORS_FLOATS = {"F64": np.float64, "F32": np.float32, "F16": np.float16}
-_SAFETENSORS_OTHER = {"I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8,
-                      "U16": np.uint16, "U32": np.uint32, "U64": np.uint64, "BOOL": np.bool_}
+# safetensors dtypes its numpy reader returns as they are (BF16 is widened here; others are skipped).
+_SAFETENSORS_NUMPY = frozenset({"F64", "F32", "F16", "I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,13 +137,11 @@ def _load_safetensors(file: Path) -> tuple[list[StoredTensor], list[str]]:
 
     try:
         with safe_open(str(file), framework="numpy") as handle:
-            names = list(handle.keys())
-            dtypes = {n: handle.get_slice(n).get_dtype() for n in names}
             tensors, notes = [], []
             header = None
-            for name in names:
-                code = dtypes[name]
-                if code in _SAFETENSORS_FLOATS or code in _SAFETENSORS_OTHER:
+            for name in handle.keys():
+                code = handle.get_slice(name).get_dtype()
+                if code in _SAFETENSORS_NUMPY:
                     tensors.append(_stored(name, handle.get_tensor(name)))
                 elif code == "BF16":
                     header = header if header is not None else _safetensors_header(file)

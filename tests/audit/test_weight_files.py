@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+import struct
 import sys
 import zipfile
 
@@ -65,6 +67,16 @@ def test_safetensors_all_float_dtypes_and_bfloat16_bit_exact(tmp_path, rng):
     assert np.array_equal(tensors["a.weight"].array, exact.astype(np.float64))
     assert tensors["b.weight"].stored_dtype == "float16" and tensors["c.weight"].stored_dtype == "float64"
     assert tensors["count"].array.tolist() == [4]
+
+
+def test_safetensors_dtype_numpy_cannot_hold_is_skipped_with_a_note(tmp_path):
+    header = {"w": {"dtype": "F64", "shape": [2, 2], "data_offsets": [0, 32]},
+              "q": {"dtype": "F8_E4M3", "shape": [4], "data_offsets": [32, 36]}}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    (tmp_path / "f8.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + np.eye(2).tobytes() + bytes(4))
+    weights = load_weight_file(tmp_path / "f8.safetensors")
+    assert weights.names == ("w",) and weights.notes == ("q: dtype F8_E4M3 is not supported by the audit; skipped",)
 
 
 def test_format_comes_from_the_bytes_not_the_name(tmp_path, rng):
