@@ -28,7 +28,7 @@ from ..bounds import ErrorBracket, bracket_sup_error
 from ..engine import Network, PrunedNetwork, prune_network
 from ..errors import InputError
 from ..seeding import rng_for
-from .testresult import json_safe
+from ..reports.atomic import json_ready
 
 __all__ = ["RatioBracket", "ChainConsequences", "surrogate_network", "shuffled_network", "chain_consequences"]
 
@@ -47,7 +47,7 @@ class RatioBracket:
                    _divide(numerator.upper, denominator.lower))
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe({"estimate": self.estimate, "certified_interval": [self.low, self.high]})
+        return json_ready({"estimate": self.estimate, "certified_interval": [self.low, self.high]})
 
 
 def _divide(a: float, b: float) -> float:

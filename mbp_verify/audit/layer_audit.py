@@ -32,7 +32,8 @@ from .arrangement import arrangement_tests, kurtosis_test
 from .hypotheses import Status
 from .marginal import ScaleEstimate, estimate_scale, sign_balance_test, sign_magnitude_test, uniform_magnitudes_test
 from .spectrum import SpectrumSummary, spectrum_summary
-from .testresult import COMPONENTS, AuditTest, json_safe
+from ..reports.atomic import json_ready
+from .testresult import COMPONENTS, AuditTest
 
 __all__ = ["FAMILY", "DEFAULT_LEVEL", "default_draws", "exact_tests", "LayerAudit", "audit_layer"]
 
@@ -108,7 +109,7 @@ class LayerAudit:
 
     def spectrum_dict(self) -> dict[str, Any]:
         """sigma_1 against the iid predictions (K read off the RMS, and off the maximum) and the bulk against MP."""
-        return json_safe({"sigma_1": self.spectrum.top, "iid_prediction": self.iid_top_prediction,
+        return json_ready({"sigma_1": self.spectrum.top, "iid_prediction": self.iid_top_prediction,
                           "iid_prediction_from_max": self.spectrum.predicted_top(self.scale.implied_K),
                           "mp_ks_distance": self.spectrum.mp_ks_distance,
                           "fraction_above_mp_edge": self.spectrum.fraction_above_edge})
@@ -117,7 +118,7 @@ class LayerAudit:
         """The (iii) verdict: status, raw and Holm-adjusted p-values, every test's details."""
         tests = {t.name: {**t.to_dict(), "adjusted_pvalue": adjusted, "rejected": rejected}
                  for t, adjusted, rejected in zip(self.tests, self.holm.adjusted, self.holm.rejected)}
-        return json_safe({
+        return json_ready({
             "status": self.status, "level": self.level, "correction": "holm", "draws": self.draws,
             "pvalues": {t.name: t.pvalue for t in self.tests},
             "adjusted_pvalues": self.adjusted_pvalues,

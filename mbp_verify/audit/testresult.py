@@ -9,13 +9,13 @@ distributed: rows, columns, spectrum).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..reports.atomic import json_ready
 from ..statistics.montecarlo import MonteCarloTest
 
-__all__ = ["Component", "COMPONENTS", "AuditTest", "json_safe"]
+__all__ = ["Component", "COMPONENTS", "AuditTest"]
 
 Component = Literal["uniform", "symmetric", "iid"]
 COMPONENTS: tuple[str, ...] = ("uniform", "symmetric", "iid")
@@ -40,15 +40,4 @@ class AuditTest:
             out["monte_carlo"] = {"draws": self.null.draws, "exceedances": self.null.exceedances,
                                   "null_mean": self.null.null_mean, "null_sd": self.null.null_sd,
                                   "standardized": self.null.standardized}
-        return json_safe(out)
-
-
-def json_safe(value: Any) -> Any:
-    """Replace non-finite floats by None (JSON has no inf or NaN), recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
+        return json_ready(out)

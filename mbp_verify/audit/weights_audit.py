@@ -22,7 +22,8 @@ from .layer_audit import DEFAULT_LEVEL, LayerAudit, audit_layer, default_draws
 from .marginal import common_scale_test
 from .movement import LayerMovement, compare_selections
 from .selection import Layout, LayerSelection, select_layers
-from .testresult import AuditTest, json_safe
+from ..reports.atomic import json_ready
+from .testresult import AuditTest
 from .weight_files import WeightFile, load_weight_file
 
 __all__ = ["HYPOTHESES", "AuditReport", "audit_selection", "audit_weights"]
@@ -87,7 +88,7 @@ class AuditReport:
             }, "scale": audit.scale.to_dict(), "spectrum": audit.spectrum_dict()})
         common = None if self.common_K is None else {**self.common_K.to_dict(), "status": self.common_K_status,
                                                       "level": self.level}
-        return json_safe({
+        return json_ready({
             "source": self.source, "format": self.format, "seed": self.seed, "level": self.level,
             "draws": self.layers[0].draws, "notes": list(self.notes), "activations": list(self.activations),
             "selection": self.selection.to_dict(), "layers": layers,

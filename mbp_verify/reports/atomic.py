@@ -6,12 +6,13 @@ A reader (or an interrupted run) never sees a half-written file under the final 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "json_ready"]
 
 
 def atomic_write_bytes(path: "str | Path", data: bytes) -> Path:
@@ -55,3 +56,24 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return value.to_dict()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def json_ready(value: Any, *, unknown_as_text: bool = False) -> Any:
+    """`value` as plain JSON data: non-finite floats become None (JSON has no NaN or inf),
+    numpy values, paths and objects with `to_dict()` are converted, recursively. Anything else
+    is an error, or its `str()` with `unknown_as_text`."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_ready(v, unknown_as_text=unknown_as_text) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v, unknown_as_text=unknown_as_text) for v in value]
+    try:
+        converted = _jsonable(value)
+    except TypeError:
+        if unknown_as_text:
+            return str(value)
+        raise
+    return json_ready(converted, unknown_as_text=unknown_as_text)

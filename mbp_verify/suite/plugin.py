@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
+from ..reports.atomic import json_ready
 from .property import CodeUnderTestError, Inconclusive
 from .results import ItemResult, aggregate
 
@@ -187,7 +188,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     result = ItemResult(
         property_id=marker.kwargs["id"], statement=marker.kwargs["statement"], source=marker.kwargs["source"],
         tier=marker.kwargs.get("tier", "required"), nodeid=item.nodeid, status=status, message=message,
-        counterexample=counterexample, evidence=_json_safe(evidence), duration_s=report.duration,
+        counterexample=counterexample, evidence=json_ready(evidence, unknown_as_text=True), duration_s=report.duration,
     )
     report.user_properties.append((_RESULT_KEY, json.dumps(result.to_dict(), default=str)))
 
@@ -197,21 +198,6 @@ def _skip_reason(report: pytest.TestReport) -> str:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")
     return str(longrepr or "")
-
-
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=_to_builtin, allow_nan=True).replace("NaN", "null"))
-
-
-def _to_builtin(value: Any) -> Any:
-    if hasattr(value, "item") and callable(value.item):
-        try:
-            return value.item()
-        except (ValueError, TypeError):
-            pass
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 class _ReportCollector:

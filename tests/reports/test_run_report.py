@@ -89,3 +89,17 @@ def test_staged_folder_leaves_nothing_under_the_final_name_on_failure(tmp_path):
     with staged_folder(target) as staging:
         (staging / "report.json").write_text("{}")
     assert [p.name for p in tmp_path.iterdir()] == ["run-x"] and (target / "report.json").is_file()
+
+
+def test_json_ready_keeps_text_and_maps_non_finite_numbers_to_null():
+    import math
+
+    import numpy as np
+
+    from mbp_verify.reports.atomic import json_ready
+
+    value = {"policy": "NaN policy: raise", "x": np.float64("inf"), "y": [math.nan, np.int64(3)], 2: (np.array([1.5]),)}
+    assert json_ready(value) == {"policy": "NaN policy: raise", "x": None, "y": [None, 3], "2": [[1.5]]}
+    assert json_ready({"o": object()}, unknown_as_text=True)["o"].startswith("<object")
+    with pytest.raises(TypeError):
+        json_ready({"o": object()})
