@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from ..errors import InputError
@@ -20,7 +19,7 @@ from ..theorem import (
     scaling_audit,
     write_theorem_folder,
 )
-from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, write_json_output
+from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, worker_count, write_json_output
 
 __all__ = ["register", "handle", "DEFAULTS"]
 
@@ -89,8 +88,6 @@ def _alphas(text: str) -> tuple[float, ...]:
 
 
 def _config(args: argparse.Namespace) -> SweepConfig:
-    if args.seed < 0:
-        raise InputError(f"--seed must be non-negative, got {args.seed}")
     return SweepConfig(
         alphas=_alphas(args.alpha), widths=tuple(parse_int_list(args.widths, "--widths")), eps=args.eps, delta=args.delta,
         trials=args.trials, depth=args.depth, looks=args.looks, confidence=args.confidence, activation=args.activation,
@@ -115,15 +112,12 @@ class _ProgressBar:
 
 def handle(args: argparse.Namespace) -> int:
     config = _config(args)
-    workers = args.workers if args.workers is not None else max(1, os.cpu_count() or 1)
-    if workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
+    workers = worker_count(args.workers)
     design = config.design()
     if design.min_trials_to_pass is None:
         progress(f"theorem: warning: {config.trials} trials per cell cannot establish P(not eps-close) < "
                  f"{config.delta:g} at per-cell level {design.guarantee.level:.3g}; raise --trials")
-    cells = len(config.alphas) * len(config.widths)
-    progress(f"theorem: {cells} cells, up to {config.trials} trials each (looks at {list(design.looks)}), {workers} workers")
+    progress(f"theorem: {design.family_size} cells, up to {config.trials} trials each (looks at {list(design.looks)}), {workers} workers")
     result = run_sweep(config, workers=workers, on_progress=_ProgressBar(len(design.looks)))
     audit = scaling_audit(result)
     exit_code = EXIT_OK if result.holds else EXIT_FAILED
