@@ -10,10 +10,11 @@ alpha of a sweep is applied to the same sampled networks (a paired comparison).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import numpy as np
 
+from ..bounds import EFFORTS as BRACKET_EFFORTS
+from ..bounds import Decision, bracket_sup_error
 from ..engine import (
     Network,
     PrunedNetwork,
@@ -44,11 +45,11 @@ __all__ = [
     "run_trial",
 ]
 
-Outcome = Literal["certified", "violated", "unknown"]
+Outcome = Decision  # the bracket's decision: certified, violated or unknown
 WEIGHT_LAWS = ("uniform", "gaussian", "cauchy")
 PRUNING_RULES = ("magnitude", "random", "largest", "review")
 SHAPES = ("square", "rectangular")
-EFFORTS = ("fast", "default", "thorough")
+EFFORTS = tuple(BRACKET_EFFORTS)
 
 
 def width_profile(width: int, depth: int, shape: str = "square") -> tuple[int, ...]:
@@ -168,8 +169,6 @@ def prune_trial_network(spec: TrialSpec, network: Network, rng: np.random.Genera
 
 def run_trial(spec: TrialSpec, root_seed: int, index: int) -> TrialOutcome:
     """Sample, prune, bracket and decide trial `index` of `spec` (module-level: picklable)."""
-    from ..bounds import bracket_sup_error
-
     rng = rng_for(root_seed, spec.network_id, index)
     network = sample_trial_network(spec, rng)
     pair = prune_trial_network(spec, network, rng)
