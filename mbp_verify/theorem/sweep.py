@@ -9,7 +9,7 @@ number of workers or the order in which trials finish.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable, Sequence
 
 from ..errors import InputError
@@ -23,10 +23,17 @@ __all__ = ["SweepConfig", "CellResult", "SweepResult", "run_sweep"]
 TrialFunction = Callable[[TrialSpec, int, int], TrialOutcome]
 LookProgress = Callable[[int, int, int], None]
 
+# Every TrialSpec field but the cell's coordinates is a sweep setting of the same name.
+_CELL_SETTINGS = tuple(f.name for f in fields(TrialSpec) if f.name not in ("width", "alpha"))
+
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """Everything a sweep needs; cells are alpha-major, width-minor."""
+    """Everything a sweep needs; cells are alpha-major, width-minor.
+
+    Besides the grid and the design, it carries each TrialSpec setting (eps ... random_trials)
+    under the same name; `cells()` passes them on.
+    """
 
     alphas: tuple[float, ...]
     widths: tuple[int, ...]
@@ -60,21 +67,18 @@ class SweepConfig:
         self.design()
 
     def cells(self) -> tuple[TrialSpec, ...]:
-        return tuple(
-            TrialSpec(width=w, alpha=a, eps=self.eps, depth=self.depth, activation=self.activation, weights=self.weights,
-                      pruning=self.pruning, shape=self.shape, scale=self.scale, effort=self.effort,
-                      random_trials=0 if self.pruning == "random" else self.random_trials)
-            for a in self.alphas for w in sorted(self.widths)
-        )
+        settings = {name: getattr(self, name) for name in _CELL_SETTINGS}
+        if self.pruning == "random":
+            settings["random_trials"] = 0  # random pruning is the comparison already
+        return tuple(TrialSpec(width=w, alpha=a, **settings) for a in self.alphas for w in sorted(self.widths))
 
     def design(self) -> TheoremDesign:
         return theorem_design(self.delta, self.confidence, self.trials, self.looks, len(self.alphas) * len(self.widths))
 
     def to_dict(self) -> dict:
-        return {"alphas": list(self.alphas), "widths": sorted(self.widths), "eps": self.eps, "delta": self.delta,
-                "trials": self.trials, "depth": self.depth, "looks": self.looks, "confidence": self.confidence,
-                "activation": self.activation, "weights": self.weights, "pruning": self.pruning, "shape": self.shape,
-                "scale": self.scale, "effort": self.effort, "random_trials": self.random_trials, "seed": self.seed}
+        record = {f.name: getattr(self, f.name) for f in fields(self)}
+        record.update(alphas=list(self.alphas), widths=sorted(self.widths))
+        return record
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 import json
 import os
+from dataclasses import fields
 
 import numpy as np
 import pytest
 
 from mbp_verify.errors import InputError
 from mbp_verify.seeding import rng_for
-from mbp_verify.theorem import SweepConfig, TrialOutcome, TrialPool, run_sweep, scaling_audit
+from mbp_verify.theorem import SweepConfig, TrialOutcome, TrialPool, TrialSpec, run_sweep, scaling_audit
 from mbp_verify.theorem.report import build_payload, format_tables, write_theorem_folder
 
 
@@ -29,6 +30,16 @@ def _config(**changes):
     settings = dict(alphas=(0.3,), widths=(16, 32, 64), eps=0.5, delta=0.2, trials=90, looks=3, confidence=0.99, seed=7)
     settings.update(changes)
     return SweepConfig(**settings)
+
+
+def test_cells_carry_every_trial_setting_of_the_config():
+    config = _config(depth=4, activation="tanh", scale=2.0, effort="default", random_trials=5, shape="rectangular")
+    sweep_fields = {f.name for f in fields(SweepConfig)}
+    assert {f.name for f in fields(TrialSpec)} - {"width", "alpha"} <= sweep_fields
+    for cell in config.cells():
+        assert all(getattr(cell, name) == getattr(config, name) for name in sweep_fields & {f.name for f in fields(TrialSpec)})
+    assert [c.random_trials for c in _config(pruning="random").cells()] == [0, 0, 0]  # random is the comparison itself
+    assert list(config.to_dict()) == [f.name for f in fields(SweepConfig)] and config.to_dict()["widths"] == [16, 32, 64]
 
 
 def test_each_cell_stops_at_its_own_look_and_gets_its_verdict():
