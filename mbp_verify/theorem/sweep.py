@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields
-from typing import Callable, Sequence
+from typing import Callable
 
 from ..errors import InputError
 from ..seeding import DEFAULT_ROOT_SEED
 from .parallel import TrialPool
 from .trial import TrialOutcome, TrialSpec, run_trial
-from .verdict import FamilyVerdict, TheoremDesign, decide_family, theorem_design
+from .verdict import FamilyVerdict, TheoremDesign, decide_family, failure_counts, theorem_design
 
 __all__ = ["SweepConfig", "CellResult", "SweepResult", "run_sweep"]
 
@@ -137,16 +137,10 @@ def run_sweep(config: SweepConfig, *, workers: int = 0, on_progress: "LookProgre
                     raise RuntimeError(f"trial function returned index {outcome.index} for trial {index}")
                 outcomes[cell].append(outcome)
                 seconds[cell].append(spent)
-            active = [c for c in active if not design.should_stop(look, *_counts(outcomes[c]))]
+            active = [c for c in active if not design.should_stop(look, *failure_counts([o.outcome for o in outcomes[c]]))]
             previous = n
             if not active:
                 break
     verdict = decide_family(design, [s.label for s in specs], [[o.outcome for o in seq] for seq in outcomes])
     cells = tuple(CellResult(s, tuple(o), tuple(t)) for s, o, t in zip(specs, outcomes, seconds))
     return SweepResult(config, cells, verdict, time.perf_counter() - start)
-
-
-def _counts(outcomes: Sequence[TrialOutcome]) -> tuple[int, int]:
-    """(not certified, violated) among `outcomes`."""
-    violated = sum(1 for o in outcomes if o.outcome == "violated")
-    return violated + sum(1 for o in outcomes if o.outcome == "unknown"), violated

@@ -30,7 +30,8 @@ from ..statistics import (
 )
 from ..statistics.binomial import validate_probability
 
-__all__ = ["CELL_METHOD", "TheoremDesign", "CellVerdict", "FamilyVerdict", "theorem_design", "decide_family"]
+__all__ = ["CELL_METHOD", "TheoremDesign", "CellVerdict", "FamilyVerdict", "theorem_design", "failure_counts",
+           "decide_family"]
 
 CELL_METHOD = ("group-sequential exact binomial tests (Clopper-Pearson duality): guarantee on P(not certified), "
                "refutation on P(violated); Holm across cells")
@@ -144,15 +145,9 @@ class FamilyVerdict:
                 "cells": [c.to_dict() for c in self.cells]}
 
 
-def _counts_at_looks(outcomes: Sequence[str], looks: Sequence[int], event: set[str]) -> list[int]:
-    counts, running, done = [], 0, 0
-    for n in looks:
-        if n > len(outcomes):
-            break
-        running += sum(1 for o in outcomes[done:n] if o in event)
-        counts.append(running)
-        done = n
-    return counts
+def failure_counts(outcomes: Sequence[str]) -> tuple[int, int]:
+    """(not certified, violated) among trial outcomes."""
+    return sum(o != "certified" for o in outcomes), sum(o == "violated" for o in outcomes)
 
 
 def decide_family(design: TheoremDesign, labels: Sequence[str], outcomes: Sequence[Sequence[str]]) -> FamilyVerdict:
@@ -166,8 +161,7 @@ def decide_family(design: TheoremDesign, labels: Sequence[str], outcomes: Sequen
         bad = set(seq) - {"certified", "violated", "unknown"}
         if bad:
             raise InputError(f"cell {label}: unknown outcomes {sorted(bad)}")
-        not_certified = _counts_at_looks(seq, design.looks, {"violated", "unknown"})
-        violated = _counts_at_looks(seq, design.looks, {"violated"})
+        not_certified, violated = zip(*(failure_counts(seq[:n]) for n in design.looks if n <= len(seq)))
         guarantee_p.append(design.guarantee.pvalue(not_certified))
         refutation_p.append(design.refutation.pvalue(violated))
         counts.append((len(seq), violated[-1], not_certified[-1] - violated[-1]))
