@@ -8,7 +8,7 @@ import numpy as np
 
 from ..reports.figures import new_figure, save_figure
 from .scaling import ScalingAudit
-from .sweep import SweepResult
+from .sweep import BracketEnd, SweepResult
 
 __all__ = ["FIGURE_FILES", "write_figures"]
 
@@ -40,12 +40,12 @@ def _closeness(result: SweepResult, path: Path) -> Path:
     return save_figure(figure, path)
 
 
-def _ends(result: SweepResult, alpha: float, key: str) -> tuple[np.ndarray, np.ndarray]:
+def _ends(result: SweepResult, alpha: float, key: BracketEnd) -> tuple[np.ndarray, np.ndarray]:
+    """Widths and each cell's geometric mean of one bracket end (nan where there is none)."""
     cells = [c for c in result.cells if c.spec.alpha == alpha]
-    widths = np.array([c.spec.width for c in cells], dtype=float)
-    attr = {"lower": "lower", "upper": "upper", "random_lower": "random_lower", "random_upper": "random_upper"}[key]
-    samples = [np.array([v for o in c.outcomes if (v := getattr(o, attr)) is not None], dtype=float) for c in cells]
-    return widths, np.array([np.exp(np.mean(np.log(s))) if s.size and np.all(s > 0) else np.nan for s in samples])
+    centres = [c.geomean(key) for c in cells]
+    return (np.array([c.spec.width for c in cells], dtype=float),
+            np.array([np.nan if g is None else g for g in centres], dtype=float))
 
 
 def _scaling(result: SweepResult, audit: ScalingAudit, path: Path, comparison: bool) -> Path:

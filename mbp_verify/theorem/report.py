@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..reports.atomic import atomic_write_text
 from ..reports.folders import staged_folder
 from .figures import write_figures
@@ -27,20 +25,13 @@ def overall_status(result: SweepResult) -> str:
     return "pass" if result.verdict.holds else "fail" if result.verdict.refuted else "inconclusive"
 
 
-def _geo(values: list) -> "float | None":
-    arr = np.array([v for v in values if v is not None], dtype=float)
-    return float(np.exp(np.mean(np.log(arr)))) if arr.size and np.all(arr > 0) else None
-
-
 def _cell_rows(result: SweepResult) -> list[dict[str, Any]]:
     rows = []
     for cell, verdict in zip(result.cells, result.verdict.cells):
         o = cell.outcomes
         rows.append({
             "alpha": cell.spec.alpha, "width": cell.spec.width, "widths": list(cell.spec.widths), **verdict.to_dict(),
-            "error_geomean": {"lower": _geo([t.lower for t in o]), "upper": _geo([t.upper for t in o]),
-                              "random_lower": _geo([t.random_lower for t in o]),
-                              "random_upper": _geo([t.random_upper for t in o])},
+            "error_geomean": {key: cell.geomean(key) for key in ("lower", "upper", "random_lower", "random_upper")},
             "error_max": {"lower": max(t.lower for t in o), "upper": max(t.upper for t in o)},
         })
     return rows

@@ -87,13 +87,9 @@ def _audit_alpha(result: SweepResult, alpha: float, tolerance: float, n_boot: in
     picked = [(c, v) for c, v in zip(result.cells, result.verdict.cells) if c.spec.alpha == alpha]
     cells = [c for c, _ in picked]
     widths = [c.spec.width for c in cells]
-    ends = {
-        f"{config.pruning}_lower": [np.array([o.lower for o in c.outcomes]) for c in cells],
-        f"{config.pruning}_upper": [np.array([o.upper for o in c.outcomes]) for c in cells],
-    }
-    if all(any(o.random_lower is not None for o in c.outcomes) for c in cells):
-        ends["random_lower"] = [np.array([o.random_lower for o in c.outcomes if o.random_lower is not None]) for c in cells]
-        ends["random_upper"] = [np.array([o.random_upper for o in c.outcomes if o.random_upper is not None]) for c in cells]
+    ends = {f"{config.pruning}_{end}": [c.ends(end) for c in cells] for end in ("lower", "upper")}
+    if all(c.ends("random_lower").size for c in cells):
+        ends.update({f"random_{end}": [c.ends(f"random_{end}") for c in cells] for end in ("lower", "upper")})
     fits: dict[str, SlopeFit] = {}
     if len(cells) >= 2:
         for key, samples in ends.items():

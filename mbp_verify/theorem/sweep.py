@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields
-from typing import Callable
+from typing import Callable, Literal
+
+import numpy as np
 
 from ..errors import InputError
 from ..seeding import DEFAULT_ROOT_SEED
@@ -22,6 +24,7 @@ __all__ = ["SweepConfig", "CellResult", "SweepResult", "run_sweep"]
 
 TrialFunction = Callable[[TrialSpec, int, int], TrialOutcome]
 LookProgress = Callable[[int, int, int], None]
+BracketEnd = Literal["lower", "upper", "random_lower", "random_upper"]
 
 # Every TrialSpec field but the cell's coordinates is a sweep setting of the same name.
 _CELL_SETTINGS = tuple(f.name for f in fields(TrialSpec) if f.name not in ("width", "alpha"))
@@ -94,6 +97,15 @@ class CellResult:
         """Trials per worker-second (one process)."""
         total = sum(self.seconds)
         return len(self.outcomes) / total if total > 0 else float("inf")
+
+    def ends(self, key: BracketEnd) -> np.ndarray:
+        """One bracket end over the trials that recorded it (random pruning's: the first N only)."""
+        return np.array([v for o in self.outcomes if (v := getattr(o, key)) is not None], dtype=np.float64)
+
+    def geomean(self, key: BracketEnd) -> "float | None":
+        """Geometric mean of `ends(key)` (None when nothing was recorded or some value is 0)."""
+        values = self.ends(key)
+        return float(np.exp(np.mean(np.log(values)))) if values.size and np.all(values > 0) else None
 
     def to_dict(self) -> dict:
         return {"spec": self.spec.to_dict(), "trials": [o.to_dict() for o in self.outcomes]}
