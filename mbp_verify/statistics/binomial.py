@@ -26,6 +26,7 @@ __all__ = [
     "BinomialTest",
     "BinomialVerdict",
     "validate_counts",
+    "validate_integer",
     "validate_probability",
     "clopper_pearson_upper",
     "clopper_pearson_lower",
@@ -40,21 +41,33 @@ BinomialTest = Literal["guarantee", "refutation"]
 
 def validate_counts(k: int, n: int) -> tuple[int, int]:
     """Integers with 0 <= k <= n and n >= 1 (InputError otherwise)."""
-    if isinstance(k, bool) or isinstance(n, bool) or int(k) != k or int(n) != n:
-        raise InputError(f"counts must be integers, got k={k!r}, n={n!r}")
-    if n < 1 or not 0 <= k <= n:
+    k, n = validate_integer(k, "event count k"), validate_integer(n, "trial count n", 1)
+    if k > n:
         raise InputError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
-    return int(k), int(n)
+    return k, n
 
 
-def validate_probability(value: float, what: str) -> float:
-    """A probability strictly inside (0, 1)."""
+def validate_integer(value: object, what: str, minimum: int = 0) -> int:
+    """An integer (or an integral number, not a bool) >= minimum."""
+    try:
+        integral = not isinstance(value, bool) and int(value) == value  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        integral = False
+    if not integral or value < minimum:  # type: ignore[operator]
+        raise InputError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)  # type: ignore[call-overload]
+
+
+def validate_probability(value: float, what: str, *, closed: bool = False) -> float:
+    """A probability strictly inside (0, 1), or in [0, 1] when `closed`."""
+    interval = "[0, 1]" if closed else "(0, 1)"
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number in (0, 1), got {value!r}") from None
-    if not 0.0 < number < 1.0:
-        raise InputError(f"{what} must lie strictly between 0 and 1, got {value!r}")
+        raise InputError(f"{what} must be a number in {interval}, got {value!r}") from None
+    if not (0.0 <= number <= 1.0 if closed else 0.0 < number < 1.0):
+        where = "in [0, 1]" if closed else "strictly between 0 and 1"
+        raise InputError(f"{what} must lie {where}, got {value!r}")
     return number
 
 
@@ -79,6 +92,7 @@ def clopper_pearson_lower(k: int, n: int, confidence: float) -> float:
 def tail_pvalue(k: int, n: int, p: float, tail: Literal["lower", "upper"]) -> float:
     """Exact binomial tail: P_p(K <= k) ("lower") or P_p(K >= k) ("upper")."""
     k, n = validate_counts(k, n)
+    p = validate_probability(p, "event probability p", closed=True)
     if tail == "lower":
         return float(stats.binom.cdf(k, n, p))
     if tail == "upper":

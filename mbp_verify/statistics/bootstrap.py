@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
-from .binomial import validate_probability
+from .binomial import validate_integer, validate_probability
 
 __all__ = ["SlopeFit", "loglog_slope"]
 
@@ -86,18 +86,19 @@ def loglog_slope(
         if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
             raise InputError(f"samples at x={value:g} must be a non-empty list of positive finite numbers")
         logs.append(np.log(arr))
-    if int(n_boot) != n_boot or n_boot < 100:
-        raise InputError(f"n_boot must be an integer >= 100, got {n_boot!r}")
+    n_boot = validate_integer(n_boot, "n_boot", 100)
     confidence = validate_probability(confidence, "confidence")
+    if not isinstance(rng, np.random.Generator):
+        raise InputError(f"rng must be a numpy Generator (e.g. seeding.rng_for(...)), got {type(rng).__name__}")
     logx = np.log(xs)
     counts = np.array([g.size for g in logs], dtype=np.float64)
     slope, intercept = _weighted_slopes(logx, np.array([g.mean() for g in logs]), counts)
-    boot_means = np.empty((int(n_boot), xs.size))
+    boot_means = np.empty((n_boot, xs.size))
     for j, group in enumerate(logs):
-        picks = rng.integers(0, group.size, size=(int(n_boot), group.size))
+        picks = rng.integers(0, group.size, size=(n_boot, group.size))
         boot_means[:, j] = group[picks].mean(axis=1)
     boot_slopes, _ = _weighted_slopes(logx, boot_means, counts)
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(boot_slopes, [tail, 1.0 - tail])
-    return SlopeFit(float(slope), float(intercept), (float(low), float(high)), confidence, int(n_boot),
+    return SlopeFit(float(slope), float(intercept), (float(low), float(high)), confidence, n_boot,
                     tuple(float(v) for v in xs), tuple(int(c) for c in counts))

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
+from .binomial import validate_probability
 
 __all__ = ["HolmResult", "holm"]
 
@@ -41,12 +42,11 @@ def holm(pvalues: Sequence[float], alpha: float = 0.05) -> HolmResult:
         raise InputError("holm needs a non-empty 1-D sequence of p-values")
     if np.isnan(values).any() or (values < 0).any() or (values > 1).any():
         raise InputError("p-values must lie in [0, 1]")
-    if not 0 < alpha < 1:
-        raise InputError(f"alpha must lie in (0, 1), got {alpha}")
+    alpha = validate_probability(alpha, "alpha")
     m = values.size
     order = np.argsort(values, kind="stable")
     scaled = values[order] * (m - np.arange(m))
     adjusted_sorted = np.minimum(np.maximum.accumulate(scaled), 1.0)
     adjusted = np.empty(m)
     adjusted[order] = adjusted_sorted
-    return HolmResult(tuple(values.tolist()), tuple(adjusted.tolist()), tuple(bool(a <= alpha) for a in adjusted), float(alpha))
+    return HolmResult(tuple(values.tolist()), tuple(adjusted.tolist()), tuple(bool(a <= alpha) for a in adjusted), alpha)

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import InputError
-from .binomial import validate_probability
+from .binomial import validate_integer, validate_probability
 
 __all__ = ["Direction", "GroupSequentialDesign", "group_sequential_design", "equally_spaced_looks"]
 
@@ -33,9 +33,8 @@ Direction = Literal["below", "above"]
 
 def equally_spaced_looks(n_max: int, count: int) -> tuple[int, ...]:
     """`count` looks at ceil(j * n_max / count), j = 1..count (duplicates removed)."""
-    if int(n_max) != n_max or n_max < 1 or int(count) != count or count < 1:
-        raise InputError(f"need n_max >= 1 and count >= 1 (integers), got {n_max!r}, {count!r}")
-    return tuple(sorted({-(-j * int(n_max) // int(count)) for j in range(1, int(count) + 1)}))
+    n_max, count = validate_integer(n_max, "n_max", 1), validate_integer(count, "count", 1)
+    return tuple(sorted({-(-j * n_max // count) for j in range(1, count + 1)}))
 
 
 def _nominal_table(looks: Sequence[int], delta: float, direction: Direction) -> tuple[np.ndarray, ...]:
@@ -104,11 +103,13 @@ class GroupSequentialDesign:
 
     def crossing_probability(self, p: float) -> float:
         """Exact probability of crossing at some look when the true event probability is p."""
-        return float(_stop_probabilities(self.looks, self.boundaries, self.direction, _as_p(p)).sum())
+        p = validate_probability(p, "event probability", closed=True)
+        return float(_stop_probabilities(self.looks, self.boundaries, self.direction, p).sum())
 
     def expected_trials(self, p: float) -> float:
         """Expected number of trials when stopping at the first crossing (or at the last look)."""
-        stops = _stop_probabilities(self.looks, self.boundaries, self.direction, _as_p(p))
+        p = validate_probability(p, "event probability", closed=True)
+        stops = _stop_probabilities(self.looks, self.boundaries, self.direction, p)
         return float(np.dot(stops, self.looks) + (1.0 - stops.sum()) * self.looks[-1])
 
     def nominal_pvalue(self, look: int, k: int) -> float:
@@ -133,17 +134,10 @@ class GroupSequentialDesign:
                 "exact_error_rate": self.error_rate()}
 
 
-def _as_p(p: float) -> float:
-    value = float(p)
-    if not 0.0 <= value <= 1.0:
-        raise InputError(f"event probability must lie in [0, 1], got {p!r}")
-    return value
-
-
 def group_sequential_design(looks: Sequence[int], delta: float, level: float, direction: Direction) -> GroupSequentialDesign:
     """Calibrate the largest nominal level whose exact sequential error rate is <= `level`."""
-    checked = tuple(int(n) for n in looks)
-    if not checked or any(n < 1 for n in checked) or any(b <= a for a, b in zip(checked, checked[1:])):
+    checked = tuple(validate_integer(n, "a look (trial count)", 1) for n in looks)
+    if not checked or any(b <= a for a, b in zip(checked, checked[1:])):
         raise InputError(f"looks must be increasing positive trial counts, got {list(looks)}")
     if direction not in ("below", "above"):
         raise InputError(f"direction must be 'below' or 'above', got {direction!r}")

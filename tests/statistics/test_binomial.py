@@ -11,7 +11,9 @@ from mbp_verify.statistics import (
     clopper_pearson_upper,
     guarantee_test,
     refutation_test,
+    tail_pvalue,
 )
+from mbp_verify.statistics.binomial import validate_integer
 
 
 def test_zero_events_upper_bound_is_the_rule_of_three_exactly():
@@ -59,7 +61,7 @@ def test_one_sided_coverage_is_at_least_the_confidence():
         assert pmf[lowers <= p].sum() >= confidence - 1e-12
 
 
-@pytest.mark.parametrize("args", [(-1, 10), (11, 10), (0, 0), (1.5, 10), (True, 3)])
+@pytest.mark.parametrize("args", [(-1, 10), (11, 10), (0, 0), (1.5, 10), (True, 3), ("x", 10), (1, None)])
 def test_bad_counts(args):
     with pytest.raises(InputError):
         clopper_pearson_upper(*args, 0.95)
@@ -71,3 +73,17 @@ def test_bad_probabilities(bad):
         guarantee_test(0, 10, bad, 0.95)
     with pytest.raises(InputError):
         refutation_test(0, 10, 0.1, bad)
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan"), "x", None])
+def test_tail_pvalue_rejects_a_bad_event_probability(p):
+    with pytest.raises(InputError, match="event probability"):
+        tail_pvalue(1, 10, p, "lower")
+    assert tail_pvalue(0, 10, 0.0, "lower") == 1.0 and tail_pvalue(10, 10, 1.0, "upper") == 1.0
+
+
+@pytest.mark.parametrize("bad", [1.5, "3", None, True, float("nan"), float("inf"), -1])
+def test_validate_integer(bad):
+    with pytest.raises(InputError, match="must be an integer >= 0"):
+        validate_integer(bad, "count")
+    assert validate_integer(3.0, "count") == 3 and validate_integer(np.int64(4), "count", 4) == 4

@@ -46,3 +46,11 @@ def test_unequal_sample_sizes_weight_every_trial_equally():
 def test_bad_inputs(x, samples):
     with pytest.raises(InputError):
         loglog_slope(x, samples, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("change", [dict(rng=None), dict(rng=0), dict(n_boot=50), dict(n_boot="x"), dict(n_boot=500.5),
+                                    dict(confidence=1.0)])
+def test_bad_options(change):
+    options = {"rng": np.random.default_rng(0), **change}
+    with pytest.raises(InputError):
+        loglog_slope([1, 2], [[1.0], [2.0]], **options)

@@ -36,6 +36,7 @@ def test_bad_pvalues(bad):
         holm(bad)
 
 
-def test_bad_alpha():
+@pytest.mark.parametrize("alpha", [1.5, 0.0, "x", None])
+def test_bad_alpha(alpha):
     with pytest.raises(InputError):
-        holm([0.1], alpha=1.5)
+        holm([0.1], alpha=alpha)

@@ -76,7 +76,7 @@ def test_a_design_with_too_few_trials_cannot_reject():
     assert design.to_dict()["nominal_level"] == 0.0
 
 
-@pytest.mark.parametrize("looks", [(), (10, 10), (0, 5), (20, 10)])
+@pytest.mark.parametrize("looks", [(), (10, 10), (0, 5), (20, 10), (10.5,), ("a",), (5, None)])
 def test_bad_looks(looks):
     with pytest.raises(InputError):
         group_sequential_design(looks, 0.1, 0.05, "below")
@@ -91,3 +91,18 @@ def test_bad_counts_and_direction():
     with pytest.raises(InputError):
         group_sequential_design((10,), 0.1, 0.05, "sideways")
     assert equally_spaced_looks(10, 3) == (4, 7, 10)
+
+
+@pytest.mark.parametrize("args", [("a", 2), (10, 0), (10.5, 2), (10, None)])
+def test_bad_look_schedules(args):
+    with pytest.raises(InputError):
+        equally_spaced_looks(*args)
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5, "x", float("nan")])
+def test_bad_event_probabilities(p):
+    design = group_sequential_design((10, 20), 0.1, 0.05, "below")
+    with pytest.raises(InputError, match="event probability"):
+        design.crossing_probability(p)
+    with pytest.raises(InputError, match="event probability"):
+        design.expected_trials(p)
