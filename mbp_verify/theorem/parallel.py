@@ -14,7 +14,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Sequence
 
-from ..errors import InputError
+from ..statistics.binomial import validate_integer
 from ..suite import single_thread_env
 
 __all__ = ["TrialPool", "timed_call"]
@@ -33,9 +33,7 @@ class TrialPool:
     """`with TrialPool(workers) as pool: pool.map(fn, tasks)`; workers=0 runs in this process."""
 
     def __init__(self, workers: int) -> None:
-        if int(workers) != workers or workers < 0:
-            raise InputError(f"workers must be a non-negative integer, got {workers!r}")
-        self.workers = int(workers)
+        self.workers = validate_integer(workers, "workers")
         self._executor: "ProcessPoolExecutor | None" = None
         self._saved_env: dict[str, "str | None"] = {}
 

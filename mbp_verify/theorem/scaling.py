@@ -16,8 +16,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import InputError
 from ..seeding import rng_for
 from ..statistics import SlopeFit, loglog_slope
+from ..statistics.binomial import validate_integer, validate_probability
 from .sweep import CellResult, SweepResult
 
 __all__ = ["EXPECTED_EXPONENTS", "AlphaAudit", "ScalingAudit", "expected_slope", "scaling_audit"]
@@ -111,5 +113,11 @@ def _audit_alpha(result: SweepResult, alpha: float, tolerance: float, n_boot: in
 def scaling_audit(result: SweepResult, *, tolerance: float = 0.05, n_boot: int = 4000,
                   confidence: float = 0.95) -> ScalingAudit:
     """Fit every bracket end against d for each alpha of the sweep (bootstrap seeded from the sweep)."""
+    if not isinstance(result, SweepResult):
+        raise InputError(f"scaling_audit needs a SweepResult (see run_sweep), got {type(result).__name__}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < float("inf"):
+        raise InputError(f"tolerance must be a non-negative finite number, got {tolerance!r}")
+    n_boot = validate_integer(n_boot, "n_boot", 100)
+    confidence = validate_probability(confidence, "confidence")
     return ScalingAudit(result.config.pruning,
                         tuple(_audit_alpha(result, a, tolerance, n_boot, confidence) for a in result.config.alphas))

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..seeding import DEFAULT_ROOT_SEED
+from ..statistics.binomial import validate_integer
 from .parallel import TrialPool
 from .trial import TrialOutcome, TrialSpec, run_trial
 from .verdict import FamilyVerdict, TheoremDesign, decide_family, failure_counts, theorem_design
@@ -60,12 +61,9 @@ class SweepConfig:
             raise InputError("a sweep needs at least one alpha and one width")
         if len(set(self.widths)) != len(self.widths) or len(set(self.alphas)) != len(self.alphas):
             raise InputError("widths and alphas must not repeat")
-        if int(self.trials) != self.trials or self.trials < 1:
-            raise InputError(f"trials must be a positive integer, got {self.trials!r}")
-        if int(self.looks) != self.looks or not 1 <= self.looks <= self.trials:
+        if validate_integer(self.looks, "looks", 1) > validate_integer(self.trials, "trials", 1):
             raise InputError(f"looks must be an integer in [1, trials], got {self.looks!r}")
-        if int(self.seed) != self.seed or self.seed < 0:
-            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
+        validate_integer(self.seed, "seed")
         self.cells()  # validates every cell's specification
         self.design()
 
@@ -132,6 +130,8 @@ def run_sweep(config: SweepConfig, *, workers: int = 0, on_progress: "LookProgre
     `workers=0` runs the trials in this process; `workers >= 1` spawns worker processes, so a
     script calling it needs the usual `if __name__ == "__main__":` guard of the spawn method.
     """
+    if not isinstance(config, SweepConfig):
+        raise InputError(f"run_sweep needs a SweepConfig, got {type(config).__name__}")
     start = time.perf_counter()
     design = config.design()
     specs = config.cells()

@@ -9,6 +9,7 @@ alpha of a sweep is applied to the same sampled networks (a paired comparison).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -30,6 +31,7 @@ from ..engine import (
 )
 from ..errors import InputError
 from ..seeding import rng_for
+from ..statistics.binomial import validate_integer
 
 __all__ = [
     "Outcome",
@@ -58,17 +60,23 @@ def width_profile(width: int, depth: int, shape: str = "square") -> tuple[int, .
     `square`: every width is d. `rectangular`: d_0 = d/2, hidden widths alternate d and 2d,
     d_L = d/4 (so d = min(d_1..d_{L-1}) >= max(d_0, d_L) still holds).
     """
-    if int(width) != width or width < 4:
-        raise InputError(f"width must be an integer >= 4, got {width!r}")
-    if int(depth) != depth or depth < 2:
-        raise InputError(f"depth must be an integer >= 2 (at least one hidden layer), got {depth!r}")
-    d, depth = int(width), int(depth)
+    d = validate_integer(width, "width", 4)
+    depth = validate_integer(depth, "depth (weight layers, one hidden layer at least)", 2)
     if shape == "square":
         return (d,) * (depth + 1)
     if shape == "rectangular":
         hidden = tuple(d if i % 2 == 0 else 2 * d for i in range(depth - 1))
         return (d // 2, *hidden, d // 4)
     raise InputError(f"unknown width profile {shape!r}; use one of {', '.join(SHAPES)}")
+
+
+def _positive_finite(value: object, what: str) -> None:
+    try:
+        valid = not isinstance(value, bool) and math.isfinite(value) and value > 0  # type: ignore[arg-type, operator]
+    except TypeError:
+        valid = False
+    if not valid:
+        raise InputError(f"{what} must be a positive finite number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -91,12 +99,9 @@ class TrialSpec:
         width_profile(self.width, self.depth, self.shape)
         validate_alpha(self.alpha)
         parse_activation(self.activation)
-        if not (np.isfinite(self.eps) and self.eps > 0):
-            raise InputError(f"eps must be positive and finite, got {self.eps!r}")
-        if int(self.random_trials) != self.random_trials or self.random_trials < 0:
-            raise InputError(f"random_trials must be a non-negative integer, got {self.random_trials!r}")
-        if not (np.isfinite(self.scale) and self.scale > 0):
-            raise InputError(f"weight scale K must be positive and finite, got {self.scale!r}")
+        _positive_finite(self.eps, "eps")
+        validate_integer(self.random_trials, "random_trials")
+        _positive_finite(self.scale, "weight scale K")
         for value, allowed, what in ((self.weights, WEIGHT_LAWS, "weight law"), (self.pruning, PRUNING_RULES, "pruning rule"),
                                      (self.effort, EFFORTS, "bracket effort")):
             if value not in allowed:
@@ -169,7 +174,10 @@ def prune_trial_network(spec: TrialSpec, network: Network, rng: np.random.Genera
 
 def run_trial(spec: TrialSpec, root_seed: int, index: int) -> TrialOutcome:
     """Sample, prune, bracket and decide trial `index` of `spec` (module-level: picklable)."""
-    rng = rng_for(root_seed, spec.network_id, index)
+    if not isinstance(spec, TrialSpec):
+        raise InputError(f"run_trial needs a TrialSpec, got {type(spec).__name__}")
+    index = validate_integer(index, "trial index")
+    rng = rng_for(validate_integer(root_seed, "root seed"), spec.network_id, index)
     network = sample_trial_network(spec, rng)
     pair = prune_trial_network(spec, network, rng)
     bracket = bracket_sup_error(pair, rng=rng, effort=spec.effort)

@@ -152,6 +152,8 @@ def failure_counts(outcomes: Sequence[str]) -> tuple[int, int]:
 
 def decide_family(design: TheoremDesign, labels: Sequence[str], outcomes: Sequence[Sequence[str]]) -> FamilyVerdict:
     """Verdicts from each cell's outcomes in trial-index order (lengths must end on a look)."""
+    if not isinstance(design, TheoremDesign):
+        raise InputError(f"decide_family needs a TheoremDesign (see theorem_design), got {type(design).__name__}")
     if len(labels) != len(outcomes) or len(labels) != design.family_size:
         raise InputError(f"the design covers {design.family_size} cells; got {len(labels)} labels and {len(outcomes)} sequences")
     guarantee_p, refutation_p, counts = [], [], []

@@ -102,12 +102,25 @@ def test_real_trials_are_identical_for_one_and_two_workers(monkeypatch):
 
 
 @pytest.mark.parametrize("change", [dict(widths=()), dict(widths=(16, 16)), dict(trials=0), dict(looks=5, trials=4),
-                                    dict(seed=-1), dict(eps=-1.0), dict(delta=0.0), dict(confidence=1.0), dict(widths=(2,))])
+                                    dict(seed=-1), dict(eps=-1.0), dict(delta=0.0), dict(confidence=1.0), dict(widths=(2,)),
+                                    dict(trials="x"), dict(looks=1.5), dict(seed="x"), dict(seed=1.5), dict(widths=("a",))])
 def test_bad_configs(change):
     with pytest.raises(InputError):
         _config(**change)
 
 
-def test_pool_rejects_negative_workers():
+@pytest.mark.parametrize("workers", [-1, "x", 1.5])
+def test_pool_rejects_negative_workers(workers):
     with pytest.raises(InputError):
-        TrialPool(-1)
+        TrialPool(workers)
+
+
+def test_run_sweep_and_scaling_audit_reject_bad_arguments():
+    with pytest.raises(InputError, match="SweepConfig"):
+        run_sweep(None)
+    with pytest.raises(InputError, match="SweepResult"):
+        scaling_audit(_config())
+    result = run_sweep(_config(widths=(16,), trials=30, looks=1), trial_fn=synthetic_trial)
+    for options in (dict(tolerance=-0.1), dict(tolerance="x"), dict(n_boot=10), dict(confidence=1.5)):
+        with pytest.raises(InputError):
+            scaling_audit(result, **options)

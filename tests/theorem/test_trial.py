@@ -25,10 +25,20 @@ def test_bad_profiles(args):
 
 
 @pytest.mark.parametrize("change", [dict(alpha=1.0), dict(eps=0.0), dict(eps=float("nan")), dict(weights="laplace"),
-                                    dict(pruning="smallest"), dict(effort="huge"), dict(activation="nope"), dict(scale=-1.0)])
+                                    dict(pruning="smallest"), dict(effort="huge"), dict(activation="nope"), dict(scale=-1.0),
+                                    dict(eps="x"), dict(scale=None), dict(random_trials="x"), dict(random_trials=1.5),
+                                    dict(width="16"), dict(depth=None)])
 def test_bad_specs(change):
     with pytest.raises(InputError):
         TrialSpec(**{**dict(width=16, alpha=0.3, eps=0.5), **change})
+
+
+@pytest.mark.parametrize("seed,index", [(-1, 0), (0, -1), (0, 1.5), ("7", 0)])
+def test_run_trial_rejects_bad_arguments(seed, index):
+    with pytest.raises(InputError):
+        run_trial(TrialSpec(width=16, alpha=0.3, eps=0.5), seed, index)
+    with pytest.raises(InputError, match="TrialSpec"):
+        run_trial(None, 0, 0)
 
 
 def test_networks_are_shared_across_alpha_eps_and_pruning_but_not_trials():

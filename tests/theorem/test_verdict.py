@@ -69,6 +69,11 @@ def test_bad_inputs(labels, seqs):
         decide_family(_design(), labels, seqs)
 
 
+def test_decide_family_needs_a_design():
+    with pytest.raises(InputError, match="TheoremDesign"):
+        decide_family(None, ["a"], [["certified"] * 30])
+
+
 def test_bad_design():
     with pytest.raises(InputError):
         theorem_design(0.2, 0.99, 60, 2, 0)
