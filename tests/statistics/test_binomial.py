@@ -55,10 +55,16 @@ def test_one_sided_coverage_is_at_least_the_confidence():
     n, confidence = 40, 0.9
     uppers = np.array([clopper_pearson_upper(k, n, confidence) for k in range(n + 1)])
     lowers = np.array([clopper_pearson_lower(k, n, confidence) for k in range(n + 1)])
+    # Negative control: the one-sided Wald bound p_hat + z sqrt(p_hat (1 - p_hat) / n) undercovers.
+    p_hat = np.arange(n + 1) / n
+    walds = p_hat + stats.norm.ppf(confidence) * np.sqrt(p_hat * (1 - p_hat) / n)
+    wald_covered = []
     for p in np.linspace(0.001, 0.999, 199):
         pmf = stats.binom.pmf(np.arange(n + 1), n, p)
         assert pmf[uppers >= p].sum() >= confidence - 1e-12
         assert pmf[lowers <= p].sum() >= confidence - 1e-12
+        wald_covered.append(pmf[walds >= p].sum() >= confidence - 1e-12)
+    assert not all(wald_covered)
 
 
 @pytest.mark.parametrize("args", [(-1, 10), (11, 10), (0, 0), (1.5, 10), (True, 3), ("x", 10), (1, None)])

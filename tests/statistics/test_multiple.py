@@ -1,10 +1,10 @@
 """Holm's procedure: known values, invariances, and FWER control under the null."""
 
-import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 from mbp_verify.errors import InputError
+from mbp_verify.seeding import rng_for
 from mbp_verify.statistics import holm
 
 
@@ -24,10 +24,13 @@ def test_adjusted_at_least_raw_and_at_most_bonferroni(pvalues):
 
 
 def test_controls_familywise_error_under_the_null():
-    rng = np.random.default_rng(1979)
-    rejections = sum(holm(rng.uniform(size=10), 0.05).any_rejected for _ in range(4000))
+    rng = rng_for(1979, "tests.statistics.holm.null")
+    families = [rng.uniform(size=10) for _ in range(4000)]
+    rejections = sum(holm(p, 0.05).any_rejected for p in families)
     # FWER <= 0.05; with 4000 draws the one-sided 1e-4 upper fluctuation is below 0.065.
     assert rejections / 4000 <= 0.065
+    # Negative control: unadjusted p-values (reject each p <= 0.05) have FWER 1 - 0.95^10 = 0.40.
+    assert sum(bool((p <= 0.05).any()) for p in families) / 4000 > 0.065
 
 
 @pytest.mark.parametrize("bad", [[], [0.5, float("nan")], [1.2], [-0.1]])

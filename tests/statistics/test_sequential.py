@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 from mbp_verify.errors import InputError
+from mbp_verify.seeding import rng_for
 from mbp_verify.statistics import equally_spaced_looks, group_sequential_design
 
 
@@ -38,6 +39,23 @@ def test_exact_error_rate_is_at_most_the_level_and_matches_enumeration(direction
         assert design.crossing_probability(p) == pytest.approx(_brute_force_crossing(design, p), abs=1e-12)
 
 
+class _Uncalibrated:
+    """The fixed-n test at `level` repeated at every look of `design` (no sequential calibration)."""
+
+    def __init__(self, design, level):
+        self.design, self.looks, self.level = design, design.looks, level
+
+    def crosses(self, look, k):
+        return self.design.nominal_pvalue(look, k) <= self.level
+
+
+@pytest.mark.parametrize("direction", ["below", "above"])
+def test_negative_control_repeated_fixed_n_tests_exceed_the_level(direction):
+    design = group_sequential_design((10, 20, 30), 0.3, 0.05, direction)
+    assert design.error_rate() <= 0.05
+    assert _brute_force_crossing(_Uncalibrated(design, 0.05), 0.3) > 0.05
+
+
 def test_calibration_is_tight_and_beats_bonferroni_over_looks():
     looks = equally_spaced_looks(300, 3)
     design = group_sequential_design(looks, 0.1, 0.01, "below")
@@ -57,15 +75,21 @@ def test_stopping_early_saves_trials_when_the_guarantee_clearly_holds():
 
 def test_sequential_pvalue_is_valid_and_agrees_with_the_boundary():
     design = group_sequential_design((20, 40, 60), 0.25, 0.05, "above")
-    rng = np.random.default_rng(7)
-    pvalues = []
+    rng = rng_for(7, "tests.statistics.sequential.pvalue")
+    pvalues, naive = [], []
     for _ in range(3000):  # under the worst-case null p = delta
-        increments = rng.binomial([20, 20, 20], 0.25)
-        pvalues.append(design.pvalue(np.cumsum(increments).tolist()))
-    pvalues = np.array(pvalues)
+        counts = np.cumsum(rng.binomial([20, 20, 20], 0.25)).tolist()
+        pvalues.append(design.pvalue(counts))
+        naive.append(min(design.nominal_pvalue(j, k) for j, k in enumerate(counts)))
+    pvalues, naive = np.array(pvalues), np.array(naive)
+
+    def too_many(values, u):  # P(p <= u) <= u; the 1e-4 binomial fluctuation allowance is 4 sd.
+        return np.mean(values <= u) > u + 4 * np.sqrt(u * (1 - u) / values.size)
+
     for u in (0.01, 0.05, 0.2):
-        # P(p <= u) <= u; the 1e-4 binomial fluctuation allowance is 4 sd.
-        assert np.mean(pvalues <= u) <= u + 4 * np.sqrt(u * (1 - u) / pvalues.size)
+        assert not too_many(pvalues, u)
+    # Negative control: the smallest fixed-n p-value over the looks (no sequential correction) is flagged.
+    assert any(too_many(naive, u) for u in (0.01, 0.05, 0.2))
     for k in range(0, 36):
         assert (design.pvalue([5, k + 5]) <= 0.05) == (design.crosses(0, 5) or design.crosses(1, k + 5))
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mbp_verify.errors import InputError
+from mbp_verify.seeding import rng_for
 from mbp_verify.theorem import decide_family, theorem_design
 
 
@@ -54,12 +55,17 @@ def test_holm_rescues_a_cell_that_bonferroni_alone_would_leave_inconclusive():
 def test_false_claims_are_controlled_familywise_at_the_worst_case_null():
     # Seeded meta-check: every cell at P(violated) = delta exactly (the hardest correct engine).
     design = _design(cells=4, n_max=60, looks=3, delta=0.2, confidence=0.9)
-    rng = np.random.default_rng(20210701)
-    false_fail = 0
+    rng = rng_for(20210701, "tests.theorem.verdict.familywise")
+    false_fail = uncorrected = 0
     for _ in range(1500):
         seqs = [np.where(rng.random(60) < 0.2, "violated", "certified").tolist() for _ in range(4)]
-        false_fail += decide_family(design, list("abcd"), seqs).refuted
-    assert false_fail / 1500 <= 0.1 + 4 * np.sqrt(0.1 * 0.9 / 1500)
+        verdict = decide_family(design, list("abcd"), seqs)
+        false_fail += verdict.refuted
+        uncorrected += any(c.refutation_pvalue <= 0.1 for c in verdict.cells)
+    bound = 0.1 + 4 * np.sqrt(0.1 * 0.9 / 1500)
+    assert false_fail / 1500 <= bound
+    # Negative control: the same cells without Holm (raw sequential p-values at 0.1) exceed the bound.
+    assert uncorrected / 1500 > bound
 
 
 @pytest.mark.parametrize("labels,seqs", [(["a"], [["certified"] * 30]), (["a", "b", "c"], [["certified"] * 29] * 3),
