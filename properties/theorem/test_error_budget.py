@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from mbp_verify.seeding import rng_for
 from mbp_verify.suite import mbp_property
@@ -46,8 +47,13 @@ def test_false_failure_budget(mbp_root_seed, mbp_evidence):
     for name, test in (("refutation", inflated.refutation), ("guarantee", inflated.guarantee)):
         simulated, computed = _simulated_crossing(test, DELTA, rng), test.error_rate()
         tolerance = 5 * np.sqrt(computed * (1 - computed) / PATHS)  # 5 sd: P(false alarm) < 1e-6
-        checks[name] = {"simulated": simulated, "exact": computed}
+        # Negative control: a wrong computation (the last look's fixed-n rate, earlier looks ignored) is flagged.
+        last = len(test.looks) - 1
+        last_look_only = float(sum(stats.binom.pmf(k, test.looks[last], DELTA)
+                                   for k in range(test.looks[last] + 1) if test.crosses(last, k)))
+        checks[name] = {"simulated": simulated, "exact": computed, "last_look_only": last_look_only}
         assert abs(simulated - computed) <= tolerance, f"{name}: simulated {simulated} vs exact {computed}"
+        assert abs(simulated - last_look_only) > tolerance, f"{name}: the simulation cannot tell a wrong rate"
         assert computed <= INFLATED_LEVEL
     mbp_evidence.update(per_guarantee_item=guarantee_item, per_control_item=control_item, family_bound=total,
                         item_level=ITEM_LEVEL, inflated_level_check=checks)

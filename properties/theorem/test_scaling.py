@@ -34,6 +34,8 @@ def test_error_scaling_rates(alpha, mbp_root_seed, mbp_evidence):
         assert audit.within_tolerance(key), f"{key}: slope {audit.fits[key].slope:.3f}, expected {audit.expected[key]:.2f}"
     for key in ("magnitude_lower", "magnitude_upper"):
         assert audit.at_least_theorem_rate(key), f"{key}: slower than the theorem's d^-{alpha}"
+    # Negative control: random pruning's slope is not within tolerance of MBP's d^(-3 alpha).
+    assert not audit.fits["random_upper"].within(audit.expected["magnitude_upper"], TOLERANCE)
 
 
 BEYOND = {
