@@ -28,7 +28,7 @@ from ..statistics import (
     group_sequential_design,
     holm,
 )
-from ..statistics.binomial import validate_probability
+from ..statistics.binomial import validate_integer, validate_probability
 
 __all__ = ["CELL_METHOD", "TheoremDesign", "CellVerdict", "FamilyVerdict", "theorem_design", "failure_counts",
            "decide_family"]
@@ -76,11 +76,10 @@ def theorem_design(delta: float, confidence: float, n_max: int, looks: int, fami
     """Looks equally spaced up to n_max; both tests at level (1 - confidence) / family_size."""
     delta = validate_probability(delta, "delta")
     confidence = validate_probability(confidence, "confidence")
-    if int(family_size) != family_size or family_size < 1:
-        raise InputError(f"family size must be a positive integer, got {family_size!r}")
+    family_size = validate_integer(family_size, "family size", 1)
     schedule = equally_spaced_looks(n_max, looks)
-    level = (1.0 - confidence) / int(family_size)
-    return TheoremDesign(delta, confidence, int(family_size),
+    level = (1.0 - confidence) / family_size
+    return TheoremDesign(delta, confidence, family_size,
                          group_sequential_design(schedule, delta, level, "below"),
                          group_sequential_design(schedule, delta, level, "above"))
 

@@ -83,5 +83,8 @@ def test_decide_family_needs_a_design():
 def test_bad_design():
     with pytest.raises(InputError):
         theorem_design(0.2, 0.99, 60, 2, 0)
+    for bad in (dict(family_size="x"), dict(family_size=1.5), dict(looks="x"), dict(n_max=None)):
+        with pytest.raises(InputError):
+            theorem_design(**{**dict(delta=0.2, confidence=0.99, n_max=60, looks=2, family_size=1), **bad})
     with pytest.raises(InputError):
         theorem_design(1.2, 0.99, 60, 2, 1)
