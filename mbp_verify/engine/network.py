@@ -29,7 +29,7 @@ __all__ = [
     "natural_layer_order",
 ]
 
-WeightDistribution = Literal["uniform", "gaussian"]
+WeightDistribution = Literal["uniform", "gaussian", "cauchy"]
 
 
 def _check_matrix(weight: object, index: int) -> np.ndarray:
@@ -132,7 +132,11 @@ def sample_network(
     activation: "str | ActivationSpec" = "relu",
     distribution: WeightDistribution = "uniform",
 ) -> Network:
-    """Sample F under hypothesis (iii) (or Gaussian weights of the same variance)."""
+    """Sample F under hypothesis (iii), or Gaussian weights of the same variance, or Cauchy weights.
+
+    Cauchy weights (a heavy-tailed violation of (iii)) have scale a/2, the median magnitude of
+    U[-a, a], so typical entries look alike while the largest ones break the hypothesis.
+    """
     dims = [int(d) for d in widths]
     if len(dims) < 2 or any(d < 1 for d in dims):
         raise InputError(f"widths must list at least two positive sizes (d_0, ..., d_L), got {list(widths)}")
@@ -146,8 +150,10 @@ def sample_network(
             weights.append(rng.uniform(-half, half, size=(d_out, d_in)))
         elif distribution == "gaussian":
             weights.append(rng.normal(0.0, half / np.sqrt(3.0), size=(d_out, d_in)))
+        elif distribution == "cauchy":
+            weights.append(half / 2.0 * rng.standard_cauchy((d_out, d_in)))
         else:
-            raise InputError(f"unknown weight distribution {distribution!r}; use 'uniform' or 'gaussian'")
+            raise InputError(f"unknown weight distribution {distribution!r}; use 'uniform', 'gaussian' or 'cauchy'")
     return Network(weights, activation)
 
 

@@ -9,13 +9,13 @@ from typing import Literal, Sequence
 import numpy as np
 
 from ..errors import InputError
-from .counts import theorem_prune_count
+from .counts import prune_count_from_kept_fraction, review_kept_fraction, theorem_prune_count
 from .masks import kept_fraction, magnitude_mask, network_compression_ratio, random_mask
 from .network import Network
 
 __all__ = ["PruningMethod", "PrunedNetwork", "prune_network", "apply_masks"]
 
-PruningMethod = Literal["magnitude", "random", "largest"]
+PruningMethod = Literal["magnitude", "random", "largest", "review"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,13 +68,18 @@ def prune_network(
     """Prune floor(D_l^(1-alpha)) entries of every layer.
 
     `magnitude` is Theorem 1's MBP; `random` prunes a uniform subset of the same count
-    (needs `rng`); `largest` removes the largest magnitudes (a negative control).
+    (needs `rng`); `largest` removes the largest magnitudes (a negative control); `review`
+    is the review's reading, keeping only floor(gamma D_l) entries with gamma = D_l^(-alpha)
+    (kept and pruned swapped), pruned by magnitude.
     """
     masks = []
     counts = []
     for w in network.weights:
-        count = theorem_prune_count(w.size, alpha)
-        if method == "magnitude":
+        if method == "review":
+            count = prune_count_from_kept_fraction(w.size, review_kept_fraction(w.size, alpha))
+        else:
+            count = theorem_prune_count(w.size, alpha)
+        if method in ("magnitude", "review"):
             mask = magnitude_mask(w, count)
         elif method == "largest":
             mask = ~magnitude_mask(w, w.size - count)
@@ -83,7 +88,7 @@ def prune_network(
                 raise InputError("random pruning needs a numpy Generator (rng)")
             mask = random_mask(w.shape, count, rng)
         else:
-            raise InputError(f"unknown pruning method {method!r}; use magnitude, random or largest")
+            raise InputError(f"unknown pruning method {method!r}; use magnitude, random, largest or review")
         masks.append(mask)
         counts.append(count)
     return PrunedNetwork(network, network.masked(masks), tuple(masks), tuple(counts))

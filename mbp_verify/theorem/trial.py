@@ -16,19 +16,7 @@ import numpy as np
 
 from ..bounds import EFFORTS as BRACKET_EFFORTS
 from ..bounds import Decision, bracket_sup_error
-from ..engine import (
-    Network,
-    PrunedNetwork,
-    apply_masks,
-    magnitude_mask,
-    parse_activation,
-    prune_count_from_kept_fraction,
-    prune_network,
-    review_kept_fraction,
-    sample_network,
-    uniform_half_width,
-    validate_alpha,
-)
+from ..engine import Network, PrunedNetwork, parse_activation, prune_network, sample_network, validate_alpha
 from ..errors import InputError
 from ..seeding import rng_for
 from ..statistics.binomial import validate_integer
@@ -148,28 +136,14 @@ class TrialOutcome:
 
 
 def sample_trial_network(spec: TrialSpec, rng: np.random.Generator) -> Network:
-    """F under hypothesis (iii), Gaussian weights of the same variance, or Cauchy weights.
-
-    Cauchy weights (the heavy-tailed negative control) have the scale a/2 of U[-a, a]'s median
-    magnitude, so typical entries look alike while the largest ones break hypothesis (iii).
-    """
-    if spec.weights != "cauchy":
-        return sample_network(spec.widths, rng, scale=spec.scale, activation=spec.activation, distribution=spec.weights)
-    dims = spec.widths
-    layers = [uniform_half_width(rows, cols, spec.scale) / 2.0 * rng.standard_cauchy((rows, cols))
-              for cols, rows in zip(dims[:-1], dims[1:])]
-    return Network(layers, spec.activation)
+    """F under hypothesis (iii), Gaussian weights of the same variance, or Cauchy weights."""
+    return sample_network(spec.widths, rng, scale=spec.scale, activation=spec.activation,
+                          distribution=spec.weights)  # type: ignore[arg-type]
 
 
 def prune_trial_network(spec: TrialSpec, network: Network, rng: np.random.Generator) -> PrunedNetwork:
-    """Theorem 1's count with the spec's rule; `review` keeps only D^(-alpha) of each layer."""
-    if spec.pruning != "review":
-        return prune_network(network, spec.alpha, method=spec.pruning, rng=rng)  # type: ignore[arg-type]
-    masks = []
-    for w in network.weights:
-        count = prune_count_from_kept_fraction(w.size, review_kept_fraction(w.size, spec.alpha))
-        masks.append(magnitude_mask(w, count))
-    return apply_masks(network, masks)
+    """Theorem 1's count with the spec's rule (`review` keeps only D^(-alpha) of each layer)."""
+    return prune_network(network, spec.alpha, method=spec.pruning, rng=rng)  # type: ignore[arg-type]
 
 
 def run_trial(spec: TrialSpec, root_seed: int, index: int) -> TrialOutcome:

@@ -92,7 +92,7 @@ def test_sampling_is_seeded_and_within_hypothesis_iii():
     gaussian = sample_network([300, 300], np.random.SeedSequence(1), distribution="gaussian")
     assert gaussian.weights[0].std() == pytest.approx(1 / np.sqrt(300) / np.sqrt(3), rel=0.02)
     with pytest.raises(InputError, match="distribution"):
-        sample_network([2, 2], 0, distribution="cauchy")
+        sample_network([2, 2], 0, distribution="laplace")
     with pytest.raises(InputError, match="widths"):
         sample_network([3], 0)
 
@@ -159,3 +159,17 @@ def test_a_pruned_pair_must_share_its_architecture():
         PrunedNetwork(net, sample_network([2, 3, 2], np.random.SeedSequence(0), activation="tanh"), (), ())
     with pytest.raises(InputError, match="one mask and one count per layer"):
         PrunedNetwork(net, net, (), ())
+
+
+def test_review_reading_keeps_only_d_to_the_minus_alpha_and_cauchy_weights_are_heavy_tailed():
+    from mbp_verify.engine import review_kept_fraction
+
+    net = sample_network([64, 64], np.random.SeedSequence(5), distribution="cauchy")
+    w = net.weights[0]
+    half = 1 / 8  # 1/sqrt(64)
+    assert np.median(np.abs(w)) == pytest.approx(half / 2, rel=0.15) and np.abs(w).max() > 10 * half
+    review = prune_network(net, 0.3, method="review")
+    kept = int(np.count_nonzero(review.masks[0]))
+    assert kept == int(np.floor(review_kept_fraction(w.size, 0.3) * w.size))
+    assert kept < w.size - prune_network(net, 0.3).counts[0]
+    assert np.abs(w[review.masks[0]]).min() >= np.abs(w[~review.masks[0]]).max()
