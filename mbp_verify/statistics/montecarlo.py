@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import InputError
-from .binomial import validate_probability
+from .binomial import validate_integer, validate_probability
 
 __all__ = ["MonteCarloTest", "monte_carlo_test", "minimum_draws"]
 
@@ -78,6 +78,5 @@ def monte_carlo_test(statistic: float, null_statistics: "np.ndarray | list[float
 def minimum_draws(level: float, family_size: int = 1) -> int:
     """Smallest B with 1 / (B + 1) <= level / family_size (so Holm or Bonferroni can reject at all)."""
     level = validate_probability(level, "level")
-    if int(family_size) != family_size or family_size < 1:
-        raise InputError(f"family_size must be a positive integer, got {family_size!r}")
+    family_size = validate_integer(family_size, "family_size", minimum=1)
     return max(1, math.ceil(family_size / level - 1e-9) - 1)
