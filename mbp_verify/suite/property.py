@@ -14,6 +14,8 @@ from typing import Callable, Literal, TypeVar
 
 import pytest
 
+from ..errors import CodeUnderTestError, Inconclusive
+
 __all__ = [
     "Status",
     "STATUSES",
@@ -30,14 +32,6 @@ Tier = Literal["required", "advisory"]
 PROPERTY_ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
 F = TypeVar("F", bound=Callable[..., object])
-
-
-class Inconclusive(Exception):
-    """Raised by a property whose evidence decides neither pass nor fail."""
-
-
-class CodeUnderTestError(Exception):
-    """The pruner/engine under test crashed or timed out; reported as `error`."""
 
 
 def mbp_property(*, id: str, statement: str, source: str, tier: Tier = "required",
