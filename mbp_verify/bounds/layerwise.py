@@ -80,8 +80,6 @@ def layerwise_bound(pair: PrunedNetwork, norms: LayerNorms, constants: Sequence[
     """The propagation bound as an exact rational, given norms certified on the scaled pair."""
     depth = pair.original.depth
     closed = propagation_bound(depth)
-    if not any(bound.upper for bound in norms.error):
-        return Fraction(0)  # f = F: every term has a factor ||E_l|| = 0 exactly
     values: dict[sp.Symbol, sp.Rational] = {}
     full_symbols, pruned_symbols, error_symbols, k_symbols, offset_symbols = closed.symbols
     for layer in range(depth):
