@@ -14,7 +14,8 @@ segment that the averaged bound needs is
 Its norm is certified on the Gram matrix assembled from the blocks (sparse where X = -E_l):
 each Gram entry is an inner product over the segment's k stacked rows (or columns) computed
 in pieces and scaled by float products of the betas, so |G^ - G| <= gamma_{k+8} |M|^T |M| and
-||G^ - G||_2 <= gamma_{k+8} ||M||_F^2. The products' own rounding (`products.Tracked.error`)
+||G^ - G||_2 <= gamma_{k+8} ||M||_F^2, plus size (k+8) eta max(1, scale^2) for products that
+underflowed before a block's scale multiplied them. The products' own rounding (`products.Tracked.error`)
 is added, weighted by each block's scale. The betas are floats and define the scaling
 exactly; the ratios beta_j / beta_{i-1} (and 1 / beta_{i-1}) are rounded, and the chain only
 telescopes with the exact ratios, so each such block adds 2 u |scale| ||block||_F.

@@ -131,7 +131,7 @@ def _certify(gram: np.ndarray, tau: float) -> "float | None":
 
 
 def _ldexp(value: float, exponent: int) -> float:
-    """value * 2^exponent exactly, +inf when that overflows (still an upper bound)."""
+    """value * 2^exponent (rounded to nearest below 2^-1022, +inf on overflow): for estimates only."""
     try:
         return math.ldexp(value, exponent)
     except OverflowError:

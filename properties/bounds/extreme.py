@@ -19,7 +19,8 @@ import numpy as np
 from mbp_verify.bounds import ErrorBracket
 from mbp_verify.engine import Network, PrunedNetwork, apply_masks, prune_network
 
-__all__ = ["ACTIVATIONS", "HOMOGENEOUS", "extreme_pair", "exact_square_error", "reference_points", "violations"]
+__all__ = ["ACTIVATIONS", "HOMOGENEOUS", "extreme_pair", "exact_norm", "exact_square_error", "reference_points",
+           "violations"]
 
 _HALF, _QUARTER, _SIX = Fraction(1, 2), Fraction(1, 4), Fraction(6)
 EXACT: dict[str, Callable[[Fraction], Fraction]] = {
@@ -110,6 +111,18 @@ def reference_points(d0: int, homogeneous: bool, angles: int = 24) -> list[np.nd
     if homogeneous:
         return outer
     return outer + [p * r for p in outer for r in (0.5, 0.25, 2.0**-20)] + [np.zeros(d0)]
+
+
+def exact_norm(square: Fraction) -> float:
+    """sqrt(square) as a float64 (within a few ulps; 0 or inf outside the float64 range), for evidence."""
+    if square <= 0:
+        return 0.0
+    shift = (square.numerator.bit_length() - square.denominator.bit_length()) // 2 - 60
+    root = math.isqrt(square.numerator * 4 ** max(-shift, 0) // (square.denominator * 4 ** max(shift, 0)))
+    try:
+        return math.ldexp(float(root), shift)
+    except OverflowError:
+        return math.inf
 
 
 def _magnitude(square: Fraction) -> str:

@@ -24,7 +24,7 @@ from mbp_verify.reports.atomic import json_ready
 from mbp_verify.seeding import rng_for
 from mbp_verify.suite import mbp_property
 
-from .extreme import exact_square_error, extreme_pair, violations
+from .extreme import exact_norm, exact_square_error, extreme_pair, violations
 
 DEFAULT_NETWORKS = 40
 SLOW_NETWORKS = 2000
@@ -131,8 +131,8 @@ def test_reproducers(name, mbp_evidence):
         result = bracket_sup_error(pair, rng=0, effort="fast")
     assert not violations(pair, result), violations(pair, result)
     json.dumps(json_ready(result.to_dict()), allow_nan=False)
+    exact = exact_square_error(pair, result.witness)
     if eps is not None:
-        exact = exact_square_error(pair, result.witness)
         assert exact > 0 and result.decide(eps) != "certified"
-    mbp_evidence[name] = {"upper": result.upper, "lower": result.lower, "lower_margin": result.lower_margin,
-                          "unavailable": sorted(result.unavailable)}
+    mbp_evidence.update(upper=result.upper, lower=result.lower, lower_margin=result.lower_margin,
+                        exact_at_witness=exact_norm(exact), unavailable=sorted(result.unavailable))
