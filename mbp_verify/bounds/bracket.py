@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import Any, Iterator, Literal
 
 import numpy as np
+import scipy.sparse.linalg
 
 from ..engine import PrunedNetwork
 from ..errors import InputError
@@ -37,6 +38,10 @@ from .rounding import float_up
 from .scaling import LayerScaling, power_of_two, scale_pair
 
 __all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "bracket_sup_error"]
+
+# A certificate that cannot be completed (Cholesky never succeeds, an eigensolver does not
+# converge) makes its method unavailable; it never becomes a number.
+_CERTIFICATE_FAILURES = (ArithmeticError, np.linalg.LinAlgError, scipy.sparse.linalg.ArpackError)
 
 Effort = Literal["fast", "default", "thorough"]
 Decision = Literal["certified", "violated", "unknown"]
@@ -216,7 +221,7 @@ def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.ran
     with _timed(timings, "layerwise"):
         try:
             norms = layer_norms(parts, generator)
-        except ArithmeticError as exc:
+        except _CERTIFICATE_FAILURES as exc:
             unavailable["layerwise"] = f"a spectral-norm certificate failed: {exc}"
         else:
             _record("layerwise", layerwise_bound(pair, norms, constants, scaling), upper_bounds, unavailable)
@@ -228,7 +233,7 @@ def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.ran
         with _timed(timings, "averaged"):
             try:
                 averaged = averaged_bound(parts, constants, generator, budget.factors)
-            except ArithmeticError as exc:
+            except _CERTIFICATE_FAILURES as exc:
                 unavailable["averaged"] = f"a segment-norm certificate failed: {exc}"
             else:
                 if math.isfinite(averaged.value):

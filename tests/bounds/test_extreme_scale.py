@@ -146,3 +146,17 @@ def test_replay_of_a_tiny_difference_is_not_zero():
     replay = replay_error(pair, x, [c.lipschitz for c in layer_constants(pair.original)])
     exact = exact_square_error(pair, x)
     assert replay.value > 0 and abs(Fraction(replay.value) ** 2 - exact) <= (2 * Fraction(replay.value) + Fraction(replay.margin)) * Fraction(replay.margin)
+
+
+def test_failed_certificates_make_methods_unavailable(monkeypatch):
+    from mbp_verify.bounds import segments, spectral
+
+    def fail(*args, **kwargs):
+        raise ArithmeticError("the spectral-norm certificate did not succeed")
+    monkeypatch.setattr(spectral, "certify_gram", fail)
+    monkeypatch.setattr(segments, "certify_gram", fail)
+    pair = prune_network(sample_network([4, 6, 3], 0), 0.3)
+    result = bracket_sup_error(pair, rng=0, effort="fast")
+    assert result.upper == math.inf and not result.upper_bounds
+    assert all("did not succeed" in reason for reason in result.unavailable.values()) and len(result.unavailable) == 2
+    assert result.lower > 0 and result.decide(result.lower * 2) == "unknown"
