@@ -19,6 +19,7 @@ import numpy as np
 from ..bounds import EFFORTS, bracket_sup_error
 from ..engine import PrunedNetwork, apply_masks, load_layer_arrays, load_network, prune_network, sample_network
 from ..errors import InputError
+from ..reports.atomic import json_ready
 from ..seeding import seed_sequence
 from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, write_json_output
 
@@ -85,6 +86,10 @@ def handle(args: argparse.Namespace) -> int:
     for name, value in sorted(result.upper_bounds.items(), key=lambda item: item[1]):
         mark = "  <- tightest" if name == result.upper_method else ""
         print(f"{name:<24} {value:>14.6e}{mark}")
+    for name, reason in sorted(result.unavailable.items()):
+        print(f"{name:<24} {'unavailable':>14}  ({reason})")
+    if not result.upper_bounds:
+        print(f"{'upper':<24} {'+inf':>14}  (no method gave a finite sound bound)")
     print(f"{'lower (replayed witness)':<24} {result.lower:>14.6e}  +- {result.lower_margin:.1e} rounding")
     print(f"{'ratio upper/lower':<24} {result.ratio:>14.3f}")
     print("timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in result.timings.items()))
@@ -99,5 +104,5 @@ def handle(args: argparse.Namespace) -> int:
         payload.update(eps=args.eps, decision=decision)
         print(f"eps = {args.eps:g}: {decision}")
         status = EXIT_OK if decision == "certified" else EXIT_FAILED
-    write_json_output(args.json, "bound", payload)
+    write_json_output(args.json, "bound", json_ready(payload))  # +inf upper: the project's non-finite convention
     return status
