@@ -77,10 +77,10 @@ def _blocks(path: Path, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", path.read_text(encoding="utf-8"), flags=re.S | re.M)
 
 
-def readme_commands() -> list[str]:
-    """Every command line of the README's bash blocks, comments stripped, continuations joined."""
+def readme_commands(path: Path = README) -> list[str]:
+    """Every command line of a page's bash blocks, comments stripped, continuations joined."""
     commands = []
-    for block in _blocks(README, "bash"):
+    for block in _blocks(path, "bash"):
         for line in block.replace("\\\n", " ").splitlines():
             tokens = shlex.split(line, comments=True)
             if tokens:
@@ -197,7 +197,8 @@ def test_ci_runs_the_readme_test_command():
     assert tests and all(shlex.split(c) == _ci_test_command() for c in tests), (tests, _ci_test_command())
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", [
+    pytest.param(c, marks=[pytest.mark.torch] if re.search(r"\.pt\b", c) else [], id=c) for c in COMMANDS])
 def test_readme_command_runs_as_written(command, tmp_path, capsys, monkeypatch):
     for tokens in _segments(command):
         if tokens[:3] == ["python", "-m", "pip"]:
@@ -217,6 +218,25 @@ def test_readme_command_runs_as_written(command, tmp_path, capsys, monkeypatch):
             if "--json" in argv:
                 document = json.loads((tmp_path / argv[argv.index("--json") + 1]).read_text())
                 assert document["schema"] == f"mbp-verify/{argv[0]}" and document["schema_version"] == 1
+
+
+GUIDE_PAGES = [*sorted((ROOT / "docs" / "guide").glob("*.md")), ROOT / "docs" / "benchmarks.md",
+               ROOT / "docs" / "theorem-findings.md"]
+
+
+@pytest.mark.parametrize("path", GUIDE_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_guide_commands_parse(path, capsys, pytestconfig):
+    """The guides' commands are parse-checked like the README's: mbp-verify options, the pytest
+    plugin's options (registered in this very session), benchmark scripts that exist."""
+    for command in readme_commands(path):
+        for tokens in _segments(command):
+            if tokens[0] == "mbp-verify":
+                _parse(tokens[1:], capsys)
+            elif tokens[:3] == ["python", "-m", "pytest"]:
+                for option in (t for t in tokens[3:] if t.startswith("--")):
+                    pytestconfig.getoption(option)  # raises for an option the plugin does not define
+            else:
+                assert tokens[0] == "python" and (ROOT / tokens[1]).is_file(), f"{path.name}: unknown command {command}"
 
 
 @pytest.mark.parametrize("path", [README, ROOT / "docs" / "guide" / "library.md"], ids=lambda p: p.name)
