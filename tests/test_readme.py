@@ -253,16 +253,26 @@ def test_library_guide_comments_state_the_results():
     assert mv.theorem_prune_count(2**25, 0.2) == 2**20 == 1048576
 
 
-def _links(path: Path) -> list[str]:
+def _links(path: Path) -> list[tuple[str, str]]:
+    """(target, anchor) of every relative link outside code blocks."""
     text = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.S | re.M)
-    return [t for t in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text) if "://" not in t]
+    return [(t, a) for t, a in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", text) if "://" not in t]
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's anchors for the page's headings: lower case, punctuation dropped, spaces to '-'."""
+    headings = re.findall(r"^#+ (.+)$", re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.S | re.M),
+                          flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
 
 
 @pytest.mark.parametrize("path", [README, *sorted((ROOT / "docs").rglob("*.md"))],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_relative_links_resolve(path):
-    for link in _links(path):
-        target = (path.parent / link).resolve()
+    for link, anchor in _links(path):
+        target = (path.parent / link).resolve() if link else path
         if not target.exists() and target.name in PAGES_FROM_OTHER_BRANCHES and target.parent == ROOT / "docs":
             continue
         assert target.exists(), f"{path.relative_to(ROOT)} links to missing {link}"
+        if anchor and target.suffix == ".md":
+            assert anchor in _anchors(target), f"{path.relative_to(ROOT)}: no heading #{anchor} in {link or path.name}"
