@@ -6,8 +6,10 @@ defines exactly (no abbreviations). Cheap commands then run for real in a scratc
 the files they name (a pruner package, a network, weight files); the expensive ones (the whole
 suite, the default theorem sweep) are parse-checked only and listed in PARSE_ONLY with the
 reason. Install commands must name extras that pyproject.toml defines, and the test command
-must be the one CI runs (.ci/run). The README's Python block and the library guide's first
-block run too, and every relative link in README.md and docs/ points at a file in the repository.
+must be the one CI runs (.ci/run). The commands of the user guide (docs/guide/, benchmarks,
+findings) are parse-checked the same way. The README's Python block and the library guide's
+first block run too, and every relative link in README.md and docs/ points at a file in the
+repository (and at an existing heading when it names one).
 """
 
 from __future__ import annotations
