@@ -22,7 +22,7 @@ from typing import Sequence
 
 from ..errors import InputError
 
-__all__ = ["MachineMemory", "machine_memory", "format_bytes", "network_bytes", "bracket_bytes",
+__all__ = ["MachineMemory", "machine_memory", "format_bytes", "weight_count", "bracket_bytes",
            "sequential_design_bytes", "monte_carlo_bytes", "check_memory"]
 
 BRACKET_COPIES = 16  # float64 copies of the weights a bracket holds at its peak
@@ -69,9 +69,9 @@ def format_bytes(count: int) -> str:
     return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
 
 
-def network_bytes(widths: Sequence[int]) -> int:
-    """float64 weights of a network with these widths (d_0, ..., d_L)."""
-    return 8 * sum(a * b for a, b in zip(widths, widths[1:]))
+def weight_count(widths: Sequence[int]) -> int:
+    """Number of weights of a network with these widths (d_0, ..., d_L)."""
+    return sum(a * b for a, b in zip(widths, widths[1:]))
 
 
 def bracket_bytes(entries: int, layers: int) -> int:

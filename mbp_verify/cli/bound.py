@@ -20,7 +20,7 @@ from ..bounds import EFFORTS, bracket_sup_error
 from ..engine import PrunedNetwork, apply_masks, load_layer_arrays, load_network, prune_network, sample_network
 from ..errors import InputError
 from ..seeding import seed_sequence
-from ._budget import bracket_bytes, check_memory, network_bytes
+from ._budget import bracket_bytes, check_memory, weight_count
 from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, write_json_output
 
 __all__ = ["register", "handle", "parse_sample_widths"]
@@ -69,7 +69,7 @@ def _pair(args: argparse.Namespace) -> PrunedNetwork:
         raise InputError("give --alpha A or --mask-file M")
     if args.sample is not None:
         widths = parse_sample_widths(args.sample)
-        check_memory("bound", f"--sample {args.sample}", bracket_bytes(network_bytes(widths) // 8, len(widths) - 1))
+        check_memory("bound", f"--sample {args.sample}", bracket_bytes(weight_count(widths), len(widths) - 1))
         network = sample_network(widths, seed_sequence(args.seed, "cli.bound.sample"), activation=args.activation)
     else:
         network = load_network(args.network, activation=args.activation)
@@ -82,7 +82,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.eps is not None and not (np.isfinite(args.eps) and args.eps >= 0):
         raise InputError(f"--eps must be a finite non-negative number, got {args.eps}")
     pair = _pair(args)
-    weights = network_bytes(pair.original.widths) // 8
+    weights = weight_count(pair.original.widths)
     progress(check_memory("bound", f"widths {list(pair.original.widths)} ({weights} weights), pruned counts "
                           f"{list(pair.counts)}, effort {args.effort}", bracket_bytes(weights, len(pair.original.widths) - 1)))
     result = bracket_sup_error(pair, rng=seed_sequence(args.seed, "cli.bound.search"), effort=args.effort)

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from mbp_verify.cli._budget import (MachineMemory, bracket_bytes, check_memory, format_bytes, machine_memory,
-                                    monte_carlo_bytes, network_bytes, sequential_design_bytes)
+                                    monte_carlo_bytes, sequential_design_bytes, weight_count)
 from mbp_verify.errors import InputError
 from mbp_verify.statistics.sequential import equally_spaced_looks
 
@@ -36,7 +36,7 @@ def test_format_bytes(count, text):
 
 
 def test_sizes_are_exact_integer_arithmetic():
-    assert network_bytes([4, 3, 2]) == 8 * (12 + 6)
+    assert weight_count([4, 3, 2]) == 12 + 6
     assert bracket_bytes(10 ** 16, 2) == 16 * 8 * 10 ** 16 + 2 * 4096  # no float rounding at huge sizes
     assert monte_carlo_bytes(10 ** 13, 10) >= 5 * 8 * 10 ** 13
 
