@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, example, given, strategies as st
 
 from mbp_verify.conformance.checks import (
     assert_magnitude_order, assert_pruned_count, describe_indices, has_ties, keep_mask,
@@ -16,6 +16,26 @@ from mbp_verify.suite import mbp_property
 SPEC = "DESIGN.md section 3 (spec of a correct magnitude pruner)"
 
 
+# Bug classes pinned so that the default and quick profiles always meet them:
+# float16 magnitudes whose squares overflow (>= 256 -> inf) or underflow (< 2.4e-4 -> 0), in
+# both orders (a stable or arbitrary pick among the resulting ties is wrong in one of them),
+# and square matrices with distinct magnitudes (a transposed mask keeps the wrong entries).
+_F16_OVERFLOW = np.array([0, 256, 257, 258, 259, 260, 261], dtype=np.float16)
+_F16_UNDERFLOW = np.array([2.0e-4, 1.0e-4, 6.0e-8, 1.0, 3.0e-5], dtype=np.float16)
+_SQUARE = (np.arange(1, 10, dtype=np.float64).reshape(3, 3) * np.array([1, -1, 1])).astype(np.float32)
+PINNED_ORDER_CASES = (
+    (_F16_OVERFLOW, 2), (_F16_OVERFLOW[::-1].copy(), 2), (_F16_OVERFLOW.reshape(1, 7) * np.float16(-1), 4),
+    (_F16_UNDERFLOW, 1), (_F16_UNDERFLOW[::-1].copy(), 2),
+    (_SQUARE, 3), (np.ascontiguousarray(_SQUARE.T), 3), (np.arange(16, dtype=np.float64).reshape(4, 4) - 7.5, 6),
+)
+
+
+def _pinned(test):
+    for weights, n in reversed(PINNED_ORDER_CASES):
+        test = example(case=(weights, n))(test)
+    return test
+
+
 def _magnitude_only(pruner) -> None:
     if pruner.rules.ranking != "magnitude":
         pytest.skip(f"the pruner declares ranking={pruner.rules.ranking}: magnitude properties do not apply")
@@ -24,6 +44,7 @@ def _magnitude_only(pruner) -> None:
 
 @mbp_property(id="pruner.magnitude_order", statement="every pruned |w| <= every kept |w| (ties, zeros, one-ulp neighbours, all dtypes)", source=SPEC)
 @given(case=st.one_of(prune_cases(), tie_free_prune_cases()))
+@_pinned
 def test_magnitude_order(pruner_under_test, counterexample, case):
     _magnitude_only(pruner_under_test)
     weights, n = case
@@ -95,14 +116,15 @@ def test_scale_invariance(pruner_under_test, counterexample, data, scale):
     exact = scale in (0.25, 0.5, 2.0, 4.0)
     exact_ties = pruner_under_test.rules.tie == "index" and exact
     weights, n = data.draw(prune_cases() if exact_ties else tie_free_prune_cases(), label="case")
-    scaled = (weights * weights.dtype.type(scale)).astype(weights.dtype)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        scaled = (weights.astype(np.float64) * scale).astype(weights.dtype)
     before = np.abs(weights.astype(np.float64)).ravel()
     after = np.abs(scaled.astype(np.float64)).ravel()
     if exact:  # no overflow or subnormal loss: magnitudes scale exactly
         assume(np.array_equal(after, before * scale))
     else:  # the scaled magnitudes keep their strict order
         order = np.argsort(before, kind="stable")
-        assume(np.all(np.diff(after[order]) > 0))
+        assume(np.all(np.isfinite(after)) and np.all(np.diff(after[order]) > 0))
     with counterexample.case(weights=weights, n_prune=n):
         keep = keep_mask(pruner_under_test.prune(weights, n), weights)
         keep_scaled = keep_mask(pruner_under_test.prune(scaled, n), scaled)
