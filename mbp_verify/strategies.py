@@ -289,7 +289,13 @@ def _tie_free_weight_arrays(draw: st.DrawFn, dtypes: tuple[np.dtype, ...], kinds
                             max_dims: int, max_size: int, allow_inf: bool, views: bool) -> np.ndarray:
     dtype = draw(st.sampled_from(dtypes))
     shape = draw(_weight_shapes(kinds, min_dims, max_dims, 1, max_size))
-    size = math.prod(shape)
+    values, signs = draw(_tie_free_values(dtype, math.prod(shape), allow_inf))
+    return _finish(draw, dtype, shape, values, signs, views)
+
+
+@st.composite
+def _tie_free_values(draw: st.DrawFn, dtype: np.dtype, size: int, allow_inf: bool) -> tuple[list[float], list[bool]]:
+    """`size` pairwise distinct magnitudes of `dtype` (some one ulp apart) and their signs."""
     values = draw(st.lists(_magnitudes(dtype), min_size=size, max_size=size, unique=True))
     signs = draw(st.lists(st.booleans(), min_size=size, max_size=size))
     # Move some magnitudes to one ulp above another one (when that value is still free).
@@ -304,7 +310,7 @@ def _tie_free_weight_arrays(draw: st.DrawFn, dtypes: tuple[np.dtype, ...], kinds
             taken.add(value)
     if allow_inf and size > 1 and draw(st.booleans()):
         values[-1] = math.inf
-    return _finish(draw, dtype, shape, values, signs, views)
+    return values, signs
 
 
 # ---------------------------------------------------------------- counts and cases
@@ -328,21 +334,35 @@ def tie_free_prune_cases(**array_kwargs: Any) -> st.SearchStrategy[tuple[np.ndar
 
 def layer_lists(*, min_layers: int = 1, max_layers: int = 4, max_size: int = 24, tie_free: bool = False,
                 **array_kwargs: Any) -> st.SearchStrategy[list[np.ndarray]]:
-    """Lists of min_layers..max_layers weight arrays for global pruning (each its own shape and
-    dtype, up to 3-D unless `max_dims`/`kinds` say otherwise); with `tie_free`, magnitudes are
-    distinct across all layers."""
+    """Lists of min_layers..max_layers weight arrays for global pruning, each its own shape and
+    dtype (`array_kwargs` as for `weight_arrays`); with `tie_free`, magnitudes are distinct
+    across all layers (they are drawn in the narrowest dtype, so every layer holds them exactly)."""
     low = _check_int("min_layers", min_layers, 1)
     high = _check_int("max_layers", max_layers, low)
-    tie_free = _check_bool("tie_free", tie_free)
-    array_kwargs.setdefault("max_dims", 4)
-    make = tie_free_weight_arrays if tie_free else weight_arrays
-    layer = make(max_size=max_size, **array_kwargs)
-    layers = st.lists(layer, min_size=low, max_size=high)
-    if not tie_free:
-        return layers
-    return layers.filter(_distinct_across_layers)
+    if not _check_bool("tie_free", tie_free):
+        return st.lists(weight_arrays(max_size=max_size, **array_kwargs), min_size=low, max_size=high)
+    unknown = set(array_kwargs) - {"dtypes", "kinds", "min_dims", "max_dims", "allow_inf", "views"}
+    if unknown:
+        raise InvalidArgument(f"layer_lists(tie_free=True) does not take {', '.join(sorted(unknown))}")
+    tie_free_weight_arrays(max_size=max_size, **array_kwargs)  # validates the arguments
+    dtypes = _check_dtypes(array_kwargs.get("dtypes", FLOAT_DTYPES))
+    min_dims, max_dims = _check_dims(array_kwargs.get("min_dims", 1), array_kwargs.get("max_dims", 4))
+    kinds = _usable_kinds(array_kwargs.get("kinds", SHAPE_KINDS), min_dims, max_dims, 1, max_size)
+    return _tie_free_layers(dtypes, kinds, min_dims, max_dims, max_size, low, high,
+                            bool(array_kwargs.get("allow_inf", False)), bool(array_kwargs.get("views", True)))
 
 
-def _distinct_across_layers(layers: list[np.ndarray]) -> bool:
-    mags = np.concatenate([np.abs(layer.astype(np.float64)).ravel() for layer in layers])
-    return bool(np.unique(mags).size == mags.size)
+@st.composite
+def _tie_free_layers(draw: st.DrawFn, dtypes: tuple[np.dtype, ...], kinds: tuple[str, ...], min_dims: int,
+                     max_dims: int, max_size: int, low: int, high: int, allow_inf: bool, views: bool) -> list[np.ndarray]:
+    count = draw(st.integers(low, high))
+    layer_dtypes = [draw(st.sampled_from(dtypes)) for _ in range(count)]
+    shapes = [draw(_weight_shapes(kinds, min_dims, max_dims, 1, max_size)) for _ in range(count)]
+    narrowest = min(layer_dtypes, key=lambda d: d.itemsize)
+    values, signs = draw(_tie_free_values(narrowest, sum(math.prod(s) for s in shapes), allow_inf))
+    layers, start = [], 0
+    for dtype, shape in zip(layer_dtypes, shapes):
+        stop = start + math.prod(shape)
+        layers.append(_finish(draw, dtype, shape, values[start:stop], signs[start:stop], views))
+        start = stop
+    return layers

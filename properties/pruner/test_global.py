@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, strategies as st
 
-from mbp_verify.conformance.checks import assert_magnitude_order, keep_mask, pruned_count
+from mbp_verify.conformance.checks import assert_magnitude_order, keep_mask, magnitudes64, pruned_count, tie_adjusted_count
 from mbp_verify.strategies import layer_lists
 from mbp_verify.suite import mbp_property
 
@@ -43,7 +43,8 @@ def _needs_global(pruner) -> None:
 def _expected_total(pruner, layers, total: int) -> int:
     rules = pruner.rules
     protected = len(layers) if rules.collapse == "prevented" else 0
-    return max(0, min(total, sum(a.size for a in layers) - max(protected, rules.min_kept)))
+    target = max(0, min(total, sum(a.size for a in layers) - max(protected, rules.min_kept)))
+    return tie_adjusted_count(rules, np.concatenate([magnitudes64(a) for a in layers]), target)
 
 
 def _global_masks(pruner, layers, total):
