@@ -60,6 +60,9 @@ class PruneLowMagnitude(PrunerAdapter):
     rules = TFMOT_RULES
     libraries = ("tensorflow", "tf-keras", "tensorflow-model-optimization")
 
+    def __init__(self) -> None:
+        import_tfmot()  # the library loads here, not inside the first timed call
+
     def _run(self, weights: np.ndarray, sparsity: float) -> tuple[np.ndarray, np.ndarray]:
         tf, keras, tfmot = import_tfmot()
         kernel = _as_2d(weights)

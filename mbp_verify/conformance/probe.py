@@ -91,10 +91,16 @@ def _count_rule(pruner: PrunerUnderTest) -> Finding:
     if not pruner.has("prune_fraction"):
         return Finding(aspect, theorem, "absolute counts only", "not probed (no fraction API)", None)
     observed: dict[tuple[int, float], "int | None"] = {}
+    errors: dict[tuple[int, float], str] = {}
     for size, fraction in COUNT_PROBES:
         weights = np.arange(1, size + 1, dtype=np.float64)
         mask, error = _try(lambda: pruner.prune_fraction(weights, fraction))
         observed[(size, fraction)] = None if error is not None else len(_pruned_indices(mask))
+        if error is not None:
+            errors[(size, fraction)] = error
+    timed_out = next((key for key, k in observed.items() if k is None and key in errors and "timed out" in errors[key]), None)
+    if timed_out is not None:  # a slow call is not a refusal
+        return Finding(aspect, theorem, declared, f"timed out on {timed_out[1]} of {timed_out[0]}", False)
     refused = tuple(sorted({p for (_, p), k in observed.items() if k is None}))
     counted = {key: k for key, k in observed.items() if k is not None}
     base = replace(pruner.rules, refuse=refused)
