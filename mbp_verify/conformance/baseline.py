@@ -30,7 +30,7 @@ from ..suite.property import CodeUnderTestError
 from .harness import PrunerUnderTest
 
 __all__ = ["CORPUS_VERSION", "baseline_corpus", "record_baseline", "load_baseline", "compare_baseline", "BaselineDiff",
-           "library_versions"]
+           "library_versions", "run_corpus"]
 
 CORPUS_VERSION = 2
 SCHEMA = "mbp-verify/pruner-baseline"
@@ -96,14 +96,15 @@ def _outcome(call: Callable[[], Any]) -> dict[str, Any]:
             "mask_shapes": [list(b.shape) for b in bits], "bits": np.packbits(flat).tobytes().hex()}
 
 
-def _run_corpus(pruner: PrunerUnderTest, seed: int) -> list[dict[str, Any]]:
+def run_corpus(pruner: PrunerUnderTest, seed: int, *, include_global: bool = True) -> list[dict[str, Any]]:
+    """Each corpus case's outcome: the packed mask and its count, or the exception type."""
     entries = []
     for name, layers, n in baseline_corpus(seed):
         entry = {"name": name, "dtype": str(layers[0].dtype), "shape": list(layers[0].shape), "n_prune": n,
                  "weights_sha256": _digest(layers)}
         entry.update(_outcome(lambda: [pruner.prune(layers[0], n)]))
         entries.append(entry)
-    if pruner.has("prune_global"):
+    if include_global and pruner.has("prune_global"):
         name, layers, n = _global_case(seed)
         entry = {"name": name, "dtype": "mixed", "shape": [list(a.shape) for a in layers], "n_prune": n,
                  "weights_sha256": _digest(layers)}
@@ -134,7 +135,7 @@ def record_baseline(pruner: PrunerUnderTest, path: "str | Path", *, seed: int) -
 
     document = {"schema": SCHEMA, "schema_version": 1, "corpus_version": CORPUS_VERSION, "seed": seed,
                 "target": pruner.spec, "rules": pruner.rules.to_dict(), "mbp_verify_version": __version__,
-                "versions": _versions(), "libraries": library_versions(pruner), "cases": _run_corpus(pruner, seed)}
+                "versions": _versions(), "libraries": library_versions(pruner), "cases": run_corpus(pruner, seed)}
     try:
         atomic_write_json(path, document)
     except OSError as exc:
@@ -218,7 +219,7 @@ def compare_baseline(pruner: PrunerUnderTest, document: dict[str, Any]) -> Basel
         return BaselineDiff(document.get("versions", {}), (), len(document["cases"]), libraries,
                             library_versions(pruner), int(document.get("corpus_version") or 0))
     seed = int(document["seed"])
-    current = {e["name"]: e for e in _run_corpus(pruner, seed)}
+    current = {e["name"]: e for e in run_corpus(pruner, seed)}
     layers_by_name = {name: layers for name, layers, _ in baseline_corpus(seed)}
     changes: list[str] = []
     for old in document["cases"]:
