@@ -79,3 +79,17 @@ def test_global_unstructured_with_global_scope_passes_the_global_properties():
                              spec="torch global")
     for name in ("test_global_count", "test_global_threshold", "test_global_collapse"):
         assert run_property("test_global", name, pruner) is None, name
+
+
+def test_recording_l2_then_comparing_l1_reports_the_float16_cases(tmp_path):
+    from mbp_verify.conformance.baseline import compare_baseline, load_baseline, record_baseline
+
+    l2 = PrunerUnderTest(WeightNormSparsifier(), spec="mbp_verify.adapters.torch_ao:WeightNormSparsifier")
+    l1 = PrunerUnderTest(WeightNormSparsifierL1(), spec="mbp_verify.adapters.torch_ao:WeightNormSparsifierL1")
+    record_baseline(l2, tmp_path / "l2.json", seed=20210701)
+    diff = compare_baseline(l1, load_baseline(tmp_path / "l2.json"))
+    assert diff.changed
+    text = diff.to_text()
+    assert "float16_squares_overflow (float16[7], n_prune=2)" in text and "float16_squares_underflow" in text
+    assert "torch " in text and "mbp-verify" in text  # the versions of the libraries involved
+    assert not compare_baseline(l2, load_baseline(tmp_path / "l2.json")).changed
