@@ -77,13 +77,14 @@ def minimal_difference(first: PrunerUnderTest, second: PrunerUnderTest, weights:
     if not still(flat, n_prune):
         return np.ascontiguousarray(weights), n_prune
     n = n_prune
+    interior = n_prune < flat.size  # keep n < D so that the shrunk case keeps its cause (not a min_kept edge)
     shrunk = True
     while shrunk and flat.size > 1:
         shrunk = False
         for i in range(flat.size):
             smaller = np.delete(flat, i)
             for m in dict.fromkeys((min(n, smaller.size), max(0, min(n, smaller.size) - 1))):
-                if still(smaller, m):
+                if (not interior or m < smaller.size) and still(smaller, m):
                     flat, n, shrunk = smaller, m, True
                     break
             if shrunk:

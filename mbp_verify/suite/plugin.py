@@ -239,7 +239,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def _skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     text = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
-    return text.removeprefix("Skipped: ").split("Falsifying", 1)[0].strip()  # no example notes on a skip
+    text = text.removeprefix("Skipped: ")
+    for marker in ("Falsifying", "Failing explicit example", "Failing test case"):  # no example notes on a skip
+        text = text.split(marker, 1)[0]
+    return text.strip()
 
 
 class _Verdict:
