@@ -69,6 +69,7 @@ class L1Unstructured(PrunerAdapter):
 
     name = "torch.nn.utils.prune.L1Unstructured"
     rules = TORCH_RULES
+    libraries = ("torch",)
     keep_layout = False
 
     def _prune_module(self, weights: np.ndarray, amount: "int | float") -> Any:
@@ -104,6 +105,7 @@ class RandomUnstructured(PrunerAdapter):
     """`torch.nn.utils.prune.random_unstructured`, seeded per call (deterministic)."""
 
     name = "torch.nn.utils.prune.RandomUnstructured"
+    libraries = ("torch",)
     rules = PrunerRules(ranking="random", tie="any", nan="largest", count="float:half_even",
                         count_base="remaining", scope="layer", collapse="allowed", min_kept=0)
 

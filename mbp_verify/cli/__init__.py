@@ -23,7 +23,7 @@ __all__ = ["main", "build_parser"]
 EXIT_INTERNAL = 3
 
 # Subcommand modules, in the order `--help` lists them.
-COMMAND_MODULES = ("run", "check_pruner", "theorem", "audit", "bound", "lipschitz")
+COMMAND_MODULES = ("run", "check_pruner", "compare", "theorem", "audit", "bound", "lipschitz")
 
 
 class _Parser(argparse.ArgumentParser):

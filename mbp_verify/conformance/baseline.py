@@ -1,9 +1,12 @@
 """Regression baselines: a pruner's masks on a fixed, seeded corpus, recorded and compared.
 
 `record_baseline` runs the pruner on a corpus of named cases (ties, a large tie group,
-exact and signed zeros, NaN, +-inf, float16, one-ulp neighbours, odd and 4-D shapes,
-transposed views, D = 1, n = 0 and D, and a global case for global pruners) and stores each
-outcome (the packed mask and its count, or the exception type) in a readable JSON file.
+exact and signed zeros, NaN, +-inf, float16 near 65504 and near the subnormals where
+squaring overflows or underflows, one-ulp neighbours, square and rectangular matrices, 4-D
+conv kernels, transposed views, D = 1, n = 0 and D, and a global case for global pruners)
+and stores each outcome (the packed mask and its count, or the exception type) in a
+readable JSON file, with the versions of the libraries involved: the target's own
+distribution and every library its adapter names (`libraries`).
 `compare_baseline` re-runs the same corpus and lists what changed, case by case, with the
 flipped flat indices and their weights: a behaviour change between library versions shows
 up as a readable diff (and `check-pruner --baseline` exits 1).
@@ -13,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from importlib import metadata
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,9 +29,10 @@ from ..seeding import rng_for
 from ..suite.property import CodeUnderTestError
 from .harness import PrunerUnderTest
 
-__all__ = ["CORPUS_VERSION", "baseline_corpus", "record_baseline", "load_baseline", "compare_baseline", "BaselineDiff"]
+__all__ = ["CORPUS_VERSION", "baseline_corpus", "record_baseline", "load_baseline", "compare_baseline", "BaselineDiff",
+           "library_versions", "run_corpus"]
 
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 SCHEMA = "mbp-verify/pruner-baseline"
 
 
@@ -49,6 +54,12 @@ def baseline_corpus(seed: int) -> list[tuple[str, list[np.ndarray], int]]:
         ("inf_n3", [np.array([np.inf, -np.inf, 1.0, -2.0, 0.5])], 3),
         ("gaussian_2d", [rng(0).standard_normal((8, 16))], 37),
         ("float16_conv", [rng(1).standard_normal((4, 3, 3, 3)).astype(np.float16)], 50),
+        ("float16_squares_overflow", [np.array([0, 261, 260, 259, 258, 257, 256], np.float16)], 2),
+        ("float16_squares_overflow_ascending", [np.array([0, 256, 257, 258, 259, 260, 261], np.float16)], 2),
+        ("float16_squares_underflow", [np.array([2e-4, 1e-4, 6e-8, 1.0, 3e-5, 1.2e-7], np.float16)], 3),
+        ("float16_near_max", [np.array([65504, -60000, 1000, 384, -256, 1], np.float16)], 3),
+        ("square_matrix", [(np.arange(1, 17, dtype=np.float32).reshape(4, 4) * np.float32(-1) ** np.arange(16).reshape(4, 4))], 6),
+        ("conv_kernel", [rng(7).standard_normal((8, 4, 3, 3)).astype(np.float32)], 100),
         ("float16_large", [rng(2).uniform(-1, 1, 4096).astype(np.float16)], 3000),
         ("odd_shape", [rng(3).standard_normal((7, 1, 3)).astype(np.float32)], 10),
         ("transposed_view", [np.ascontiguousarray(rng(4).standard_normal((6, 5))).T], 11),
@@ -85,20 +96,36 @@ def _outcome(call: Callable[[], Any]) -> dict[str, Any]:
             "mask_shapes": [list(b.shape) for b in bits], "bits": np.packbits(flat).tobytes().hex()}
 
 
-def _run_corpus(pruner: PrunerUnderTest, seed: int) -> list[dict[str, Any]]:
+def run_corpus(pruner: PrunerUnderTest, seed: int, *, include_global: bool = True) -> list[dict[str, Any]]:
+    """Each corpus case's outcome: the packed mask and its count, or the exception type."""
     entries = []
     for name, layers, n in baseline_corpus(seed):
         entry = {"name": name, "dtype": str(layers[0].dtype), "shape": list(layers[0].shape), "n_prune": n,
                  "weights_sha256": _digest(layers)}
         entry.update(_outcome(lambda: [pruner.prune(layers[0], n)]))
         entries.append(entry)
-    if pruner.has("prune_global"):
+    if include_global and pruner.has("prune_global"):
         name, layers, n = _global_case(seed)
         entry = {"name": name, "dtype": "mixed", "shape": [list(a.shape) for a in layers], "n_prune": n,
                  "weights_sha256": _digest(layers)}
         entry.update(_outcome(lambda: pruner.prune_global(layers, n)))
         entries.append(entry)
     return entries
+
+
+def library_versions(pruner: PrunerUnderTest) -> dict[str, str]:
+    """Versions of the target's top-level distribution and of every library its adapter names."""
+    names: list[str] = []
+    top = pruner.spec.split(":", 1)[0].split(".", 1)[0]
+    names += metadata.packages_distributions().get(top, [])
+    names += list(getattr(pruner.adapter, "libraries", ()) or ())
+    found: dict[str, str] = {}
+    for name in dict.fromkeys(names):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
 
 
 def record_baseline(pruner: PrunerUnderTest, path: "str | Path", *, seed: int) -> dict[str, Any]:
@@ -108,7 +135,7 @@ def record_baseline(pruner: PrunerUnderTest, path: "str | Path", *, seed: int) -
 
     document = {"schema": SCHEMA, "schema_version": 1, "corpus_version": CORPUS_VERSION, "seed": seed,
                 "target": pruner.spec, "rules": pruner.rules.to_dict(), "mbp_verify_version": __version__,
-                "versions": _versions(), "cases": _run_corpus(pruner, seed)}
+                "versions": _versions(), "libraries": library_versions(pruner), "cases": run_corpus(pruner, seed)}
     try:
         atomic_write_json(path, document)
     except OSError as exc:
@@ -125,9 +152,8 @@ def load_baseline(path: "str | Path") -> dict[str, Any]:
         raise InputError(f"baseline file {str(path)!r} is not readable JSON: {exc}") from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise InputError(f"{str(path)!r} is not an mbp-verify pruner baseline (schema {SCHEMA})")
-    if document.get("corpus_version") != CORPUS_VERSION:
-        raise InputError(f"baseline {str(path)!r} uses corpus version {document.get('corpus_version')}, "
-                         f"this mbp-verify has {CORPUS_VERSION}: record it again")
+    if not isinstance(document.get("cases"), list) or not isinstance(document.get("seed"), int):
+        raise InputError(f"baseline {str(path)!r} has no seed or no list of cases")
     return document
 
 
@@ -138,20 +164,46 @@ class BaselineDiff:
     recorded_versions: dict[str, str]
     changes: tuple[str, ...]
     cases: int
+    recorded_libraries: dict[str, str] = field(default_factory=dict)
+    current_libraries: dict[str, str] = field(default_factory=dict)
+    recorded_corpus: int = CORPUS_VERSION
+
+    @property
+    def comparable(self) -> bool:
+        return self.recorded_corpus == CORPUS_VERSION
 
     @property
     def changed(self) -> bool:
-        return bool(self.changes)
+        """A behaviour change, or a recording this corpus cannot be compared with (no pass without a comparison)."""
+        return bool(self.changes) or not self.comparable
+
+    def _versions_text(self) -> str:
+        names = dict.fromkeys([*self.recorded_libraries, *self.current_libraries])
+        parts = []
+        for name in names:
+            old, new = self.recorded_libraries.get(name, "?"), self.current_libraries.get(name, "?")
+            parts.append(f"{name} {old}" if old == new else f"{name} {old} -> {new}")
+        for name in ("torch", "numpy", "mbp-verify"):
+            if name in self.recorded_versions and name not in names:
+                parts.append(f"{name} {self.recorded_versions[name]}")
+        return ", ".join(parts)
 
     def to_text(self) -> str:
+        if not self.comparable:
+            return (f"baseline: recorded with corpus version {self.recorded_corpus}, this mbp-verify uses corpus "
+                    f"version {CORPUS_VERSION}: the cases differ, so behaviour was not compared; record the baseline "
+                    "again (--record-baseline)")
+        versions = self._versions_text()
         if not self.changes:
-            return f"baseline: all {self.cases} corpus cases unchanged"
-        lines = [f"baseline: {len(self.changes)} of {self.cases} corpus cases changed behaviour "
-                 f"(recorded with {', '.join(f'{k} {v}' for k, v in self.recorded_versions.items() if k in ('torch', 'numpy', 'mbp-verify'))})"]
+            return f"baseline: all {self.cases} corpus cases unchanged (libraries: {versions})"
+        lines = [f"baseline: {len(self.changes)} of {self.cases} corpus cases changed behaviour (libraries: {versions})"]
         return "\n".join(lines + [f"  {c}" for c in self.changes])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"changed": self.changed, "cases": self.cases, "changes": list(self.changes)}
+        return {"changed": self.changed, "comparable": self.comparable, "cases": self.cases,
+                "changes": list(self.changes), "recorded_corpus_version": self.recorded_corpus,
+                "corpus_version": CORPUS_VERSION, "recorded_libraries": self.recorded_libraries,
+                "current_libraries": self.current_libraries}
 
 
 def _flipped(old_hex: str, new_hex: str, size: int) -> np.ndarray:
@@ -161,9 +213,13 @@ def _flipped(old_hex: str, new_hex: str, size: int) -> np.ndarray:
 
 
 def compare_baseline(pruner: PrunerUnderTest, document: dict[str, Any]) -> BaselineDiff:
-    """Re-run the recorded corpus and describe every difference."""
+    """Re-run the recorded corpus and describe every difference (nothing when the corpus version differs)."""
+    libraries = dict(document.get("libraries", {}))
+    if document.get("corpus_version") != CORPUS_VERSION:
+        return BaselineDiff(document.get("versions", {}), (), len(document["cases"]), libraries,
+                            library_versions(pruner), int(document.get("corpus_version") or 0))
     seed = int(document["seed"])
-    current = {e["name"]: e for e in _run_corpus(pruner, seed)}
+    current = {e["name"]: e for e in run_corpus(pruner, seed)}
     layers_by_name = {name: layers for name, layers, _ in baseline_corpus(seed)}
     changes: list[str] = []
     for old in document["cases"]:
@@ -189,8 +245,9 @@ def compare_baseline(pruner: PrunerUnderTest, document: dict[str, Any]) -> Basel
             detail = ", ".join(
                 f"[{i}]" + (f" w={float(weights[i])!r}" if weights is not None and i < weights.size else "")
                 + (" now kept" if now_kept[i] else " now pruned") for i in flips[:6])
-            changes.append(f"{name} (n_prune={old['n_prune']}): pruned {old['pruned']} -> {new['pruned']}; "
+            changes.append(f"{name} ({old['dtype']}{old['shape']}, n_prune={old['n_prune']}): pruned {old['pruned']} -> {new['pruned']}; "
                            f"{flips.size} entries flipped at flat indices {detail}{' ...' if flips.size > 6 else ''}")
     for name in current.keys() - {e["name"] for e in document["cases"]}:
         changes.append(f"{name}: new case not in the recording")
-    return BaselineDiff(document.get("versions", {}), tuple(changes), len(document["cases"]))
+    return BaselineDiff(document.get("versions", {}), tuple(changes), len(document["cases"]), libraries,
+                        library_versions(pruner))

@@ -14,6 +14,9 @@ __all__ = [
     "keep_mask",
     "assert_binary",
     "assert_pruned_count",
+    "assert_count",
+    "expected_count",
+    "tie_adjusted_count",
     "assert_magnitude_order",
     "pruned_count",
     "magnitudes64",
@@ -66,6 +69,34 @@ def pruned_count(keep: np.ndarray) -> int:
 def assert_pruned_count(keep: np.ndarray, expected: int, asked: int) -> None:
     got = pruned_count(keep)
     assert got == expected, f"pruned {got} entries of D={keep.size}, expected exactly {expected} (n_prune={asked})"
+
+
+def expected_count(rules: Any, weights: np.ndarray, n_prune: int) -> int:
+    """Entries a pruner following `rules` prunes on `weights` when asked for `n_prune`.
+
+    `rules.expected_pruned` applies min_kept; under tie=keep_all_at_threshold every entry tied
+    with the smallest kept magnitude stays, so exactly the entries strictly below it are pruned.
+    """
+    target = rules.expected_pruned(n_prune, int(np.size(weights)))
+    return tie_adjusted_count(rules, magnitudes64(weights), target)
+
+
+def tie_adjusted_count(rules: Any, mags: np.ndarray, target: int) -> int:
+    """`target` itself, or under tie=keep_all_at_threshold the entries strictly below the
+    smallest kept magnitude (the target-th smallest; NaN sorts last)."""
+    if rules.tie != "keep_all_at_threshold" or target in (0, mags.size):
+        return target
+    smallest_kept = np.sort(mags)[target]
+    return int(np.count_nonzero(mags < smallest_kept))
+
+
+def assert_count(keep: np.ndarray, weights: np.ndarray, n_prune: int, rules: Any) -> None:
+    """The pruned count is exactly what the declared rules give (min_kept and tie rule included)."""
+    expected = expected_count(rules, weights, n_prune)
+    got = pruned_count(keep)
+    short = rules.expected_pruned(n_prune, keep.size) - expected
+    why = f"; tie=keep_all_at_threshold keeps the {short} entries tied at the threshold" if short else ""
+    assert got == expected, f"pruned {got} entries of D={keep.size}, expected exactly {expected} (n_prune={n_prune}{why})"
 
 
 def assert_magnitude_order(weights: np.ndarray, keep: np.ndarray, *, ignore_nan: bool = True) -> None:

@@ -22,7 +22,8 @@ from ..errors import InputError
 from ..reports.atomic import atomic_write_bytes
 from .checks import assert_binary, assert_magnitude_order, keep_mask, pruned_count
 
-__all__ = ["Counterexample", "Recorder", "save_counterexample", "load_counterexample", "replay", "layout_name"]
+__all__ = ["Counterexample", "Recorder", "save_counterexample", "load_counterexample", "replay", "layout_name",
+           "describe_inputs"]
 
 _SCALARS = ("n_prune", "fraction", "first", "second", "total")
 
@@ -93,6 +94,24 @@ def load_counterexample(path: "str | Path") -> Counterexample:
                           meta.get("target", ""), meta.get("message", ""))
 
 
+def describe_inputs(inputs: dict[str, Any]) -> str:
+    """The arrays and counts of one check, printed in full (dtype, shape, values)."""
+    parts = []
+    for key, value in inputs.items():
+        if key == "layers":
+            parts.append("layers=[" + ", ".join(_array_text(a) for a in value) + "]")
+        elif isinstance(value, np.ndarray):
+            parts.append(f"{key}={_array_text(value)}")
+        else:
+            parts.append(f"{key}={value!r}")
+    return ", ".join(parts)
+
+
+def _array_text(array: np.ndarray) -> str:
+    values = np.array2string(np.asarray(array), threshold=200, separator=", ").replace("\n", "")
+    return f"np.array({values}, dtype={np.asarray(array).dtype})"
+
+
 class Recorder:
     """Remembers the current check's input and saves it when the check fails."""
 
@@ -119,6 +138,8 @@ class Recorder:
         try:
             yield
         except Exception as exc:
+            if type(exc).__name__ in ("AssertionError", "CodeUnderTestError"):
+                exc.add_note("input of the failing check: " + describe_inputs(inputs))
             path = self.path
             if path is not None and type(exc).__name__ in ("AssertionError", "CodeUnderTestError"):
                 arrays = {k: inputs.pop(k) for k in ("weights", "layers") if k in inputs}

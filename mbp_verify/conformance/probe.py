@@ -14,16 +14,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..engine.counts import ROUNDING_RULES
+from dataclasses import replace
+
 from .harness import PrunerUnderTest
-from .rules import count_from_fraction
+from .rules import COUNT_RULES, RULE_CHOICES, PrunerRules
 
 __all__ = ["Finding", "Findings", "observe_rules", "COUNT_PROBES"]
 
 # (D, fraction): half-way cases and float artefacts that separate the candidate rules.
 COUNT_PROBES = ((10, 0.25), (10, 0.35), (10, 0.15), (6, 0.25), (45, 0.7), (75, 0.14), (100, 0.29), (10, 0.3),
-                (10, 0.21), (10, 0.29), (3, 0.5), (7, 0.5), (100, 0.545), (1, 0.5))
-_CANDIDATE_RULES = tuple(ROUNDING_RULES) + tuple(f"float:{r}" for r in ROUNDING_RULES)
+                (10, 0.21), (10, 0.29), (3, 0.5), (7, 0.5), (100, 0.545), (1, 0.5), (10, 0.95), (20, 0.975),
+                (10, 0.05), (7, 1.0), (7, 0.0))
 _TIED = np.array([1, 1, 1, 1, 2, 3, 4, 5, 6, 7], dtype=np.float32)
 
 
@@ -54,7 +55,7 @@ class Findings:
         head = ("aspect", "theorem / reference rule", "declared", "observed")
         rows = [head] + [(r.aspect, r.theorem, r.declared, r.observed + ("  (!)" if r.agrees is False else ""))
                          for r in self.rows]
-        widths = [min(limit, max(len(row[i]) for row in rows)) for i, limit in enumerate((30, 36, 22, 200))]
+        widths = [min(limit, max(len(row[i]) for row in rows)) for i, limit in enumerate((30, 32, 44, 200))]
         lines = [f"findings for {self.target} (observed by probing; (!) = differs from the declaration)"]
         for row in rows:
             lines.append("  ".join(_clip(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
@@ -84,26 +85,37 @@ def _pruned_indices(mask: Any) -> list[int]:
 
 
 def _count_rule(pruner: PrunerUnderTest) -> Finding:
-    declared = pruner.rules.count
+    """The observed fraction -> count rule: rounding, cap and refusals that explain every probe."""
+    aspect, theorem = "count rule (fraction -> count)", "floor(D^(1-a)), exact integer"
+    declared = pruner.rules.count_rule_text()
     if not pruner.has("prune_fraction"):
-        return Finding("count rule (fraction -> count)", "floor(D^(1-a)), exact integer", "absolute counts only",
-                       "not probed (no fraction API)", None)
-    observed: dict[tuple[int, float], int] = {}
+        return Finding(aspect, theorem, "absolute counts only", "not probed (no fraction API)", None)
+    observed: dict[tuple[int, float], "int | None"] = {}
+    errors: dict[tuple[int, float], str] = {}
     for size, fraction in COUNT_PROBES:
         weights = np.arange(1, size + 1, dtype=np.float64)
         mask, error = _try(lambda: pruner.prune_fraction(weights, fraction))
+        observed[(size, fraction)] = None if error is not None else len(_pruned_indices(mask))
         if error is not None:
-            return Finding("count rule (fraction -> count)", "floor(D^(1-a)), exact integer", declared,
-                           f"raised on fraction {fraction} of D={size}: {error}", False)
-        observed[(size, fraction)] = len(_pruned_indices(mask))
-    matching = [rule for rule in _CANDIDATE_RULES
-                if all(count_from_fraction(rule, d, p) == k for (d, p), k in observed.items())]
+            errors[(size, fraction)] = error
+    timed_out = next((key for key, k in observed.items() if k is None and key in errors and "timed out" in errors[key]), None)
+    if timed_out is not None:  # a slow call is not a refusal
+        return Finding(aspect, theorem, declared, f"timed out on {timed_out[1]} of {timed_out[0]}", False)
+    refused = tuple(sorted({p for (_, p), k in observed.items() if k is None}))
+    counted = {key: k for key, k in observed.items() if k is not None}
+    base = replace(pruner.rules, refuse=refused)
+    matching = [rules for rules in (replace(base, count=c, cap=cap) for c in COUNT_RULES for cap in RULE_CHOICES["cap"])
+                if all(rules.expected_from_fraction(d, p) == k for (d, p), k in counted.items())]
+    examples = ", ".join(f"{p} of {d} -> {'refused' if k is None else k}"
+                         for (d, p), k in observed.items() if (d, p) in ((45, 0.7), (10, 0.35), (100, 0.29), (10, 0.95), (7, 1.0)))
     if matching:
-        text = " = ".join(matching) + f" (e.g. 0.7 of 45 -> {observed[(45, 0.7)]}, 0.25 of 10 -> {observed[(10, 0.25)]})"
+        chosen = next((r for r in matching if r.count == pruner.rules.count and r.cap == pruner.rules.cap), matching[0])
+        text = chosen.count_rule_text() + f" ({examples})"
     else:
-        text = "none of the known rules: " + ", ".join(f"{p} of {d} -> {k}" for (d, p), k in list(observed.items())[:5])
-    return Finding("count rule (fraction -> count)", "floor(D^(1-a)), exact integer", declared, text,
-                   declared in matching)
+        text = "none of the known rules: " + examples
+    agrees = any(r.count == pruner.rules.count and r.cap == pruner.rules.cap for r in matching) \
+        and refused == pruner.rules.refuse
+    return Finding(aspect, theorem, declared, text, agrees)
 
 
 def _tie_rule(pruner: PrunerUnderTest) -> list[Finding]:
@@ -118,10 +130,19 @@ def _tie_rule(pruner: PrunerUnderTest) -> list[Finding]:
     tied = np.ones(64, dtype=np.float32)  # torch.topk changes its pick among 64 ties between n=1 and n=2
     grown, error = _try(lambda: [set(_pruned_indices(pruner.prune(tied, n))) for n in range(9)])
     nested = error is None and all(grown[n] <= grown[n + 1] for n in range(8))
-    tie_text = "lower flat index first" if lower_first else f"not lower-index-first: [1,1,1,1,2,...] n=2 prunes {sets[2]}"
-    keep_all = f"n=2 prunes {len(sets[2])} of [1,1,1,1,2,...] (wrong count on ties)" if len(sets[2]) != 2 else ""
-    rows = [Finding("tie rule", theorem, pruner.rules.tie, keep_all or tie_text,
-                    (lower_first if pruner.rules.tie == "index" else len(sets[2]) == 2))]
+    expected = {n: pruner.rules.expected_pruned(n, _TIED.size) for n in sets}
+    keeps_ties = all(len(sets[n]) == (0 if n < 4 else n) for n in sets if expected[n] == n)
+    if keeps_ties and len(sets[2]) == 0:
+        observed, agrees = "keeps every entry tied at the threshold ([1,1,1,1,2,...] n=2 prunes 0)", \
+            pruner.rules.tie == "keep_all_at_threshold"
+    elif any(len(sets[n]) != expected[n] for n in sets):
+        bad = next(n for n in sets if len(sets[n]) != expected[n])
+        observed, agrees = f"n={bad} prunes {len(sets[bad])} of [1,1,1,1,2,...] (wrong count on ties)", False
+    elif lower_first:
+        observed, agrees = "lower flat index first", pruner.rules.tie in ("index", "any")
+    else:
+        observed, agrees = f"not lower-index-first: [1,1,1,1,2,...] n=2 prunes {sets[2]}", pruner.rules.tie == "any"
+    rows = [Finding("tie rule", theorem, pruner.rules.tie, observed, agrees)]
     if error is not None:
         nest_text = f"raises on 64 tied entries ({error[:50]})"
     elif nested:
@@ -130,9 +151,9 @@ def _tie_rule(pruner: PrunerUnderTest) -> list[Finding]:
         first = next(n for n in range(8) if not grown[n] <= grown[n + 1])
         nest_text = (f"NOT nested on 64 tied entries: n={first} prunes {sorted(grown[first])}, "
                      f"n={first + 1} prunes {sorted(grown[first + 1])}")
+    promised = pruner.rules.ties_deterministic
     rows.append(Finding("nesting under ties", "nested (pruned set grows with n)",
-                        "nested" if pruner.rules.tie == "index" else "not promised", nest_text,
-                        nested if pruner.rules.tie == "index" else None))
+                        "nested" if promised else "not promised", nest_text, nested if promised else None))
     return rows
 
 
@@ -175,7 +196,7 @@ def _min_kept(pruner: PrunerUnderTest) -> Finding:
     mask, error = _try(lambda: pruner.prune(weights, 3))
     observed = f"raises on n_prune = D ({error[:50]})" if error else f"n_prune = D keeps {3 - len(_pruned_indices(mask))}"
     return Finding("minimum kept", "0 (n_prune = D prunes all)", str(pruner.rules.min_kept), observed,
-                   None if error else 3 - len(_pruned_indices(mask)) == pruner.rules.min_kept)
+                   False if error else 3 - len(_pruned_indices(mask)) == pruner.rules.min_kept)
 
 
 def _count_base(pruner: PrunerUnderTest) -> "Finding | None":
@@ -186,9 +207,16 @@ def _count_base(pruner: PrunerUnderTest) -> "Finding | None":
     if error:
         return Finding("count base on re-pruning", "-", pruner.rules.count_base, f"raises ({error[:50]})", False)
     got = len(_pruned_indices(mask))
-    observed = {5: "remaining (2 then 3 prunes 5)", 3: "total (2 then 3 prunes 3)"}.get(got, f"2 then 3 prunes {got}")
-    return Finding("count base on re-pruning", "-", pruner.rules.count_base, observed,
-                   observed.startswith(pruner.rules.count_base))
+    base = {5: "remaining", 3: "total"}.get(got)
+    lowered, error = _try(lambda: pruner.reprune(weights, 4, 1))
+    first = set(_pruned_indices(pruner.prune(weights, 4))) if error is None else set()
+    revives = error is None and bool(first - set(_pruned_indices(lowered)))
+    revival = "" if error is None and base == "remaining" else ("; revives when lowered (4 then 1)" if revives else
+                                                                 "; never revives (4 then 1)")
+    declared = pruner.rules.count_base + ("" if pruner.rules.count_base == "remaining" else f", revival={pruner.rules.revival}")
+    observed = (f"{base} (2 then 3 prunes {got})" if base else f"2 then 3 prunes {got}") + revival
+    agrees = base == pruner.rules.count_base and (base == "remaining" or revives == (pruner.rules.revival == "allowed"))
+    return Finding("count base on re-pruning", "-", declared, observed, agrees)
 
 
 def _layout(pruner: PrunerUnderTest) -> Finding:

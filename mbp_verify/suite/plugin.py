@@ -4,7 +4,11 @@ Inert unless its options are used. With `--mbp-report-dir DIR` the controlling p
 collects every property's outcome (also from pytest-xdist workers) and writes the run
 report there at the end of the session. Hypothesis profiles `mbp-quick`, `mbp-default` and
 `mbp-thorough` are derandomised with no example database, so a run is a deterministic
-function of the code and the seed.
+function of the code and the seed; `--mbp-pruner` uses `mbp-default` unless told otherwise,
+so nothing (no `.hypothesis/`) is written into the user's tree.
+
+One verdict everywhere: a failing advisory property is reported but does not fail the
+session (the exit code is the one `mbp-verify check-pruner` gives), unless `--mbp-strict`.
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mbp-counterexample-label", default=None, help=argparse_suppress())
     group.addoption("--mbp-baseline", default=None, metavar="FILE",
                     help="compare the pruner's masks with this recorded baseline (property pruner.baseline_unchanged)")
+    group.addoption("--mbp-strict", action="store_true", default=False,
+                    help="failing advisory properties fail the session too (default: reported only, as check-pruner does)")
 
 
 def _add_pruner_suite(config: pytest.Config) -> None:
@@ -77,6 +83,21 @@ def _add_pruner_suite(config: pytest.Config) -> None:
     config.args.append(str(suite / "pruner"))
 
 
+def _hypothesis_home_outside_the_tree(config: pytest.Config) -> None:
+    """Hypothesis caches source constants under ./.hypothesis: in another project, use a
+    temporary folder instead (removed at the end), unless the user chose a location."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    import shutil
+    import tempfile
+
+    from hypothesis import configuration
+
+    home = tempfile.mkdtemp(prefix="mbp-verify-hypothesis-")
+    configuration.set_hypothesis_home_dir(home)
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+
+
 def argparse_suppress() -> str:
     import argparse
 
@@ -87,10 +108,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "mbp_property(id, statement, source, tier): a formal property of mbp-verify")
     config.addinivalue_line("markers", "slow: long statistical sweep, excluded from the default runs")
     profile = config.getoption("mbp_profile") or os.environ.get("MBP_HYPOTHESIS_PROFILE")
+    if not profile and config.getoption("mbp_pruner"):
+        profile = "mbp-default"  # derandomised, no example database: nothing written to the user's tree
     if profile:
         settings.load_profile(profile)
     if config.getoption("mbp_pruner"):
         _add_pruner_suite(config)
+        _hypothesis_home_outside_the_tree(config)
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_Verdict(bool(config.getoption("mbp_strict"))), "mbp_verify_verdict")
     if config.getoption("mbp_report_dir") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_ReportCollector(config), "mbp_verify_report_collector")
 
@@ -145,13 +171,21 @@ def _leaf_exceptions(exc: BaseException):
         yield exc
 
 
+# Lines of Hypothesis' falsifying example that carry no information about the input: the
+# fixtures, and `data=data(...)` (the drawn values follow as "Draw n" notes and as the
+# recorder's "input of the failing check" note).
+_NOISE = ("pruner_under_test=", "counterexample=Recorder(", "mbp_evidence=", "data=data(...)")
+
+
 def _counterexample(excinfo: "pytest.ExceptionInfo[BaseException]") -> "str | None":
     notes: list[str] = []
     for exc in [excinfo.value, *_leaf_exceptions(excinfo.value)]:
         for note in getattr(exc, "__notes__", []) or []:
-            if note not in notes and ("Falsifying" in note or "example" in note.lower() or "(" in note):
+            if note not in notes and ("Falsifying" in note or "example" in note.lower() or "(" in note
+                                      or note.startswith("input of the failing check")):
                 notes.append(note)
-    return "\n".join(notes) if notes else None
+    text = "\n".join(line for line in "\n".join(notes).splitlines() if not line.strip().startswith(_NOISE))
+    return text or None
 
 
 def _message(excinfo: "pytest.ExceptionInfo[BaseException]") -> str:
@@ -159,6 +193,15 @@ def _message(excinfo: "pytest.ExceptionInfo[BaseException]") -> str:
     leaves = list(_leaf_exceptions(exc))
     first = leaves[0] if leaves else exc
     return f"{type(first).__name__}: {first}"[:2000]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Hypothesis writes a patch file under .hypothesis/patches for failing examples: not for
+    mbp properties, which must write nothing into the user's tree (their inputs are printed)."""
+    yield
+    if item.get_closest_marker("mbp_property") is not None and hasattr(item, "_hypothesis_failing_examples"):
+        item._hypothesis_failing_examples = None
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -195,9 +238,40 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def _skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return str(longrepr or "")
+    text = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
+    text = text.removeprefix("Skipped: ")
+    for marker in ("Falsifying", "Failing explicit example", "Failing test case"):  # no example notes on a skip
+        text = text.split(marker, 1)[0]
+    return text.strip()
+
+
+class _Verdict:
+    """Controller side: the session fails only when something other than an advisory property failed."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.advisory: list[str] = []
+        self.other_failures = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not report.failed:
+            return
+        tiers = [json.loads(v).get("tier") for k, v in report.user_properties if k == _RESULT_KEY]
+        if tiers and all(t == "advisory" for t in tiers) and not self.strict:
+            self.advisory.append(report.nodeid)
+        else:
+            self.other_failures += 1
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if exitstatus == pytest.ExitCode.TESTS_FAILED and self.advisory and not self.other_failures:
+            session.exitstatus = pytest.ExitCode.OK
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.advisory:
+            terminalreporter.write_line(
+                f"mbp-verify: {len(self.advisory)} advisory propert{'y' if len(self.advisory) == 1 else 'ies'} failed "
+                "(reported, not failing the run; --mbp-strict makes them fail)")
 
 
 class _ReportCollector:

@@ -41,11 +41,10 @@ def pruner_under_test(request: pytest.FixtureRequest) -> PrunerUnderTest:
 
 @pytest.fixture
 def counterexample(request: pytest.FixtureRequest, pruner_under_test: PrunerUnderTest) -> Recorder:
-    """Saves the minimal failing input of this property as a replayable .npz."""
+    """Saves the minimal failing input of this property as a replayable .npz (only with
+    --mbp-counterexample-dir: nothing is written into the user's tree unless asked)."""
     config = request.config
     directory = _option(config, "mbp_counterexample_dir")
-    if directory is None and _option(config, "mbp_pruner"):
-        directory = Path(config.invocation_params.dir) / "mbp-counterexamples"
     marker = request.node.get_closest_marker("mbp_property")
     property_id = marker.kwargs["id"] if marker else request.node.name
     return Recorder(Path(directory) if directory else None, property_id, request.node.name, pruner_under_test.spec,

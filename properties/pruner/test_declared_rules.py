@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, strategies as st
 
 from mbp_verify.conformance.checks import describe_indices, keep_mask, pruned_count
-from mbp_verify.conformance.rules import count_from_fraction
 from mbp_verify.strategies import prune_cases, tie_free_weight_arrays
-from mbp_verify.suite import mbp_property
+from mbp_verify.suite import CodeUnderTestError, mbp_property
 
 # Half-way cases (p*D ends in .5) and float artefacts (the float product lands on the other
 # side of .5 or of an integer: 0.7 * 45 = 31.499999999999996, 0.14 * 75 = 10.500000000000002,
 # 0.29 * 100 = 28.999999999999996).
 PINNED_FRACTIONS = ((10, 0.25), (10, 0.35), (10, 0.15), (4, 0.5), (6, 0.25), (45, 0.7), (75, 0.14), (90, 0.35),
-                    (100, 0.545), (110, 0.55), (100, 0.29), (50, 0.58), (10, 0.3), (1, 0.5), (3, 0.5), (7, 1.0), (7, 0.0))
+                    (100, 0.545), (110, 0.55), (100, 0.29), (50, 0.58), (10, 0.3), (1, 0.5), (3, 0.5), (7, 1.0), (7, 0.0),
+                    (10, 0.95), (10, 0.99), (20, 0.975), (10, 0.05), (2, 0.75))
 
 
 def _distinct(size: int) -> np.ndarray:
@@ -28,8 +28,8 @@ def _distinct(size: int) -> np.ndarray:
 
 @mbp_property(
     id="pruner.count_rule",
-    statement="a fraction becomes the declared count (rounding of the exact decimal or of the float product), pinned by half-way and float-artefact cases",
-    source="DESIGN.md section 3 (torch rounds n*amount half-to-even, TF-MOT rounds the kept count, NNI floors)",
+    statement="a fraction becomes the declared count (rounding of the pruned or kept count, exact or in float, cap, min_kept) and refused fractions raise; pinned by half-way and float-artefact cases",
+    source="DESIGN.md section 3 (torch rounds n*amount half-to-even, TF-MOT rounds the kept count and refuses 1.0, torch.ao caps at D-1, NNI floors)",
 )
 @given(size=st.integers(1, 300), thousandths=st.integers(0, 1000))
 def test_count_rule(pruner_under_test, counterexample, mbp_evidence, size, thousandths):
@@ -39,19 +39,31 @@ def test_count_rule(pruner_under_test, counterexample, mbp_evidence, size, thous
     cases = list(PINNED_FRACTIONS) + [(size, thousandths / 1000)]
     for d, fraction in cases:
         weights = _distinct(d)
-        expected = rules.expected_pruned(count_from_fraction(rules.count, d, fraction), d)
         with counterexample.case(kind="fraction", weights=weights, fraction=fraction):
+            if rules.refuses(fraction):
+                _assert_refused(pruner_under_test, weights, fraction)
+                continue
+            expected = rules.expected_from_fraction(d, fraction)
             keep = keep_mask(pruner_under_test.prune_fraction(weights, fraction), weights)
             got = pruned_count(keep)
             assert got == expected, (f"fraction {fraction!r} of D={d}: pruned {got}, the declared rule "
-                                     f"count={rules.count} gives {expected}")
+                                     f"({rules.count_rule_text()}) gives {expected}")
     mbp_evidence["pinned_cases"] = len(PINNED_FRACTIONS)
+
+
+def _assert_refused(pruner, weights, fraction) -> None:
+    try:
+        pruner.prune_fraction(weights, fraction)
+    except CodeUnderTestError:
+        return
+    raise AssertionError(f"fraction {fraction!r} is declared refused (refuse={'|'.join(f'{f:g}' for f in pruner.rules.refuse)}), "
+                         "but the pruner returned a mask")
 
 
 @mbp_property(
     id="pruner.count_base",
-    statement="re-pruning counts from the declared base: 'remaining' prunes n2 more, 'total' makes n2 the new total; earlier pruned entries stay pruned",
-    source="DESIGN.md section 3 (count base on re-pruning)",
+    statement="re-pruning counts from the declared base: 'remaining' prunes n2 more, 'total' makes n2 the new total; earlier pruned entries stay pruned unless revival=allowed",
+    source="DESIGN.md section 3 (count base on re-pruning; torch.ao recomputes the mask and revives)",
 )
 @given(weights=tie_free_weight_arrays(), data=st.data())
 def test_count_base(pruner_under_test, counterexample, weights, data):
@@ -65,7 +77,7 @@ def test_count_base(pruner_under_test, counterexample, weights, data):
         expected = first + second
     else:
         second = data.draw(st.integers(0, size), label="second")
-        expected = max(first, second)
+        expected = second if rules.revival == "allowed" else max(first, second)
     expected = rules.expected_pruned(expected, size)
     with counterexample.case(kind="reprune", weights=weights, first=first, second=second):
         once = keep_mask(pruner_under_test.prune(weights, first), weights)
@@ -73,7 +85,9 @@ def test_count_base(pruner_under_test, counterexample, weights, data):
         assert pruned_count(twice) == expected, (f"pruning {first} then {second} (count_base={rules.count_base}) "
                                                  f"pruned {pruned_count(twice)} in total, expected {expected}")
         revived = np.flatnonzero((~once & twice).ravel())
-        assert revived.size == 0, f"entries {describe_indices(revived)} pruned first are kept after re-pruning"
+        if rules.revival == "never":
+            assert revived.size == 0, (f"entries {describe_indices(revived)} pruned first are kept after re-pruning "
+                                       "(revival=never declared)")
 
 
 @mbp_property(
@@ -117,7 +131,7 @@ def _check_gamma(pruner_under_test, counterexample, weights, n):
 
 @mbp_property(
     id="pruner.baseline_unchanged",
-    statement="the masks on the seeded baseline corpus equal the recorded baseline (--mbp-baseline FILE)",
+    statement="the masks on the seeded baseline corpus equal the recorded baseline (check-pruner --baseline FILE)",
     source="DESIGN.md section 1 (regression-testing other libraries against a recorded baseline)",
 )
 def test_baseline_unchanged(pruner_under_test, request, mbp_evidence):
@@ -128,7 +142,7 @@ def test_baseline_unchanged(pruner_under_test, request, mbp_evidence):
     except ValueError:
         path = None
     if not path:
-        pytest.skip("no baseline given (--mbp-baseline FILE)")
+        pytest.skip("no baseline given (check-pruner --baseline FILE, or pytest --mbp-baseline FILE)")
     diff = compare_baseline(pruner_under_test, load_baseline(path))
     mbp_evidence["cases"] = diff.cases
     mbp_evidence["changed"] = len(diff.changes)

@@ -158,6 +158,47 @@ def nan_ranked_smallest(w, n):
     return _stable_keep(np.where(np.isnan(a), -1.0, a), n).reshape(np.shape(w))
 
 
+def l2_norm_in_input_dtype(w, n):
+    """Ranks by w * w computed in the weights' dtype (torch.ao's default L2 norm): in float16
+    every |w| >= 256 squares to inf and every |w| < 2.4e-4 to 0, so their order is lost."""
+    a = np.asarray(w)
+    with np.errstate(over="ignore", under="ignore"):
+        keys = (a * a).astype(np.float64).ravel()
+    return _stable_keep(keys, n).reshape(a.shape)
+
+
+def transposed_on_square(w, n):
+    """Works on w.T (weights stored (in, out)) and transposes the mask back only when the
+    shapes differ: on a square matrix the mask lands transposed."""
+    a = np.asarray(w)
+    if a.ndim != 2:
+        return _stable_keep(_mags(a), n).reshape(a.shape)
+    keep = _stable_keep(_mags(a.T), n).reshape(a.T.shape)
+    return keep.T if keep.shape != a.shape else keep
+
+
+def global_l2_norm_in_input_dtype(layers, total):
+    """Global pruning ranking every layer by w * w in its own dtype (float16 overflows)."""
+    with np.errstate(over="ignore", under="ignore"):
+        keys = np.concatenate([(np.asarray(w) * np.asarray(w)).astype(np.float64).ravel() for w in layers])
+    return _split(_stable_keep(keys, total), layers)
+
+
+def global_transposed_on_square(layers, total):
+    """Global pruning that ranks square matrices transposed and writes their masks untransposed."""
+    views = [np.asarray(w).T if np.ndim(w) == 2 else np.asarray(w) for w in layers]
+    keep = _split(_stable_keep(np.concatenate([_mags(v) for v in views]), total), views)
+    return [k.T if k.shape != np.shape(w) else k for k, w in zip(keep, layers)]
+
+
+def _split(flat_keep: np.ndarray, layers) -> list[np.ndarray]:
+    out, start = [], 0
+    for w in layers:
+        out.append(flat_keep[start:start + np.size(w)].reshape(np.shape(w)))
+        start += np.size(w)
+    return out
+
+
 def global_per_layer(layers, total):
     """'Global' pruning that splits the total over layers by size: one threshold per layer."""
     sizes = np.array([np.size(w) for w in layers])
@@ -245,6 +286,10 @@ BUGS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "float16_count": (f"{MODULE}:float16_count", (), "pruner.exact_count"),
     "nan_ranked_smallest": (f"{MODULE}:nan_ranked_smallest", (), "pruner.nan_policy"),
     "global_per_layer": (f"{MODULE}:global_per_layer", ("--global",), "pruner.global_threshold"),
+    "l2_norm_in_input_dtype": (f"{MODULE}:l2_norm_in_input_dtype", (), "pruner.magnitude_order"),
+    "transposed_on_square": (f"{MODULE}:transposed_on_square", (), "pruner.magnitude_order"),
+    "global_l2_norm_in_input_dtype": (f"{MODULE}:global_l2_norm_in_input_dtype", ("--global",), "pruner.magnitude_order"),
+    "global_transposed_on_square": (f"{MODULE}:global_transposed_on_square", ("--global",), "pruner.magnitude_order"),
     "float16_gamma": (f"{MODULE}:Float16GammaPruner", (), "pruner.gamma_reported"),
     "total_count_base": (f"{MODULE}:TotalBasePruner", (), "pruner.count_base"),
     "floor_fraction": (f"{MODULE}:FloorFractionPruner", (), "pruner.count_rule"),

@@ -73,7 +73,8 @@ def test_recorder_saves_the_failing_input_and_replay_reproduces_it(tmp_path):
     weights = np.array([[3.0, -1.0], [0.5, 2.0]], dtype=np.float16).T  # a transposed view
     with pytest.raises(AssertionError) as info, recorder.case(weights=weights, n_prune=2):
         assert False, "demo failure"
-    assert "minimal example saved to" in info.value.__notes__[0]
+    assert info.value.__notes__[0].startswith("input of the failing check: weights=np.array(")
+    assert "minimal example saved to" in info.value.__notes__[1]
     example = load_counterexample(recorder.path)
     assert example.property_id == "pruner.exact_count" and example.values == {"n_prune": 2}
     assert example.weights.dtype == np.float16 and np.array_equal(example.weights, weights)
@@ -101,7 +102,7 @@ def test_baseline_round_trip_and_readable_diff(tmp_path):
     assert not compare_baseline(reference, load_baseline(tmp_path / "b.json")).changed
     other = PrunerUnderTest(load_pruner("tests.conformance.buggy_pruners:off_by_one"), spec="off")
     diff = compare_baseline(other, load_baseline(tmp_path / "b.json"))
-    assert diff.changed and any("ties_n2 (n_prune=2): pruned 2 -> 1" in c for c in diff.changes)
+    assert diff.changed and any("ties_n2 (float32[10], n_prune=2): pruned 2 -> 1" in c for c in diff.changes)
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(InputError, match="not an mbp-verify pruner baseline"):
         load_baseline(tmp_path / "bad.json")

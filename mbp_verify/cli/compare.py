@@ -1,0 +1,58 @@
+"""`mbp-verify compare TARGET...`: several pruners side by side on the same seeded corpus.
+
+Loads every target (MODULE:ATTR, as for check-pruner), probes each one's observed rules,
+runs all of them on the baseline corpus, and writes `compare.json`, `compare.md` and
+`matrix.png` (pruner x aspect) into a report folder. Exit 0 when the comparison ran
+(differences are findings, not failures), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..conformance.compare import compare_pruners
+from ..conformance.harness import DEFAULT_TIMEOUT_S, PrunerUnderTest
+from ..conformance.loader import load_pruner
+from ..errors import InputError
+from ..reports.atomic import atomic_write_json, atomic_write_text, json_ready
+from ..reports.folders import mark_latest, new_run_folder
+from ._common import EXIT_OK, add_common_arguments, progress, write_json_output
+
+__all__ = ["register", "handle"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare", help="run several pruners (MODULE:ATTR ...) on the same seeded corpus, side by side",
+        description="Probe each pruner's observed rules, run all of them on the seeded baseline corpus, list the "
+                    "cases where their masks differ with a minimal input for each, and write JSON, Markdown and "
+                    "a PNG matrix into a report folder.",
+    )
+    parser.add_argument("targets", nargs="+", metavar="MODULE:ATTR", help="two or more pruners")
+    add_common_arguments(parser)
+    parser.add_argument("--reports-dir", default=None, help="root folder for the report (default reports/)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help=f"per-call time limit for each pruner (default {DEFAULT_TIMEOUT_S:g})")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if len(args.targets) < 2:
+        raise InputError("compare needs at least two pruners (MODULE:ATTR MODULE:ATTR ...)")
+    if len(set(args.targets)) != len(args.targets):
+        raise InputError("compare got the same pruner twice")
+    if not args.timeout > 0 or args.timeout == float("inf"):
+        raise InputError(f"--timeout must be a finite positive number, got {args.timeout}")
+    pruners = [PrunerUnderTest(load_pruner(t), spec=t, timeout_s=args.timeout) for t in args.targets]
+    progress(f"mbp-verify compare: {len(pruners)} pruners on the seeded corpus (seed {args.seed})")
+    comparison = compare_pruners(pruners, seed=args.seed)
+    folder = new_run_folder("compare", args.seed, args.reports_dir)
+    folder.mkdir(parents=True, exist_ok=False)
+    atomic_write_json(folder / "compare.json", json_ready(comparison.to_dict()))
+    atomic_write_text(folder / "compare.md", comparison.to_markdown())
+    comparison.write_png(folder / "matrix.png")
+    mark_latest(folder)
+    print(comparison.to_text())
+    print(f"report: {folder / 'compare.md'} (also compare.json, matrix.png)")
+    write_json_output(args.json, "compare", {"report_dir": str(folder), **comparison.to_dict()})
+    return EXIT_OK
