@@ -1,7 +1,7 @@
 """Deterministic seeding: every random draw derives from (root seed, property id, trial).
 
 Seeds never depend on worker ids, process ids or clocks, so results are identical for any
-number of parallel workers (DESIGN.md section 4).
+number of parallel workers (docs/design.md section 4).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The pruner protocol and the adapters that bring a callable or library API to it.
 
-Layerwise protocol (DESIGN.md section 3): `prune(weights, n_prune) -> mask`, mask of the
+Layerwise protocol (docs/design.md section 3): `prune(weights, n_prune) -> mask`, mask of the
 weights' shape, truthy = kept; weights of any shape and float16/32/64. Global protocol:
 `prune_global(list_of_arrays, total) -> list_of_masks`.
 

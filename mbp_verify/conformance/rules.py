@@ -1,4 +1,4 @@
-"""The rules a pruner declares (DESIGN.md section 3), so the suite can hold it to them.
+"""The rules a pruner declares (docs/design.md section 3), so the suite can hold it to them.
 
 Real libraries disagree on how a fraction becomes a count, which tied entry goes first,
 where NaN ranks, whether re-pruning counts from the total or from what remains, and whether

@@ -1,6 +1,6 @@
 """Reference magnitude and random masks with exact counts.
 
-Mask convention (DESIGN.md section 3): a boolean array of the weights' shape, True = kept.
+Mask convention (docs/design.md section 3): a boolean array of the weights' shape, True = kept.
 
 Tie rule (documented, deterministic): entries are ranked by |w|; among entries of equal
 magnitude, the one with the smaller flat C-order index is pruned first. NaN policy: NaN

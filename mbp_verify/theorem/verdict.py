@@ -1,6 +1,6 @@
 """Verdicts of Theorem 1's guarantee from trial outcomes: per cell (width), then the family.
 
-Per cell, two group-sequential exact binomial tests run on the same trials (DESIGN.md §4):
+Per cell, two group-sequential exact binomial tests run on the same trials (docs/design.md section 4):
 
 - guarantee: H0 P(not certified) >= delta; rejected -> `pass` (the guarantee holds there);
 - refutation: H0 P(violated) <= delta; rejected -> `fail` (a replayed witness refutes it).

@@ -22,7 +22,7 @@ CONTROL_DRAWS = 60
     statement=f"on iid uniform layers of any scale and shape, the audit rejects (iii) at rate <= level {LEVEL} "
               "(Holm over the layer's tests; >= 200 audits, CP lower bound not above the level); the uncorrected "
               "rule 'any raw p <= level' is flagged by the same check",
-    source="DESIGN.md section 4 (stated error rates, negative controls)",
+    source="docs/design.md section 4 (stated error rates, negative controls)",
     false_failure=share(2),
 )
 def test_iii_is_calibrated(mbp_root_seed, mbp_profile, mbp_evidence):
@@ -49,7 +49,7 @@ def test_iii_is_calibrated(mbp_root_seed, mbp_profile, mbp_evidence):
     statement=f"iid Gaussian layers of width {POWER_WIDTH} are rejected with power >= 0.99 (>= 0.96 in the quick "
               "profile): the exact uniformity test alone reaches Holm's first threshold level/|family|, certified by a "
               "CP upper bound on the miss rate; full audits agree; iid uniform layers cannot pass the same check",
-    source="DESIGN.md section 4 (stated error rates: power of the audit)",
+    source="docs/design.md section 4 (stated error rates: power of the audit)",
     false_failure=share(3),  # the certified power, its control, and the full audits
 )
 def test_iii_power_against_gaussian(mbp_root_seed, mbp_profile, mbp_evidence):

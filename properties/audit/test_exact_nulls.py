@@ -4,7 +4,7 @@
   M / a ~ Beta(n, 1) gives coverage exactly 1 - level;
 - Hogg's likelihood-ratio statistic for one K across layers is exactly chi-square(2(k - 1));
 - iid uniform layers have sigma_1 ~ (K / sqrt 3)(1 + sqrt(d_min / d_max)) and a Marchenko–Pastur
-  bulk (DESIGN.md section 2), and so do Gaussian ones of the same variance (universality: the
+  bulk (docs/design.md section 2), and so do Gaussian ones of the same variance (universality: the
   spectral tests do not see the marginal).
 Budget: `properties/audit/budget.py`.
 """
@@ -80,7 +80,7 @@ def test_common_K_is_exact(mbp_root_seed, mbp_profile, mbp_evidence):
     id="audit.iid_spectrum_predictions",
     statement="iid uniform and same-variance Gaussian layers have sigma_1 within 5% of (K/sqrt 3)(1 + sqrt(d_min/d_max)) "
               "and a bulk within KS distance 0.03 of Marchenko-Pastur; a rank-one spike of twice the edge is flagged",
-    source="DESIGN.md section 2 (facts measured by Monte Carlo); the audit's spectral predictions",
+    source="docs/design.md section 2 (facts measured by Monte Carlo); the audit's spectral predictions",
 )
 @pytest.mark.parametrize("shape", [(512, 512), (256, 1024), (1024, 256)])
 def test_iid_spectrum_predictions(shape, mbp_root_seed, mbp_evidence):

@@ -13,7 +13,7 @@ from mbp_verify.suite import mbp_property
 @mbp_property(
     id="count.pruned_fraction_rules",
     statement="pruned-fraction counts equal floor/ceil/half-even/half-up of the exact rational p*D",
-    source="DESIGN.md section 3 (count rules: fraction -> count, declared rounding)",
+    source="docs/design.md section 3 (count rules: fraction -> count, declared rounding)",
 )
 @given(size=st.integers(1, 10**6), numerator=st.integers(0, 10**4))
 def test_pruned_fraction_rules(size, numerator):
@@ -33,7 +33,7 @@ def test_pruned_fraction_rules(size, numerator):
 @mbp_property(
     id="count.halfway_and_float_cases",
     statement="pinned cases: 0.25*10 -> 2 (half-even), 0.35*10 -> 4, 0.3*10 -> 3 under ceil, 0.7 kept of 10 -> 3 pruned",
-    source="DESIGN.md section 3 (torch rounds half-to-even; float 0.3*10 = 3.0000000000000004)",
+    source="docs/design.md section 3 (torch rounds half-to-even; float 0.3*10 = 3.0000000000000004)",
 )
 def test_pinned_cases():
     assert prune_count_from_pruned_fraction(10, 0.25, "half_even") == 2
@@ -47,7 +47,7 @@ def test_pinned_cases():
 @mbp_property(
     id="count.kept_fraction_complements",
     statement="pruning fraction p with rule r equals keeping 1-p with the mirrored rule (floor <-> ceil)",
-    source="DESIGN.md section 3 (TF-MOT rounds the kept count)",
+    source="docs/design.md section 3 (TF-MOT rounds the kept count)",
 )
 @given(size=st.integers(1, 10**6), numerator=st.integers(0, 1000))
 def test_kept_pruned_duality(size, numerator):

@@ -53,7 +53,7 @@ def test_theorem_count_matches_integer_oracle(size, alpha, mbp_evidence):
 @mbp_property(
     id="count.float_artefacts",
     statement="the count is exact where D^(1-alpha) is an integer, where float64 powers misround",
-    source="Theorem 1; DESIGN.md section 2 (counts computed exactly)",
+    source="Theorem 1; docs/design.md section 2 (counts computed exactly)",
 )
 @given(base=st.integers(2, 40), power=st.sampled_from([2, 4, 5, 10]))
 def test_exact_at_perfect_powers(base, power, mbp_evidence):
@@ -110,7 +110,7 @@ def test_gamma_monotone(size, a, b):
 @mbp_property(
     id="gamma.review_reading_inconsistent",
     statement="the review's gamma_l = D^(-alpha) keeps what the theorem prunes; its kept fraction -> 0, the theorem's -> 1",
-    source="Review of Qian & Klabjan, 'alpha effectively specifies gamma_l = D_l^(-alpha)'; DESIGN.md section 2",
+    source="Review of Qian & Klabjan, 'alpha effectively specifies gamma_l = D_l^(-alpha)'; docs/design.md section 2",
 )
 @given(alpha=alphas, exponent=st.integers(4, 12))
 def test_review_reading_swaps_kept_and_pruned(alpha, exponent, mbp_evidence):

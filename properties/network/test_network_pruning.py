@@ -66,7 +66,7 @@ def test_sampling_range_and_reproducibility(widths, scale, trial, mbp_root_seed)
 @mbp_property(
     id="network.positive_homogeneity",
     statement="for ReLU, leaky ReLU and identity, F(cx) = cF(x) and (f-F)(cx) = c(f-F)(x) for c > 0, so the sup sits on the sphere",
-    source="DESIGN.md section 2 (epsilon-closeness: sup attained on the unit sphere for homogeneous sigma)",
+    source="docs/design.md section 2 (epsilon-closeness: sup attained on the unit sphere for homogeneous sigma)",
 )
 @given(
     widths=widths_strategy, activation=st.sampled_from(["relu", "leaky_relu(a=0.2)", "identity"]),

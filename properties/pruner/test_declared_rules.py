@@ -1,5 +1,5 @@
 """Conformance to the declared count rule (fraction -> count), count base on re-pruning,
-and the reported kept fraction gamma (DESIGN.md section 3)."""
+and the reported kept fraction gamma (docs/design.md section 3)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _distinct(size: int) -> np.ndarray:
 @mbp_property(
     id="pruner.count_rule",
     statement="a fraction becomes the declared count (rounding of the pruned or kept count, exact or in float, cap, min_kept) and refused fractions raise; pinned by half-way and float-artefact cases",
-    source="DESIGN.md section 3 (torch rounds n*amount half-to-even, TF-MOT rounds the kept count and refuses 1.0, torch.ao caps at D-1, NNI floors)",
+    source="docs/design.md section 3 (torch rounds n*amount half-to-even, TF-MOT rounds the kept count and refuses 1.0, torch.ao caps at D-1, NNI floors)",
 )
 @given(size=st.integers(1, 300), thousandths=st.integers(0, 1000))
 def test_count_rule(pruner_under_test, counterexample, mbp_evidence, size, thousandths):
@@ -63,7 +63,7 @@ def _assert_refused(pruner, weights, fraction) -> None:
 @mbp_property(
     id="pruner.count_base",
     statement="re-pruning counts from the declared base: 'remaining' prunes n2 more, 'total' makes n2 the new total; earlier pruned entries stay pruned unless revival=allowed",
-    source="DESIGN.md section 3 (count base on re-pruning; torch.ao recomputes the mask and revives)",
+    source="docs/design.md section 3 (count base on re-pruning; torch.ao recomputes the mask and revives)",
 )
 @given(weights=tie_free_weight_arrays(), data=st.data())
 def test_count_base(pruner_under_test, counterexample, weights, data):
@@ -93,7 +93,7 @@ def test_count_base(pruner_under_test, counterexample, weights, data):
 @mbp_property(
     id="pruner.gamma_reported",
     statement="the kept fraction gamma the pruner reports equals kept entries / D of the mask it returns (integer count)",
-    source="DESIGN.md section 2 (gamma_l = ||vec(W~_l)||_0 / D_l); section 3 (a float16 mask.sum() overflows)",
+    source="docs/design.md section 2 (gamma_l = ||vec(W~_l)||_0 / D_l); section 3 (a float16 mask.sum() overflows)",
 )
 @given(case=prune_cases())
 def test_gamma_reported(pruner_under_test, counterexample, case):
@@ -104,7 +104,7 @@ def test_gamma_reported(pruner_under_test, counterexample, case):
 @mbp_property(
     id="pruner.gamma_reported",
     statement="the kept fraction gamma the pruner reports equals kept entries / D of the mask it returns (integer count)",
-    source="DESIGN.md section 2 (gamma_l = ||vec(W~_l)||_0 / D_l); section 3 (a float16 mask.sum() overflows)",
+    source="docs/design.md section 2 (gamma_l = ||vec(W~_l)||_0 / D_l); section 3 (a float16 mask.sum() overflows)",
 )
 def test_gamma_reported_float16_beyond_65504(pruner_under_test, counterexample):
     _needs_gamma(pruner_under_test)
@@ -132,7 +132,7 @@ def _check_gamma(pruner_under_test, counterexample, weights, n):
 @mbp_property(
     id="pruner.baseline_unchanged",
     statement="the masks on the seeded baseline corpus equal the recorded baseline (check-pruner --baseline FILE)",
-    source="DESIGN.md section 1 (regression-testing other libraries against a recorded baseline)",
+    source="docs/design.md section 1 (regression-testing other libraries against a recorded baseline)",
 )
 def test_baseline_unchanged(pruner_under_test, request, mbp_evidence):
     from mbp_verify.conformance.baseline import compare_baseline, load_baseline

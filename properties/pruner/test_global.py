@@ -1,5 +1,5 @@
 """Global scope: one threshold across layers, the total count, layer collapse as declared
-(DESIGN.md section 3; NNI's global mode prunes 0 of 4 tied entries)."""
+(docs/design.md section 3; NNI's global mode prunes 0 of 4 tied entries)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mbp_verify.conformance.checks import assert_magnitude_order, keep_mask, mag
 from mbp_verify.strategies import layer_lists
 from mbp_verify.suite import mbp_property
 
-SOURCE = "DESIGN.md section 3 (global pruner: a list of arrays and a total count)"
+SOURCE = "docs/design.md section 3 (global pruner: a list of arrays and a total count)"
 
 
 def _global_cases():

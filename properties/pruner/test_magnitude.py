@@ -1,5 +1,5 @@
 """Magnitude ranking: order, inf, permutation equivariance, sign and scale invariance,
-nesting of pruned sets (DESIGN.md section 3; ties as the pruner declares them)."""
+nesting of pruned sets (docs/design.md section 3; ties as the pruner declares them)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mbp_verify.conformance.checks import (
 from mbp_verify.strategies import prune_cases, tie_free_prune_cases, tie_free_weight_arrays, weight_arrays
 from mbp_verify.suite import mbp_property
 
-SPEC = "DESIGN.md section 3 (spec of a correct magnitude pruner)"
+SPEC = "docs/design.md section 3 (spec of a correct magnitude pruner)"
 
 
 # Bug classes pinned so that the default and quick profiles always meet them:
@@ -160,7 +160,7 @@ def test_nesting(pruner_under_test, counterexample, data):
 @mbp_property(
     id="pruner.nesting_under_ties",
     statement="with tied magnitudes the pruned sets are still nested as the count grows (advisory for tie=any)",
-    source="DESIGN.md section 3 (torch breaks ties arbitrarily: pruned sets are not nested under ties)",
+    source="docs/design.md section 3 (torch breaks ties arbitrarily: pruned sets are not nested under ties)",
     tier="advisory",
 )
 @given(data=st.data())

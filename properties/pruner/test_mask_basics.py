@@ -1,5 +1,5 @@
 """Rule-independent mask invariants: shape, binary, exact count, no mutation, determinism,
-boundaries (DESIGN.md section 3, "Spec of a correct magnitude pruner")."""
+boundaries (docs/design.md section 3, "Spec of a correct magnitude pruner")."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from mbp_verify.conformance.checks import assert_binary, assert_count, keep_mask
 from mbp_verify.strategies import as_view, prune_cases, weight_arrays
 from mbp_verify.suite import mbp_property
 
-SPEC = "DESIGN.md section 3 (spec of a correct magnitude pruner)"
+SPEC = "docs/design.md section 3 (spec of a correct magnitude pruner)"
 
 
 @mbp_property(id="pruner.shape", statement="the mask has the weights' shape (1-D to 4-D, D = 1 included)", source=SPEC)

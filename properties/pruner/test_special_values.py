@@ -1,5 +1,5 @@
 """NaN policy as declared, effective weights exactly zero where pruned, layout independence
-(DESIGN.md section 3: NaN never gives a silent wrong count; torch leaves pruned NaN/inf
+(docs/design.md section 3: NaN never gives a silent wrong count; torch leaves pruned NaN/inf
 non-zero via w * mask; torch fails on non-contiguous weights)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from mbp_verify.conformance.harness import PrunerTimeout
 from mbp_verify.strategies import VIEW_KINDS, as_view, prune_cases, prune_counts, tie_free_weight_arrays, weight_arrays
 from mbp_verify.suite import CodeUnderTestError, mbp_property
 
-SPEC = "DESIGN.md section 3 (spec of a correct magnitude pruner)"
+SPEC = "docs/design.md section 3 (spec of a correct magnitude pruner)"
 
 
 def _call_allowing_raise(pruner, weights, n):
@@ -31,7 +31,7 @@ def _call_allowing_raise(pruner, weights, n):
 @mbp_property(
     id="pruner.nan_policy",
     statement="NaN weights follow the declared policy (raise, or rank largest/smallest with an exact count): never a silent wrong count",
-    source="DESIGN.md section 3 (NaN/inf weights: a clear, documented policy)",
+    source="docs/design.md section 3 (NaN/inf weights: a clear, documented policy)",
 )
 @given(weights=weight_arrays(allow_nan=True, allow_inf=True, min_nan=1), data=st.data())
 def test_nan_policy(pruner_under_test, counterexample, mbp_evidence, weights, data):
@@ -69,7 +69,7 @@ def _needs_effective(pruner) -> None:
 @mbp_property(
     id="pruner.effective_zero",
     statement="the effective weights are exactly 0 where pruned and unchanged where kept (finite weights)",
-    source="DESIGN.md section 2 (W~_l = M_l o W_l)",
+    source="docs/design.md section 2 (W~_l = M_l o W_l)",
 )
 @given(case=prune_cases())
 def test_effective_zero(pruner_under_test, counterexample, case):
@@ -88,7 +88,7 @@ def test_effective_zero(pruner_under_test, counterexample, case):
 @mbp_property(
     id="pruner.effective_zero_nonfinite",
     statement="pruned NaN/inf entries are exactly 0 in the effective weights (w * mask leaves NaN)",
-    source="DESIGN.md section 3 (torch leaves pruned NaN/inf non-zero)",
+    source="docs/design.md section 3 (torch leaves pruned NaN/inf non-zero)",
     tier="advisory",
 )
 @given(weights=weight_arrays(allow_nan=True, allow_inf=True, min_nan=1))
@@ -108,7 +108,7 @@ def test_effective_zero_nonfinite(pruner_under_test, counterexample, weights):
 @mbp_property(
     id="pruner.layout_independence",
     statement="Fortran, transposed, strided and reversed views give the mask of the C-contiguous copy",
-    source="DESIGN.md section 3 (weights may be any array; torch fails on channels_last)",
+    source="docs/design.md section 3 (weights may be any array; torch fails on channels_last)",
 )
 @given(data=st.data(), kind=st.sampled_from(VIEW_KINDS[1:]))
 def test_layout_independence(pruner_under_test, counterexample, data, kind):

@@ -24,7 +24,7 @@ PROPERTIES = Path(__file__).resolve().parent.parent
     id="suite.false_failure_budget",
     statement=f"the false-failure shares declared by the statistical properties add up to <= {FALSE_FAILURE_LIMIT:g}: "
               "a correct engine fails a run by bad luck with at most that probability; one more share is flagged",
-    source="DESIGN.md section 4 (a correct implementation fails with probability <= 1e-4 per CI run)",
+    source="docs/design.md section 4 (a correct implementation fails with probability <= 1e-4 per CI run)",
 )
 def test_suite_budget(request, mbp_evidence):
     collected = request.config.stash.get(COLLECTED_FILES, frozenset())

@@ -30,7 +30,7 @@ def _simulated_crossing(design, p: float, rng: np.random.Generator) -> float:
     id="theorem.false_failure_budget",
     statement="each theorem property fails a correct engine by bad luck with probability at most the share it declares: "
               "exact sequential error and power shortfalls summed over its items, checked by seeded simulation",
-    source="DESIGN.md section 4 (thresholds so that a correct implementation fails with probability <= 1e-4)",
+    source="docs/design.md section 4 (thresholds so that a correct implementation fails with probability <= 1e-4)",
 )
 def test_false_failure_budget(mbp_root_seed, mbp_evidence):
     design = theorem_design(DELTA, 1.0 - ITEM_LEVEL, TRIALS, LOOKS, 1)

@@ -25,7 +25,7 @@ def _record(evidence: dict, result) -> None:
     id="theorem.guarantee_holds",
     statement=f"in the regime (square ReLU nets, depth 3, alpha={ALPHA}, uniform weights) MBP is eps-close with "
               f"probability >= 1 - delta: the CP upper bound on P(not certified) is below delta={DELTA} (eps={EPS})",
-    source="Theorem 1; DESIGN.md section 4 (guarantee test)",
+    source="Theorem 1; docs/design.md section 4 (guarantee test)",
     false_failure=GUARANTEE_SHARE,
 )
 @pytest.mark.parametrize("width", ALL_WIDTHS)
@@ -53,7 +53,7 @@ CONTROLS = {
     id="theorem.negative_controls_refuted",
     statement="the same test refutes the guarantee (CP lower bound on P(violated) above delta) for widths far below "
               "the regime with a tiny eps, a pruner removing the largest weights, and heavy-tailed weights violating (iii)",
-    source="DESIGN.md section 4 (negative controls must fail); Theorem 1 hypotheses (ii), (iii)",
+    source="docs/design.md section 4 (negative controls must fail); Theorem 1 hypotheses (ii), (iii)",
     false_failure=CONTROL_SHARE,
 )
 @pytest.mark.parametrize("control", sorted(CONTROLS))

@@ -16,7 +16,7 @@ N_BOOT = 200_000  # a two-sided interval at 1 - 2 ITEM_LEVEL needs tails of 1e-5
     id="theorem.review_reading_error_does_not_vanish",
     statement="keeping only D^(-alpha) of each layer gives sup errors that do not fall with width (witnessed slope "
               "above -alpha/2, errors above eps at every width), while Theorem 1's count falls at least like d^(-alpha)",
-    source="DESIGN.md section 2 (the review swaps kept and pruned); Theorem 1",
+    source="docs/design.md section 2 (the review swaps kept and pruned); Theorem 1",
     false_failure=REVIEW_SHARE,
 )
 def test_review_reading_error_does_not_vanish(mbp_root_seed, mbp_evidence):

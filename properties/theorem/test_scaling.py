@@ -20,7 +20,7 @@ TOLERANCE = 0.05
     statement="on square ReLU layers the certified sup error of MBP falls like d^(-3 alpha) and that of random "
               "pruning of the same count like d^(-alpha) (both bracket ends), fitted slopes within 0.05; "
               "both ends of MBP's bracket fall at least as fast as the theorem's d^(-alpha)",
-    source="DESIGN.md section 2 (measured facts: MBP ||E||/||W|| ~ p^(3/2), random ~ p^(1/2)); Theorem 1 (C_2 d^-alpha)",
+    source="docs/design.md section 2 (measured facts: MBP ||E||/||W|| ~ p^(3/2), random ~ p^(1/2)); Theorem 1 (C_2 d^-alpha)",
 )
 @pytest.mark.parametrize("alpha", [0.2, 0.3])
 def test_error_scaling_rates(alpha, mbp_root_seed, mbp_evidence):
