@@ -58,7 +58,7 @@ def test_real_l2_norm_fails_magnitude_order_on_float16_and_l1_passes():
     assert "magnitude order violated" in str(failure)
     l1 = PrunerUnderTest(WeightNormSparsifierL1(), spec="torch.ao L1")
     assert run_property("test_magnitude", "test_magnitude_order", l1, explicit_only=True) is None
-    # the issue's own case: [0, 256, ..., 261], n = 2 prunes 260 and keeps 256 under L2
+    # the reported case: [0, 256, ..., 261], n = 2 prunes 260 and keeps 256 under L2
     weights = np.array([0, 256, 257, 258, 259, 260, 261], dtype=np.float16)
     assert not WeightNormSparsifier().prune(weights, 2)[5] and WeightNormSparsifier().prune(weights, 2)[1]
 
