@@ -164,8 +164,11 @@ def _classify(excinfo: "pytest.ExceptionInfo[BaseException]") -> str:
 
 
 def _leaf_exceptions(exc: BaseException):
-    if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
+    # An exception group (builtin from Python 3.11, the `exceptiongroup` backport on 3.10) holds
+    # its members in `.exceptions`; duck typing serves both.
+    members = getattr(exc, "exceptions", None)
+    if isinstance(members, tuple) and members and all(isinstance(m, BaseException) for m in members):
+        for sub in members:
             yield from _leaf_exceptions(sub)
     else:
         yield exc
