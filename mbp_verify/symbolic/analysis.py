@@ -5,7 +5,7 @@ R and continuous across its kinks, finds the critical points of a derivative (ex
 `solveset`, or in sign-change brackets verified at 30 digits), and takes one-sided limits,
 without a time limit of their own: callers that need one run the whole derivation in a worker
 process (`mbp_verify.symbolic.worker`). solveset is only asked where sigma'' is algebraic (a
-polynomial or rational function of x, times exponentials), where it answers quickly.
+polynomial in x or in one exponential, times exponentials), where it answers quickly.
 """
 
 from __future__ import annotations
@@ -35,7 +35,17 @@ _SCAN = (-40.0, 40.0, 40_001)
 def _algebraic(numerator: sp.Expr) -> bool:
     """A product of exponentials and one polynomial in x: solveset decides it quickly."""
     rest = [f for f in sp.Mul.make_args(numerator) if not isinstance(f, sp.exp) and f.has(X)]
-    return all(f.is_polynomial(X) for f in rest)
+    return all(f.is_polynomial(X) or _exp_polynomial(f) for f in rest)
+
+
+def _exp_polynomial(factor: sp.Expr) -> bool:
+    """A polynomial in one exp, tanh or sinh of a linear argument, e.g. exp(-x) - 1 (solveset inverts it)."""
+    atoms = factor.atoms(sp.exp, sp.tanh, sp.sinh)
+    if len(atoms) != 1 or not next(iter(atoms)).args[0].is_polynomial(X) or sp.degree(next(iter(atoms)).args[0], X) != 1:
+        return False
+    g = sp.Dummy("g")
+    replaced = factor.subs(atoms.pop(), g)
+    return not replaced.has(X) and replaced.is_polynomial(g)
 
 
 def split_pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Interval]]:
