@@ -34,7 +34,7 @@ __all__ = ["PieceSlopes", "SlopeExtremes", "slope_extremes"]
 
 TOL = 1e-12  # relative gap at which an extremum counts as found exactly
 _ANGLE_SPLITS = 40
-_HOPELESS = 400  # pops after which an enclosure still unbounded is given up  # theta boxes per relaxed evaluation
+_HOPELESS = 150  # pops after which an enclosure still unbounded is given up  # theta boxes per relaxed evaluation
 
 
 class PieceSlopes:

@@ -300,7 +300,7 @@ class _Compiler:
         varying = [n for n in nodes if n.has(X)]
         if len(varying) < 2:
             return plain
-        known = [1 if n.is_positive else -1 if n.is_negative else 0 for n in nodes]  # sign for every real x
+        known = [_sign_everywhere(n) for n in nodes]  # sign for every real x (0: unknown)
         holder: list[Enclosure] = []
 
         def refined(box):
@@ -330,6 +330,25 @@ class _Compiler:
         return refined
 
 
+def _sign_everywhere(node: sp.Expr) -> int:
+    """+1 / -1 when `node` has that sign for every real x (sympy's assumptions, or a product of
+    powers of exp, cosh, sech and positive constants, which never vanish); 0 when unknown."""
+    if node.is_positive:
+        return 1
+    if node.is_negative:
+        return -1
+    sign = 1
+    for factor in sp.Mul.make_args(node):
+        base = factor.base if isinstance(factor, sp.Pow) and factor.exp.is_integer else factor
+        if isinstance(base, (sp.exp, sp.cosh, sp.sech)) or base.is_positive:
+            continue
+        if base.is_negative and factor.exp.is_integer if isinstance(factor, sp.Pow) else base.is_negative:
+            sign = -sign if not (isinstance(factor, sp.Pow) and factor.exp.is_even) else sign
+            continue
+        return 0
+    return sign
+
+
 def _log_derivative(node: sp.Expr) -> sp.Expr:
     """f'/f, factor by factor, so that nothing cancels numerically (exp(g) gives g')."""
     if isinstance(node, sp.Mul):
@@ -352,8 +371,9 @@ _W = sp.Wild("w")
 
 
 def canonical(expr: sp.Expr) -> sp.Expr:
-    """`expr` with its constants' values, and 1 - tanh(u)^2 written as sech(u)^2 (visibly positive)."""
-    return sp.sympify(expr).subs(CONSTANT_VALUES).replace(1 - sp.tanh(_W) ** 2, sp.sech(_W) ** 2)
+    """`expr` with its constants' values, and tanh(u)^2 written as 1 - sech(u)^2 (so that sympy's
+    1 - tanh(u)^2 becomes sech(u)^2: visibly positive, with a clean logarithmic derivative)."""
+    return sp.sympify(expr).subs(CONSTANT_VALUES).replace(sp.tanh(_W) ** 2, 1 - sp.sech(_W) ** 2)
 
 
 def compile_enclosure(expr: sp.Expr) -> Enclosure:

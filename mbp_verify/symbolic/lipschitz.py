@@ -88,12 +88,15 @@ class _Candidate:
         return float(sp.N(self.value.subs(CONSTANT_VALUES), DIGITS))
 
 
-def _limit_candidates(derivative: sp.Expr, interval: sp.Interval, steps: list[str]) -> list[_Candidate]:
+def _limit_candidates(derivative: sp.Expr, interval: sp.Interval, steps: list[str],
+                      at_infinity: bool = True) -> list[_Candidate]:
     """sympy's limits of sigma' at the piece's ends (infinite ones decide 'not Lipschitz')."""
     if not derivative.has(X):
         return [_Candidate(sp.nsimplify(derivative) if not derivative.has(sp.Float) else derivative, 0.0, "constant", True)]
     candidates = []
     for end, direction in ((interval.start, "+"), (interval.end, "-")):
+        if end.is_infinite and not at_infinity:
+            continue
         value = one_sided_limit(derivative, end, direction, steps)
         kind = "limit at infinity" if end.is_infinite else "one-sided limit at a piece end"
         steps.append(f"  lim sigma'(x) as x -> {end}{'' if end.is_infinite else direction} = {value}")
@@ -150,37 +153,65 @@ class _Setup:
     pieces: tuple
     derivatives: tuple
     steps: tuple[str, ...]
-    limits: tuple
     sigma0: float
     sigma0_exact: str
     derivative_text: str
 
 
 def _setup(name: str, expr: sp.Expr) -> "tuple[_Setup, LipschitzDerivation | None]":
-    """Pieces, realness, sympy limits and jumps: a 'not Lipschitz' verdict when they prove one."""
+    """Pieces and realness; a 'not Lipschitz' verdict when sigma jumps between pieces."""
     steps = [f"sigma(x) = {expr}"]
     pieces = split_pieces(expr)
     check_real_on_reals(expr, pieces)
     derivatives = [sp.diff(piece, X) for piece, _ in pieces]
-    limits = []
     for (piece, interval), derivative in zip(pieces, derivatives):
         steps.append(f"on {interval}: sigma = {piece}, sigma' = {derivative}")
-        limits += _limit_candidates(derivative, interval, steps)
     sigma0 = expr.subs(X, 0)
     derivative_text = str(sp.diff(expr, X)) if not isinstance(expr, sp.Piecewise) else \
         str(sp.Piecewise(*[(d, i.as_relational(X)) for d, (_, i) in zip(derivatives, pieces)]))
-    setup = _Setup(name, expr, tuple(pieces), tuple(derivatives), tuple(steps), tuple(limits),
+    discontinuities = jumps(pieces, steps) if len(pieces) > 1 else []
+    setup = _Setup(name, expr, tuple(pieces), tuple(derivatives), tuple(steps),
                    float(sp.N(sigma0.subs(CONSTANT_VALUES), DIGITS)), str(sigma0), derivative_text)
-    unbounded = [c for c in limits if _is_unbounded(c.value)]
-    discontinuities = jumps(pieces, steps)
-    if not unbounded and not discontinuities:
-        return replace(setup, steps=tuple(steps)), None
-    reason = (f"sigma jumps at x = {discontinuities[0]:g}" if discontinuities else
-              f"sigma' is unbounded ({unbounded[0].kind} at {unbounded[0].where})")
+    if not discontinuities:
+        return setup, None
+    return setup, _not_lipschitz(setup, f"sigma jumps at x = {discontinuities[0]:g}", steps)
+
+
+def _not_lipschitz(setup: _Setup, reason: str, steps: list[str]) -> LipschitzDerivation:
     steps.append(f"{reason}: sigma is not Lipschitz")
-    verdict = LipschitzDerivation(name, str(expr), derivative_text, None, None, False, None, setup.sigma0,
-                                  setup.sigma0_exact, False, False, tuple(steps), kind="not_lipschitz")
-    return setup, verdict
+    return LipschitzDerivation(setup.name, str(setup.expr), setup.derivative_text, None, None, False, None, setup.sigma0,
+                               setup.sigma0_exact, False, False, tuple(steps), kind="not_lipschitz")
+
+
+def _limits(setup: _Setup, steps: list[str], at_infinity: bool = True) -> list[_Candidate]:
+    return [c for (_, interval), d in zip(setup.pieces, setup.derivatives)
+            for c in _limit_candidates(d, interval, steps, at_infinity)]
+
+
+def _unbounded_verdict(setup: _Setup) -> "LipschitzDerivation | None":
+    """sympy's limits of sigma' at the piece ends: a 'not Lipschitz' verdict if one is infinite."""
+    steps = list(setup.steps)
+    unbounded = [c for c in _limits(setup, steps) if _is_unbounded(c.value)]
+    if not unbounded:
+        return None
+    return _not_lipschitz(setup, f"sigma' is unbounded ({unbounded[0].kind} at {unbounded[0].where})", steps)
+
+
+def _grows(setup: _Setup) -> bool:
+    """A cheap hint (ordering only, never a verdict): |sigma'| grows a lot between 1e6 and 1e12."""
+    for (_, interval), derivative in zip(setup.pieces, setup.derivatives):
+        f = sp.lambdify(X, derivative.subs(CONSTANT_VALUES), modules="mpmath")
+        for sign in (1, -1):
+            near, far = sign * mpmath.mpf(10) ** 6, sign * mpmath.mpf(10) ** 12
+            if not (interval.start <= near <= interval.end and interval.start <= far <= interval.end):
+                continue
+            try:
+                with mpmath.workdps(DIGITS):
+                    if abs(f(far)) > 1e3 * (1 + abs(f(near))):
+                        return True
+            except (ValueError, ZeroDivisionError, TypeError, OverflowError):
+                continue
+    return False
 
 
 def _rigorous(setup: _Setup, seconds: float) -> LipschitzDerivation:
@@ -214,7 +245,7 @@ def _rigorous(setup: _Setup, seconds: float) -> LipschitzDerivation:
 def _refine(setup: _Setup, proven: LipschitzDerivation) -> LipschitzDerivation:
     """Exact form, attainment and homogeneity from sympy, kept only where they agree with `proven`."""
     steps = list(proven.steps)
-    candidates = list(setup.limits)
+    candidates = _limits(setup, steps, at_infinity=not proven.attained)  # limits at +-oo only where the sup may be one
     for (_, interval), derivative in zip(setup.pieces, setup.derivatives):
         candidates += _critical_candidates(derivative, interval, steps)
     ends = [c for c in candidates if c.kind.startswith("one-sided")]
@@ -223,9 +254,15 @@ def _refine(setup: _Setup, proven: LipschitzDerivation) -> LipschitzDerivation:
             if a.where == b.where and abs(a.number - b.number) < 1e-25:
                 candidates.append(_Candidate(a.value, a.where, "differentiable piece boundary", True))
     homogeneous = _homogeneous(list(setup.pieces))
-    best = max(abs(c.number) for c in candidates)
     lower = proven.lipschitz - proven.gap
-    if proven.kind != "exact" or not (lower - 1e-15 * max(1.0, best) <= best <= proven.lipschitz + 1e-15 * max(1.0, best)):
+
+    def inside(value: float) -> bool:
+        return lower - 1e-15 * max(1.0, value) <= value <= proven.lipschitz + 1e-15 * max(1.0, value)
+
+    if proven.attained and proven.kind == "exact" and not (candidates and inside(max(abs(c.number) for c in candidates))):
+        candidates += [c for c in _limits(setup, steps) if c.where in (math.inf, -math.inf)]
+    best = max((abs(c.number) for c in candidates), default=math.nan)
+    if proven.kind != "exact" or not inside(best):
         steps.append(f"symbolic candidates give {best!r}, outside the proven enclosure: the proven values stand")
         return replace(proven, steps=tuple(steps), positively_homogeneous=homogeneous)
     winners = [c for c in candidates if abs(c.number) >= best - 1e-25]
@@ -238,17 +275,27 @@ def _refine(setup: _Setup, proven: LipschitzDerivation) -> LipschitzDerivation:
                    steps=tuple(steps))
 
 
-def derive_expression(name: str, expr: sp.Expr, *, seconds: float = DEFAULT_SECONDS, report=None) -> LipschitzDerivation:
+def derive_expression(name: str, expr: sp.Expr, *, seconds: float = DEFAULT_SECONDS, report=None,
+                      refine: bool = True) -> LipschitzDerivation:
     """Derive for a sympy expression; `report(proven)` is called with the rigorous answer before the
-    symbolic refinement starts (a worker sends it to its parent, in case the refinement runs late)."""
+    symbolic refinement starts (a worker sends it to its parent, in case the refinement runs late).
+    `refine=False` skips the refinement (exact forms, attainment, homogeneity): the numbers are the same."""
     started = time.monotonic()
     setup, verdict = _setup(name, expr)
+    if verdict is None and _grows(setup):
+        verdict = _unbounded_verdict(setup)
     if verdict is not None:
         return verdict
-    proven = _rigorous(setup, max(1.0, seconds - (time.monotonic() - started)))
+    try:
+        proven = _rigorous(setup, max(1.0, seconds - (time.monotonic() - started)))
+    except DerivationUndecided:
+        verdict = _unbounded_verdict(setup)
+        if verdict is not None:
+            return verdict
+        raise
     if report is not None:
         report(proven)
-    return _refine(setup, proven)
+    return _refine(setup, proven) if refine else proven
 
 
 def derive_softmax() -> LipschitzDerivation:
