@@ -27,7 +27,7 @@ import mpmath
 import sympy as sp
 from mpmath import iv
 
-from .intervals import THETA, Box, Undefined, canonical, compile_enclosure, hull, interval, intersect, precision
+from .intervals import THETA, Box, Undefined, canonical, compile_enclosure, interval, intersect, precision
 from .registry import X
 
 __all__ = ["PieceSlopes", "SlopeExtremes", "slope_extremes"]

@@ -26,7 +26,7 @@ import sympy as sp
 from ..engine.activations import ActivationSpec, parse_activation
 from ..errors import InputError
 from .analysis import DIGITS, check_real_on_reals, critical_points, jumps, one_sided_limit, split_pieces
-from .enclosure import PieceSlopes, SlopeExtremes, slope_extremes
+from .enclosure import PieceSlopes, slope_extremes
 from .intervals import Unsupported
 from .registry import CONSTANT_VALUES, X, parse_expression, symbolic_activation
 

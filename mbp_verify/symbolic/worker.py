@@ -91,7 +91,7 @@ def derive_in_worker(name: str, expr_text: "str | None", seconds: float) -> Lips
         process.join()
         receiver.close()
     if proven is not None:
-        note = f"symbolic refinement stopped at the time limit: the proven values stand"
+        note = "symbolic refinement stopped at the time limit: the proven values stand"
         return replace(proven, steps=(*proven.steps, note))
     if process.exitcode not in (0, None) and time.monotonic() - started < seconds:
         raise DerivationUndecided(f"the derivation worker ended with status {process.exitcode}")

@@ -8,7 +8,6 @@ import mpmath
 import pytest
 
 from mbp_verify.cli import main
-from mbp_verify.errors import InputError
 from mbp_verify.reports.atomic import json_ready
 from mbp_verify.symbolic import derive_lipschitz
 from mbp_verify.symbolic.worker import DerivationTimeout
