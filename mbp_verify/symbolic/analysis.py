@@ -54,7 +54,12 @@ def split_pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Interval]]:
     if not isinstance(folded, sp.Piecewise):
         return [(folded, sp.Interval(-sp.oo, sp.oo))]
     pairs = []
-    for piece, where in folded.as_expr_set_pairs(sp.Reals):
+    try:
+        expr_sets = folded.as_expr_set_pairs(sp.Reals)
+    except NotImplementedError:  # e.g. Abs(sin(x)): kinks at infinitely many points
+        raise InputError(f"activation {expr} has kinks sympy cannot list (infinitely many?); "
+                         "write it with finitely many kinks") from None
+    for piece, where in expr_sets:
         for interval in (where.args if isinstance(where, sp.Union) else (where,)):
             if isinstance(interval, sp.Interval) and interval.measure != 0:
                 pairs.append((piece, interval))

@@ -131,6 +131,7 @@ def test_random_expressions_sound(text, mbp_evidence):
 @settings(max_examples=320, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=expressions())
 @example(text=_REPRODUCERS[3])
+@example(text="1*Abs((1*sin((1*x + 0))))")  # found here: kinks at every k pi crashed the piece split
 def test_many_random_expressions_sound(text, mbp_evidence):
     counts = mbp_evidence.setdefault("counts", _counts())
     _check(text, counts)

@@ -50,6 +50,13 @@ def test_large_power_is_not_lipschitz_and_not_called_non_real():
     assert d.lipschitz is None and d.kind == "not_lipschitz"
 
 
+def test_infinitely_many_kinks_are_refused_not_a_crash():
+    from mbp_verify.errors import InputError
+
+    with pytest.raises(InputError, match="kinks"):
+        derive_lipschitz("custom", expr="Abs(sin(x))")
+
+
 def test_a_runaway_expression_is_stopped_at_the_time_limit():
     with pytest.raises(DerivationTimeout, match="time limit of 3 s"):
         derive_lipschitz("custom", expr="9**9**9*x", time_limit=3)
