@@ -1,7 +1,9 @@
 """A wall-clock limit on a block of code, by SIGALRM (main thread of a POSIX process only).
 
-Used where a call can run away: a sympy solve or limit inside a derivation, a pruner under
-test. Off the main thread, or where SIGALRM does not exist, the block runs without a limit.
+Used where a call of well-behaved Python code can run away (a pruner under test). Not for
+sympy: an alarm that lands in one of sympy's weakref callbacks is lost, so derivations with a
+time limit run in a worker process instead (`mbp_verify.symbolic.worker`). Off the main thread,
+or where SIGALRM does not exist, the block runs without a limit.
 """
 
 from __future__ import annotations

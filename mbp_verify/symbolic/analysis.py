@@ -3,12 +3,12 @@
 Splits a function at its `Piecewise` kinks, checks that it is a finite real function on all of
 R and continuous across its kinks, finds the critical points of a derivative (exactly with
 `solveset`, or in sign-change brackets verified at 30 digits), and takes one-sided limits,
-with a time limit on sympy calls that can run long.
+without a time limit of their own: callers that need one run the whole derivation in a worker
+process (`mbp_verify.symbolic.worker`). solveset is only asked where sigma'' is algebraic (a
+polynomial in x or in one exponential, times exponentials), where it answers quickly.
 """
 
 from __future__ import annotations
-
-from contextlib import AbstractContextManager
 
 import mpmath
 import numpy as np
@@ -16,13 +16,10 @@ import sympy as sp
 from sympy.calculus.util import continuous_domain
 
 from ..errors import InputError
-from ..timeouts import time_limit
 from .registry import CONSTANT_VALUES, X
 
 __all__ = [
     "DIGITS",
-    "SolveTimeout",
-    "solve_time_limit",
     "split_pieces",
     "check_real_on_reals",
     "jumps",
@@ -32,17 +29,23 @@ __all__ = [
 ]
 
 DIGITS = 30
-_SOLVE_SECONDS = 2.0
 _SCAN = (-40.0, 40.0, 40_001)
 
 
-class SolveTimeout(Exception):
-    """A sympy call ran past its time limit."""
+def _algebraic(numerator: sp.Expr) -> bool:
+    """A product of exponentials and one polynomial in x: solveset decides it quickly."""
+    rest = [f for f in sp.Mul.make_args(numerator) if not isinstance(f, sp.exp) and f.has(X)]
+    return all(f.is_polynomial(X) or _exp_polynomial(f) for f in rest)
 
 
-def solve_time_limit(seconds: float = _SOLVE_SECONDS) -> "AbstractContextManager[None]":
-    """A limit on one sympy call: SolveTimeout when it runs past `seconds`."""
-    return time_limit(seconds, SolveTimeout)
+def _exp_polynomial(factor: sp.Expr) -> bool:
+    """A polynomial in one exp, tanh or sinh of a linear argument, e.g. exp(-x) - 1 (solveset inverts it)."""
+    atoms = factor.atoms(sp.exp, sp.tanh, sp.sinh)
+    if len(atoms) != 1 or not next(iter(atoms)).args[0].is_polynomial(X) or sp.degree(next(iter(atoms)).args[0], X) != 1:
+        return False
+    g = sp.Dummy("g")
+    replaced = factor.subs(atoms.pop(), g)
+    return not replaced.has(X) and replaced.is_polynomial(g)
 
 
 def split_pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Interval]]:
@@ -51,7 +54,12 @@ def split_pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Interval]]:
     if not isinstance(folded, sp.Piecewise):
         return [(folded, sp.Interval(-sp.oo, sp.oo))]
     pairs = []
-    for piece, where in folded.as_expr_set_pairs(sp.Reals):
+    try:
+        expr_sets = folded.as_expr_set_pairs(sp.Reals)
+    except NotImplementedError:  # e.g. Abs(sin(x)): kinks at infinitely many points
+        raise InputError(f"activation {expr} has kinks sympy cannot list (infinitely many?); "
+                         "write it with finitely many kinks") from None
+    for piece, where in expr_sets:
         for interval in (where.args if isinstance(where, sp.Union) else (where,)):
             if isinstance(interval, sp.Interval) and interval.measure != 0:
                 pairs.append((piece, interval))
@@ -104,16 +112,16 @@ def critical_points(derivative: sp.Expr, interval: sp.Interval, steps: list[str]
     if not second.has(X) and second == 0:
         return []
     open_piece = sp.Interval.open(interval.start, interval.end)
+    numerator = sp.factor(sp.numer(sp.together(second)))
     try:
-        with solve_time_limit():
-            solved = sp.solveset(sp.numer(sp.together(second)), X, open_piece)
+        solved = sp.solveset(numerator, X, open_piece) if _algebraic(numerator) else None
         if isinstance(solved, sp.FiniteSet):
             steps.append(f"  sigma'' = 0 on {open_piece}: solved exactly, {sorted(solved, key=lambda t: float(t))}")
             return [(point, True) for point in solved]
         if solved is sp.S.EmptySet:
             steps.append(f"  sigma'' = 0 has no solution on {open_piece}")
             return []
-    except (SolveTimeout, NotImplementedError, TypeError, ValueError):
+    except (NotImplementedError, TypeError, ValueError):
         pass
     lo = max(float(interval.start), _SCAN[0])
     hi = min(float(interval.end), _SCAN[1])
@@ -127,9 +135,8 @@ def one_sided_limit(func: sp.Expr, end: sp.Expr, direction: str, steps: list[str
     """sympy's limit of `func` at `end` ("+" from the right, "-" from the left), or, when sympy
     takes too long, a 30-digit evaluation closer and closer to the end (oo if it does not settle)."""
     try:
-        with solve_time_limit():
-            return sp.limit(func, X, end, direction)
-    except (SolveTimeout, NotImplementedError, ValueError):
+        return sp.limit(func, X, end, direction)
+    except (NotImplementedError, ValueError):
         pass
     f = func.subs(CONSTANT_VALUES)
     if end.is_infinite:
@@ -154,9 +161,8 @@ def check_real_on_reals(expr: sp.Expr, pieces: list[tuple[sp.Expr, sp.Interval]]
     for piece, interval in pieces:
         inner = sp.Interval.open(interval.start, interval.end)
         try:
-            with solve_time_limit():
-                missing = inner - continuous_domain(piece, X, inner)
-        except (SolveTimeout, NotImplementedError, TypeError, ValueError):
+            missing = inner - continuous_domain(piece, X, inner)
+        except (NotImplementedError, TypeError, ValueError):
             missing = sp.S.EmptySet  # undecided: the scan below still looks
         if missing != sp.S.EmptySet:
             raise InputError(f"activation {expr} is not a finite, continuous real function on all of R "
@@ -167,8 +173,15 @@ def check_real_on_reals(expr: sp.Expr, pieces: list[tuple[sp.Expr, sp.Interval]]
             values = np.asarray(sp.lambdify(X, piece.subs(CONSTANT_VALUES), modules=["numpy", "scipy"])(grid + 0j))
             values = values * np.ones_like(grid)
         bad = ~np.isfinite(values) | (np.abs(np.imag(values)) > 1e-12 * (1 + np.abs(values)))
-        if bad.any():
-            raise InputError(f"activation {expr} is not a finite real function on all of R (e.g. at x = {grid[bad][0]:.6g})")
+        precise = sp.lambdify(X, piece.subs(CONSTANT_VALUES), modules="mpmath")
+        for point in grid[bad][:20]:  # float64 overflow is not a failure: confirm at 30 digits
+            with mpmath.workdps(DIGITS):
+                try:
+                    value = mpmath.mpmathify(precise(mpmath.mpf(float(point))))
+                except (ValueError, ZeroDivisionError, OverflowError):
+                    value = mpmath.nan
+            if not (isinstance(value, mpmath.mpf) and mpmath.isfinite(value)):
+                raise InputError(f"activation {expr} is not a finite real function on all of R (e.g. at x = {point:.6g})")
 
 
 def _describe(points: sp.Set) -> str:
