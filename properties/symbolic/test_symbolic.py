@@ -42,7 +42,7 @@ def test_lipschitz_crosscheck(name, mbp_evidence):
 @mbp_property(
     id="symbolic.numeric_matches_symbolic",
     statement="the engine's numpy activation and the sympy registry are the same function (1e-9 relative)",
-    source="DESIGN.md section 5 (the bound must describe the network that is evaluated)",
+    source="docs/design.md section 5 (the bound must describe the network that is evaluated)",
 )
 @pytest.mark.parametrize("name", registered_names())
 def test_numeric_equals_symbolic(name):
@@ -57,7 +57,7 @@ def test_numeric_equals_symbolic(name):
 @mbp_property(
     id="symbolic.propagation_bound_sound",
     statement="the evaluated propagation bound is >= ||f(x) - F(x)|| at sampled and adversarial unit inputs",
-    source="DESIGN.md section 2 (deterministic error propagation)",
+    source="docs/design.md section 2 (deterministic error propagation)",
 )
 @given(
     depth=st.integers(1, 5), width=st.integers(2, 24), alpha=st.sampled_from([0.2, 0.3, 0.5]),
@@ -82,7 +82,7 @@ def test_propagation_bound_sound(depth, width, alpha, activation, trial, mbp_roo
 @mbp_property(
     id="symbolic.propagation_exact_depth_one",
     statement="for L = 1 the bound equals sup ||E_1 x|| = ||E_1||_2, reached at E_1's top right singular vector",
-    source="DESIGN.md section 2",
+    source="docs/design.md section 2",
 )
 @given(rows=st.integers(1, 30), cols=st.integers(1, 30), trial=st.integers(0, 10**6))
 def test_exact_for_one_layer(rows, cols, trial, mbp_root_seed):
