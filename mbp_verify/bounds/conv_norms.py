@@ -137,11 +137,14 @@ def circular_singular_values(kernel: np.ndarray, grid: "tuple[int, int]") -> np.
     return np.sort(values.ravel())[::-1]
 
 
-def _ldexp(value: float, exponent: int) -> float:
+def _ldexp_up(value: float, exponent: int) -> float:
+    """An upper bound of value * 2^exponent for value >= 0: exact unless the result is subnormal
+    (math.ldexp then rounds to nearest, so step one float up) or overflows (+inf)."""
     try:
-        return math.ldexp(value, exponent)
+        result = math.ldexp(value, exponent)
     except OverflowError:
         return math.inf
+    return up(result) if 0.0 < value and result < 2.0**-1022 else result
 
 
 def certified_circular_norm(kernel: np.ndarray, grid: "tuple[int, int]", *, slack: float = 1e-5) -> tuple[float, float, float]:
@@ -161,9 +164,12 @@ def certified_circular_norm(kernel: np.ndarray, grid: "tuple[int, int]", *, slac
     for f in _representatives(n1, n2):
         embedding = np.block([[real[f], -imag[f]], [imag[f], real[f]]])
         bound = certified_spectral_norm(embedding, slack=slack)
-        upper, estimate = max(upper, bound.upper), max(estimate, bound.estimate)
+        # A subnormal certificate may have been rounded to nearest when scaled back: step up.
+        certified = bound.upper if bound.upper >= 2.0**-1022 else up(bound.upper)
+        upper, estimate = max(upper, certified), max(estimate, bound.estimate)
     delta = frequency_error_bound(scaled)
-    return _ldexp(add_up(upper, delta), exponent), _ldexp(estimate, exponent), _ldexp(delta, exponent)
+    return (_ldexp_up(add_up(upper, delta), exponent), math.ldexp(estimate, exponent) if estimate < math.inf else estimate,
+            _ldexp_up(delta, exponent))
 
 
 def power_iteration_norm(kernel: np.ndarray, input_shape: "tuple[int, int, int]", stride: int = 1,
