@@ -17,26 +17,31 @@ from mbp_verify.engine import (
 from mbp_verify.engine.network import META_KEY
 from mbp_verify.errors import InputError
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+
+
+@pytest.fixture
+def torch():
+    """torch, or a skip when the optional torch extra is not installed."""
+    return pytest.importorskip("torch")
 
 # (c_out, c_in, kh, kw, H, W, stride): odd, even and non-square kernels, kernels larger than the input
 CASES = [(2, 3, 3, 3, 8, 8, 1), (3, 2, 2, 4, 5, 7, 2), (1, 1, 5, 5, 3, 2, 1), (4, 3, 1, 1, 6, 6, 2),
          (2, 2, 4, 3, 8, 5, 1), (1, 2, 5, 2, 1, 1, 2)]
 
 
-def _reference(x, kernel, stride, padding):
+def _reference(torch, x, kernel, stride, padding):
     """torch conv2d of the explicitly padded input (numpy 'wrap' for circular)."""
     g = conv_geometry(kernel.shape, x.shape[1:], stride, padding)
     (top, bottom), (left, right) = g.pads
     mode = "wrap" if padding == "circular" else "constant"
     padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode=mode)
-    return F.conv2d(torch.from_numpy(padded), torch.from_numpy(kernel), stride=stride).numpy()
+    return torch.nn.functional.conv2d(torch.from_numpy(padded), torch.from_numpy(kernel), stride=stride).numpy()
 
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("padding", ["zeros", "circular", "valid"])
-def test_forward_matches_torch_and_output_rule(case, padding):
+@pytest.mark.torch
+def test_forward_matches_torch_and_output_rule(case, padding, torch):
     c_out, c_in, kh, kw, h, w, stride = case
     if padding == "valid" and (h < kh or w < kw):
         with pytest.raises(InputError, match="valid"):
@@ -48,12 +53,13 @@ def test_forward_matches_torch_and_output_rule(case, padding):
     y = conv2d(x, kernel, stride, padding)
     expected = (-(-h // stride), -(-w // stride)) if padding != "valid" else ((h - kh) // stride + 1, (w - kw) // stride + 1)
     assert y.shape == (3, c_out) + expected
-    np.testing.assert_allclose(y, _reference(x, kernel, stride, padding), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(y, _reference(torch, x, kernel, stride, padding), rtol=0, atol=1e-12)
     np.testing.assert_allclose(conv2d(x[1], kernel, stride, padding), y[1], rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("mode", ["zeros", "circular"])
-def test_odd_kernels_match_torch_modules(mode):
+@pytest.mark.torch
+def test_odd_kernels_match_torch_modules(mode, torch):
     rng = np.random.default_rng(5)
     for k, stride in ((3, 1), (5, 2), (1, 1)):
         layer = torch.nn.Conv2d(2, 3, k, stride=stride, padding=(k - 1) // 2, padding_mode=mode, bias=False).double()
@@ -94,7 +100,8 @@ def _net(seed=0, **kwargs):
     return sample_conv_network((3, 8, 8), [4, 6], np.random.default_rng(seed), **options)
 
 
-def test_network_forward_matches_unfolding_and_torch():
+@pytest.mark.torch
+def test_network_forward_matches_unfolding_and_torch(torch):
     net = _net()
     x = np.random.default_rng(1).standard_normal((4, 3, 8, 8))
     dense = net.to_dense()
@@ -177,7 +184,7 @@ def test_bad_metadata_is_an_input_error(tmp_path):
             load_conv_network(path)
 
 
-def _torch_model():
+def _torch_model(torch):
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1, bias=False), torch.nn.ReLU(),
                                torch.nn.Conv2d(3, 4, 3, stride=2, bias=False), torch.nn.ReLU(),
@@ -190,8 +197,9 @@ ARCH = {"input_shape": [2, 6, 6], "activation": "relu",
                    {"kind": "dense", "weight": "5.weight"}]}
 
 
-def test_torch_state_dict_import(tmp_path):
-    model = _torch_model()
+@pytest.mark.torch
+def test_torch_state_dict_import(tmp_path, torch):
+    model = _torch_model(torch)
     x = np.random.default_rng(2).standard_normal((3, 2, 6, 6))
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()
@@ -204,22 +212,23 @@ def test_torch_state_dict_import(tmp_path):
     np.testing.assert_allclose(from_files.forward(x), expected, rtol=0, atol=1e-12)
 
 
-def test_torch_import_errors(tmp_path, monkeypatch):
-    state = _torch_model().state_dict()
+@pytest.mark.torch
+def test_torch_import_errors(tmp_path, monkeypatch, torch):
+    state = _torch_model(torch).state_dict()
     state["0.bias"] = torch.ones(3)
     with pytest.raises(InputError, match="non-zero; networks here have no biases"):
         conv_network_from_torch(state, ARCH)
     bad = json.loads(json.dumps(ARCH))
     bad["layers"][0]["padding"] = 2
     with pytest.raises(InputError, match="torch padding 2"):
-        conv_network_from_torch(_torch_model().state_dict(), bad)
+        conv_network_from_torch(_torch_model(torch).state_dict(), bad)
     bad["layers"][0]["weight"] = "9.weight"
     with pytest.raises(InputError, match="not in the state dict"):
-        conv_network_from_torch(_torch_model().state_dict(), bad)
+        conv_network_from_torch(_torch_model(torch).state_dict(), bad)
     with pytest.raises(InputError, match="not valid JSON"):
-        conv_network_from_torch(_torch_model().state_dict(), "{oops")
-    torch.save(_torch_model().state_dict(), tmp_path / "model.pt")
-    arrays = {k: v.numpy() for k, v in _torch_model().state_dict().items()}
+        conv_network_from_torch(_torch_model(torch).state_dict(), "{oops")
+    torch.save(_torch_model(torch).state_dict(), tmp_path / "model.pt")
+    arrays = {k: v.numpy() for k, v in _torch_model(torch).state_dict().items()}
     monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
     with pytest.raises(InputError, match="needs PyTorch"):
         conv_network_from_torch(tmp_path / "model.pt", ARCH)
