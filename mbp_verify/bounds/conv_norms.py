@@ -48,7 +48,7 @@ import numpy as np
 
 from ..engine.conv import ConvGeometry, conv2d, conv2d_adjoint, conv_geometry
 from ..errors import InputError
-from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
+from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, ldexp_up, mul_up, sqrt_up, up
 from .spectral import certified_spectral_norm
 
 __all__ = ["ConvNormBound", "circular_grid", "frequency_matrices", "frequency_error_bound",
@@ -137,16 +137,6 @@ def circular_singular_values(kernel: np.ndarray, grid: "tuple[int, int]") -> np.
     return np.sort(values.ravel())[::-1]
 
 
-def _ldexp_up(value: float, exponent: int) -> float:
-    """An upper bound of value * 2^exponent for value >= 0: exact unless the result is subnormal
-    (math.ldexp then rounds to nearest, so step one float up) or overflows (+inf)."""
-    try:
-        result = math.ldexp(value, exponent)
-    except OverflowError:
-        return math.inf
-    return up(result) if 0.0 < value and result < 2.0**-1022 else result
-
-
 def certified_circular_norm(kernel: np.ndarray, grid: "tuple[int, int]", *, slack: float = 1e-5) -> tuple[float, float, float]:
     """(certified upper, computed estimate, Delta) for the circular stride-1 layer on `grid`."""
     k = _check_kernel(kernel)
@@ -164,12 +154,10 @@ def certified_circular_norm(kernel: np.ndarray, grid: "tuple[int, int]", *, slac
     for f in _representatives(n1, n2):
         embedding = np.block([[real[f], -imag[f]], [imag[f], real[f]]])
         bound = certified_spectral_norm(embedding, slack=slack)
-        # A subnormal certificate may have been rounded to nearest when scaled back: step up.
-        certified = bound.upper if bound.upper >= 2.0**-1022 else up(bound.upper)
-        upper, estimate = max(upper, certified), max(estimate, bound.estimate)
+        upper, estimate = max(upper, bound.upper), max(estimate, bound.estimate)
     delta = frequency_error_bound(scaled)
-    return (_ldexp_up(add_up(upper, delta), exponent), math.ldexp(estimate, exponent) if estimate < math.inf else estimate,
-            _ldexp_up(delta, exponent))
+    scaled_estimate = math.ldexp(estimate, exponent) if math.frexp(estimate)[1] + exponent <= 1024 else math.inf
+    return ldexp_up(add_up(upper, delta), exponent), scaled_estimate, ldexp_up(delta, exponent)
 
 
 def power_iteration_norm(kernel: np.ndarray, input_shape: "tuple[int, int, int]", stride: int = 1,
