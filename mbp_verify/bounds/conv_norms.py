@@ -17,8 +17,10 @@ Other paddings and strides are bounded by such a circular operator:
 - 'valid' is the restriction of the circular layer on the input grid itself (no index wraps);
 - a stride s keeps every s-th output row and column of the stride-1 layer.
 
-A restriction never increases a norm, so these bounds are sound; the power-iteration lower
-estimate (`engine.conv` forward and adjoint) makes the gap visible.
+A restriction never increases a norm, so these bounds are sound. On small images the enlarged
+grid's wrap-around dominates, and ||A||_F (computed from the kernel and tap counts) is the
+smaller bound; the result is the smaller of the two. The power-iteration lower estimate
+(`engine.conv` forward and adjoint) makes the remaining gap visible.
 
 Certification. The matrices are computed by a direct DFT (not an FFT) so that the rounding is
 elementary: per-axis twiddles come from mpmath at 40 digits (each component within 2u of the
@@ -52,7 +54,8 @@ from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma
 from .spectral import certified_spectral_norm
 
 __all__ = ["ConvNormBound", "circular_grid", "frequency_matrices", "frequency_error_bound",
-           "circular_singular_values", "certified_circular_norm", "power_iteration_norm", "certified_conv_norm"]
+           "circular_singular_values", "certified_circular_norm", "frobenius_norm_bound", "power_iteration_norm",
+           "certified_conv_norm"]
 
 TWIDDLE_ERROR = 8.0 * UNIT_ROUNDOFF  # |fl twiddle - exact| for one tap (module docstring)
 
@@ -180,9 +183,34 @@ def power_iteration_norm(kernel: np.ndarray, input_shape: "tuple[int, int, int]"
     return value
 
 
+def frobenius_norm_bound(kernel: np.ndarray, geometry: ConvGeometry) -> float:
+    """An upper bound of ||A||_F >= ||A||_2, tight on small images where the circular bound is not.
+
+    Unless circular taps alias (kernel larger than the image), every entry of A is one kernel
+    entry, so ||A||_F^2 = sum_{a,b} count(a, b) ||K[:, :, a, b]||_F^2 with count(a, b) the number
+    of outputs whose tap (a, b) reads inside the (padded) image. +inf when taps alias.
+    """
+    k = _check_kernel(kernel)
+    _, _, kh, kw = geometry.kernel_shape
+    _, h, w = geometry.input_shape
+    if geometry.padding == "circular" and (kh > h or kw > w):
+        return math.inf
+    counts = []
+    for size, n, outs, (before, _) in ((kh, h, geometry.output_shape[1], geometry.pads[0]),
+                                       (kw, w, geometry.output_shape[2], geometry.pads[1])):
+        index = geometry.stride * np.arange(outs)[None, :] + np.arange(size)[:, None] - before
+        inside = np.ones(index.shape, bool) if geometry.padding == "circular" else (index >= 0) & (index < n)
+        counts.append(inside.sum(axis=1))
+    terms = [mul_up(float(counts[0][a] * counts[1][b]), *(2 * [frobenius_up(k[:, :, a, b])]))
+             for a in range(kh) for b in range(kw)]
+    return sqrt_up(add_up(*terms))
+
+
 @dataclass(frozen=True)
 class ConvNormBound:
-    """Certified ||A||_2 <= upper for one conv layer A, with a lower estimate and the grid used."""
+    """Certified ||A||_2 <= upper for one conv layer A, with a lower estimate and the grid used.
+
+    `upper` is the smaller of the circular bound (`circular`, on `grid`) and `frobenius`."""
 
     upper: float
     lower: float
@@ -191,6 +219,8 @@ class ConvNormBound:
     grid: tuple[int, int]
     exact: bool
     geometry: ConvGeometry
+    circular: float
+    frobenius: float
 
     @property
     def gap(self) -> float:
@@ -200,19 +230,22 @@ class ConvNormBound:
     def to_dict(self) -> dict:
         return {"upper": self.upper, "lower": self.lower, "estimate": self.estimate,
                 "frequency_error": self.frequency_error, "grid": list(self.grid), "exact": self.exact,
-                "gap": self.gap, **self.geometry.to_dict()}
+                "circular": self.circular, "frobenius": self.frobenius, "gap": self.gap, **self.geometry.to_dict()}
 
 
 def certified_conv_norm(kernel: np.ndarray, input_shape: "tuple[int, int, int]", stride: int = 1,
                         padding: str = "zeros", *, lower_iterations: int = 50, slack: float = 1e-5,
                         rng: "np.random.Generator | None" = None) -> ConvNormBound:
-    """A certified upper bound of the layer's operator norm (exact for circular stride 1), plus a
-    power-iteration lower estimate (`lower_iterations=0` skips it: lower is then nan)."""
+    """A certified upper bound of the layer's operator norm (exact for circular stride 1; otherwise
+    the smaller of the circular and Frobenius bounds), plus a power-iteration lower estimate
+    (`lower_iterations=0` skips it: lower is then nan)."""
     k = _check_kernel(kernel)
     geometry = conv_geometry(k.shape, input_shape, stride, padding)
     grid = circular_grid(geometry)
-    upper, estimate, delta = certified_circular_norm(k, grid, slack=slack)
+    circular, estimate, delta = certified_circular_norm(k, grid, slack=slack)
+    frobenius = frobenius_norm_bound(k, geometry)
     lower = (power_iteration_norm(k, geometry.input_shape, geometry.stride, geometry.padding,
                                   iterations=lower_iterations, rng=rng) if lower_iterations > 0 else math.nan)
     exact = geometry.padding == "circular" and geometry.stride == 1
-    return ConvNormBound(upper, lower, estimate, delta, grid, exact, geometry)
+    upper = circular if exact else min(circular, frobenius)
+    return ConvNormBound(upper, lower, estimate, delta, grid, exact, geometry, circular, frobenius)

@@ -11,7 +11,7 @@ import pytest
 
 from mbp_verify.bounds.conv_norms import (
     certified_circular_norm, certified_conv_norm, circular_grid, circular_singular_values, frequency_error_bound,
-    frequency_matrices, power_iteration_norm,
+    frequency_matrices, frobenius_norm_bound, power_iteration_norm,
 )
 from mbp_verify.engine import conv_geometry, unfold_conv
 from mbp_verify.errors import InputError
@@ -67,13 +67,36 @@ def test_certified_norm_brackets_the_dense_norm(padding, stride):
 
 
 def test_zero_padding_gap_is_real():
-    """The enlarged circular grid over-estimates a zero-padded layer on a small image: the bound is
-    sound but not exact, and the lower estimate shows by how much."""
+    """On a small image the enlarged circular grid over-estimates a zero-padded layer; the Frobenius
+    bound is then smaller, and the lower estimate shows the remaining gap."""
     kernel = np.ones((1, 1, 3, 3))
     bound = certified_conv_norm(kernel, (1, 3, 3), 1, "zeros", lower_iterations=200)
     exact = _dense_norm(kernel, (1, 3, 3), 1, "zeros")
-    assert bound.grid == (4, 4) and bound.upper >= 9.0 > exact  # DC frequency of the enlarged grid
-    assert abs(bound.lower - exact) <= 1e-9 * exact and bound.gap > 1.2
+    assert bound.grid == (4, 4) and bound.circular >= 9.0 > exact  # DC frequency of the enlarged grid
+    assert bound.frobenius == pytest.approx(7.0, rel=1e-15) and bound.upper == bound.frobenius  # taps hit 2, 3, 2 rows
+    assert abs(bound.lower - exact) <= 1e-9 * exact and bound.gap > 1.1
+    large = certified_conv_norm(kernel, (1, 16, 16), 1, "zeros", lower_iterations=0)
+    assert large.upper == large.circular < large.frobenius  # on larger images the circular bound wins
+
+
+@pytest.mark.parametrize("padding", ["zeros", "circular", "valid"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_frobenius_bound_is_the_dense_frobenius_norm(padding, stride):
+    rng = np.random.default_rng(11)
+    for shape, image in [((3, 2, 3, 3), (2, 6, 6)), ((2, 3, 5, 2), (3, 5, 7)), ((2, 2, 2, 4), (2, 4, 4))]:
+        kernel = rng.standard_normal(shape)
+        bound = frobenius_norm_bound(kernel, conv_geometry(shape, image, stride, padding))
+        exact = float(np.linalg.norm(unfold_conv(kernel, image, stride, padding)))
+        assert exact <= bound <= exact * (1 + 1e-13)
+
+
+def test_frobenius_bound_refuses_aliased_circular_taps():
+    """A circular kernel larger than the image adds several taps into one entry: the tap-count
+    formula would not bound ||A||_F, so the bound is +inf (and the circular bound is used)."""
+    kernel = np.ones((1, 1, 5, 1))
+    geometry = conv_geometry(kernel.shape, (1, 3, 3), 2, "circular")
+    assert frobenius_norm_bound(kernel, geometry) == math.inf
+    assert np.linalg.norm(unfold_conv(kernel, (1, 3, 3), 2, "circular")) > np.sqrt(5 * 2 * 2)  # what the formula gives
 
 
 def test_mpmath_reference_on_small_operators():
