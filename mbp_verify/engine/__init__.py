@@ -1,4 +1,4 @@
-"""Networks, activations, exact counts and masks: the reference MBP engine."""
+"""Networks (dense and convolutional), activations, exact counts and masks: the reference MBP engine."""
 
 from .activations import ActivationSpec, activation_names, apply_activation, parse_activation
 from .counts import (
@@ -11,6 +11,9 @@ from .counts import (
     validate_alpha,
     validate_count,
 )
+from .conv import PADDINGS, ConvGeometry, conv2d, conv2d_adjoint, conv_geometry, unfold_conv
+from .convfile import conv_network_from_torch, load_any_network, load_conv_network, save_conv_network
+from .convnet import ConvNetwork, LayerSpec, conv_half_width, layer_spec, sample_conv_network
 from .masks import (
     as_weight_array,
     compression_ratio,
@@ -47,6 +50,21 @@ __all__ = [
     "network_compression_ratio",
     "pruned_count",
     "random_mask",
+    "PADDINGS",
+    "ConvGeometry",
+    "conv2d",
+    "conv2d_adjoint",
+    "conv_geometry",
+    "unfold_conv",
+    "conv_network_from_torch",
+    "load_any_network",
+    "load_conv_network",
+    "save_conv_network",
+    "ConvNetwork",
+    "LayerSpec",
+    "conv_half_width",
+    "layer_spec",
+    "sample_conv_network",
     "Network",
     "load_layer_arrays",
     "load_network",

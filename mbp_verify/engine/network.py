@@ -21,9 +21,12 @@ from .activations import ActivationSpec, parse_activation
 __all__ = [
     "Network",
     "WeightDistribution",
+    "masked_weights",
     "uniform_half_width",
     "sample_network",
+    "META_KEY",
     "load_layer_arrays",
+    "read_layer_file",
     "load_network",
     "save_network",
     "natural_layer_order",
@@ -32,13 +35,15 @@ __all__ = [
 WeightDistribution = Literal["uniform", "gaussian", "cauchy"]
 
 
-def _check_matrix(weight: object, index: int) -> np.ndarray:
+def _check_matrix(weight: object, index: int, ndim: int = 2) -> np.ndarray:
+    """W_{index+1} as a finite float64 array of `ndim` dimensions (2: a matrix, 4: a conv kernel)."""
     array = np.asarray(weight)
     name = f"W{index + 1}"
     if array.dtype == object or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise InputError(f"{name} has dtype {array.dtype}; need real numbers")
-    if array.ndim != 2:
-        raise InputError(f"{name} must be a 2-D matrix (d_l, d_l-1), got shape {array.shape}")
+    if array.ndim != ndim:
+        expected = "a 2-D matrix (d_l, d_l-1)" if ndim == 2 else "a 4-D conv kernel (c_out, c_in, kh, kw)"
+        raise InputError(f"{name} must be {expected}, got shape {array.shape}")
     if array.size == 0:
         raise InputError(f"{name} is empty (shape {array.shape})")
     array = array.astype(np.float64)
@@ -92,17 +97,7 @@ class Network:
 
     def masked(self, masks: Sequence[np.ndarray]) -> "Network":
         """The pruned network f with W~_l = M_l o W_l (masks binary: booleans or 0/1 numbers)."""
-        if len(masks) != self.depth:
-            raise InputError(f"{len(masks)} masks given, the network has {self.depth} layers (one mask per layer)")
-        pruned = []
-        for i, (w, m) in enumerate(zip(self.weights, masks)):
-            mask = np.asarray(m)
-            if mask.shape != w.shape:
-                raise InputError(f"mask {i + 1} has shape {mask.shape}, W{i + 1} has {w.shape}")
-            if mask.dtype != bool and not (np.issubdtype(mask.dtype, np.number) and np.isin(mask, (0, 1)).all()):
-                raise InputError(f"mask {i + 1} is not binary (entries must be 0/1 or booleans)")
-            pruned.append(np.where(mask.astype(bool), w, 0.0))
-        return self.with_weights(pruned)
+        return self.with_weights(masked_weights(self.weights, masks))
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         """F(X) for a batch X of shape (n, d_0) (or one input of shape (d_0,)), in float64."""
@@ -117,6 +112,21 @@ class Network:
             if layer < self.depth - 1:
                 h = self.activations[layer](h)
         return h[0] if single else h
+
+
+def masked_weights(weights: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """W~_l = M_l o W_l for every layer (any array shapes); masks binary: booleans or 0/1 numbers."""
+    if len(masks) != len(weights):
+        raise InputError(f"{len(masks)} masks given, the network has {len(weights)} layers (one mask per layer)")
+    pruned = []
+    for i, (w, m) in enumerate(zip(weights, masks)):
+        mask = np.asarray(m)
+        if mask.shape != w.shape:
+            raise InputError(f"mask {i + 1} has shape {mask.shape}, W{i + 1} has {w.shape}")
+        if mask.dtype != bool and not (np.issubdtype(mask.dtype, np.number) and np.isin(mask, (0, 1)).all()):
+            raise InputError(f"mask {i + 1} is not binary (entries must be 0/1 or booleans)")
+        pruned.append(np.where(mask.astype(bool), w, 0.0))
+    return pruned
 
 
 def uniform_half_width(rows: int, cols: int, scale: float = 1.0) -> float:
@@ -165,11 +175,21 @@ def natural_layer_order(keys: Sequence[str]) -> list[str]:
     return sorted(keys, key=lambda k: [int(t) if t.isdigit() else t for t in _KEY_RE.split(k)])
 
 
+META_KEY = "__mbp_meta__"
+
+
 def load_layer_arrays(path: "str | Path", what: str = "network") -> list[np.ndarray]:
     """The arrays of a `.npz` file in natural key order (W2 before W10): layers, or masks.
 
     No pickles are read; a missing, non-zip, corrupt or empty file is an InputError naming `what`.
+    The layer metadata of a convolutional network file (`META_KEY`) is not a layer: see
+    `read_layer_file`.
     """
+    return read_layer_file(path, what)[0]
+
+
+def read_layer_file(path: "str | Path", what: str = "network") -> tuple[list[np.ndarray], "str | None"]:
+    """The layer arrays of a `.npz` file and its metadata string (`META_KEY`), None if absent."""
     file = Path(path)
     if not file.is_file():
         raise InputError(f"{what} file {str(file)!r} " + ("is a directory" if file.is_dir() else "does not exist"))
@@ -177,17 +197,23 @@ def load_layer_arrays(path: "str | Path", what: str = "network") -> list[np.ndar
         raise InputError(f"{str(file)!r} is not a .npz {what} (not a zip archive of arrays W1, W2, ...)")
     try:
         with np.load(file, allow_pickle=False) as data:
-            arrays = [data[k] for k in natural_layer_order(list(data.files))]
+            keys = [k for k in data.files if k != META_KEY]
+            arrays = [data[k] for k in natural_layer_order(keys)]
+            meta = str(data[META_KEY]) if META_KEY in data.files else None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"cannot read {str(file)!r} as a .npz {what}: {exc}") from None
     if not arrays:
         raise InputError(f"{str(file)!r} holds no arrays")
-    return arrays
+    return arrays, meta
 
 
 def load_network(path: "str | Path", activation: "str | ActivationSpec" = "relu") -> Network:
     """Read a network from `.npz` (arrays in natural key order are the layers)."""
-    return Network(load_layer_arrays(path, "network"), activation)
+    arrays, meta = read_layer_file(path, "network")
+    if meta is not None:
+        raise InputError(f"{str(path)!r} holds a network with layer metadata (conv layers); "
+                         "read it with mbp_verify.engine.load_conv_network")
+    return Network(arrays, activation)
 
 
 def save_network(path: "str | Path", network: Network) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import InputError
 from .counts import prune_count_from_kept_fraction, review_kept_fraction, theorem_prune_count
 from .masks import kept_fraction, magnitude_mask, network_compression_ratio, random_mask
+from .convnet import ConvNetwork
 from .network import Network
 
 __all__ = ["PruningMethod", "PrunedNetwork", "prune_network", "apply_masks"]
@@ -22,8 +23,8 @@ PruningMethod = Literal["magnitude", "random", "largest", "review"]
 class PrunedNetwork:
     """The pair (F, f) with the masks and per-layer counts that produced f."""
 
-    original: Network
-    pruned: Network
+    original: "Network | ConvNetwork"
+    pruned: "Network | ConvNetwork"
     masks: tuple[np.ndarray, ...]
     counts: tuple[int, ...]
 
@@ -50,7 +51,7 @@ class PrunedNetwork:
         return tuple(w - p for w, p in zip(self.original.weights, self.pruned.weights))
 
 
-def apply_masks(network: Network, masks: Sequence[np.ndarray]) -> PrunedNetwork:
+def apply_masks(network: "Network | ConvNetwork", masks: Sequence[np.ndarray]) -> PrunedNetwork:
     """Build the pair (F, f) from user-given masks (True/1 = kept)."""
     pruned = network.masked(masks)
     bool_masks = tuple(np.asarray(m).astype(bool) for m in masks)
@@ -59,13 +60,13 @@ def apply_masks(network: Network, masks: Sequence[np.ndarray]) -> PrunedNetwork:
 
 
 def prune_network(
-    network: Network,
+    network: "Network | ConvNetwork",
     alpha: "float | Fraction | str",
     *,
     method: PruningMethod = "magnitude",
     rng: "np.random.Generator | None" = None,
 ) -> PrunedNetwork:
-    """Prune floor(D_l^(1-alpha)) entries of every layer.
+    """Prune floor(D_l^(1-alpha)) entries of every layer (D_l = c_out*c_in*kh*kw for a conv kernel).
 
     `magnitude` is Theorem 1's MBP; `random` prunes a uniform subset of the same count
     (needs `rng`); `largest` removes the largest magnitudes (a negative control); `review`
