@@ -5,12 +5,13 @@ suite's building blocks. Subpackages (`symbolic`, `bounds`, `statistics`, `theor
 `conformance`, `audit`) expose their own `__all__`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
+from ._deprecation import renamed
 from .engine import (
     ActivationSpec,
     Network,
-    PrunedNetwork,
+    NetworkPair,
     apply_masks,
     compression_ratio,
     global_magnitude_masks,
@@ -35,7 +36,7 @@ __all__ = [
     "__version__",
     "ActivationSpec",
     "Network",
-    "PrunedNetwork",
+    "NetworkPair",
     "apply_masks",
     "compression_ratio",
     "global_magnitude_masks",
@@ -61,3 +62,6 @@ __all__ = [
     "seed_sequence",
     "stable_hash",
 ]
+
+# Deprecated names (renamed in 0.2; removed in the next version).
+__getattr__ = renamed(globals(), {'PrunedNetwork': 'NetworkPair'})

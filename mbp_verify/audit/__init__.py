@@ -1,5 +1,6 @@
 """The assumption audit: Theorem 1's hypotheses tested on real weight files, and what failing them costs."""
 
+from .._deprecation import renamed
 from .consequences import ChainConsequences, RatioBracket, chain_consequences, shuffled_network, surrogate_network
 from .hypotheses import HypothesisVerdict, activation_verdicts, parse_activations, width_verdict
 from .layer_audit import DEFAULT_LEVEL, FAMILY, LayerAudit, audit_layer, check_draws, default_draws, exact_tests
@@ -8,7 +9,7 @@ from .movement import LayerMovement, compare_selections, layer_movement
 from .report import format_text, render_markdown, write_audit_folder
 from .selection import LAYOUTS, AuditLayer, LayerSelection, SkippedTensor, select_layers
 from .spectrum import SpectrumSummary, iid_top_singular, mp_cdf, mp_density, mp_edges, spectrum_summary
-from .testresult import AuditTest
+from .testresult import AuditTestResult
 from .weight_files import FORMATS, StoredTensor, WeightFile, detect_format, load_weight_file
 from .weights_audit import HYPOTHESES, AuditReport, audit_selection, audit_weights
 
@@ -49,7 +50,7 @@ __all__ = [
     "mp_density",
     "mp_edges",
     "spectrum_summary",
-    "AuditTest",
+    "AuditTestResult",
     "FORMATS",
     "StoredTensor",
     "WeightFile",
@@ -60,3 +61,6 @@ __all__ = [
     "audit_selection",
     "audit_weights",
 ]
+
+# Deprecated names (renamed in 0.2; removed in the next version).
+__getattr__ = renamed(globals(), {'AuditTest': 'AuditTestResult'})

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import InputError
 from ..statistics.montecarlo import monte_carlo_test
 from .spectrum import SpectrumSummary, iid_top_singular, ks_distance_to_mp, normalized_eigenvalues
-from .testresult import AuditTest
+from .testresult import AuditTestResult
 
 __all__ = ["UNIFORM_KURTOSIS", "POWER_ITERATIONS", "BULK_SIDE", "ARRANGEMENT_TESTS", "kurtosis",
            "kurtosis_test", "arrangement_tests"]
@@ -64,14 +64,14 @@ def kurtosis(values: np.ndarray) -> float:
     return float(_kurtosis_rows(np.asarray(values, dtype=np.float64).reshape(1, -1))[0])
 
 
-def kurtosis_test(matrix: np.ndarray, rng: np.random.Generator, draws: int) -> AuditTest:
+def kurtosis_test(matrix: np.ndarray, rng: np.random.Generator, draws: int) -> AuditTestResult:
     """|kurtosis - 1.8| against B samples of n iid U[-1, 1] (scale-free, so exact)."""
     w = np.asarray(matrix, dtype=np.float64)
     observed = kurtosis(w)
     null = np.concatenate([np.abs(_kurtosis_rows(rng.uniform(-1.0, 1.0, (b, w.size))) - UNIFORM_KURTOSIS)
                            for b in _batches(draws, w.size)])
     result = monte_carlo_test(abs(observed - UNIFORM_KURTOSIS), null)
-    return AuditTest("kurtosis", "uniform", result.statistic, result.pvalue,
+    return AuditTestResult("kurtosis", "uniform", result.statistic, result.pvalue,
                      "Monte Carlo: |kurtosis - 1.8| against iid U[-1,1] samples of the same size",
                      {"kurtosis": observed, "uniform_kurtosis": UNIFORM_KURTOSIS, "gaussian_kurtosis": 3.0}, result)
 
@@ -154,7 +154,7 @@ def _f_ratio(values: np.ndarray, axis: int) -> "float | None":
 
 
 def arrangement_tests(matrix: np.ndarray, rng: np.random.Generator, draws: int, *, spectrum: SpectrumSummary,
-                      implied_K_rms: float) -> tuple[AuditTest, ...]:
+                      implied_K_rms: float) -> tuple[AuditTestResult, ...]:
     """Permutation tests of rows, columns, top singular value and bulk spectrum (none for one row or column)."""
     w = np.asarray(matrix, dtype=np.float64)
     if min(w.shape) < 2:
@@ -172,7 +172,7 @@ def arrangement_tests(matrix: np.ndarray, rng: np.random.Generator, draws: int, 
     tests = []
     for name in ARRANGEMENT_TESTS:
         result = monte_carlo_test(float(observed[name][0]), np.concatenate(null[name]))
-        tests.append(AuditTest(name, "iid", result.statistic, result.pvalue, _METHODS[name],
+        tests.append(AuditTestResult(name, "iid", result.statistic, result.pvalue, _METHODS[name],
                                _effect(name, w, spectrum, implied_K_rms), result))
     return tuple(tests)
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import ErrorBracket, bracket_sup_error
-from ..engine import Network, PrunedNetwork, prune_network
+from ..engine import Network, NetworkPair, prune_network
 from ..errors import InputError
 from ..seeding import rng_for
 from ..reports.atomic import json_ready
@@ -133,7 +133,7 @@ def chain_consequences(network: Network, alpha: float, *, seed: int, effort: str
     _check_network(network)
     surrogate = surrogate_network(network, rng_for(seed, "audit.consequences.surrogate"))
     shuffled = shuffled_network(network, rng_for(seed, "audit.consequences.shuffled"))
-    pairs: dict[str, PrunedNetwork] = {name: prune_network(net, alpha) for name, net in
+    pairs: dict[str, NetworkPair] = {name: prune_network(net, alpha) for name, net in
                                        (("real", network), ("surrogate", surrogate), ("shuffled", shuffled))}
     brackets = {name: bracket_sup_error(pair, rng=rng_for(seed, f"audit.consequences.bracket.{name}"), effort=effort)
                 for name, pair in pairs.items()}

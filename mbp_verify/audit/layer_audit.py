@@ -34,7 +34,7 @@ from .hypotheses import Status
 from .marginal import ScaleEstimate, estimate_scale, sign_balance_test, sign_magnitude_test, uniform_magnitudes_test
 from .spectrum import SpectrumSummary, spectrum_summary
 from ..reports.atomic import json_ready
-from .testresult import COMPONENTS, AuditTest
+from .testresult import COMPONENTS, AuditTestResult
 
 __all__ = ["FAMILY", "DEFAULT_LEVEL", "default_draws", "check_draws", "exact_tests", "LayerAudit", "audit_layer"]
 
@@ -48,7 +48,7 @@ def default_draws(level: float = DEFAULT_LEVEL) -> int:
     return max(199, minimum_draws(level, len(FAMILY)))
 
 
-def exact_tests(matrix: np.ndarray) -> tuple[AuditTest, ...]:
+def exact_tests(matrix: np.ndarray) -> tuple[AuditTestResult, ...]:
     """The tests with exact or closed-form null distributions (no Monte Carlo): fast."""
     w = np.asarray(matrix, dtype=np.float64)
     tests = [uniform_magnitudes_test(w), sign_balance_test(w)]
@@ -65,7 +65,7 @@ class LayerAudit:
     shape: tuple[int, int]
     scale: ScaleEstimate
     spectrum: SpectrumSummary
-    tests: tuple[AuditTest, ...]
+    tests: tuple[AuditTestResult, ...]
     holm: HolmResult
     draws: int
     not_run: tuple[str, ...] = ()
@@ -79,7 +79,7 @@ class LayerAudit:
         """`rejected` when Holm rejects any test of the family at `level`, else `consistent`."""
         return "rejected" if self.holm.any_rejected else "consistent"
 
-    def test(self, name: str) -> AuditTest:
+    def test(self, name: str) -> AuditTestResult:
         for t in self.tests:
             if t.name == name:
                 return t

@@ -23,7 +23,7 @@ from scipy import stats
 from ..errors import InputError
 from ..statistics.binomial import validate_probability
 from .spectrum import ks_distance
-from .testresult import AuditTest
+from .testresult import AuditTestResult
 
 __all__ = ["ScaleEstimate", "estimate_scale", "uniform_magnitudes_test", "sign_balance_test",
            "sign_magnitude_test", "common_scale_test"]
@@ -82,7 +82,7 @@ def estimate_scale(matrix: np.ndarray, confidence: float = 0.95) -> ScaleEstimat
     return ScaleEstimate(n, m, m * (n + 1) / n, ci, max(w.shape), rms, confidence)
 
 
-def uniform_magnitudes_test(matrix: np.ndarray) -> AuditTest:
+def uniform_magnitudes_test(matrix: np.ndarray) -> AuditTestResult:
     """Exact conditional KS: the n - 1 non-maximal |w| / max|w| against U[0, 1].
 
     The p-value is scipy's exact distribution of the two-sided one-sample KS statistic
@@ -94,24 +94,24 @@ def uniform_magnitudes_test(matrix: np.ndarray) -> AuditTest:
     n = ratios.size
     distance = ks_distance(ratios)  # the U[0, 1] distribution function is the identity
     quartiles = np.interp([0.25 * (n - 1), 0.5 * (n - 1), 0.75 * (n - 1)], np.arange(n), ratios)
-    return AuditTest("uniform_magnitudes", "uniform", distance, float(stats.kstwo.sf(distance, n)),
+    return AuditTestResult("uniform_magnitudes", "uniform", distance, float(stats.kstwo.sf(distance, n)),
                      "exact conditional Kolmogorov-Smirnov of |w|/max|w| against U[0,1] (scale-free, exact)",
                      {"ks_distance": distance, "ratio_quartiles": [float(q) for q in quartiles],
                       "uniform_quartiles": [0.25, 0.5, 0.75]})
 
 
-def sign_balance_test(matrix: np.ndarray) -> AuditTest:
+def sign_balance_test(matrix: np.ndarray) -> AuditTestResult:
     """Exact two-sided binomial test: positive vs negative entries (zeros excluded and counted)."""
     w = _matrix(matrix)
     positive, negative = int(np.count_nonzero(w > 0)), int(np.count_nonzero(w < 0))
     nonzero = positive + negative
     result = stats.binomtest(positive, nonzero, 0.5)
-    return AuditTest("sign_balance", "symmetric", positive / nonzero, float(result.pvalue),
+    return AuditTestResult("sign_balance", "symmetric", positive / nonzero, float(result.pvalue),
                      "exact two-sided binomial test of P(w > 0) = 1/2",
                      {"positive_fraction": positive / nonzero, "zeros": int(w.size - nonzero)})
 
 
-def sign_magnitude_test(matrix: np.ndarray) -> AuditTest:
+def sign_magnitude_test(matrix: np.ndarray) -> AuditTestResult:
     """Two-sample KS of |w| over positive entries against |w| over negative ones."""
     w = _matrix(matrix).ravel()
     positive, negative = np.abs(w[w > 0]), np.abs(w[w < 0])
@@ -119,13 +119,13 @@ def sign_magnitude_test(matrix: np.ndarray) -> AuditTest:
         raise InputError("the entries all have one sign: magnitudes cannot be compared across signs")
     result = stats.ks_2samp(positive, negative)
     scale = float(np.abs(w).max())
-    return AuditTest("sign_magnitude", "symmetric", float(result.statistic), float(result.pvalue),
+    return AuditTestResult("sign_magnitude", "symmetric", float(result.statistic), float(result.pvalue),
                      "two-sample Kolmogorov-Smirnov of |w| for w > 0 against w < 0 (exact for small samples)",
                      {"ks_distance": float(result.statistic), "mean_over_max": float(w.mean()) / scale,
                       "mean_z": float(w.mean() / (w.std() / math.sqrt(w.size))) if w.std() > 0 else 0.0})
 
 
-def common_scale_test(matrices: Sequence[np.ndarray]) -> AuditTest:
+def common_scale_test(matrices: Sequence[np.ndarray]) -> AuditTestResult:
     """Hogg's exact LRT that every layer has the same K (|w| sqrt(max(d_l, d_l-1)) ~ U[0, K])."""
     if len(matrices) < 2:
         raise InputError("the common-K test needs at least two layers")
@@ -135,7 +135,7 @@ def common_scale_test(matrices: Sequence[np.ndarray]) -> AuditTest:
     statistic = float(2.0 * np.sum(sizes * (np.log(scaled.max()) - np.log(scaled))))
     df = 2 * (len(layers) - 1)
     implied = [estimate_scale(w).implied_K for w in layers]
-    return AuditTest("common_K", "uniform", statistic, float(stats.chi2.sf(statistic, df)),
+    return AuditTestResult("common_K", "uniform", statistic, float(stats.chi2.sf(statistic, df)),
                      f"Hogg's likelihood-ratio test of equal uniform scales, exactly chi-square({df})",
                      {"implied_K": implied, "max_over_min": max(implied) / min(implied), "df": df})
 

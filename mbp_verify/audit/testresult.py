@@ -1,6 +1,6 @@
 """One statistical test of the audit: statistic, p-value, method and effect sizes.
 
-Every test of hypothesis (iii) returns an `AuditTest`; a layer's family of them is corrected by
+Every test of hypothesis (iii) returns an `AuditTestResult`; a layer's family of them is corrected by
 Holm (`mbp_verify.statistics.multiple.holm`) before any verdict. `component` groups the tests
 into what (iii) asserts: `uniform` (the marginal is uniform on a symmetric interval), `symmetric`
 (signs are fair coins independent of magnitudes) and `iid` (entries independent and identically
@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..reports.atomic import json_ready
-from ..statistics.montecarlo import MonteCarloTest
+from ..statistics.montecarlo import MonteCarloResult
 
-__all__ = ["Component", "COMPONENTS", "AuditTest"]
+__all__ = ["Component", "COMPONENTS", "AuditTestResult"]
 
 Component = Literal["uniform", "symmetric", "iid"]
 COMPONENTS: tuple[str, ...] = ("uniform", "symmetric", "iid")
 
 
 @dataclass(frozen=True)
-class AuditTest:
+class AuditTestResult:
     """A test's outcome before multiplicity correction (Holm is applied per layer)."""
 
     name: str
@@ -31,7 +31,7 @@ class AuditTest:
     pvalue: float
     method: str
     effect: dict[str, Any] = field(default_factory=dict)
-    null: "MonteCarloTest | None" = None
+    null: "MonteCarloResult | None" = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"component": self.component, "statistic": self.statistic, "pvalue": self.pvalue,

@@ -23,7 +23,7 @@ from .marginal import common_scale_test
 from .movement import LayerMovement, compare_selections
 from .selection import Layout, LayerSelection, select_layers
 from ..reports.atomic import json_ready
-from .testresult import AuditTest
+from .testresult import AuditTestResult
 from .weight_files import WeightFile, load_weight_file
 
 __all__ = ["HYPOTHESES", "AuditReport", "audit_selection", "audit_weights"]
@@ -44,7 +44,7 @@ class AuditReport:
     layers: tuple[LayerAudit, ...]
     activation_verdicts: tuple[HypothesisVerdict, ...]
     width: HypothesisVerdict
-    common_K: "AuditTest | None"
+    common_K: "AuditTestResult | None"
     seed: int
     consequences: "ChainConsequences | None" = None
     movement: "tuple[LayerMovement, ...] | None" = None

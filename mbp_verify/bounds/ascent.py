@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..engine import PrunedNetwork
+from ..engine import NetworkPair
 from ..errors import InputError
 from ..symbolic.derivative import activation_derivative
 from .parts import check_pair
@@ -79,7 +79,7 @@ def _project(x: np.ndarray, on_sphere: bool) -> np.ndarray:
     return x / norms if on_sphere else x / np.maximum(norms, 1.0)
 
 
-def maximise_error(pair: PrunedNetwork, starts: np.ndarray, *, iterations: int, on_sphere: bool) -> AscentResult:
+def maximise_error(pair: NetworkPair, starts: np.ndarray, *, iterations: int, on_sphere: bool) -> AscentResult:
     """Run `iterations` ascent steps from every row of `starts`; return the best point seen."""
     pair = check_pair(pair)
     d0 = pair.original.widths[0]

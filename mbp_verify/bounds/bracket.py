@@ -26,7 +26,7 @@ from typing import Any, Iterator, Literal
 import numpy as np
 import scipy.sparse.linalg
 
-from ..engine import PrunedNetwork
+from ..engine import NetworkPair
 from ..errors import InputError
 from .ascent import maximise_error
 from .constants import layer_constants
@@ -167,7 +167,7 @@ def _scaled_replay(replay: Replay, total: int) -> Replay:
     return Replay(value, margin, replay.input_norm_bound)
 
 
-def _lower(pair: PrunedNetwork, scaled: PrunedNetwork, scaling: LayerScaling, homogeneous: bool,
+def _lower(pair: NetworkPair, scaled: NetworkPair, scaling: LayerScaling, homogeneous: bool,
            starts: np.ndarray, budget: _Budget, lipschitz: list[float],
            timings: dict[str, float]) -> tuple[np.ndarray, Replay, str]:
     """The witness, its replay (for the pair) and how it was found. The search and replay run on
@@ -201,7 +201,7 @@ def _lower(pair: PrunedNetwork, scaled: PrunedNetwork, scaling: LayerScaling, ho
             return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
 
 
-def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.random.SeedSequence | int | None" = None,
+def bracket_sup_error(pair: NetworkPair, *, rng: "np.random.Generator | np.random.SeedSequence | int | None" = None,
                       effort: Effort = "default") -> ErrorBracket:
     """Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 for the pair (F, f)."""
     pair = check_pair(pair)

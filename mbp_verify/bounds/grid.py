@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine import PrunedNetwork
+from ..engine import NetworkPair
 from ..errors import InputError
 from .constants import layer_constants
 from .parts import check_pair
@@ -49,7 +49,7 @@ def disc_grid(angles: int, radii: int = 1) -> tuple[np.ndarray, float]:
     return points, float(spacing)
 
 
-def observed_errors(pair: PrunedNetwork, points: np.ndarray, batch: int = 4096) -> np.ndarray:
+def observed_errors(pair: NetworkPair, points: np.ndarray, batch: int = 4096) -> np.ndarray:
     """||f(x) - F(x)|| for every row x of `points` (float64 forward passes)."""
     pair = check_pair(pair)
     x = np.asarray(points, dtype=np.float64)
@@ -62,7 +62,7 @@ def observed_errors(pair: PrunedNetwork, points: np.ndarray, batch: int = 4096) 
     return out
 
 
-def grid_sup(pair: PrunedNetwork, angles: int = 20_000, radii: int = 1) -> GridSup:
+def grid_sup(pair: NetworkPair, angles: int = 20_000, radii: int = 1) -> GridSup:
     """The maximum of ||f - F|| on the circle (radii = 1) or the disc grid; input dimension 2."""
     pair = check_pair(pair)
     if pair.original.widths[0] != 2:
@@ -73,7 +73,7 @@ def grid_sup(pair: PrunedNetwork, angles: int = 20_000, radii: int = 1) -> GridS
     return GridSup(float(values[best]), points[best].copy(), spacing)
 
 
-def certified_grid_value(pair: PrunedNetwork, angles: int = 20_000) -> float:
+def certified_grid_value(pair: NetworkPair, angles: int = 20_000) -> float:
     """A value <= sup ||f - F|| from the grid: its maximum minus the float64 rounding margin.
 
     Any claimed upper bound below it is unsound (a proof, not noise). Homogeneous

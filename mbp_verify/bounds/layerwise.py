@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import sympy as sp
 
-from ..engine import PrunedNetwork
+from ..engine import NetworkPair
 from ..symbolic import propagation_bound
 from .constants import LayerConstants
 from .parts import PairParts
@@ -65,7 +65,7 @@ def layer_norms(parts: PairParts, rng: np.random.Generator) -> LayerNorms:
     return LayerNorms(full, pruned, error)
 
 
-def offsets(pair: PrunedNetwork, constants: Sequence[LayerConstants]) -> list[float]:
+def offsets(pair: NetworkPair, constants: Sequence[LayerConstants]) -> list[float]:
     """||sigma_l(0) 1||_2 = |sigma_l(0)| sqrt(d_l) per hidden layer, rounded up."""
     widths = pair.original.widths
     return [mul_up(c.sigma0, sqrt_up(float(widths[l + 1]))) for l, c in enumerate(constants)]
@@ -75,7 +75,7 @@ def _rational(value: Fraction) -> sp.Rational:
     return sp.Rational(value.numerator, value.denominator)
 
 
-def layerwise_bound(pair: PrunedNetwork, norms: LayerNorms, constants: Sequence[LayerConstants],
+def layerwise_bound(pair: NetworkPair, norms: LayerNorms, constants: Sequence[LayerConstants],
                     scaling: LayerScaling) -> Fraction:
     """The propagation bound as an exact rational, given norms certified on the scaled pair."""
     depth = pair.original.depth

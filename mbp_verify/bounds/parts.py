@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse
 
-from ..engine import PrunedNetwork
+from ..engine import NetworkPair
 from ..errors import InputError
 from .rounding import frobenius_up
 
@@ -78,14 +78,14 @@ def estimate_norm(matrix: "np.ndarray | scipy.sparse.csr_array", rng: np.random.
     return float(np.sqrt(value))
 
 
-def check_pair(pair: object) -> PrunedNetwork:
-    """`pair` itself if it is an (F, f) pair (PrunedNetwork checks its own architecture), else an InputError."""
-    if not isinstance(pair, PrunedNetwork):
-        raise InputError(f"need a PrunedNetwork (from prune_network or apply_masks), got {type(pair).__name__}")
+def check_pair(pair: object) -> NetworkPair:
+    """`pair` itself if it is an (F, f) pair (NetworkPair checks its own architecture), else an InputError."""
+    if not isinstance(pair, NetworkPair):
+        raise InputError(f"need a NetworkPair (from prune_network or apply_masks), got {type(pair).__name__}")
     return pair
 
 
-def pair_parts(pair: PrunedNetwork, rng: np.random.Generator) -> PairParts:
+def pair_parts(pair: NetworkPair, rng: np.random.Generator) -> PairParts:
     """Prepare the matrices of (F, f) for the bounds."""
     check_pair(pair)
     full = tuple(pair.original.weights)

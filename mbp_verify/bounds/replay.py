@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..engine import Network, PrunedNetwork
+from ..engine import Network, NetworkPair
 from ..engine.activations import ActivationSpec
 from ..errors import InputError
 from .parts import check_pair
@@ -113,7 +113,7 @@ def _norm(vector: np.ndarray) -> float:
     return float(np.ldexp(np.sqrt(np.dot(scaled, scaled)), exponent))
 
 
-def replay_error(pair: PrunedNetwork, x: np.ndarray, lipschitz: Sequence[float]) -> Replay:
+def replay_error(pair: NetworkPair, x: np.ndarray, lipschitz: Sequence[float]) -> Replay:
     """||f(x) - F(x)|| on fresh `forward` passes; `lipschitz` are (upper bounds of) the K_l."""
     pair = check_pair(pair)
     point = np.array(x, dtype=np.float64).ravel()

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..engine import PrunedNetwork
+from ..engine import NetworkPair
 from .rounding import UNDERFLOW_UNIT, mul_up, sqrt_up
 
 __all__ = ["LayerScaling", "scale_pair", "power_of_two"]
@@ -63,7 +63,7 @@ def _scaled(w: np.ndarray, shift: int) -> tuple[np.ndarray, int]:
     return v, int(np.count_nonzero(np.ldexp(v, shift) != w))
 
 
-def scale_pair(pair: PrunedNetwork) -> tuple[PrunedNetwork, LayerScaling]:
+def scale_pair(pair: NetworkPair) -> tuple[NetworkPair, LayerScaling]:
     """The pair with layer l of F and f scaled by 2^{-s_l} (s_l from the larger of the two), and the scaling."""
     scaled_full, scaled_pruned, shifts, residuals = [], [], [], []
     for w, p in zip(pair.original.weights, pair.pruned.weights):
@@ -77,6 +77,6 @@ def scale_pair(pair: PrunedNetwork) -> tuple[PrunedNetwork, LayerScaling]:
         shifts.append(shift)
         scaled_full.append(v)
         scaled_pruned.append(v_pruned)
-    scaled = PrunedNetwork(pair.original.with_weights(scaled_full), pair.pruned.with_weights(scaled_pruned),
+    scaled = NetworkPair(pair.original.with_weights(scaled_full), pair.pruned.with_weights(scaled_pruned),
                            pair.masks, pair.counts)
     return scaled, LayerScaling(tuple(shifts), tuple(residuals))

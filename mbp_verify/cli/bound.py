@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bounds import EFFORTS, bracket_sup_error
-from ..engine import PrunedNetwork, apply_masks, load_layer_arrays, load_network, prune_network, sample_network
+from ..engine import NetworkPair, apply_masks, load_layer_arrays, load_network, prune_network, sample_network
 from ..errors import InputError
 from ..reports.atomic import json_ready
 from ..seeding import seed_sequence
@@ -63,7 +63,7 @@ def parse_sample_widths(text: str) -> list[int]:
     return widths
 
 
-def _pair(args: argparse.Namespace) -> PrunedNetwork:
+def _pair(args: argparse.Namespace) -> NetworkPair:
     if (args.network is None) == (args.sample is None):
         raise InputError("give a NETWORK.npz or --sample (not both)")
     if args.alpha is None and args.mask_file is None:

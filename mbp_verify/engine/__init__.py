@@ -1,5 +1,6 @@
 """Networks (dense and convolutional), activations, exact counts and masks: the reference MBP engine."""
 
+from .._deprecation import renamed
 from .activations import ActivationSpec, activation_names, apply_activation, parse_activation
 from .counts import (
     ROUNDING_RULES,
@@ -26,7 +27,7 @@ from .masks import (
     random_mask,
 )
 from .network import Network, load_layer_arrays, load_network, natural_layer_order, sample_network, save_network, uniform_half_width
-from .prune import PrunedNetwork, apply_masks, prune_network
+from .prune import NetworkPair, apply_masks, prune_network
 
 __all__ = [
     "ActivationSpec",
@@ -72,7 +73,10 @@ __all__ = [
     "sample_network",
     "save_network",
     "uniform_half_width",
-    "PrunedNetwork",
+    "NetworkPair",
     "apply_masks",
     "prune_network",
 ]
+
+# Deprecated names (renamed in 0.2; removed in the next version).
+__getattr__ = renamed(globals(), {'PrunedNetwork': 'NetworkPair'})

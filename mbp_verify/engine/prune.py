@@ -14,13 +14,13 @@ from .masks import kept_fraction, magnitude_mask, network_compression_ratio, ran
 from .convnet import ConvNetwork
 from .network import Network
 
-__all__ = ["PruningMethod", "PrunedNetwork", "prune_network", "apply_masks"]
+__all__ = ["PruningMethod", "NetworkPair", "prune_network", "apply_masks"]
 
 PruningMethod = Literal["magnitude", "random", "largest", "review"]
 
 
 @dataclass(frozen=True, eq=False)
-class PrunedNetwork:
+class NetworkPair:
     """The pair (F, f) with the masks and per-layer counts that produced f."""
 
     original: "Network | ConvNetwork"
@@ -51,12 +51,12 @@ class PrunedNetwork:
         return tuple(w - p for w, p in zip(self.original.weights, self.pruned.weights))
 
 
-def apply_masks(network: "Network | ConvNetwork", masks: Sequence[np.ndarray]) -> PrunedNetwork:
+def apply_masks(network: "Network | ConvNetwork", masks: Sequence[np.ndarray]) -> NetworkPair:
     """Build the pair (F, f) from user-given masks (True/1 = kept)."""
     pruned = network.masked(masks)
     bool_masks = tuple(np.asarray(m).astype(bool) for m in masks)
     counts = tuple(int(m.size - np.count_nonzero(m)) for m in bool_masks)
-    return PrunedNetwork(network, pruned, bool_masks, counts)
+    return NetworkPair(network, pruned, bool_masks, counts)
 
 
 def prune_network(
@@ -65,7 +65,7 @@ def prune_network(
     *,
     method: PruningMethod = "magnitude",
     rng: "np.random.Generator | None" = None,
-) -> PrunedNetwork:
+) -> NetworkPair:
     """Prune floor(D_l^(1-alpha)) entries of every layer (D_l = c_out*c_in*kh*kw for a conv kernel).
 
     `magnitude` is Theorem 1's MBP; `random` prunes a uniform subset of the same count
@@ -92,4 +92,4 @@ def prune_network(
             raise InputError(f"unknown pruning method {method!r}; use magnitude, random, largest or review")
         masks.append(mask)
         counts.append(count)
-    return PrunedNetwork(network, network.masked(masks), tuple(masks), tuple(counts))
+    return NetworkPair(network, network.masked(masks), tuple(masks), tuple(counts))

@@ -1,6 +1,7 @@
 """Statistical verdicts with stated error rates: binomial bounds, Holm, sequential tests, Monte Carlo
 p-values, slope fits."""
 
+from .._deprecation import renamed
 from .binomial import (
     CP_METHOD,
     BinomialVerdict,
@@ -11,7 +12,7 @@ from .binomial import (
     tail_pvalue,
 )
 from .bootstrap import SlopeFit, loglog_slope
-from .montecarlo import MonteCarloTest, minimum_draws, monte_carlo_test
+from .montecarlo import MonteCarloResult, minimum_draws, monte_carlo_test
 from .multiple import HolmResult, holm
 from .sequential import GroupSequentialDesign, equally_spaced_looks, group_sequential_design
 
@@ -25,7 +26,7 @@ __all__ = [
     "tail_pvalue",
     "SlopeFit",
     "loglog_slope",
-    "MonteCarloTest",
+    "MonteCarloResult",
     "minimum_draws",
     "monte_carlo_test",
     "HolmResult",
@@ -34,3 +35,6 @@ __all__ = [
     "equally_spaced_looks",
     "group_sequential_design",
 ]
+
+# Deprecated names (renamed in 0.2; removed in the next version).
+__getattr__ = renamed(globals(), {'MonteCarloTest': 'MonteCarloResult'})

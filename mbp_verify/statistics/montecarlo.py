@@ -19,13 +19,13 @@ import numpy as np
 from ..errors import InputError
 from .binomial import validate_integer, validate_probability
 
-__all__ = ["MonteCarloTest", "monte_carlo_test", "minimum_draws"]
+__all__ = ["MonteCarloResult", "monte_carlo_test", "minimum_draws"]
 
 Alternative = Literal["greater", "less"]
 
 
 @dataclass(frozen=True)
-class MonteCarloTest:
+class MonteCarloResult:
     """One Monte Carlo test: the observed statistic, its p-value and a summary of the null draws."""
 
     statistic: float
@@ -56,7 +56,7 @@ class MonteCarloTest:
 
 
 def monte_carlo_test(statistic: float, null_statistics: "np.ndarray | list[float]",
-                     alternative: Alternative = "greater") -> MonteCarloTest:
+                     alternative: Alternative = "greater") -> MonteCarloResult:
     """p = (1 + #{T_b >= T}) / (B + 1) ("greater"), or with <= ("less"); exact at every B >= 1."""
     observed = float(statistic)
     null = np.asarray(null_statistics, dtype=np.float64)
@@ -72,7 +72,7 @@ def monte_carlo_test(statistic: float, null_statistics: "np.ndarray | list[float
         raise InputError(f"alternative must be 'greater' or 'less', got {alternative!r}")
     draws = int(null.size)
     sd = float(null.std(ddof=1)) if draws > 1 else 0.0
-    return MonteCarloTest(observed, (1 + exceed) / (draws + 1), draws, exceed, alternative, float(null.mean()), sd)
+    return MonteCarloResult(observed, (1 + exceed) / (draws + 1), draws, exceed, alternative, float(null.mean()), sd)
 
 
 def minimum_draws(level: float, family_size: int = 1) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..bounds import EFFORTS as BRACKET_EFFORTS
 from ..bounds import Decision, bracket_sup_error
-from ..engine import Network, PrunedNetwork, parse_activation, prune_network, sample_network, validate_alpha
+from ..engine import Network, NetworkPair, parse_activation, prune_network, sample_network, validate_alpha
 from ..errors import InputError
 from ..seeding import rng_for
 from ..statistics.binomial import validate_integer
@@ -141,7 +141,7 @@ def sample_trial_network(spec: TrialSpec, rng: np.random.Generator) -> Network:
                           distribution=spec.weights)  # type: ignore[arg-type]
 
 
-def prune_trial_network(spec: TrialSpec, network: Network, rng: np.random.Generator) -> PrunedNetwork:
+def prune_trial_network(spec: TrialSpec, network: Network, rng: np.random.Generator) -> NetworkPair:
     """Theorem 1's count with the spec's rule (`review` keeps only D^(-alpha) of each layer)."""
     return prune_network(network, spec.alpha, method=spec.pruning, rng=rng)  # type: ignore[arg-type]
 

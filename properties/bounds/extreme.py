@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from mbp_verify.bounds import ErrorBracket
-from mbp_verify.engine import Network, PrunedNetwork, apply_masks, prune_network
+from mbp_verify.engine import Network, NetworkPair, apply_masks, prune_network
 
 __all__ = ["ACTIVATIONS", "HOMOGENEOUS", "extreme_pair", "exact_norm", "exact_square_error", "reference_points",
            "violations"]
@@ -52,7 +52,7 @@ def _layer(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     return weights
 
 
-def _masks(rng: np.random.Generator, network: Network, kind: str) -> PrunedNetwork:
+def _masks(rng: np.random.Generator, network: Network, kind: str) -> NetworkPair:
     if kind in ("magnitude", "random", "largest"):
         return prune_network(network, float(rng.choice([0.1, 0.3, 0.5, 0.8])), method=kind, rng=rng)  # type: ignore[arg-type]
     masks = []
@@ -70,7 +70,7 @@ def _masks(rng: np.random.Generator, network: Network, kind: str) -> PrunedNetwo
     return apply_masks(network, masks)
 
 
-def extreme_pair(rng: np.random.Generator) -> tuple[PrunedNetwork, str]:
+def extreme_pair(rng: np.random.Generator) -> tuple[NetworkPair, str]:
     """A random extreme-scale pair (input dimension 1 or 2, depth 1-4, widths 1-4) and its description."""
     depth = int(rng.integers(1, 5))
     widths = [int(rng.integers(1, 3))] + [int(v) for v in rng.integers(1, 5, size=depth - 1)] + [int(rng.integers(1, 4))]
@@ -91,7 +91,7 @@ def _exact_output(network: Network, activation: Callable[[Fraction], Fraction], 
     return h
 
 
-def exact_square_error(pair: PrunedNetwork, x: np.ndarray) -> Fraction:
+def exact_square_error(pair: NetworkPair, x: np.ndarray) -> Fraction:
     """||f(x) - F(x)||^2 in exact rational arithmetic, x taken as its float64 values."""
     activation = EXACT[str(pair.original.activations[0])] if pair.original.activations else EXACT["identity"]
     point = [Fraction(float(v)) for v in np.ravel(x)]
@@ -137,7 +137,7 @@ def _at_most(value: float, square: Fraction) -> bool:
     return value == math.inf or (value >= 0 and Fraction(value) ** 2 >= square)
 
 
-def violations(pair: PrunedNetwork, result: ErrorBracket) -> list[str]:
+def violations(pair: NetworkPair, result: ErrorBracket) -> list[str]:
     """Every way the bracket contradicts exact arithmetic (empty when it is sound)."""
     found = []
     numbers = {"upper": result.upper, "lower": result.lower, "lower_margin": result.lower_margin,

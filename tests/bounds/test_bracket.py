@@ -9,7 +9,7 @@ import pytest
 from mbp_verify.bounds import (ErrorBracket, bracket_sup_error, certified_grid_value, grid_sup, layer_constants,
                                maximise_error, pair_parts, replay_error)
 from mbp_verify.bounds.grid import observed_errors
-from mbp_verify.engine import PrunedNetwork, apply_masks, prune_network, sample_network
+from mbp_verify.engine import NetworkPair, apply_masks, prune_network, sample_network
 from mbp_verify.errors import InputError
 
 
@@ -55,7 +55,7 @@ def test_no_pruning_gives_zero_bracket():
     assert result.decide(0.0) == "certified"
 
 
-@pytest.mark.parametrize("bad, message", [("x", "PrunedNetwork"), (None, "PrunedNetwork")])
+@pytest.mark.parametrize("bad, message", [("x", "NetworkPair"), (None, "NetworkPair")])
 def test_rejects_non_pairs(bad, message):
     with pytest.raises(InputError, match=message):
         bracket_sup_error(bad)
@@ -75,14 +75,14 @@ ENTRY_POINTS = {
 @pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
 def test_every_pair_entry_point_checks_its_pair(entry):
     call = ENTRY_POINTS[entry]
-    with pytest.raises(InputError, match="PrunedNetwork"):
+    with pytest.raises(InputError, match="NetworkPair"):
         call("not a pair")
     net = sample_network([2, 3, 2], 0)
     other = sample_network([2, 4, 2], 0)
     with pytest.raises(InputError, match="different widths"):
-        call(PrunedNetwork(net, other, (), ()))
+        call(NetworkPair(net, other, (), ()))
     with pytest.raises(InputError, match="same activations"):
-        call(PrunedNetwork(net, sample_network([2, 3, 2], 0, activation="tanh"), (), ()))
+        call(NetworkPair(net, sample_network([2, 3, 2], 0, activation="tanh"), (), ()))
     call(prune_network(net, 0.3))  # a proper pair passes
 
 

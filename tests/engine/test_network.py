@@ -150,15 +150,15 @@ def test_prune_network_methods():
 
 
 def test_a_pruned_pair_must_share_its_architecture():
-    from mbp_verify.engine import PrunedNetwork
+    from mbp_verify.engine import NetworkPair
 
     net = sample_network([2, 3, 2], np.random.SeedSequence(0))
     with pytest.raises(InputError, match="different widths"):
-        PrunedNetwork(net, sample_network([2, 4, 2], np.random.SeedSequence(0)), (), ())
+        NetworkPair(net, sample_network([2, 4, 2], np.random.SeedSequence(0)), (), ())
     with pytest.raises(InputError, match="same activations"):
-        PrunedNetwork(net, sample_network([2, 3, 2], np.random.SeedSequence(0), activation="tanh"), (), ())
+        NetworkPair(net, sample_network([2, 3, 2], np.random.SeedSequence(0), activation="tanh"), (), ())
     with pytest.raises(InputError, match="one mask and one count per layer"):
-        PrunedNetwork(net, net, (), ())
+        NetworkPair(net, net, (), ())
 
 
 def test_review_reading_keeps_only_d_to_the_minus_alpha_and_cauchy_weights_are_heavy_tailed():
