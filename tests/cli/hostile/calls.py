@@ -70,3 +70,49 @@ def wrong_shape(weights, n_prune):
 
 def correct(weights, n_prune):
     return _correct(weights, n_prune)
+
+
+def segfault_when_one(weights, n_prune):
+    if n_prune == 1:
+        ctypes.string_at(0)
+    return _correct(weights, n_prune)
+
+
+def zero_in_place(weights, n_prune):
+    mask = _correct(weights, n_prune)
+    weights[~mask] = 0
+    return mask
+
+
+def layout(weights, n_prune):
+    """Reports what arrived: strides (in items), writeable flag, and the values."""
+    return np.array([s // weights.itemsize for s in weights.strides] + [int(weights.flags.writeable)])
+
+
+class OddError(Exception):
+    """An exception class only the pruner's module defines."""
+
+
+def raise_odd(weights, n_prune):
+    raise OddError("odd input")
+
+
+def raise_value(weights, n_prune):
+    raise ValueError("NaN weights are refused")
+
+
+def return_object(weights, n_prune):
+    return OddError("not a mask")
+
+
+class Adapter:
+    """An adapter object with declared rules and a hook the checker has never heard of."""
+
+    name = "hostile adapter"
+    rules = {"tie": "index", "nan": "raise"}
+
+    def prune(self, weights, n_prune):
+        return _correct(weights, n_prune)
+
+    def custom_hook(self, a, b):
+        return [a + b, os.getpid()]
