@@ -176,9 +176,10 @@ _DECIDED_BY_REPLAY = frozenset({"pruner.shape", "pruner.binary", "pruner.exact_c
 def _replay(pruner: PrunerUnderTest, path: Path) -> int:
     """Exit 1 if the recorded failure reproduces or cannot be ruled out; 0 only if it does not."""
     example = load_counterexample(path)
+    pristine = None if example.weights is None else np.array(example.weights, copy=True)
     result = replay(example, pruner)
     print(result.to_text())
-    repeated = [] if result.reproduced else _repeated_call_problems(pruner, example)
+    repeated = [] if result.reproduced else _repeated_call_problems(pruner, example, pristine)
     for problem in repeated:
         print(f"problem: {problem}")
     if example.message:
@@ -194,17 +195,17 @@ def _replay(pruner: PrunerUnderTest, path: Path) -> int:
     return EXIT_OK
 
 
-def _repeated_call_problems(pruner: PrunerUnderTest, example: Any) -> list[str]:
-    """No mutation and determinism on the saved input (layer cases): two calls, one copy."""
-    if example.kind != "layer" or example.weights is None or "n_prune" not in example.values:
+def _repeated_call_problems(pruner: PrunerUnderTest, example: Any, pristine: "np.ndarray | None") -> list[str]:
+    """No mutation (in the replay just done) and determinism (two more calls) on the saved input."""
+    if example.kind != "layer" or pristine is None or "n_prune" not in example.values:
         return []
-    weights, n = np.array(example.weights, copy=True), example.values["n_prune"]
+    problems = [] if example.weights.tobytes() == pristine.tobytes() else ["the pruner modified its input"]
+    n = example.values["n_prune"]
     try:
-        first = np.asarray(pruner.prune(weights, n))
-        problems = [] if weights.tobytes() == example.weights.tobytes() else ["the pruner modified its input"]
-        again = np.asarray(pruner.prune(np.array(example.weights, copy=True), n))
+        first = np.asarray(pruner.prune(np.array(pristine, copy=True), n))
+        again = np.asarray(pruner.prune(np.array(pristine, copy=True), n))
     except CodeUnderTestError as exc:
-        return [str(exc)]
+        return [*problems, str(exc)]
     if first.shape != again.shape or not np.array_equal(first.astype(bool), again.astype(bool)):
         problems.append("two calls on the same input return different masks")
     return problems

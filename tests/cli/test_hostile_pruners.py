@@ -17,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mbp_verify.cli import main
@@ -55,7 +56,7 @@ def _leftovers(root: Path) -> list[str]:
 
 # (pruner, extra args, property statuses expected in the JSON report, words the message must contain)
 CALL_CASES = {
-    "sys_exit_0": ("calls:exit_zero", [], "error", "exited with status 0"),
+    "sys_exit_0": ("calls:exit_zero", ["--rules", "tie=any,nan=raise"], "error", "exited with status 0"),
     "sys_exit_3": ("calls:exit_three", [], "error", "exited with status 3"),
     "os_exit_0": ("calls:os_exit_zero", [], "error", "process exited with status 0"),
     "sigkill_self": ("calls:kill_self", [], "error", "killed by SIGKILL"),
@@ -82,6 +83,9 @@ def test_hostile_pruner_call_is_an_error_of_that_property_and_never_exit_0(case,
     assert properties and all(p["status"] == status for p in properties), properties
     assert all(words in p["message"] for p in properties), [p["message"] for p in properties]
     assert _leftovers(tmp_path) == []
+    header = next(line for line in result.stderr.splitlines() if "effective rules: " in line)
+    if "--rules" in extra:  # the header shows the rules after the override, as the properties use them
+        assert "tie=any" in header and "nan=raise" in header and document["rules"]["nan"] == "raise"
 
 
 # ---------------------------------------------------------------- refused before any work: exit 2, one line
@@ -195,3 +199,31 @@ def test_kill_9_leaves_no_worker_alive_5_s_later(command, tmp_path):
     for pid in left:  # do not leak them into the rest of the test session either
         os.kill(pid, signal.SIGKILL)
     assert left == [], f"{len(left)} of {started} processes still alive 5 s after kill -9 of {command}"
+
+
+# ---------------------------------------------------------------- --replay says whether the failure reproduces
+
+REPLAY_CASES = {  # (property recorded, pruner replayed, exit code, verdict words)
+    "count_bug_reproduces": ("pruner.exact_count", "tests.conformance.buggy_pruners:off_by_one", 1, "reproduces"),
+    "count_fixed": ("pruner.exact_count", "tests.conformance.correct_pruners:full_sort", 0, "does not reproduce"),
+    "mutation_reproduces": ("pruner.no_mutation", "tests.conformance.buggy_pruners:mutates_input", 1, "reproduces"),
+    "mutation_fixed": ("pruner.no_mutation", "tests.conformance.correct_pruners:full_sort", 0, "does not reproduce"),
+    "nondeterminism_reproduces": ("pruner.determinism", "tests.conformance.buggy_pruners:random_tie_breaking", 1,
+                                  "reproduces"),
+    "crash_reproduces": ("pruner.exact_count", f"{HOSTILE}.calls:segfault", 1, "reproduces"),
+    "several_calls_not_ruled_out": ("pruner.permutation_equivariance", "tests.conformance.correct_pruners:full_sort", 1,
+                                    "not ruled out"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPLAY_CASES))
+def test_replay_exits_1_when_the_recorded_failure_reproduces(case, tmp_path, capsys):
+    from mbp_verify.conformance.counterexamples import save_counterexample
+
+    property_id, target, code, words = REPLAY_CASES[case]
+    weights = np.ones(64) if "determinism" in property_id else np.array([0.5, -2.0, 1.0, 3.0, -0.25, 4.0, 1.5])
+    path = save_counterexample(tmp_path / "case.npz", property_id=property_id, kind="layer", weights=weights,
+                               target=target, message="AssertionError: recorded", n_prune=3)
+    assert main(["check-pruner", target, "--replay", str(path)]) == code
+    verdict = [line for line in capsys.readouterr().out.splitlines() if line.startswith("verdict: ")]
+    assert len(verdict) == 1 and words in verdict[0] and property_id in verdict[0], verdict
