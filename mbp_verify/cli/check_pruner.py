@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..suite.property import CodeUnderTestError
 from ..reports.atomic import atomic_write_json, atomic_write_text
 from ..reports.folders import mark_latest, new_run_folder
-from ..suite.runner import run_property_suite, test_count, validate_selection
+from ..suite.runner import run_property_suite, count_tests, validate_selection
 from ._common import (EXIT_FAILED, EXIT_OK, add_common_arguments, add_suite_arguments, hypothesis_profile, progress,
                       worker_count, write_json_output)
 from .summary import format_report_summary
@@ -71,7 +71,7 @@ def _validate(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise InputError(f"--timeout must be a finite number of seconds > 0, got {args.timeout}")
     validate_selection(args.select, ["pruner"])
-    workers = worker_count(args.workers, test_count(["pruner"]))
+    workers = worker_count(args.workers, count_tests(["pruner"]))
     if args.baseline_only and not (args.baseline or args.record_baseline):
         raise InputError("--baseline-only needs --baseline FILE or --record-baseline FILE")
     return workers

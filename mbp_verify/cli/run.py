@@ -6,7 +6,7 @@ import argparse
 
 from ..reports.atomic import atomic_write_json
 from ..reports.folders import mark_latest, new_run_folder
-from ..suite.runner import run_property_suite, test_count, validate_selection
+from ..suite.runner import run_property_suite, count_tests, validate_selection
 from ._common import add_common_arguments, add_suite_arguments, hypothesis_profile, progress, worker_count
 from .summary import format_report_summary
 
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     validate_selection(args.select, ["."])
-    workers = worker_count(args.workers, test_count(["."]))
+    workers = worker_count(args.workers, count_tests(["."]))
     profile = hypothesis_profile(args)
     folder = new_run_folder("run", args.seed, args.reports_dir)
     progress(f"mbp-verify run: property suite on the reference engine ({workers} workers, profile {profile})")

@@ -134,6 +134,8 @@ def _portable(value: Any) -> Any:
         return {str(k): _portable(v) for k, v in value.items()}
     if hasattr(value, "detach") and hasattr(value, "cpu"):
         return value.detach().cpu().numpy()
+    if type(value).__module__ in ("fractions", "decimal"):  # exact numbers, e.g. a reported gamma
+        return value
     try:
         array = np.asarray(value)
     except Exception:

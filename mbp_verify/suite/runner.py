@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..lifeline import die_with_parent
 
 __all__ = ["properties_dir", "SuiteRun", "run_property_suite", "single_thread_env", "pin_blas_threads_for_children",
-           "validate_selection", "property_ids", "test_count"]
+           "validate_selection", "property_ids", "count_tests"]
 
 _PYTEST_OK, _PYTEST_TESTS_FAILED, _PYTEST_NO_TESTS = 0, 1, 5
 _TEST_RE = re.compile(r"^def (test_\w+)", re.M)
@@ -125,7 +125,7 @@ def property_ids(paths: Sequence[str]) -> list[str]:
     return sorted(found)
 
 
-def test_count(paths: Sequence[str]) -> int:
+def count_tests(paths: Sequence[str]) -> int:
     """How many test functions the property suite has under `paths` (the items a run can spread
     over workers, counting each parametrised test once)."""
     return len(_test_names(paths))

@@ -227,3 +227,14 @@ def test_replay_exits_1_when_the_recorded_failure_reproduces(case, tmp_path, cap
     assert main(["check-pruner", target, "--replay", str(path)]) == code
     verdict = [line for line in capsys.readouterr().out.splitlines() if line.startswith("verdict: ")]
     assert len(verdict) == 1 and words in verdict[0] and property_id in verdict[0], verdict
+
+
+def test_worker_count_is_capped_at_cpus_and_items_with_a_note(capsys):
+    from mbp_verify.cli._common import worker_count
+
+    cpus = len(os.sched_getaffinity(0))
+    assert worker_count(1000) == cpus
+    assert capsys.readouterr().err.strip() == f"note: --workers 1000 capped at {cpus} ({cpus} CPUs)"
+    assert worker_count(cpus, items=1) == 1 and "(1 test items)" in capsys.readouterr().err
+    assert worker_count(None) == cpus and capsys.readouterr().err == ""  # the default is not a request to cap
+    assert worker_count(1, items=50) == 1 and capsys.readouterr().err == ""
