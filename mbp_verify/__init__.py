@@ -28,7 +28,7 @@ from .engine import (
     theorem_kept_fraction,
     theorem_prune_count,
 )
-from .errors import InputError
+from .errors import CodeUnderTestError, Inconclusive, InputError, MbpVerifyError
 from .seeding import DEFAULT_ROOT_SEED, rng_for, seed_sequence, stable_hash
 
 __all__ = [
@@ -52,7 +52,10 @@ __all__ = [
     "save_network",
     "theorem_kept_fraction",
     "theorem_prune_count",
+    "MbpVerifyError",
     "InputError",
+    "CodeUnderTestError",
+    "Inconclusive",
     "DEFAULT_ROOT_SEED",
     "rng_for",
     "seed_sequence",

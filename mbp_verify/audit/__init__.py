@@ -2,7 +2,7 @@
 
 from .consequences import ChainConsequences, RatioBracket, chain_consequences, shuffled_network, surrogate_network
 from .hypotheses import HypothesisVerdict, activation_verdicts, parse_activations, width_verdict
-from .layer_audit import DEFAULT_LEVEL, FAMILY, LayerAudit, audit_layer, default_draws, exact_tests
+from .layer_audit import DEFAULT_LEVEL, FAMILY, LayerAudit, audit_layer, check_draws, default_draws, exact_tests
 from .marginal import ScaleEstimate, common_scale_test, estimate_scale
 from .movement import LayerMovement, compare_selections, layer_movement
 from .report import format_text, render_markdown, write_audit_folder
@@ -27,6 +27,7 @@ __all__ = [
     "LayerAudit",
     "audit_layer",
     "default_draws",
+    "check_draws",
     "exact_tests",
     "ScaleEstimate",
     "common_scale_test",

@@ -113,8 +113,13 @@ def _check_network(network: object) -> Network:
 def surrogate_network(network: Network, rng: np.random.Generator) -> Network:
     """iid U[-a_l, a_l] layers with a_l = sqrt(3) RMS(W_l): same shapes, same expected ||W_l||_F."""
     network = _check_network(network)
-    return network.with_weights([rng.uniform(-1.0, 1.0, w.shape) * (math.sqrt(3.0) * float(np.sqrt(np.mean(w * w))))
-                                 for w in network.weights])
+    return network.with_weights([rng.uniform(-1.0, 1.0, w.shape) * (math.sqrt(3.0) * _rms(w)) for w in network.weights])
+
+
+def _rms(w: np.ndarray) -> float:
+    """sqrt(mean(w^2)), computed relative to max |w| so that w * w cannot under- or overflow."""
+    top = float(np.max(np.abs(w)))
+    return top * float(np.sqrt(np.mean(np.square(w / top)))) if top > 0 else 0.0
 
 
 def shuffled_network(network: Network, rng: np.random.Generator) -> Network:

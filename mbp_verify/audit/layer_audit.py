@@ -17,6 +17,7 @@ out of the family and listed in `not_run`.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ from .spectrum import SpectrumSummary, spectrum_summary
 from ..reports.atomic import json_ready
 from .testresult import COMPONENTS, AuditTest
 
-__all__ = ["FAMILY", "DEFAULT_LEVEL", "default_draws", "exact_tests", "LayerAudit", "audit_layer"]
+__all__ = ["FAMILY", "DEFAULT_LEVEL", "default_draws", "check_draws", "exact_tests", "LayerAudit", "audit_layer"]
 
 FAMILY = ("uniform_magnitudes", "kurtosis", "sign_balance", "sign_magnitude", "rows", "columns",
           "top_singular", "bulk_spectrum")
@@ -128,6 +129,18 @@ class LayerAudit:
         })
 
 
+def check_draws(draws: "int | None", level: float) -> int:
+    """The Monte Carlo draws per test: `draws`, or the default for `level`; too few for Holm is an InputError."""
+    if draws is not None and (isinstance(draws, bool) or not isinstance(draws, numbers.Integral)):
+        raise InputError(f"draws must be an integer, got {draws!r}")
+    draws = default_draws(level) if draws is None else int(draws)
+    needed = minimum_draws(level, len(FAMILY))
+    if draws < needed:
+        raise InputError(f"{draws} Monte Carlo draws give p-values no smaller than 1/{draws + 1}, too coarse for Holm "
+                         f"over {len(FAMILY)} tests at level {level:g}; use at least {needed:.6g}")
+    return draws
+
+
 def audit_layer(matrix: np.ndarray, *, name: str = "W", seed: "int | np.random.SeedSequence" = DEFAULT_ROOT_SEED,
                 level: float = DEFAULT_LEVEL, draws: "int | None" = None) -> LayerAudit:
     """Test hypothesis (iii) on one matrix W_l (d_l, d_l-1).
@@ -139,27 +152,31 @@ def audit_layer(matrix: np.ndarray, *, name: str = "W", seed: "int | np.random.S
     if w.ndim != 2 or min(w.shape) < 1 or w.size < 4:
         raise InputError(f"{name}: need a 2-D matrix with at least 4 entries, got shape {w.shape}")
     level = validate_probability(level, "level")
-    if draws is not None and (isinstance(draws, bool) or not isinstance(draws, numbers.Integral)):
-        raise InputError(f"draws must be an integer, got {draws!r}")
-    draws = default_draws(level) if draws is None else int(draws)
-    needed = minimum_draws(level, len(FAMILY))
-    if draws < needed:
-        raise InputError(f"{draws} Monte Carlo draws give p-values no smaller than 1/{draws + 1}, too coarse for Holm "
-                         f"over {len(FAMILY)} tests at level {level}; use at least {needed}")
+    draws = check_draws(draws, level)
     root = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(int(seed), f"audit.iii/{name}")
     kurtosis_rng, arrangement_rng = (np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k)))
                                      for k in (0, 1))
-    scale = estimate_scale(w, 1.0 - level)
-    spectrum = spectrum_summary(w)
-    tests = list(exact_tests(w))
-    tests.append(kurtosis_test(w, kurtosis_rng, draws))
-    tests.extend(arrangement_tests(w, arrangement_rng, draws, spectrum=spectrum, implied_K_rms=scale.implied_K_rms))
+    # Every (iii) test is scale-free: run them on W * 2**-shift with max |entry| in [0.5, 1) (exact), so
+    # that w^2 and w^4 neither underflow (subnormal weights) nor overflow; report scale and spectrum in W's units.
+    shift = _unit_shift(w)
+    unit = np.ldexp(w, -shift)
+    scale = estimate_scale(unit, 1.0 - level).rescaled(shift)
+    spectrum = spectrum_summary(unit).rescaled(shift)
+    tests = list(exact_tests(unit))
+    tests.append(kurtosis_test(unit, kurtosis_rng, draws))
+    tests.extend(arrangement_tests(unit, arrangement_rng, draws, spectrum=spectrum, implied_K_rms=scale.implied_K_rms))
     ran = {t.name for t in tests}
     not_run = tuple(f"{t}: {_WHY[t]}" for t in FAMILY if t not in ran)
     order = {t: i for i, t in enumerate(FAMILY)}
     tests.sort(key=lambda t: order[t.name])
     return LayerAudit(name, (int(w.shape[0]), int(w.shape[1])), scale, spectrum, tuple(tests),
                       holm([t.pvalue for t in tests], level), draws, not_run)
+
+
+def _unit_shift(w: np.ndarray) -> int:
+    """The exponent e with max |w| = m * 2**e, m in [0.5, 1) (0 for an all-zero or non-finite matrix)."""
+    top = float(np.max(np.abs(w)))
+    return int(np.frexp(top)[1]) if math.isfinite(top) and top > 0 else 0
 
 
 _WHY = {

@@ -14,7 +14,7 @@ tests conservative.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -56,6 +56,13 @@ class ScaleEstimate:
         """sqrt(3 mean w^2) * sqrt(max(d_l, d_l-1)): K read off the variance (equal to implied_K under (iii))."""
         return math.sqrt(3.0) * self.rms * math.sqrt(self.max_width)
 
+    def rescaled(self, shift: int) -> "ScaleEstimate":
+        """The estimate for the matrix times 2**shift (exact unless the result leaves float64's range)."""
+        with np.errstate(over="ignore", under="ignore"):
+            up = lambda v: float(np.ldexp(v, shift))  # noqa: E731
+            return replace(self, max_abs=up(self.max_abs), half_width=up(self.half_width),
+                           half_width_ci=(up(self.half_width_ci[0]), up(self.half_width_ci[1])), rms=up(self.rms))
+
     def to_dict(self) -> dict:
         return {"entries": self.entries, "max_abs": self.max_abs, "half_width": self.half_width,
                 "half_width_ci": list(self.half_width_ci), "confidence": self.confidence,
@@ -71,7 +78,7 @@ def estimate_scale(matrix: np.ndarray, confidence: float = 0.95) -> ScaleEstimat
     m = float(np.abs(w).max())
     tail = (1.0 - confidence) / 2.0
     ci = (m / (1.0 - tail) ** (1.0 / n), m / tail ** (1.0 / n))
-    rms = float(np.sqrt(np.mean(w * w)))
+    rms = m * float(np.sqrt(np.mean(np.square(w / m))))  # relative to the maximum: w * w may under- or overflow
     return ScaleEstimate(n, m, m * (n + 1) / n, ci, max(w.shape), rms, confidence)
 
 

@@ -107,8 +107,9 @@ def iid_top_singular(K: float, shape: tuple[int, int]) -> float:
 class SpectrumSummary:
     """The full singular spectrum of one matrix against the iid predictions (for tables and plots)."""
 
-    singular_values: np.ndarray  # descending
+    singular_values: np.ndarray  # descending, of W * 2**-shift (the normalised spectrum is scale-free)
     shape: tuple[int, int]
+    shift: int = 0  # W's singular values are singular_values * 2**shift
 
     @property
     def ratio(self) -> float:
@@ -120,7 +121,12 @@ class SpectrumSummary:
 
     @property
     def top(self) -> float:
-        return float(self.singular_values[0])
+        with np.errstate(over="ignore", under="ignore"):
+            return float(np.ldexp(self.singular_values[0], self.shift))
+
+    def rescaled(self, shift: int) -> "SpectrumSummary":
+        """The spectrum of the matrix times 2**shift (exact: only the exponent is recorded)."""
+        return SpectrumSummary(self.singular_values, self.shape, self.shift + shift)
 
     def predicted_top(self, K: float) -> float:
         return iid_top_singular(K, self.shape)

@@ -78,7 +78,7 @@ def detect_format(path: "str | Path") -> str:
     """'npz', 'npy', 'safetensors' or 'torch', from the first bytes of the file."""
     file = Path(path)
     if not file.is_file():
-        raise InputError(f"weight file {str(file)!r} does not exist")
+        raise InputError(f"weight file {str(file)!r} " + ("is a directory" if file.is_dir() else "does not exist"))
     with open(file, "rb") as handle:
         head = handle.read(16)
     size = file.stat().st_size

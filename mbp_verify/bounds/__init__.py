@@ -2,8 +2,9 @@
 
 `bracket_sup_error(pair)` is the entry point; the rest are its building blocks: certified
 spectral norms (`spectral`), the layerwise and the averaged-activation upper bounds, the
-batched lower-bound search (`ascent`), float64 replay of witnesses (`replay`) and dense
-plane grids for checking bounds (`grid`).
+batched lower-bound search (`ascent`), float64 replay of witnesses (`replay`), dense
+plane grids for checking bounds (`grid`) and the power-of-two scaling that keeps every
+certificate sound at any float64 scale (`scaling`; see docs/certificates.md).
 """
 
 from .ascent import AscentResult, maximise_error
@@ -14,6 +15,7 @@ from .grid import GridSup, certified_grid_value, grid_sup
 from .layerwise import LayerNorms, layer_norms, layerwise_bound
 from .parts import PairParts, pair_parts
 from .replay import Replay, replay_error, unit_ball_point
+from .scaling import LayerScaling, scale_pair
 from .spectral import SpectralBound, certified_spectral_norm
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "Replay",
     "replay_error",
     "unit_ball_point",
+    "LayerScaling",
+    "scale_pair",
     "SpectralBound",
     "certified_spectral_norm",
 ]

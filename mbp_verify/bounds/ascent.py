@@ -119,7 +119,7 @@ def maximise_error(pair: PrunedNetwork, starts: np.ndarray, *, iterations: int, 
             grad = grad - np.sum(grad * x, axis=1, keepdims=True) * x
         velocity = _MOMENTUM * velocity + grad / _row_norms(grad)
         x = _project(x + step * velocity / _row_norms(velocity), on_sphere)
-    top = int(np.argmax(kept_values))
+    top = int(np.argmax(np.where(np.isfinite(kept_values), kept_values, -np.inf)))  # overflowed restarts lose
     best_value, best_input = float(kept_values[top]), kept_x[top].copy()
     if not np.isfinite(best_value):
         raise InputError("the lower-bound search met non-finite values (weights too large for float64?)")

@@ -39,7 +39,7 @@ from .rounding import add_up, mul_up
 from .segments import Segment, chain_products, segment_norm
 from .spectral import in_safe_range
 
-__all__ = ["AveragedBound", "averaged_bound", "applicable", "depth_factor"]
+__all__ = ["AveragedBound", "averaged_bound", "applicable", "unavailable_reason", "depth_factor"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,11 +52,23 @@ class AveragedBound:
     input_directions: tuple[np.ndarray, ...]  # top right singular vectors of segments starting at layer 1
 
 
-def applicable(constants: Sequence[LayerConstants], parts: PairParts) -> bool:
-    """Needs a hidden layer, sigma(0) = 0 everywhere (h_l = Lambda_l W_l h_{l-1}), and weights
-    whose magnitudes keep the Gram products clear of overflow and underflow."""
+def unavailable_reason(constants: Sequence[LayerConstants], parts: PairParts) -> "str | None":
+    """Why the bound does not apply (None if it does): it needs a hidden layer, sigma(0) = 0
+    everywhere (h_l = Lambda_l W_l h_{l-1}), and weights whose magnitudes keep the Gram
+    products clear of overflow and underflow (the bracket passes the power-of-two scaled pair)."""
+    if len(constants) < 1:
+        return "needs a hidden layer"
+    if not all(c.zero_at_zero for c in constants):
+        return "needs sigma(0) = 0 in every hidden layer"
     matrices = [*parts.full, *parts.pruned, *parts.errors]
-    return len(constants) >= 1 and all(c.zero_at_zero for c in constants) and all(map(in_safe_range, matrices))
+    if not all(map(in_safe_range, matrices)):
+        return "a weight matrix W_l, W~_l or E_l of the scaled pair has its largest entry outside [2^-300, 2^300]"
+    return None
+
+
+def applicable(constants: Sequence[LayerConstants], parts: PairParts) -> bool:
+    """Whether `unavailable_reason` finds nothing."""
+    return unavailable_reason(constants, parts) is None
 
 
 def _cut_sum(norm: "dict[Segment, float]", depth: int, mids: Sequence[float], radii: Sequence[float]) -> float:

@@ -5,6 +5,13 @@
 batched gradient ascent (`ascent`), replays the best input on fresh float64 passes (`replay`)
 and returns an `ErrorBracket`. Deciding eps-closeness exactly is coNP-hard; the bracket's
 ratio upper / lower says how much is left undecided.
+
+Every layer is first scaled by an exact power of two (`scaling`), the bounds are certified
+on the scaled pair and multiplied back exactly, and each is rounded upwards once: so they hold
+for any finite weights (subnormal, or products far outside the float64 range). A method that
+has no finite sound value is listed in `unavailable` with its reason, never as a number; with
+none left, upper = +inf and every eps is `unknown`. With positively homogeneous activations
+the search and the replay also run on the scaled pair (f - F = 2^S (f_V - F_V) exactly).
 """
 
 from __future__ import annotations
@@ -13,21 +20,28 @@ import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Iterator, Literal
 
 import numpy as np
+import scipy.sparse.linalg
 
 from ..engine import PrunedNetwork
 from ..errors import InputError
 from .ascent import maximise_error
 from .constants import layer_constants
-from .averaged import applicable as averaged_applicable
-from .averaged import averaged_bound
+from .averaged import averaged_bound, unavailable_reason
 from .layerwise import layer_norms, layerwise_bound
 from .parts import check_pair, pair_parts
-from .replay import replay_error, unit_ball_point
+from .replay import Replay, replay_error, unit_ball_point
+from .rounding import float_up
+from .scaling import LayerScaling, power_of_two, scale_pair
 
 __all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "bracket_sup_error"]
+
+# A certificate that cannot be completed (Cholesky never succeeds, an eigensolver does not
+# converge) makes its method unavailable; it never becomes a number.
+_CERTIFICATE_FAILURES = (ArithmeticError, np.linalg.LinAlgError, scipy.sparse.linalg.ArpackError)
 
 Effort = Literal["fast", "default", "thorough"]
 Decision = Literal["certified", "violated", "unknown"]
@@ -65,6 +79,8 @@ class ErrorBracket:
     activations: tuple[str, ...] = field(default=())
     widths: tuple[int, ...] = field(default=())
     counts: tuple[int, ...] = field(default=())
+    unavailable: dict[str, str] = field(default_factory=dict)  # method -> why it gave no finite sound value
+    layer_shifts: tuple[int, ...] = field(default=())  # the power-of-two scaling: W_l = 2^shift V_l
 
     @property
     def ratio(self) -> float:
@@ -90,6 +106,7 @@ class ErrorBracket:
             "upper_bounds": dict(self.upper_bounds), "upper_method": self.upper_method,
             "lower_method": self.lower_method, "timings": dict(self.timings),
             "activations": list(self.activations), "widths": list(self.widths), "counts": list(self.counts),
+            "unavailable": dict(self.unavailable), "layer_shifts": list(self.layer_shifts),
         }
 
 
@@ -121,6 +138,69 @@ def _starts(directions: list[np.ndarray], count: int, d0: int, rng: np.random.Ge
     return np.vstack(rows)
 
 
+def _binary_magnitude(value: Fraction) -> int:
+    """About log2(value) for value > 0 (for messages)."""
+    return value.numerator.bit_length() - value.denominator.bit_length()
+
+
+def _record(name: str, exact: Fraction, upper_bounds: dict[str, float], unavailable: dict[str, str]) -> None:
+    """Round an exact bound upwards into `upper_bounds`, or note that it exceeds float64."""
+    value = float_up(exact)
+    if math.isfinite(value):
+        upper_bounds[name] = value
+    else:
+        unavailable[name] = (f"the bound (about 2^{_binary_magnitude(exact)}) exceeds the float64 range; "
+                             "no finite sound float64 value exists")
+
+
+def _scaled_replay(replay: Replay, total: int) -> Replay:
+    """A replay of the scaled pair as one of the pair: value 2^S v rounded to nearest, margin
+    2^S m plus that rounding (f - F = 2^S (f_V - F_V) exactly for homogeneous activations)."""
+    factor = power_of_two(total)
+    exact_value = Fraction(replay.value) * factor
+    try:
+        value = float(exact_value)
+    except OverflowError:
+        value = float(np.finfo(np.float64).max)
+    value = min(value, float(np.finfo(np.float64).max))
+    margin = float_up(Fraction(replay.margin) * factor + abs(Fraction(value) - exact_value))
+    return Replay(value, margin, replay.input_norm_bound)
+
+
+def _lower(pair: PrunedNetwork, scaled: PrunedNetwork, scaling: LayerScaling, homogeneous: bool,
+           starts: np.ndarray, budget: _Budget, lipschitz: list[float],
+           timings: dict[str, float]) -> tuple[np.ndarray, Replay, str]:
+    """The witness, its replay (for the pair) and how it was found. The search and replay run on
+    the scaled pair when that is exact; if either overflows float64, the witness falls back to 0
+    (margin +inf if even that overflows)."""
+    use_scaled = homogeneous and scaling.exact
+    target = scaled if use_scaled else pair
+    reason = None
+    with _timed(timings, "lower_search"):
+        try:
+            search = maximise_error(target, starts, iterations=budget.iterations, on_sphere=homogeneous)
+        except InputError as exc:  # float64 overflow in the search
+            reason = str(exc)
+    with _timed(timings, "replay"):
+        if reason is None:
+            witness = unit_ball_point(search.best_input)
+            try:
+                replay = replay_error(target, witness, lipschitz)
+            except InputError as exc:  # float64 overflow in the replay
+                reason = str(exc)
+            else:
+                method = (f"gradient ascent ({search.restarts} restarts x {search.iterations} steps, "
+                          f"{'sphere' if homogeneous else 'ball'}), replayed"
+                          + (" on the pair scaled by 2^-S (exact: positively homogeneous activations)"
+                             if use_scaled else ""))
+                return witness, (_scaled_replay(replay, scaling.total) if use_scaled else replay), method
+        witness = np.zeros(pair.original.widths[0])
+        try:
+            return witness, replay_error(pair, witness, lipschitz), f"none: {reason}; replayed at x = 0 instead"
+        except InputError:
+            return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
+
+
 def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.random.SeedSequence | int | None" = None,
                       effort: Effort = "default") -> ErrorBracket:
     """Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 for the pair (F, f)."""
@@ -132,36 +212,53 @@ def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.ran
     timings: dict[str, float] = {}
     with _timed(timings, "prepare"):
         constants = layer_constants(pair.original)
-        parts = pair_parts(pair, generator)
+        scaled, scaling = scale_pair(pair)
+        parts = pair_parts(scaled, generator)
 
     upper_bounds: dict[str, float] = {}
+    unavailable: dict[str, str] = {}
+    directions: list[np.ndarray] = []
     with _timed(timings, "layerwise"):
-        norms = layer_norms(parts, generator)
-        upper_bounds["layerwise"] = layerwise_bound(pair, norms, constants)
-    directions = [norms.error[0].right_vector]
-    if averaged_applicable(constants, parts):
+        try:
+            norms = layer_norms(parts, generator)
+        except _CERTIFICATE_FAILURES as exc:
+            unavailable["layerwise"] = f"a spectral-norm certificate failed: {exc}"
+        else:
+            _record("layerwise", layerwise_bound(pair, norms, constants, scaling), upper_bounds, unavailable)
+            directions.append(norms.error[0].right_vector)
+    reason = unavailable_reason(constants, parts)
+    if reason is None and not scaling.exact:
+        reason = f"scaling layers {scaling.inexact_layers()} by a power of two rounded entries below 2^-1074"
+    if reason is None:
         with _timed(timings, "averaged"):
-            averaged = averaged_bound(parts, constants, generator, budget.factors)
-        upper_bounds["averaged"] = averaged.value
-        directions.extend(averaged.input_directions)
+            try:
+                averaged = averaged_bound(parts, constants, generator, budget.factors)
+            except _CERTIFICATE_FAILURES as exc:
+                unavailable["averaged"] = f"a segment-norm certificate failed: {exc}"
+            else:
+                if math.isfinite(averaged.value):
+                    _record("averaged", Fraction(averaged.value) * power_of_two(scaling.total), upper_bounds, unavailable)
+                else:
+                    unavailable["averaged"] = "a segment's Gram matrix overflowed float64"
+                directions.extend(averaged.input_directions)
+    else:
+        unavailable["averaged"] = reason
 
-    on_sphere = all(c.homogeneous for c in constants)
-    with _timed(timings, "lower_search"):
-        starts = _starts(directions, budget.restarts, pair.original.widths[0], generator)
-        search = maximise_error(pair, starts, iterations=budget.iterations, on_sphere=on_sphere)
+    homogeneous = all(c.homogeneous for c in constants)
+    lipschitz = [c.lipschitz for c in constants]
+    starts = _starts(directions, budget.restarts, pair.original.widths[0], generator)
+    witness, replay, lower_method = _lower(pair, scaled, scaling, homogeneous, starts, budget, lipschitz, timings)
 
-    with _timed(timings, "replay"):
-        witness = unit_ball_point(search.best_input)
-        replay = replay_error(pair, witness, [c.lipschitz for c in constants])
-
-    method = min(upper_bounds, key=upper_bounds.__getitem__)
-    upper = upper_bounds[method]
+    if upper_bounds:
+        method = min(upper_bounds, key=upper_bounds.__getitem__)
+        upper = upper_bounds[method]
+    else:
+        method, upper = "none", math.inf
     if replay.certified_lower > upper:
         raise ArithmeticError(f"unsound bracket: replayed lower {replay.value!r} exceeds upper bound {upper!r} ({method})")
     return ErrorBracket(
         lower=replay.value, upper=upper, witness=witness, upper_bounds=upper_bounds, upper_method=method,
-        lower_method=f"gradient ascent ({search.restarts} restarts x {search.iterations} steps, "
-                     f"{'sphere' if on_sphere else 'ball'}), replayed",
-        timings=timings, lower_margin=replay.margin,
+        lower_method=lower_method, timings=timings, lower_margin=replay.margin,
         activations=tuple(c.activation for c in constants), widths=pair.original.widths, counts=pair.counts,
+        unavailable=unavailable, layer_shifts=scaling.shifts,
     )

@@ -4,14 +4,16 @@
   sum_l (prod_{i>l} K_i ||W~_i||) K_l ||E_l|| (prod_{i<l} K_i ||W_i||)   (+ sigma(0) offset terms),
 a polynomial with non-negative coefficients, hence monotone in every argument: plugging in
 certified upper bounds of the norms and outward-rounded constants gives an upper bound. The
-float evaluation of the polynomial adds at most gamma_k relative error (k = its operation
-count), which is applied upwards.
+norms are certified on the power-of-two scaled pair (`scaling`): ||W_l|| <= 2^{s_l}
+(||V_l|| + residual_l), ||E_l|| <= 2^{s_l} (||E_l^V|| + 2 residual_l), and the polynomial is
+evaluated exactly in rational arithmetic, so no product can underflow or overflow; the
+caller rounds the exact value upwards once (`rounding.float_up`).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
@@ -21,7 +23,8 @@ from ..engine import PrunedNetwork
 from ..symbolic import propagation_bound
 from .constants import LayerConstants
 from .parts import PairParts
-from .rounding import gamma, mul_up, sqrt_up, up
+from .rounding import mul_up, sqrt_up
+from .scaling import LayerScaling, power_of_two
 from .spectral import SpectralBound, certified_norm_from_gram, certified_spectral_norm
 
 __all__ = ["LayerNorms", "layer_norms", "layerwise_bound", "offsets"]
@@ -68,17 +71,26 @@ def offsets(pair: PrunedNetwork, constants: Sequence[LayerConstants]) -> list[fl
     return [mul_up(c.sigma0, sqrt_up(float(widths[l + 1]))) for l, c in enumerate(constants)]
 
 
-def layerwise_bound(pair: PrunedNetwork, norms: LayerNorms, constants: Sequence[LayerConstants]) -> float:
-    """The propagation bound, sound in float64."""
+def _rational(value: Fraction) -> sp.Rational:
+    return sp.Rational(value.numerator, value.denominator)
+
+
+def layerwise_bound(pair: PrunedNetwork, norms: LayerNorms, constants: Sequence[LayerConstants],
+                    scaling: LayerScaling) -> Fraction:
+    """The propagation bound as an exact rational, given norms certified on the scaled pair."""
     depth = pair.original.depth
     closed = propagation_bound(depth)
-    full, pruned, error = norms.uppers()
-    if not any(error):
-        return 0.0  # f = F: every term has a factor ||E_l|| = 0 exactly
-    value = closed.evaluate(full, pruned, error, [c.lipschitz for c in constants], offsets(pair, constants))
-    return up(mul_up(up(value), 1.0 + 2.0 * gamma(_operation_count(depth))))
-
-
-@functools.lru_cache(maxsize=None)
-def _operation_count(depth: int) -> int:
-    return int(sp.count_ops(propagation_bound(depth).expression)) + 2 * depth + 2
+    values: dict[sp.Symbol, sp.Rational] = {}
+    full_symbols, pruned_symbols, error_symbols, k_symbols, offset_symbols = closed.symbols
+    for layer in range(depth):
+        factor = power_of_two(scaling.shifts[layer])
+        residual = Fraction(scaling.residuals[layer])
+        values[full_symbols[layer]] = _rational(factor * (norms.full[layer].exact_upper + residual))
+        values[pruned_symbols[layer]] = _rational(factor * (norms.pruned[layer].exact_upper + residual))
+        values[error_symbols[layer]] = _rational(factor * (norms.error[layer].exact_upper + 2 * residual))
+    for symbol, c in zip(k_symbols, constants):
+        values[symbol] = _rational(Fraction(c.lipschitz))
+    for symbol, offset in zip(offset_symbols, offsets(pair, constants)):
+        values[symbol] = _rational(Fraction(offset))
+    exact = closed.expression.xreplace(values)
+    return Fraction(int(exact.p), int(exact.q))

@@ -6,16 +6,19 @@ therefore gives a value >= the exact result. `math.fsum` is correctly rounded, s
 after it bounds an exact sum. The constants follow Higham, *Accuracy and Stability of
 Numerical Algorithms* (2002), section 3.1: an inner product of length n computed in any order
 (FMA or not) is within gamma_n = n u / (1 - n u) of the exact one, relative to the inner
-product of absolute values, with u = 2^-53.
+product of absolute values, with u = 2^-53. Values that leave the float64 range are combined
+exactly as `fractions.Fraction` and brought back with `float_up` / `float_down`.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
+
 import numpy as np
 
 __all__ = ["UNIT_ROUNDOFF", "UNDERFLOW_UNIT", "gamma", "up", "add_up", "mul_up", "sqrt_up",
-           "frobenius_up", "matmul_error_up", "gram_error_up"]
+           "frobenius_up", "matmul_error_up", "gram_error_up", "float_up", "float_down", "ldexp_up"]
 
 UNIT_ROUNDOFF = 2.0**-53
 UNDERFLOW_UNIT = 2.0**-1074  # smallest positive subnormal float64
@@ -24,6 +27,27 @@ UNDERFLOW_UNIT = 2.0**-1074  # smallest positive subnormal float64
 def up(value: float) -> float:
     """The next float64 above `value` (an upper bound of any exact x that rounds to value)."""
     return float(np.nextafter(float(value), math.inf))
+
+
+def float_up(value: Fraction) -> float:
+    """The smallest float64 >= the exact rational `value` (+inf beyond the float64 range)."""
+    try:
+        nearest = float(value)  # int / int division is correctly rounded, also into subnormals
+    except OverflowError:
+        return math.inf if value > 0 else -float(np.finfo(np.float64).max)
+    if math.isinf(nearest):
+        return nearest if nearest > 0 else -float(np.finfo(np.float64).max)
+    return nearest if Fraction(nearest) >= value else up(nearest)
+
+
+def float_down(value: Fraction) -> float:
+    """The largest float64 <= the exact rational `value` (-inf below the float64 range)."""
+    return -float_up(-value)
+
+
+def ldexp_up(value: float, exponent: int) -> float:
+    """An upper bound of value * 2^exponent for a finite float (exact unless it under/overflows)."""
+    return float_up(Fraction(value) * Fraction(2) ** exponent)
 
 
 def add_up(*values: float) -> float:

@@ -14,7 +14,8 @@ segment that the averaged bound needs is
 Its norm is certified on the Gram matrix assembled from the blocks (sparse where X = -E_l):
 each Gram entry is an inner product over the segment's k stacked rows (or columns) computed
 in pieces and scaled by float products of the betas, so |G^ - G| <= gamma_{k+8} |M|^T |M| and
-||G^ - G||_2 <= gamma_{k+8} ||M||_F^2. The products' own rounding (`products.Tracked.error`)
+||G^ - G||_2 <= gamma_{k+8} ||M||_F^2, plus size (k+8) eta max(1, scale^2) for products that
+underflowed before a block's scale multiplied them. The products' own rounding (`products.Tracked.error`)
 is added, weighted by each block's scale. The betas are floats and define the scaling
 exactly; the ratios beta_j / beta_{i-1} (and 1 / beta_{i-1}) are rounded, and the chain only
 telescopes with the exact ratios, so each such block adds 2 u |scale| ||block||_F.
@@ -30,7 +31,7 @@ import scipy.sparse
 
 from .parts import PairParts
 from .products import Tracked, combine, exact, left_multiply
-from .rounding import UNIT_ROUNDOFF, add_up, gram_error_up, mul_up, up
+from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, gram_error_up, mul_up, up
 from .spectral import certify_gram
 
 __all__ = ["Segment", "ChainProducts", "chain_products", "segment_norm"]
@@ -137,8 +138,11 @@ def segment_norm(products: ChainProducts, parts: PairParts, i: int, j: int, beta
     if not np.isfinite(gram).all():
         return np.inf, None  # the products overflowed: no finite certificate
     # Rounding (gamma term) plus underflow: each Gram entry loses at most (k + 8) eta to
-    # underflowed products, i.e. at most size (k + 8) eta in spectral norm.
-    delta = gram_error_up(gram.shape[0], inner + 8, _fro2(blocks))
+    # underflowed products before a block's scale^2 (or a product of two scales) multiplies
+    # it, i.e. at most size (k + 8) eta max(1, scale^2) in spectral norm.
+    largest_scale2 = max([1.0] + [mul_up(_scale_up(scale), _scale_up(scale)) for _, scale in blocks])
+    delta = add_up(gram_error_up(gram.shape[0], inner + 8, _fro2(blocks)),
+                   mul_up(float(gram.shape[0]), float(inner + 8), UNDERFLOW_UNIT, largest_scale2))
     upper, _, vector, _ = certify_gram(gram, delta, rng=rng)
     carried = add_up(*[mul_up(_scale_up(scale), tracked.error) for tracked, scale in blocks])
     # The chain telescopes only with the exact ratios beta_j / beta_{i-1}; the float ratio is

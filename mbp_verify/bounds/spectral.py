@@ -4,8 +4,11 @@ Power iteration and Lanczos give *lower* estimates of ||A||_2; they pick a candi
 floating-point Cholesky factorisation proves it. With G = fl(A^T A) (the smaller Gram matrix,
 inner dimension m) and a float tau:
 
-0. A is first scaled by a power of two (exact) so that max |a_ij| lies in [1/2, 1): the Gram
-   matrix cannot overflow, and the bound is scaled back exactly at the end.
+0. A is first scaled by a power of two so that max |a_ij| lies in [1/2, 1): the Gram matrix
+   cannot overflow, and the bound is scaled back exactly at the end (`exact_upper`, a rational;
+   `upper` is its float64 rounded upwards, +inf beyond the float64 range). The scaling is exact
+   unless entries fall below 2^-1074; those move by <= 2^-1075 each, and sqrt(changed) 2^-1074
+   is added to the scaled bound.
 1. Gram rounding: |G - A^T A| <= gamma_m |A|^T |A| + m eta entrywise (underflowed products
    lose at most eta each), so ||G - A^T A||_2 <= delta := gamma_{m+1} ||A||_F^2 + n (m + 1) eta
    (Higham 2002, section 3.5).
@@ -29,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import scipy.linalg
@@ -37,7 +41,8 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from ..errors import InputError
-from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, gram_error_up, mul_up, sqrt_up, up
+from .rounding import (UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, gram_error_up, ldexp_up, mul_up,
+                       sqrt_up, up)
 
 __all__ = ["SpectralBound", "certified_spectral_norm", "certified_norm_from_gram", "certify_gram", "gram_matrix", "in_safe_range"]
 
@@ -56,6 +61,13 @@ class SpectralBound:
     estimate: float
     right_vector: np.ndarray  # approximately the top right singular vector of A (unit norm)
     attempts: int
+    mantissa: "float | None" = None  # ||A||_2 <= mantissa * 2^exponent exactly (None: upper itself)
+    exponent: int = 0
+
+    @property
+    def exact_upper(self) -> Fraction:
+        """The certified bound as an exact rational (also beyond the float64 range)."""
+        return Fraction(self.upper if self.mantissa is None else self.mantissa) * Fraction(2) ** self.exponent
 
     def to_dict(self) -> dict[str, float]:
         return {"upper": self.upper, "estimate": self.estimate, "attempts": self.attempts}
@@ -119,7 +131,7 @@ def _certify(gram: np.ndarray, tau: float) -> "float | None":
 
 
 def _ldexp(value: float, exponent: int) -> float:
-    """value * 2^exponent exactly, +inf when that overflows (still an upper bound)."""
+    """value * 2^exponent (rounded to nearest below 2^-1022, +inf on overflow): for estimates only."""
     try:
         return math.ldexp(value, exponent)
     except OverflowError:
@@ -187,13 +199,19 @@ def certified_spectral_norm(matrix: "np.ndarray | scipy.sparse.spmatrix", *, sla
     largest = float(np.max(np.abs(values))) if values.size else 0.0
     if largest == 0.0:
         return SpectralBound(0.0, 0.0, np.eye(cols, 1).ravel() if cols else np.zeros(0), 0)
-    # Scaling by a power of two is exact (up to underflow, covered by the eta terms) and keeps
-    # the Gram matrix far from overflow: the bound is certified for 2^-e A, then multiplied back.
+    # Scaling by a power of two keeps the Gram matrix far from overflow: the bound is certified
+    # for 2^-e A (plus what underflowed entries lost), then multiplied back exactly.
     exponent = math.frexp(largest)[1]
+    original = a.data if scipy.sparse.issparse(a) else a
     if scipy.sparse.issparse(a):
         a = a.copy()
         a.data = np.ldexp(a.data, -exponent)
+        scaled = a.data
     else:
         a = np.ldexp(a, -exponent)
+        scaled = a
+    changed = int(np.count_nonzero(np.ldexp(scaled, exponent) != original))
     bound = _from_gram(a, *gram_matrix(a), slack=slack, rng=rng)
-    return dataclasses.replace(bound, upper=_ldexp(bound.upper, exponent), estimate=_ldexp(bound.estimate, exponent))
+    mantissa = add_up(bound.upper, mul_up(sqrt_up(float(changed)), UNDERFLOW_UNIT)) if changed else bound.upper
+    return dataclasses.replace(bound, upper=ldexp_up(mantissa, exponent), estimate=_ldexp(bound.estimate, exponent),
+                               mantissa=mantissa, exponent=exponent)

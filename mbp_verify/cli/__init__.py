@@ -12,11 +12,11 @@ import importlib
 import importlib.util
 import sys
 import traceback
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from .. import __version__
 from ..errors import InputError
-from ._common import EXIT_USAGE
+from ._common import EXIT_USAGE, check_output_paths
 
 __all__ = ["main", "build_parser"]
 
@@ -26,8 +26,16 @@ EXIT_INTERNAL = 3
 COMMAND_MODULES = ("run", "check_pruner", "theorem", "audit", "bound", "lipschitz")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error: `mbp-verify CMD: error: ... (see mbp-verify CMD --help)`."""
+
+    def error(self, message: str) -> "NoReturn":
+        flat = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {flat} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mbp-verify",
         description="Formal-property verification of magnitude-based pruning (Qian & Klabjan 2021).",
     )
@@ -42,13 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: "Sequence[str] | None" = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed on one line
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if getattr(args, "handler", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
         if getattr(args, "seed", 0) < 0:
             raise InputError(f"--seed must be non-negative, got {args.seed}")
+        check_output_paths(args)
         return int(args.handler(args))
     except InputError as exc:
         print(f"mbp-verify {args.command}: error: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..reports.atomic import atomic_write_json
+from ..reports.folders import reports_root
 from ..seeding import DEFAULT_ROOT_SEED
 from .. import __version__
 
@@ -20,10 +21,14 @@ __all__ = [
     "SCHEMA_VERSION",
     "add_common_arguments",
     "add_suite_arguments",
+    "check_output_file",
+    "check_output_paths",
+    "check_reports_root",
     "hypothesis_profile",
     "worker_count",
     "write_json_output",
     "parse_int_list",
+    "split_list",
     "progress",
 ]
 
@@ -74,25 +79,97 @@ def worker_count(requested: "int | None", items: "int | None" = None) -> int:
 
 
 def write_json_output(path: "Path | None", command: str, payload: dict[str, Any]) -> None:
-    """Write `payload` with the schema header `{"schema": "mbp-verify/<command>", ...}`."""
+    """Write `payload` with the schema header `{"schema": "mbp-verify/<command>", ...}` (non-finite
+    floats as "inf", "-inf", "nan"); the folder must exist (it is never created for a user's path)."""
     if path is None:
         return
     document = {"schema": f"mbp-verify/{command}", "schema_version": SCHEMA_VERSION,
                 "mbp_verify_version": __version__}
     document.update(payload)
+    check_output_file(path, "--json")
     try:
         atomic_write_json(path, document)
     except OSError as exc:
         raise InputError(f"cannot write JSON output {str(path)!r}: {exc.strerror or exc}") from None
 
 
+def check_output_file(path: "str | Path", option: str) -> None:
+    """A file the command will write: its folder exists and is writable, and the path is not a
+    folder or a special file (an atomic rename would replace a device node)."""
+    target = Path(path)
+    where = f"{option} {str(path)!r}"
+    if str(path) == "" or target.name in ("", ".", ".."):
+        raise InputError(f"{where}: give a file name")
+    if target.is_dir():
+        raise InputError(f"{where} is a directory; give a file name")
+    if target.exists() and not target.is_file():
+        raise InputError(f"{where} is not a regular file")
+    parent = target.parent
+    if not parent.is_dir():
+        raise InputError(f"{where}: folder {str(parent)!r} does not exist" if not parent.exists()
+                         else f"{where}: {str(parent)!r} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{where}: folder {str(parent)!r} is not writable")
+
+
+def check_reports_root(path: "str | Path", option: str = "--reports-dir") -> None:
+    """A root for report folders: an existing writable folder, or creatable (its nearest existing
+    ancestor is a writable folder) -- never an existing file."""
+    target = Path(path)
+    where = f"{option} {str(path)!r}"
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{where} exists and is not a folder")
+    ancestor = target
+    while not ancestor.exists():
+        if ancestor.parent == ancestor:
+            break
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise InputError(f"{where} cannot be created: {str(ancestor)!r} is a file")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InputError(f"{where}: {str(ancestor)!r} is not writable")
+
+
+# Options naming a file a command writes, on whichever subcommand has them.
+_OUTPUT_FILES = (("json", "--json"), ("record_baseline", "--record-baseline"))
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    """Every output path of a parsed command line, checked before any work starts."""
+    for attribute, option in _OUTPUT_FILES:
+        if getattr(args, attribute, None) is not None:
+            check_output_file(getattr(args, attribute), option)
+    if not hasattr(args, "reports_dir"):
+        return
+    if args.reports_dir is not None:
+        check_reports_root(args.reports_dir)
+    elif _writes_report(args):
+        check_reports_root(reports_root(), "the reports folder")
+
+
+def _writes_report(args: argparse.Namespace) -> bool:
+    """False for the modes that write no report folder (audit --no-report, check-pruner --replay / --baseline-only)."""
+    return not (getattr(args, "no_report", False) or getattr(args, "replay", None) is not None
+                or getattr(args, "baseline_only", False))
+
+
+def split_list(text: str, what: str) -> list[str]:
+    """'a, b,c' -> ['a', 'b', 'c']; an empty list or an empty entry ('0.2,,0.3', '64,') is an InputError."""
+    items = [t.strip() for t in text.split(",")]
+    if not any(items):
+        raise InputError(f"{what} needs at least one value, got {text!r}")
+    if not all(items):
+        raise InputError(f"{what} has an empty entry in {text!r}")
+    return items
+
+
 def parse_int_list(text: str, what: str) -> list[int]:
     """Parse '64,128,256' (or '3x1024' style is handled by callers) into positive ints."""
-    try:
-        values = [int(t) for t in text.replace(" ", "").split(",") if t]
-    except ValueError:
-        raise InputError(f"{what} must be a comma-separated list of integers, got {text!r}") from None
-    if not values or any(v < 1 for v in values):
+    items = split_list(text, what)
+    if not all(t.isascii() and t.isdigit() for t in items):
+        raise InputError(f"{what} must be a comma-separated list of positive integers, got {text!r}")
+    values = [int(t) for t in items]
+    if any(v < 1 for v in values):
         raise InputError(f"{what} must list positive integers, got {text!r}")
     return values
 

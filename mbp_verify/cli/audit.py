@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Callable
 
-from ..audit import DEFAULT_LEVEL, HYPOTHESES, LAYOUTS, audit_weights, format_text, write_audit_folder
+from ..audit import DEFAULT_LEVEL, HYPOTHESES, LAYOUTS, audit_weights, check_draws, default_draws, format_text, write_audit_folder
 from ..bounds import EFFORTS
 from ..engine import validate_alpha
 from ..errors import InputError
-from ..statistics.binomial import validate_probability
-from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, progress, write_json_output
+from ..statistics.binomial import validate_integer, validate_probability
+from ._budget import check_memory, monte_carlo_bytes
+from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, progress, split_list, write_json_output
 
 __all__ = ["register", "handle"]
 
@@ -62,22 +64,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _required(text: "str | None") -> tuple[str, ...]:
     if text is None:
         return ()
-    items = [t.strip() for t in text.split(",") if t.strip()]
+    items = split_list(text, "--require")
     if items == ["all"]:
         return HYPOTHESES
     unknown = [t for t in items if t not in HYPOTHESES]
-    if unknown or not items:
+    if unknown:
         raise InputError(f"--require takes {', '.join(HYPOTHESES)} or all (comma-separated), got {text!r}")
     return tuple(items)
+
+
+def _after(first: str) -> Callable[[str], None]:
+    """`progress`, printing `first` before the first message (once the weights are read and checked)."""
+    pending = [first]
+
+    def say(message: str) -> None:
+        while pending:
+            progress(pending.pop())
+        progress(message)
+    return say
 
 
 def handle(args: argparse.Namespace) -> int:
     required = _required(args.require)
     validate_probability(args.level, "--level")
+    draws = check_draws(None if args.draws is None else validate_integer(args.draws, "--draws", 1), args.level)
+    fewest = f" (the fewest that --level {args.level:g} allows)" if args.draws is None and draws > default_draws() else ""
+    estimate = check_memory("audit", f"{draws:.3g} Monte Carlo draws per test{fewest}", monte_carlo_bytes(draws, 0))
     alpha = None if args.no_consequences else float(validate_alpha(args.alpha))
     report = audit_weights(args.weights, layers=args.layers, layout=args.layout, activation=args.activation, alpha=alpha,
-                           compare=args.compare, seed=args.seed, level=args.level, draws=args.draws, effort=args.effort,
-                           progress=progress)
+                           compare=args.compare, seed=args.seed, level=args.level, draws=draws, effort=args.effort,
+                           progress=_after(estimate))
     failed = [h for h in required if report.rejected(h)]
     payload = {**report.to_dict(), "required": list(required), "required_rejected": failed,
                "exit_code": EXIT_FAILED if failed else EXIT_OK}

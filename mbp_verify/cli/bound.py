@@ -19,7 +19,9 @@ import numpy as np
 from ..bounds import EFFORTS, bracket_sup_error
 from ..engine import PrunedNetwork, apply_masks, load_layer_arrays, load_network, prune_network, sample_network
 from ..errors import InputError
+from ..reports.atomic import json_ready
 from ..seeding import seed_sequence
+from ._budget import bracket_bytes, check_memory, weight_count
 from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, write_json_output
 
 __all__ = ["register", "handle", "parse_sample_widths"]
@@ -53,6 +55,7 @@ def parse_sample_widths(text: str) -> list[int]:
         depth, width = int(match.group(1)), int(match.group(2))
         if depth < 1 or width < 1:
             raise InputError(f"--sample {text!r}: depth and width must be positive")
+        check_memory("bound", f"--sample {text}", bracket_bytes(depth * width * width, depth))  # before the list
         return [width] * (depth + 1)
     widths = parse_int_list(text, "--sample")
     if len(widths) < 2:
@@ -66,8 +69,9 @@ def _pair(args: argparse.Namespace) -> PrunedNetwork:
     if args.alpha is None and args.mask_file is None:
         raise InputError("give --alpha A or --mask-file M")
     if args.sample is not None:
-        network = sample_network(parse_sample_widths(args.sample), seed_sequence(args.seed, "cli.bound.sample"),
-                                 activation=args.activation)
+        widths = parse_sample_widths(args.sample)
+        check_memory("bound", f"--sample {args.sample}", bracket_bytes(weight_count(widths), len(widths) - 1))
+        network = sample_network(widths, seed_sequence(args.seed, "cli.bound.sample"), activation=args.activation)
     else:
         network = load_network(args.network, activation=args.activation)
     if args.mask_file is not None:
@@ -79,12 +83,18 @@ def handle(args: argparse.Namespace) -> int:
     if args.eps is not None and not (np.isfinite(args.eps) and args.eps >= 0):
         raise InputError(f"--eps must be a finite non-negative number, got {args.eps}")
     pair = _pair(args)
-    progress(f"bound: widths {list(pair.original.widths)}, pruned counts {list(pair.counts)}, effort {args.effort}")
+    weights = weight_count(pair.original.widths)
+    progress(check_memory("bound", f"widths {list(pair.original.widths)} ({weights} weights), pruned counts "
+                          f"{list(pair.counts)}, effort {args.effort}", bracket_bytes(weights, len(pair.original.widths) - 1)))
     result = bracket_sup_error(pair, rng=seed_sequence(args.seed, "cli.bound.search"), effort=args.effort)
     print(f"{'upper bound method':<24} {'value':>14}")
     for name, value in sorted(result.upper_bounds.items(), key=lambda item: item[1]):
         mark = "  <- tightest" if name == result.upper_method else ""
         print(f"{name:<24} {value:>14.6e}{mark}")
+    for name, reason in sorted(result.unavailable.items()):
+        print(f"{name:<24} {'unavailable':>14}  ({reason})")
+    if not result.upper_bounds:
+        print(f"{'upper':<24} {'+inf':>14}  (no method gave a finite sound bound)")
     print(f"{'lower (replayed witness)':<24} {result.lower:>14.6e}  +- {result.lower_margin:.1e} rounding")
     print(f"{'ratio upper/lower':<24} {result.ratio:>14.3f}")
     print("timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in result.timings.items()))
@@ -99,5 +109,5 @@ def handle(args: argparse.Namespace) -> int:
         payload.update(eps=args.eps, decision=decision)
         print(f"eps = {args.eps:g}: {decision}")
         status = EXIT_OK if decision == "certified" else EXIT_FAILED
-    write_json_output(args.json, "bound", payload)
+    write_json_output(args.json, "bound", json_ready(payload))  # +inf upper: the project's non-finite convention
     return status

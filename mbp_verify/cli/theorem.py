@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
+from ..statistics.binomial import validate_integer
 from ..reports.folders import mark_latest, new_run_folder
 from ..theorem import (
     EFFORTS,
@@ -19,7 +20,9 @@ from ..theorem import (
     scaling_audit,
     write_theorem_folder,
 )
-from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, worker_count, write_json_output
+from ._budget import bracket_bytes, check_memory, sequential_design_bytes
+from ._common import (EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, split_list, worker_count,
+                      write_json_output)
 
 __all__ = ["register", "handle", "DEFAULTS"]
 
@@ -78,13 +81,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _alphas(text: str) -> tuple[float, ...]:
+    items = split_list(text, "--alpha")
     try:
-        values = tuple(float(t) for t in text.replace(" ", "").split(",") if t)
+        return tuple(float(t) for t in items)
     except ValueError:
         raise InputError(f"--alpha must be a number or a comma-separated list, got {text!r}") from None
-    if not values:
-        raise InputError("--alpha needs at least one value")
-    return values
+
+
+def _check_sizes(args: argparse.Namespace, widths: list[int], workers: int) -> str:
+    """Estimate peak memory from the sizes alone (before the design or any network is built); the progress line."""
+    layers, width = validate_integer(args.depth, "--depth", 2), max(widths)
+    validate_integer(args.trials, "--trials", 1)
+    validate_integer(args.looks, "--looks", 1)
+    entries = layers * width * width * (1 if args.shape == "square" else 4)  # rectangular: widths up to 2d
+    cells = len(_alphas(args.alpha)) * len(widths)
+    needed = workers * bracket_bytes(entries, layers) + sequential_design_bytes(args.trials, args.looks)
+    return check_memory("theorem", f"{cells} cells x up to {args.trials} trials, {args.looks} looks, largest network "
+                        f"{layers} layers of width {width} ({entries:.3g} weights), {workers} workers", needed)
 
 
 def _config(args: argparse.Namespace) -> SweepConfig:
@@ -111,8 +124,10 @@ class _ProgressBar:
 
 
 def handle(args: argparse.Namespace) -> int:
-    config = _config(args)
     workers = worker_count(args.workers)
+    estimate = _check_sizes(args, parse_int_list(args.widths, "--widths"), workers)
+    config = _config(args)
+    progress(estimate)
     design = config.design()
     if design.min_trials_to_pass is None:
         progress(f"theorem: warning: {config.trials} trials per cell cannot establish P(not eps-close) < "

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import numpy as np
-from scipy import special
 
 from ..errors import InputError
 
@@ -33,6 +32,18 @@ def _softplus(x: np.ndarray, beta: float) -> np.ndarray:
     return np.logaddexp(0.0, beta * x) / beta
 
 
+def _expit(x: np.ndarray) -> np.ndarray:
+    from scipy import special  # imported on first use: `import mbp_verify` stays light
+
+    return special.expit(x)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    from scipy import special
+
+    return special.erf(x)
+
+
 _NUMERIC: dict[str, tuple[NumericFn, dict[str, float]]] = {
     "identity": (lambda x, p: x, {}),
     "relu": (lambda x, p: np.maximum(x, 0.0), {}),
@@ -44,12 +55,12 @@ _NUMERIC: dict[str, tuple[NumericFn, dict[str, float]]] = {
         lambda x, p: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0.0))),
         {},
     ),
-    "sigmoid": (lambda x, p: special.expit(x), {}),
+    "sigmoid": (lambda x, p: _expit(x), {}),
     "tanh": (lambda x, p: np.tanh(x), {}),
     "softplus": (lambda x, p: _softplus(x, p["beta"]), {"beta": 1.0}),
     "softsign": (lambda x, p: x / (1.0 + np.abs(x)), {}),
-    "silu": (lambda x, p: x * special.expit(x), {}),
-    "gelu": (lambda x, p: 0.5 * x * (1.0 + special.erf(x / np.sqrt(2.0))), {}),
+    "silu": (lambda x, p: x * _expit(x), {}),
+    "gelu": (lambda x, p: 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0))), {}),
     "gelu_tanh": (
         lambda x, p: 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3))),
         {},

@@ -13,15 +13,14 @@ import math
 from fractions import Fraction
 from typing import Literal
 
-import mpmath
-import sympy
-
+from .._validation import validate_integer
 from ..errors import InputError
 
 __all__ = [
     "Rounding",
     "ROUNDING_RULES",
     "as_exact",
+    "integer_nthroot",
     "validate_alpha",
     "validate_count",
     "theorem_prune_count",
@@ -64,9 +63,7 @@ def validate_alpha(alpha: "float | Fraction | str") -> Fraction:
 
 
 def _validate_size(size: int) -> int:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise InputError(f"number of weights D must be a positive integer, got {size!r}")
-    return size
+    return validate_integer(size, "number of weights D", 1)
 
 
 def validate_count(n_prune: int, size: int) -> int:
@@ -79,16 +76,37 @@ def validate_count(n_prune: int, size: int) -> int:
     return count
 
 
+def integer_nthroot(value: int, n: int) -> int:
+    """floor(value ** (1/n)) for integers value >= 0 and n >= 1, exactly (Newton from above)."""
+    if value < 2 or n == 1:
+        return value
+    # A float guess a little above the root, raised until it is provably above, then Newton's
+    # iteration x -> ((n-1) x + value // x^(n-1)) // n, which decreases to the floor root.
+    log2_root = math.log2(value) / n
+    root = int(2.0**log2_root * (1 + 2.0**-40)) + 2 if log2_root < 1000 else 1 << -(-value.bit_length() // n)
+    while root**n <= value:
+        root *= 2
+    while True:
+        lower = ((n - 1) * root + value // root ** (n - 1)) // n
+        if lower >= root:
+            break
+        root = lower
+    if not root**n <= value < (root + 1) ** n:  # the invariant that makes the count exact
+        raise ArithmeticError(f"integer root of a {value.bit_length()}-bit number failed")
+    return root
+
+
 def _floor_rational_power(base: int, exponent: Fraction) -> int:
     """floor(base ** exponent) for integer base >= 1 and rational exponent in [0, 1]."""
     p, q = exponent.numerator, exponent.denominator
     if q <= _MAX_EXACT_DENOMINATOR and p * math.log2(base) < 4_000_000:
-        root, _exact = sympy.integer_nthroot(base**p, q)
-        return int(root)
+        return integer_nthroot(base**p, q)
     # Large reduced denominator q: base ** (p/q) is an integer only if base is a perfect
     # q-th power, so for base < 2**q it is irrational and high precision decides the floor.
     if base == 1:
         return 1
+    import mpmath  # only for exponents with long denominators
+
     for digits in (80, 400):
         with mpmath.workdps(digits):
             value = mpmath.power(base, mpmath.mpf(p) / q)

@@ -172,7 +172,7 @@ def load_layer_arrays(path: "str | Path", what: str = "network") -> list[np.ndar
     """
     file = Path(path)
     if not file.is_file():
-        raise InputError(f"{what} file {str(file)!r} does not exist")
+        raise InputError(f"{what} file {str(file)!r} " + ("is a directory" if file.is_dir() else "does not exist"))
     if not zipfile.is_zipfile(file):
         raise InputError(f"{str(file)!r} is not a .npz {what} (not a zip archive of arrays W1, W2, ...)")
     try:

@@ -11,14 +11,19 @@ from typing import Iterator
 
 from .atomic import atomic_write_text
 
-__all__ = ["DEFAULT_REPORTS_ROOT", "new_run_folder", "mark_latest", "staged_folder"]
+__all__ = ["DEFAULT_REPORTS_ROOT", "reports_root", "new_run_folder", "mark_latest", "staged_folder"]
 
 DEFAULT_REPORTS_ROOT = Path("reports")
 
 
+def reports_root(root: "str | Path | None" = None) -> Path:
+    """`root`, else $MBP_VERIFY_REPORTS, else `reports/` in the current folder."""
+    return Path(root) if root is not None else Path(os.environ.get("MBP_VERIFY_REPORTS", DEFAULT_REPORTS_ROOT))
+
+
 def new_run_folder(kind: str, seed: int, root: "str | Path | None" = None) -> Path:
-    """`reports/<kind>-<UTC timestamp>-seed<seed>` (not created; unique within the root)."""
-    base = Path(root) if root is not None else Path(os.environ.get("MBP_VERIFY_REPORTS", DEFAULT_REPORTS_ROOT))
+    """`<root>/<kind>-<UTC timestamp>-seed<seed>` (not created; unique within the root)."""
+    base = reports_root(root)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     candidate = base / f"{kind}-{stamp}-seed{seed}"
     suffix = 1

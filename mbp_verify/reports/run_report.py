@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..suite.results import PropertyResult, run_exit_code
-from .atomic import atomic_write_text
+from .atomic import atomic_write_json, atomic_write_text
 from .folders import staged_folder
 
 __all__ = ["REPORT_SCHEMA", "REPORT_SCHEMA_VERSION", "build_report", "write_run_report", "render_markdown", "render_junit", "status_counts"]
@@ -123,7 +123,7 @@ def render_junit(report: dict[str, Any]) -> str:
 def write_run_report(folder: "str | Path", report: dict[str, Any]) -> Path:
     """Write the three files into `folder`, atomically as a set."""
     with staged_folder(folder) as staging:
-        atomic_write_text(staging / "report.json", json.dumps(report, indent=2, allow_nan=False, default=str) + "\n")
+        atomic_write_json(staging / "report.json", report, unknown_as_text=True)
         atomic_write_text(staging / "report.md", render_markdown(report))
         atomic_write_text(staging / "junit.xml", render_junit(report))
     return Path(folder)

@@ -19,6 +19,7 @@ from typing import Literal
 
 from scipy import stats
 
+from .._validation import validate_integer, validate_probability
 from ..errors import InputError
 
 __all__ = [
@@ -45,30 +46,6 @@ def validate_counts(k: int, n: int) -> tuple[int, int]:
     if k > n:
         raise InputError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
     return k, n
-
-
-def validate_integer(value: object, what: str, minimum: int = 0) -> int:
-    """An integer (or an integral number, not a bool) >= minimum."""
-    try:
-        integral = not isinstance(value, bool) and int(value) == value  # type: ignore[call-overload]
-    except (TypeError, ValueError, OverflowError):
-        integral = False
-    if not integral or value < minimum:  # type: ignore[operator]
-        raise InputError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return int(value)  # type: ignore[call-overload]
-
-
-def validate_probability(value: float, what: str, *, closed: bool = False) -> float:
-    """A probability strictly inside (0, 1), or in [0, 1] when `closed`."""
-    interval = "[0, 1]" if closed else "(0, 1)"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number in {interval}, got {value!r}") from None
-    if not (0.0 <= number <= 1.0 if closed else 0.0 < number < 1.0):
-        where = "in [0, 1]" if closed else "strictly between 0 and 1"
-        raise InputError(f"{what} must lie {where}, got {value!r}")
-    return number
 
 
 def clopper_pearson_upper(k: int, n: int, confidence: float) -> float:

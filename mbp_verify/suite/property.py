@@ -14,6 +14,8 @@ from typing import Callable, Literal, TypeVar
 
 import pytest
 
+from ..errors import CodeUnderTestError, Inconclusive
+
 __all__ = [
     "Status",
     "STATUSES",
@@ -32,21 +34,24 @@ PROPERTY_ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 F = TypeVar("F", bound=Callable[..., object])
 
 
-class Inconclusive(Exception):
-    """Raised by a property whose evidence decides neither pass nor fail."""
+def mbp_property(*, id: str, statement: str, source: str, tier: Tier = "required",
+                 false_failure: float = 0.0) -> Callable[[F], F]:
+    """Attach the property's stable id, one-line statement, source and tier to a test.
 
-
-class CodeUnderTestError(Exception):
-    """The pruner/engine under test crashed or timed out; reported as `error`."""
-
-
-def mbp_property(*, id: str, statement: str, source: str, tier: Tier = "required") -> Callable[[F], F]:
-    """Attach the property's stable id, one-line statement, source and tier to a test."""
+    `false_failure` is the property's share of the suite's false-failure budget: an upper bound on
+    the probability, over the root seed, that it fails a correct implementation in one run (all
+    its parametrised items together). Deterministic properties keep 0; every statistical one
+    declares its share, and `suite.false_failure_budget` sums the shares of the collected suite.
+    """
     if not PROPERTY_ID_RE.match(id):
         raise ValueError(f"property id {id!r} must be dotted lowercase, e.g. 'mask.exact_count'")
     if tier not in ("required", "advisory"):
         raise ValueError(f"tier must be 'required' or 'advisory', got {tier!r}")
-    marker = pytest.mark.mbp_property(id=id, statement=statement, source=source, tier=tier)
+    if isinstance(false_failure, bool) or not isinstance(false_failure, (int, float)) \
+            or not 0.0 <= false_failure < 1.0:
+        raise ValueError(f"false_failure must be a probability in [0, 1), got {false_failure!r}")
+    marker = pytest.mark.mbp_property(id=id, statement=statement, source=source, tier=tier,
+                                      false_failure=float(false_failure))
 
     def decorate(test: F) -> F:
         return marker(test)

@@ -7,11 +7,10 @@ under a hidden name and renamed into place only when every file is written.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from ..reports.atomic import atomic_write_text
+from ..reports.atomic import atomic_write_json, atomic_write_text, json_text
 from ..reports.folders import staged_folder
 from .figures import write_figures
 from .scaling import ScalingAudit
@@ -114,8 +113,8 @@ def write_theorem_folder(folder: "str | Path", result: SweepResult, audit: Scali
     """Write theorem.json, trials.json, report.md and figures into `folder`, atomically as a set."""
     with staged_folder(folder) as staging:
         figures = write_figures(result, audit, staging)
-        atomic_write_text(staging / "theorem.json", json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        atomic_write_json(staging / "theorem.json", payload)
         trials = [cell.to_dict() for cell in result.cells]
-        atomic_write_text(staging / "trials.json", json.dumps(trials, indent=1, allow_nan=False) + "\n")
+        atomic_write_text(staging / "trials.json", json_text(trials, indent=1) + "\n")
         atomic_write_text(staging / "report.md", render_markdown(payload, figures))
     return Path(folder)

@@ -21,7 +21,7 @@ from mbp_verify.seeding import rng_for
 from mbp_verify.statistics.binomial import guarantee_test, refutation_test
 from mbp_verify.suite import mbp_property
 
-from .budget import CHECK_CONFIDENCE, EXACTNESS_TRIALS, LEVEL
+from .budget import CHECK_CONFIDENCE, EXACTNESS_TRIALS, LEVEL, share
 
 
 @mbp_property(
@@ -29,6 +29,7 @@ from .budget import CHECK_CONFIDENCE, EXACTNESS_TRIALS, LEVEL
     statement=f"the {1 - LEVEL:g} interval for the half-width a of U[-a, a] (so for K = a sqrt(max(d_l, d_l-1))) misses "
               "at rate exactly the level: neither significantly above nor below; the point range [M, M(n+1)/n] is flagged",
     source="Theorem 1 hypothesis (iii); max|w| / a ~ Beta(n, 1)",
+    false_failure=share(3),
 )
 def test_implied_K_interval_is_exact(mbp_root_seed, mbp_profile, mbp_evidence):
     trials = EXACTNESS_TRIALS[mbp_profile]
@@ -55,6 +56,7 @@ def test_implied_K_interval_is_exact(mbp_root_seed, mbp_profile, mbp_evidence):
     statement=f"Hogg's test of one K across layers rejects iid uniform layers with a common K at rate <= {LEVEL} "
               "and flags layers whose K differ by 10%",
     source="Theorem 1 hypothesis (iii) (one K for all layers); Hogg (1956), exact chi-square(2(k-1))",
+    false_failure=share(2),
 )
 def test_common_K_is_exact(mbp_root_seed, mbp_profile, mbp_evidence):
     trials = EXACTNESS_TRIALS[mbp_profile] // 4

@@ -109,7 +109,7 @@ def test_lower_is_replayed(spec, mbp_root_seed):
     id="bounds.headline_ratio",
     statement="on a sampled 3-layer ReLU network (width 256, alpha 0.2; 128 under --quick) the bracket's "
               "upper / lower is at most 5 and the averaged bound is the tightest",
-    source="issue: certified eps-closeness bracket (target upper / lower <= 5 at depth 3)",
+    source="docs/benchmarks.md (certified bracket: target upper / lower <= 5 at depth 3)",
     tier="advisory",
 )
 def test_headline_ratio(mbp_root_seed, mbp_profile, mbp_evidence):

@@ -1,5 +1,6 @@
-"""The statistical budget of the theorem properties: a correct engine fails a CI run by bad luck
-with probability at most FALSE_FAILURE_RATE = 8e-5 (the audit properties have 2e-5: 1e-4 in all).
+"""The statistical budget of the theorem properties: each declares its share of the suite's
+false-failure budget (`mbp_property(false_failure=...)`), and `theorem.false_failure_budget`
+computes every share exactly and checks it against the declaration.
 
 Every statistical item of `properties/theorem` (one pytest item per width or control, spread by
 xdist) is its own one-cell sequential design at level ITEM_LEVEL = 1e-5 (no communication between
@@ -15,17 +16,23 @@ profile:
   below GUARANTEE_POWER_AT = 0.005, where the design's shortfall is computed. The controls'
   shortfall is computed at a violation probability of CONTROL_POWER_AT = 0.9 (they violate in
   every trial seen). The review-reading item's bootstrap intervals are at 1 - 2 ITEM_LEVEL.
+
+Declared shares (each at least the exact computation, for the largest profile):
+GUARANTEE_SHARE for all widths of `theorem.guarantee_holds` together, CONTROL_SHARE for the three
+negative controls together, REVIEW_SHARE for the review-reading item.
 """
 
 from __future__ import annotations
 
 from mbp_verify.theorem import SweepConfig, SweepResult, run_sweep
 
-__all__ = ["FALSE_FAILURE_RATE", "ITEM_LEVEL", "ALPHA", "DELTA", "EPS", "EPS_MARGIN", "TRIALS", "LOOKS",
+__all__ = ["GUARANTEE_SHARE", "CONTROL_SHARE", "REVIEW_SHARE", "ITEM_LEVEL", "ALPHA", "DELTA", "EPS", "EPS_MARGIN", "TRIALS", "LOOKS",
            "GUARANTEE_WIDTHS", "GUARANTEE_POWER_AT", "CONTROL_POWER_AT", "item_config", "run_item"]
 
-FALSE_FAILURE_RATE = 8e-5
 ITEM_LEVEL = 1e-5
+GUARANTEE_SHARE = 5.8e-5  # exact: 4 widths x 1.432e-5 = 5.727e-5
+CONTROL_SHARE = 1e-10  # exact: 3 x 4.4e-16
+REVIEW_SHARE = 2 * ITEM_LEVEL
 ALPHA = 0.3
 DELTA = 0.25
 EPS = 0.15

@@ -107,7 +107,7 @@ def test_ratio_brackets_and_costliest_neither():
     bracket = lambda lo, hi: type("B", (), {"lower": lo, "upper": hi})()
     ratio = RatioBracket.of(bracket(2.0, 4.0), bracket(1.0, 2.0))
     assert (ratio.estimate, ratio.low, ratio.high) == (2.0, 1.0, 4.0)
-    assert RatioBracket.of(bracket(1.0, 2.0), bracket(0.0, 1.0)).to_dict()["estimate"] is None  # inf is not JSON
+    assert RatioBracket.of(bracket(1.0, 2.0), bracket(0.0, 1.0)).to_dict()["estimate"] == "inf"  # the JSON convention
 
 
 def test_layer_movement_against_direct_norms():

@@ -13,6 +13,7 @@ SELECT = "theorem_count or count_rules or network_counts"
 
 def _run(tmp_path, workers):
     root = tmp_path / f"w{workers}"
+    root.mkdir()  # --json never creates folders
     code = main(["run", "--quick", "--workers", str(workers), "-k", SELECT, "--reports-dir", str(root),
                  "--json", str(root / "out.json")])
     folders = [p for p in root.iterdir() if p.is_dir()]

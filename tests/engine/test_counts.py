@@ -1,9 +1,13 @@
 """Exact counts: the theorem's floor(D^(1-alpha)), fraction rules, validation."""
 
+import subprocess
+import sys
 from fractions import Fraction
 
 import mpmath
+import numpy as np
 import pytest
+from hypothesis import example, given, strategies as st
 
 from mbp_verify.engine import (
     prune_count_from_kept_fraction,
@@ -13,6 +17,7 @@ from mbp_verify.engine import (
     validate_alpha,
     validate_count,
 )
+from mbp_verify.engine.counts import integer_nthroot
 from mbp_verify.errors import InputError
 
 
@@ -81,3 +86,30 @@ def test_fraction_rules_and_bad_rule():
 
 def test_kept_fraction_is_exact_rational():
     assert theorem_kept_fraction(100, 0.5) == Fraction(9, 10)
+
+
+@given(value=st.one_of(st.integers(0, 2**64), st.integers(0, 10**400)), n=st.integers(1, 300))
+@example(value=2**1000 - 1, n=1000)  # the root is 1: the float guess must not overshoot into a wrong floor
+@example(value=3**200, n=200)  # exact powers land on their root
+@example(value=3**200 - 1, n=200)
+@example(value=10**400, n=1)
+def test_integer_nthroot_is_the_floor_root(value, n):
+    root = integer_nthroot(value, n)
+    assert root**n <= value < (root + 1) ** n
+
+
+@pytest.mark.parametrize("size", [np.int64(100), np.int32(100), np.uint64(100), 100.0])
+def test_numpy_and_integral_sizes_are_accepted(size):
+    assert theorem_prune_count(size, 0.2) == 39  # floor(100^0.8) = floor(39.81)
+
+
+@pytest.mark.parametrize("size", [100.5, "100", True, None, 0, -3])
+def test_non_integer_sizes_are_refused(size):
+    with pytest.raises(InputError, match="number of weights D"):
+        theorem_prune_count(size, 0.2)
+
+
+def test_importing_the_package_loads_neither_sympy_nor_scipy_special():
+    code = "import sys, mbp_verify; print(sorted(m for m in ('sympy', 'scipy.special', 'mpmath') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -54,8 +54,8 @@ def test_write_run_report_is_all_or_nothing(tmp_path, monkeypatch):
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     target = tmp_path / "x.json"
     atomic_write_text(target, "old")
-    with pytest.raises(ValueError):
-        atomic_write_json(target, {"bad": float("nan")})
+    with pytest.raises(TypeError):
+        atomic_write_json(target, {"bad": object()})
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["x.json"]
 
@@ -91,7 +91,7 @@ def test_staged_folder_leaves_nothing_under_the_final_name_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run-x"] and (target / "report.json").is_file()
 
 
-def test_json_ready_keeps_text_and_maps_non_finite_numbers_to_null():
+def test_json_ready_keeps_text_and_maps_non_finite_numbers_to_strings():
     import math
 
     import numpy as np
@@ -99,7 +99,7 @@ def test_json_ready_keeps_text_and_maps_non_finite_numbers_to_null():
     from mbp_verify.reports.atomic import json_ready
 
     value = {"policy": "NaN policy: raise", "x": np.float64("inf"), "y": [math.nan, np.int64(3)], 2: (np.array([1.5]),)}
-    assert json_ready(value) == {"policy": "NaN policy: raise", "x": None, "y": [None, 3], "2": [[1.5]]}
+    assert json_ready(value) == {"policy": "NaN policy: raise", "x": "inf", "y": ["nan", 3], "2": [[1.5]]}
     assert json_ready({"o": object()}, unknown_as_text=True)["o"].startswith("<object")
     with pytest.raises(TypeError):
         json_ready({"o": object()})

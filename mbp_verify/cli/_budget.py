@@ -1,0 +1,104 @@
+"""Size checks before any work: estimate the memory a command needs and refuse what cannot fit.
+
+The rule (documented in docs/cli-contract.md): each command that takes a size (`bound --sample`,
+`theorem --widths/--depth/--trials/--looks`, `audit --draws/--level`) estimates its peak memory
+from the sizes alone, in integer arithmetic and before allocating anything, prints it as one
+progress line, and refuses with exit 2 (an InputError naming the estimate) when the estimate
+exceeds the machine's physical memory (MemTotal in /proc/meminfo, else
+sysconf(SC_PHYS_PAGES) * SC_PAGE_SIZE). The check runs before the input is read; the line is
+printed once the rest of the input is validated. When the estimate fits in total but not in
+the memory available right now, the line says so and the work goes ahead.
+
+The factors are upper estimates measured on the reference engine: a bracket holds about 16
+float64 copies of the network's weights at its peak (the network, the pruned network, masks,
+|W| products and search buffers), plus a fixed cost per layer for the array objects.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..errors import InputError
+
+__all__ = ["MachineMemory", "machine_memory", "format_bytes", "weight_count", "bracket_bytes",
+           "sequential_design_bytes", "monte_carlo_bytes", "check_memory"]
+
+BRACKET_COPIES = 16  # float64 copies of the weights a bracket holds at its peak
+LAYER_OVERHEAD = 4096  # bytes per layer: array headers, masks' objects, bookkeeping
+DESIGN_COPIES = 5  # float64 arrays per entry of a group-sequential design's p-value table
+MONTE_CARLO_STATISTICS = 5  # null statistics kept per draw: kurtosis and four arrangement tests
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+@dataclass(frozen=True)
+class MachineMemory:
+    """Physical memory and memory available now, in bytes (available is None when unknown)."""
+
+    total: int
+    available: "int | None"
+
+
+def machine_memory() -> MachineMemory:
+    """MemTotal / MemAvailable from /proc/meminfo, else the physical pages from sysconf."""
+    fields: dict[str, int] = {}
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                name, _, rest = line.partition(":")
+                parts = rest.split()
+                if parts and parts[0].isdigit():
+                    fields[name] = int(parts[0]) * 1024
+    except OSError:
+        pass
+    if "MemTotal" in fields:
+        return MachineMemory(fields["MemTotal"], fields.get("MemAvailable"))
+    return MachineMemory(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), None)
+
+
+def format_bytes(count: int) -> str:
+    """1536 -> '1.5 KiB'; beyond EiB in scientific notation ('7.1e+21 B')."""
+    value = float(count)
+    for unit in _UNITS:
+        if value < 1024 or unit == _UNITS[-1]:
+            break
+        value /= 1024
+    if value >= 1024:
+        return f"{float(count):.2g} B"
+    return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def weight_count(widths: Sequence[int]) -> int:
+    """Number of weights of a network with these widths (d_0, ..., d_L)."""
+    return sum(a * b for a, b in zip(widths, widths[1:]))
+
+
+def bracket_bytes(entries: int, layers: int) -> int:
+    """Peak memory of sampling, pruning and bracketing one network of `entries` weights."""
+    return BRACKET_COPIES * 8 * entries + LAYER_OVERHEAD * layers
+
+
+def sequential_design_bytes(trials: int, looks: int) -> int:
+    """A group-sequential design's p-value tables: sum over the looks of (n_j + 1) entries, two designs."""
+    looks = min(looks, trials)
+    table = trials * (looks + 1) // 2 + 2 * looks  # >= sum_j (ceil(j T / K) + 1)
+    return 2 * DESIGN_COPIES * 8 * table
+
+
+def monte_carlo_bytes(draws: int, largest_layer: int) -> int:
+    """Null statistics kept for every draw, plus one batch of shuffled copies of the largest layer."""
+    return MONTE_CARLO_STATISTICS * 8 * draws + 2 * 8 * max(largest_layer, 1 << 20)
+
+
+def check_memory(command: str, what: str, needed: int, *, machine: "MachineMemory | None" = None) -> str:
+    """Refuse (InputError naming the estimate) above physical memory; else return the progress line
+    that the command prints when its input has been validated, just before the work starts."""
+    machine = machine or machine_memory()
+    if needed > machine.total:
+        raise InputError(f"{what} needs an estimated {format_bytes(needed)} of memory, more than this machine's "
+                         f"{format_bytes(machine.total)}; use smaller sizes")
+    note = ""
+    if machine.available is not None and needed > machine.available:
+        note = f"; only {format_bytes(machine.available)} available now"
+    return f"{command}: {what}: estimated peak memory {format_bytes(needed)} (machine {format_bytes(machine.total)}{note})"
