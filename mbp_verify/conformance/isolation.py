@@ -215,7 +215,10 @@ def _serve(conn: Connection, spec: str, rules: Any, global_scope: bool) -> None:
             result = ("fault", f"the pruner raised {type(exc).__name__}: {str(exc)[:_MESSAGE_LIMIT]}")
         changed = [(path, np.array(_at(args, path))) for path, copy in before
                    if copy.tobytes() != _at(args, path).tobytes()]
-        _send(conn, (*result, changed))
+        try:
+            _send(conn, (*result, changed))
+        except (pickle.PicklingError, TypeError, AttributeError, ValueError) as exc:
+            _send(conn, ("fault", f"the pruner returned a value that cannot be sent back ({type(exc).__name__})", changed))
 
 
 # ---------------------------------------------------------------- the checker's side
