@@ -174,9 +174,26 @@ def _silence_output() -> None:
     warnings.simplefilter("ignore")
 
 
+def _release_fork_server() -> None:
+    """Close the fork server's keep-alive pipe that multiprocessing hands every child it forks.
+
+    The fork server exits when that pipe reaches EOF; a worker holding its write end (while it
+    hangs in the pruner) would keep the server alive after the checker died, and the server
+    would keep the worker alive in turn (the worker's parent-death signal is tied to it).
+    """
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        os.close(fd)
+        server._forkserver_alive_fd = None
+
+
 def _serve(conn: Connection, spec: str, rules: Any, global_scope: bool) -> None:
     """Worker entry point: load the adapter, then answer calls until the pipe closes."""
-    die_with_parent()  # forked by the fork server, which itself ends with the checker
+    die_with_parent()  # forked by the fork server, which itself ends with the checker...
+    _release_fork_server()  # ...provided no worker keeps it alive
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the checker's to handle
     _silence_output()
     from .loader import load_in_process

@@ -68,7 +68,7 @@ CALL_CASES = {
     "wrong_dtype": ("calls:wrong_dtype", ["-k", "test_binary"], "fail", "binary"),
     "wrong_shape": ("calls:wrong_shape", [], "fail", "shape"),
 }
-DEFAULT_CALL_CASES = {"sys_exit_0", "segfault", "wrong_shape"}  # every case at the library level: test_isolation.py
+DEFAULT_CALL_CASES = {"sys_exit_0", "segfault"}  # every case at the library level: test_isolation.py
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=[] if c in DEFAULT_CALL_CASES else e2e) for c in CALL_CASES])
@@ -171,6 +171,7 @@ def _tagged(tag: str) -> list[int]:
 KILL_CASES = {
     "run": (["run", "--quick", "--workers", "2"], 3),
     "check-pruner": (["check-pruner", f"{HOSTILE}.slow:prune", "--quick", "--workers", "2"], 5),
+    "check-pruner-hung-pruner": (["check-pruner", f"{HOSTILE}.calls:block_alarm_and_sleep", "--timeout", "600"], 4),
     "theorem": (["theorem", "--widths", "64,128", "--alpha", "0.3", "--trials", "400", "--workers", "2"], 3),
 }
 
