@@ -62,11 +62,19 @@ def hypothesis_profile(args: argparse.Namespace) -> str:
     return "mbp-quick" if args.quick else "mbp-thorough" if args.thorough else "mbp-default"
 
 
-def worker_count(requested: "int | None") -> int:
-    """`--workers`: the number given (at least 1), or one per CPU."""
-    workers = requested if requested is not None else max(1, os.cpu_count() or 1)
-    if workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
+def worker_count(requested: "int | None", items: "int | None" = None) -> int:
+    """`--workers`: the number given (at least 1), or one per CPU; never more than the CPUs this
+    process may use nor than `items` (the work there is), with a note on stderr when capped."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested is not None and requested < 1:
+        raise InputError(f"--workers must be at least 1, got {requested}")
+    workers = requested if requested is not None else cpus
+    limit = max(1, min(cpus, items if items is not None else cpus))
+    if workers > limit:
+        if requested is not None:
+            bound = f"{cpus} CPUs" if limit == cpus else f"{items} test items"
+            progress(f"note: --workers {requested} capped at {limit} ({bound})")
+        workers = limit
     return workers
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from ..reports.atomic import atomic_write_json
 from ..reports.folders import mark_latest, new_run_folder
-from ..suite.runner import run_property_suite
+from ..suite.runner import run_property_suite, count_tests, validate_selection
 from ._common import add_common_arguments, add_suite_arguments, hypothesis_profile, progress, worker_count
 from .summary import format_report_summary
 
@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    workers = worker_count(args.workers)
+    validate_selection(args.select, ["."])
+    workers = worker_count(args.workers, count_tests(["."]))
     profile = hypothesis_profile(args)
     folder = new_run_folder("run", args.seed, args.reports_dir)
     progress(f"mbp-verify run: property suite on the reference engine ({workers} workers, profile {profile})")
@@ -35,8 +36,9 @@ def handle(args: argparse.Namespace) -> int:
         ["."], report_dir=folder, seed=args.seed, profile=profile, workers=workers,
         command="run", target="reference engine", include_slow=args.full, extra_args=extra,
     )
+    if outcome.problem is not None:
+        progress(f"mbp-verify run: {outcome.problem}")
     if outcome.report is None:
-        progress(f"mbp-verify run: the property suite produced no report (pytest exit code {outcome.pytest_exit_code})")
         return outcome.exit_code
     mark_latest(folder)
     print(format_report_summary(outcome.report, str(folder)))

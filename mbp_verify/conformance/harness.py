@@ -1,9 +1,13 @@
 """Calling the pruner under test safely: crashes and timeouts become `CodeUnderTestError`.
 
-The properties never call a pruner directly. `PrunerUnderTest` wraps an adapter so that an
-exception or a call exceeding the time limit is reported as status `error` for that
-property (and the suite goes on), while a returned mask is handed back as a numpy array
-for the property to judge.
+The properties, the findings probe, baselines and `--replay` never call a pruner directly.
+`PrunerUnderTest` wraps an adapter so that an exception, a crash of its process or a call
+exceeding the time limit is reported as status `error` for that property (and the suite
+goes on), while a returned mask is handed back as a numpy array for the property to judge.
+
+A user's pruner (`loader.load_pruner`) is an `IsolatedAdapter`: it runs in a worker process
+and the time limit is enforced from here, by killing that process. The built-in reference
+engine (trusted code) runs in-process under a SIGALRM limit.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 
 from ..suite.property import CodeUnderTestError
 from ..timeouts import time_limit
+from .isolation import IsolatedAdapter, PrunerTimeout
 from .protocol import as_numpy, has_hook
 from .rules import PrunerRules
 
@@ -24,12 +29,8 @@ __all__ = ["PrunerUnderTest", "PrunerTimeout", "DEFAULT_TIMEOUT_S"]
 DEFAULT_TIMEOUT_S = 20.0
 
 
-class PrunerTimeout(Exception):
-    """The pruner under test exceeded its per-call time limit."""
-
-
 def _time_limit(seconds: float) -> "AbstractContextManager[None]":
-    return time_limit(seconds, lambda: PrunerTimeout(f"the pruner did not return within {seconds:g} s"))
+    return time_limit(seconds, lambda: PrunerTimeout(f"timed out after {seconds:g} s"))
 
 
 @contextmanager
@@ -45,7 +46,8 @@ class PrunerUnderTest:
     """An adapter with guarded calls; `raw_*` variants let an exception through (NaN policy)."""
 
     def __init__(self, adapter: Any, *, spec: str = "reference engine", timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self.adapter = adapter
+        self._isolated = isinstance(adapter, IsolatedAdapter)
+        self.adapter = adapter.with_timeout(timeout_s) if self._isolated else adapter
         self.spec = spec
         self.timeout_s = timeout_s
 
@@ -63,12 +65,18 @@ class PrunerUnderTest:
     def has(self, hook: str) -> bool:
         return has_hook(self.adapter, hook)
 
+    def _limited(self) -> "AbstractContextManager[None]":
+        """The in-process time limit; an isolated pruner's limit is enforced by its worker's owner."""
+        return _time_limit(0 if self._isolated else self.timeout_s)
+
     def _guarded(self, call: Callable[[], Any], what: str) -> Any:
         try:
-            with _time_limit(self.timeout_s), _quiet():
+            with self._limited(), _quiet():
                 return call()
         except PrunerTimeout as exc:
-            raise CodeUnderTestError(f"{what} timed out: {exc}") from None
+            raise CodeUnderTestError(f"{what}: {exc}") from None
+        except CodeUnderTestError:
+            raise
         except (KeyboardInterrupt, SystemExit):
             raise
         except AssertionError as exc:  # an assert inside the pruner is its crash, not our verdict
@@ -78,7 +86,7 @@ class PrunerUnderTest:
 
     def raw_prune(self, weights: np.ndarray, n_prune: int) -> np.ndarray:
         """Call without turning exceptions into `error` (used where raising is a declared policy)."""
-        with _time_limit(self.timeout_s), _quiet():
+        with self._limited(), _quiet():
             return as_numpy(self.adapter.prune(weights, int(n_prune)))
 
     def prune(self, weights: np.ndarray, n_prune: int) -> np.ndarray:

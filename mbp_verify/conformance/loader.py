@@ -9,6 +9,11 @@
 Rules come from the adapter's `rules`, else the callable's `mbp_rules` attribute, else the
 defaults; `rules=` (CLI `--rules`) overrides them key by key. Anything that cannot be
 loaded raises `InputError` with one clear line.
+
+`load_pruner` never imports the user's module in the calling process: it checks the
+spec's syntax here and loads it in a worker process (`isolation.IsolatedAdapter`), where a
+module that exits, crashes or hangs at import cannot take the checker down.
+`load_in_process` is what that worker runs.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from ..errors import InputError
 from .protocol import FunctionPruner, GlobalFunctionPruner, has_hook
 from .rules import PrunerRules, coerce_rules
 
-__all__ = ["load_pruner", "resolve_target", "split_spec"]
+__all__ = ["load_pruner", "load_in_process", "resolve_target", "split_spec"]
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -55,6 +60,9 @@ def resolve_target(spec: str) -> Any:
     return target
 
 
+_LOADED: dict[tuple, Any] = {}
+
+
 class _WithRules:
     """An adapter seen through overridden rules (everything else delegates)."""
 
@@ -66,8 +74,25 @@ class _WithRules:
         return getattr(self._adapter, name)
 
 
-def load_pruner(spec: str, *, rules: "PrunerRules | dict | str | None" = None, global_scope: bool = False) -> Any:
-    """The adapter for `spec`, with declared rules (and `rules` overrides) applied."""
+def load_pruner(spec: str, *, rules: "PrunerRules | dict | str | None" = None, global_scope: bool = False,
+                timeout_s: float = 20.0) -> Any:
+    """The adapter for `spec` in its own worker process, declared rules and `rules` overrides applied.
+
+    `timeout_s` bounds the import; a load that fails, exits, crashes or hangs raises `InputError`.
+    """
+    split_spec(spec)
+    if rules:
+        coerce_rules(rules)  # a malformed override is the caller's error: say so before starting a worker
+    from .isolation import IsolatedAdapter
+
+    key = (spec, rules if isinstance(rules, (str, type(None))) else repr(rules), bool(global_scope), os.getcwd())
+    if key not in _LOADED:  # one long-lived worker per pruner and process (it restarts itself after a crash)
+        _LOADED[key] = IsolatedAdapter(spec, rules=rules, global_scope=global_scope, timeout_s=timeout_s)
+    return _LOADED[key].with_timeout(timeout_s)
+
+
+def load_in_process(spec: str, *, rules: "PrunerRules | dict | str | None" = None, global_scope: bool = False) -> Any:
+    """The adapter for `spec` imported into this process (the worker's side of `load_pruner`)."""
     target = resolve_target(spec)
     if isinstance(target, type):
         try:

@@ -1,13 +1,18 @@
 """Run the property suite (a pytest session) in a subprocess and read back its report.
 
 A subprocess lets us pin BLAS to one thread per worker before numpy loads, and isolates
-the suite from the caller's pytest configuration.
+the suite from the caller's pytest configuration. The subprocess and its pytest-xdist
+workers die with their parent (`mbp_verify.lifeline`). Exit 0 needs a report in which
+every required property ran and passed and a pytest session that ended normally; a `-k`
+expression that does not parse, or selects nothing, is the caller's error (`InputError`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,8 +21,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import InputError
+from ..lifeline import die_with_parent
 
-__all__ = ["properties_dir", "SuiteRun", "run_property_suite", "single_thread_env", "pin_blas_threads_for_children"]
+__all__ = ["properties_dir", "SuiteRun", "run_property_suite", "single_thread_env", "pin_blas_threads_for_children",
+           "validate_selection", "property_ids", "count_tests"]
+
+_PYTEST_OK, _PYTEST_TESTS_FAILED, _PYTEST_NO_TESTS = 0, 1, 5
+_TEST_RE = re.compile(r"^def (test_\w+)", re.M)
+_ID_RE = re.compile(r"""id\s*=\s*["']([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)["']""")
 
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -64,9 +75,76 @@ class SuiteRun:
 
     @property
     def exit_code(self) -> int:
+        """0 only if the report exists, lists properties, its verdict is 0 and pytest ended normally."""
+        if self.report is None or not self.report["summary"].get("properties"):
+            return 1
+        verdict = int(self.report["summary"]["exit_code"])
+        if self.pytest_exit_code == _PYTEST_OK:
+            return verdict
+        counts = self.report["summary"].get("status_counts", {})
+        explained = self.pytest_exit_code == _PYTEST_TESTS_FAILED and any(
+            counts.get(s) for s in ("fail", "error", "inconclusive"))  # failed advisory properties
+        return verdict if explained else max(verdict, 1)
+
+    @property
+    def problem(self) -> "str | None":
+        """Why the run cannot be trusted as a whole (no report, no property, pytest crashed), or None."""
         if self.report is None:
-            return 3
-        return int(self.report["summary"]["exit_code"])
+            return f"the property suite produced no report (pytest exit code {self.pytest_exit_code})"
+        if not self.report["summary"].get("properties"):
+            return "the property suite ran no property"
+        if self.exit_code > int(self.report["summary"]["exit_code"]):
+            return f"pytest ended abnormally (exit code {self.pytest_exit_code}): the run is not a pass"
+        return None
+
+
+def validate_selection(expression: "str | None", paths: Sequence[str]) -> None:
+    """An `InputError` (one line, a few valid property ids) if the `-k` expression does not parse."""
+    if expression is None:
+        return
+    if not expression.strip():
+        raise InputError(f"-k needs an expression, got an empty one; {_examples(paths)}")
+    try:
+        from _pytest.mark.expression import Expression
+    except ImportError:  # a pytest without this parser: an unparsable -k then selects nothing (exit 2 below)
+        return
+    try:
+        Expression.compile(expression)
+    except Exception as exc:  # SyntaxError in pytest >= 8.4, ParseError before
+        reason = getattr(exc, "msg", None) or getattr(exc, "message", None) or str(exc)
+        raise InputError(f"-k {expression!r} is not a valid selection ({reason}); {_examples(paths)}") from None
+
+
+def property_ids(paths: Sequence[str]) -> list[str]:
+    """The property ids declared under `paths` of the property suite (sorted, unique)."""
+    suite = properties_dir()
+    found: set[str] = set()
+    for path in paths:
+        for file in sorted((suite / path).rglob("test_*.py")):
+            found.update(_ID_RE.findall(file.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def count_tests(paths: Sequence[str]) -> int:
+    """How many test functions the property suite has under `paths` (the items a run can spread
+    over workers, counting each parametrised test once)."""
+    return len(_test_names(paths))
+
+
+def _test_names(paths: Sequence[str]) -> list[str]:
+    suite = properties_dir()
+    return sorted({name for path in paths for file in sorted((suite / path).rglob("test_*.py"))
+                   for name in _TEST_RE.findall(file.read_text(encoding="utf-8"))})
+
+
+def _spread(values: list[str], count: int) -> list[str]:
+    return values[:: max(1, len(values) // count)][:count]
+
+
+def _examples(paths: Sequence[str], count: int = 4) -> str:
+    names, ids = _test_names(paths), property_ids(paths)
+    return (f"-k matches test names such as {', '.join(_spread(names, count))} "
+            f"(properties such as {', '.join(_spread(ids, count))}; {len(ids)} in all)")
 
 
 def run_property_suite(
@@ -82,11 +160,15 @@ def run_property_suite(
     extra_args: Sequence[str] = (),
     quiet: bool = True,
 ) -> SuiteRun:
-    """Run pytest over `paths` (relative to the property suite) and return its report."""
+    """Run pytest over `paths` (relative to the property suite) and return its report.
+
+    A `-k` in `extra_args` that selects nothing raises `InputError` and removes `report_dir`.
+    """
     suite = properties_dir()
     args = [sys.executable, "-m", "pytest", *[str(suite / p) for p in paths]]
     if not _plugin_registered_by_entry_point():
         args += ["-p", "mbp_verify.suite.plugin"]
+    args += ["-p", "mbp_verify.suite.lifeline_plugin"]
     args += [
         "-p", "no:cacheprovider", "-p", "no:benchmark", "-o", "addopts=", "-o", "console_output_style=classic",
         "--rootdir", str(suite.parent), "--mbp-report-dir", str(report_dir.resolve()),
@@ -103,13 +185,18 @@ def run_property_suite(
     returncode = _stream_to_stderr(args, env=env, cwd=suite.parent)
     report_file = report_dir / "report.json"
     report = json.loads(report_file.read_text()) if report_file.is_file() else None
+    if "-k" in extra_args and (returncode == _PYTEST_NO_TESTS or (report is not None and not report["summary"].get("properties"))):
+        shutil.rmtree(report_dir, ignore_errors=True)
+        expression = extra_args[list(extra_args).index("-k") + 1]
+        raise InputError(f"-k {expression!r} selects no property; {_examples(paths)}")
     return SuiteRun(report_dir, report, returncode)
 
 
 def _stream_to_stderr(args: list[str], *, env: dict[str, str], cwd: Path) -> int:
     """Run `args`, forwarding its output to our stderr as it comes (progress, not results)."""
+    parent = os.getpid()
     with subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, bufsize=1) as process:
+                          text=True, bufsize=1, preexec_fn=lambda: die_with_parent(parent)) as process:
         assert process.stdout is not None
         for line in process.stdout:
             sys.stderr.write(line)

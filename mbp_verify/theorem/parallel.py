@@ -3,7 +3,9 @@
 Workers are started with the 'spawn' method while BLAS is pinned to one thread in the
 environment, so every worker's numpy starts single-threaded (a pool initializer would be too
 late: numpy reads the variable when it is imported). Results come back keyed by task position,
-never by completion order, and each carries the seconds its worker spent on it.
+never by completion order, and each carries the seconds its worker spent on it. Each worker
+dies with the process that started it (`mbp_verify.lifeline`), so killing `theorem` leaves
+no orphan behind.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Sequence
 
+from ..lifeline import die_with_parent
 from ..statistics.binomial import validate_integer
 from ..suite import single_thread_env
 
@@ -42,7 +45,8 @@ class TrialPool:
             pinned = single_thread_env({})
             self._saved_env = {name: os.environ.get(name) for name in pinned}
             os.environ.update(pinned)  # inherited by every spawned worker, before it imports numpy
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=die_with_parent, initargs=(os.getpid(),))
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,118 @@
+"""Pruners that misbehave when called (module import itself is harmless)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+
+def _correct(weights, n_prune):
+    order = np.argsort(np.abs(np.asarray(weights, dtype=np.float64)).ravel(), kind="stable")
+    keep = np.ones(weights.size, dtype=bool)
+    keep[order[:n_prune]] = False
+    return keep.reshape(weights.shape)
+
+
+def exit_zero(weights, n_prune):
+    sys.exit(0)
+
+
+def exit_three(weights, n_prune):
+    sys.exit(3)
+
+
+def os_exit_zero(weights, n_prune):
+    os._exit(0)
+
+
+def kill_self(weights, n_prune):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def segfault(weights, n_prune):
+    ctypes.string_at(0)
+
+
+def base_exception(weights, n_prune):
+    raise BaseException("not an Exception")
+
+
+def block_alarm_and_sleep(weights, n_prune):
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    time.sleep(3600)
+
+
+def print_megabytes(weights, n_prune):
+    chunk = "x" * (1 << 20)
+    for _ in range(8):
+        sys.stdout.write(chunk)
+        sys.stderr.write(chunk)
+    return _correct(weights, n_prune)
+
+
+def return_list(weights, n_prune):
+    return _correct(weights, n_prune).tolist()
+
+
+def wrong_dtype(weights, n_prune):
+    return _correct(weights, n_prune).astype(np.float32) * 0.5
+
+
+def wrong_shape(weights, n_prune):
+    return _correct(weights, n_prune).ravel()[:-1] if weights.size > 1 else np.ones(2, dtype=bool)
+
+
+def correct(weights, n_prune):
+    return _correct(weights, n_prune)
+
+
+def segfault_when_one(weights, n_prune):
+    if n_prune == 1:
+        ctypes.string_at(0)
+    return _correct(weights, n_prune)
+
+
+def zero_in_place(weights, n_prune):
+    mask = _correct(weights, n_prune)
+    weights[~mask] = 0
+    return mask
+
+
+def layout(weights, n_prune):
+    """Reports what arrived: strides (in items), writeable flag, and the values."""
+    return np.array([s // weights.itemsize for s in weights.strides] + [int(weights.flags.writeable)])
+
+
+class OddError(Exception):
+    """An exception class only the pruner's module defines."""
+
+
+def raise_odd(weights, n_prune):
+    raise OddError("odd input")
+
+
+def raise_value(weights, n_prune):
+    raise ValueError("NaN weights are refused")
+
+
+def return_object(weights, n_prune):
+    return OddError("not a mask")
+
+
+class Adapter:
+    """An adapter object with declared rules and a hook the checker has never heard of."""
+
+    name = "hostile adapter"
+    rules = {"tie": "index", "nan": "raise"}
+
+    def prune(self, weights, n_prune):
+        return _correct(weights, n_prune)
+
+    def custom_hook(self, a, b):
+        return [a + b, os.getpid()]
