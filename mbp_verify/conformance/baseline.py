@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import InputError
+from .._environment import distribution_versions, package_versions
+from ..errors import CodeUnderTestError, InputError
 from ..reports.atomic import atomic_write_json
 from ..seeding import rng_for
-from ..suite.property import CodeUnderTestError
 from .harness import PrunerUnderTest
 
 __all__ = ["CORPUS_VERSION", "baseline_corpus", "record_baseline", "load_baseline", "compare_baseline", "BaselineDiff",
@@ -119,23 +119,16 @@ def library_versions(pruner: PrunerUnderTest) -> dict[str, str]:
     top = pruner.spec.split(":", 1)[0].split(".", 1)[0]
     names += metadata.packages_distributions().get(top, [])
     names += list(getattr(pruner.adapter, "libraries", ()) or ())
-    found: dict[str, str] = {}
-    for name in dict.fromkeys(names):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return distribution_versions(names, missing="not installed")
 
 
 def record_baseline(pruner: PrunerUnderTest, path: "str | Path", *, seed: int) -> dict[str, Any]:
     """Run the corpus and write the baseline file; returns the document."""
     from .. import __version__
-    from ..suite.plugin import _versions
 
     document = {"schema": SCHEMA, "schema_version": 1, "corpus_version": CORPUS_VERSION, "seed": seed,
                 "target": pruner.spec, "rules": pruner.rules.to_dict(), "mbp_verify_version": __version__,
-                "versions": _versions(), "libraries": library_versions(pruner), "cases": run_corpus(pruner, seed)}
+                "versions": package_versions(), "libraries": library_versions(pruner), "cases": run_corpus(pruner, seed)}
     try:
         atomic_write_json(path, document)
     except OSError as exc:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..suite.property import CodeUnderTestError
+from ..errors import CodeUnderTestError
 from .baseline import baseline_corpus, library_versions, run_corpus
 from .harness import PrunerUnderTest
 from .probe import Findings, observe_rules

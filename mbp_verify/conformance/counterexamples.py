@@ -180,7 +180,7 @@ class ReplayResult:
 
 def replay(example: Counterexample, pruner: Any) -> ReplayResult:
     """Run `pruner` (a PrunerUnderTest) on the saved input and apply the generic mask checks."""
-    from ..suite.property import CodeUnderTestError
+    from ..errors import CodeUnderTestError
 
     values = example.values
     try:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..suite.property import CodeUnderTestError
+from ..errors import CodeUnderTestError
 from ..timeouts import time_limit
 from .isolation import IsolatedAdapter, PrunerTimeout
 from .protocol import as_numpy, has_hook

@@ -37,9 +37,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import CodeUnderTestError, InputError
 from ..lifeline import die_with_parent
-from ..suite.property import CodeUnderTestError
 from .rules import PrunerRules
 
 __all__ = ["IsolatedAdapter", "PrunerTimeout", "describe_exit"]
@@ -253,7 +252,7 @@ def _context() -> Any:
 @contextmanager
 def _single_thread_blas() -> Iterator[None]:
     """BLAS pinned to one thread in the environment the fork server (or a spawned worker) starts with."""
-    from ..suite.runner import single_thread_env
+    from .._environment import single_thread_env
 
     pinned = single_thread_env({})
     saved = {name: os.environ.get(name) for name in pinned}

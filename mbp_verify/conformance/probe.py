@@ -9,15 +9,13 @@ float product.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 
-from dataclasses import replace
-
 from .harness import PrunerUnderTest
-from .rules import COUNT_RULES, RULE_CHOICES, PrunerRules
+from .rules import COUNT_RULES, RULE_CHOICES
 
 __all__ = ["Finding", "Findings", "observe_rules", "COUNT_PROBES"]
 

@@ -11,9 +11,10 @@ fails once the sum exceeds the limit. Union bound: P(any property fails) <= sum 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import pytest
 

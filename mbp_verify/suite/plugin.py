@@ -18,13 +18,13 @@ import json
 import os
 import platform
 import time
-from importlib import metadata as _metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
+from .._environment import package_versions
 from ..reports.atomic import json_ready
 from .property import CodeUnderTestError, Inconclusive
 from .results import ItemResult, aggregate
@@ -293,7 +293,7 @@ class _ReportCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        from ..reports.run_report import build_report, write_run_report
+        from .report import build_report, write_run_report
 
         results = aggregate(self.items)
         report = build_report(self._metadata(exitstatus), results)
@@ -313,16 +313,8 @@ class _ReportCollector:
             "started": self.started_iso,
             "duration_s": round(time.time() - self.started, 3),
             "pytest_exit_status": int(exitstatus),
-            "versions": _versions(),
+            "versions": package_versions(),
             "platform": platform.platform(),
         }
 
 
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for dist in ("mbp-verify", "numpy", "scipy", "sympy", "hypothesis", "pytest", "pytest-xdist", "torch"):
-        try:
-            found[dist] = _metadata.version(dist)
-        except _metadata.PackageNotFoundError:
-            continue
-    return found

@@ -10,7 +10,8 @@ code under test (`CodeUnderTestError`, or any other exception) is `error`, `pyte
 from __future__ import annotations
 
 import re
-from typing import Callable, Literal, TypeVar
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 import pytest
 

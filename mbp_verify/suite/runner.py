@@ -15,11 +15,13 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from .._environment import pin_blas_threads_for_children, single_thread_env
 from ..errors import InputError
 from ..lifeline import die_with_parent
 
@@ -30,9 +32,6 @@ _PYTEST_OK, _PYTEST_TESTS_FAILED, _PYTEST_NO_TESTS = 0, 1, 5
 _TEST_RE = re.compile(r"^def (test_\w+)", re.M)
 _ID_RE = re.compile(r"""id\s*=\s*["']([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)["']""")
 
-_BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
 def properties_dir() -> Path:
     """The formal property suite: `properties/` of a source checkout, or the installed copy."""
     package = Path(__file__).resolve().parent.parent
@@ -40,25 +39,6 @@ def properties_dir() -> Path:
         if (candidate / "conftest.py").is_file():
             return candidate
     raise InputError("cannot find the property suite (properties/); reinstall mbp-verify")
-
-
-def single_thread_env(base: "dict[str, str] | None" = None) -> dict[str, str]:
-    """The environment with BLAS/OpenMP pinned to one thread per process."""
-    env = dict(os.environ if base is None else base)
-    for var in _BLAS_VARS:
-        env[var] = "1"
-    return env
-
-
-def pin_blas_threads_for_children() -> None:
-    """Default BLAS/OpenMP to one thread in processes started from now on (e.g. xdist workers).
-
-    A value the user exported is kept. Called by the suite's conftest files, which pytest loads
-    before pytest-xdist starts its workers, so `python -m pytest -n 2` does not oversubscribe
-    the cores with 2 x (number of cores) BLAS threads.
-    """
-    for var in _BLAS_VARS:
-        os.environ.setdefault(var, "1")
 
 
 def _plugin_registered_by_entry_point() -> bool:

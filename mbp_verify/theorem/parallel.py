@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 from ..lifeline import die_with_parent
 from ..statistics.binomial import validate_integer
-from ..suite import single_thread_env
+from .._environment import single_thread_env
 
 __all__ = ["TrialPool", "timed_call"]
 

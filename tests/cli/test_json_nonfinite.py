@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mbp_verify.cli import main
-from mbp_verify.reports.run_report import build_report, write_run_report
+from mbp_verify.suite.report import build_report, write_run_report
 from mbp_verify.suite.results import ItemResult, aggregate
 from mbp_verify.suite.runner import SuiteRun
 

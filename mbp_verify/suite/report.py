@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from ..suite.results import PropertyResult, run_exit_code
-from .atomic import atomic_write_json, atomic_write_text
-from .folders import staged_folder
+from ..reports.atomic import atomic_write_json, atomic_write_text
+from ..reports.folders import staged_folder
+from .results import PropertyResult, run_exit_code
 
 __all__ = ["REPORT_SCHEMA", "REPORT_SCHEMA_VERSION", "build_report", "write_run_report", "render_markdown", "render_junit", "status_counts"]
 

@@ -7,7 +7,7 @@ import pytest
 
 from mbp_verify.reports.atomic import atomic_write_json, atomic_write_text
 from mbp_verify.reports.folders import mark_latest, new_run_folder
-from mbp_verify.reports.run_report import build_report, render_junit, render_markdown, write_run_report
+from mbp_verify.suite.report import build_report, render_junit, render_markdown, write_run_report
 from mbp_verify.suite.results import ItemResult, aggregate, combine_statuses, run_exit_code
 
 
@@ -45,7 +45,7 @@ def test_write_run_report_is_all_or_nothing(tmp_path, monkeypatch):
     def boom(_report):
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr("mbp_verify.reports.run_report.render_junit", boom)
+    monkeypatch.setattr("mbp_verify.suite.report.render_junit", boom)
     with pytest.raises(RuntimeError):
         write_run_report(tmp_path / "run-2", report)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run-1"]  # no half report left behind
