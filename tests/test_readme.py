@@ -57,11 +57,6 @@ PARSE_ONLY = {
 # the test process (the others run in-process through the same `main` the console script calls).
 SUBPROCESS = {"check-pruner"}
 
-# Pages written on other branches of the same release; links to them are checked once they exist.
-PAGES_FROM_OTHER_BRANCHES = frozenset(
-    {"certificates.md", "lipschitz.md", "isolation.md", "cli-contract.md", "adapters.md", "findings.md"}
-)
-
 PRUNER = '''import numpy as np
 
 
@@ -273,8 +268,6 @@ def _anchors(path: Path) -> set[str]:
 def test_relative_links_resolve(path):
     for link, anchor in _links(path):
         target = (path.parent / link).resolve() if link else path
-        if not target.exists() and target.name in PAGES_FROM_OTHER_BRANCHES and target.parent == ROOT / "docs":
-            continue
         assert target.exists(), f"{path.relative_to(ROOT)} links to missing {link}"
         if anchor and target.suffix == ".md":
             assert anchor in _anchors(target), f"{path.relative_to(ROOT)}: no heading #{anchor} in {link or path.name}"
