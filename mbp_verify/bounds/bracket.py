@@ -31,10 +31,10 @@ from ..errors import InputError
 from .ascent import maximise_error
 from .constants import layer_constants
 from .averaged import averaged_bound, unavailable_reason
-from .layerwise import layer_norms, layerwise_bound
+from .layerwise import LayerNorms, layer_norms, layerwise_bound
 from .parts import check_pair, pair_parts
 from .replay import Replay, replay_error, unit_ball_point
-from .rounding import float_up
+from .rounding import add_up, float_up, ldexp_up
 from .scaling import LayerScaling, power_of_two, scale_pair
 
 __all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "bracket_sup_error"]
@@ -167,8 +167,21 @@ def _scaled_replay(replay: Replay, total: int) -> Replay:
     return Replay(value, margin, replay.input_norm_bound)
 
 
+def _replay_norms(norms: "LayerNorms | None", scaling: LayerScaling,
+                  on_scaled: bool) -> "tuple[list[float], list[float]] | None":
+    """The certified ||W_l||_2, ||W~_l||_2 for the replay's reference pass: as certified on the scaled
+    pair, or 2^{s_l} (||V_l|| + residual_l) for the pair itself; None without certified norms."""
+    if norms is None:
+        return None
+    full, pruned, _ = norms.uppers()
+    if on_scaled:
+        return full, pruned
+    widen = lambda values: [ldexp_up(add_up(v, r), s) for v, r, s in zip(values, scaling.residuals, scaling.shifts)]
+    return widen(full), widen(pruned)
+
+
 def _lower(pair: PrunedNetwork, scaled: PrunedNetwork, scaling: LayerScaling, homogeneous: bool,
-           starts: np.ndarray, budget: _Budget, lipschitz: list[float],
+           starts: np.ndarray, budget: _Budget, lipschitz: list[float], norms: "LayerNorms | None",
            timings: dict[str, float]) -> tuple[np.ndarray, Replay, str]:
     """The witness, its replay (for the pair) and how it was found. The search and replay run on
     the scaled pair when that is exact; if either overflows float64, the witness falls back to 0
@@ -185,7 +198,7 @@ def _lower(pair: PrunedNetwork, scaled: PrunedNetwork, scaling: LayerScaling, ho
         if reason is None:
             witness = unit_ball_point(search.best_input)
             try:
-                replay = replay_error(target, witness, lipschitz)
+                replay = replay_error(target, witness, lipschitz, norms=_replay_norms(norms, scaling, use_scaled))
             except InputError as exc:  # float64 overflow in the replay
                 reason = str(exc)
             else:
@@ -196,7 +209,7 @@ def _lower(pair: PrunedNetwork, scaled: PrunedNetwork, scaling: LayerScaling, ho
                 return witness, (_scaled_replay(replay, scaling.total) if use_scaled else replay), method
         witness = np.zeros(pair.original.widths[0])
         try:
-            return witness, replay_error(pair, witness, lipschitz), f"none: {reason}; replayed at x = 0 instead"
+            return witness, replay_error(pair, witness, lipschitz, norms=_replay_norms(norms, scaling, False)), f"none: {reason}; replayed at x = 0 instead"
         except InputError:
             return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
 
@@ -218,6 +231,7 @@ def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.ran
     upper_bounds: dict[str, float] = {}
     unavailable: dict[str, str] = {}
     directions: list[np.ndarray] = []
+    norms: "LayerNorms | None" = None
     with _timed(timings, "layerwise"):
         try:
             norms = layer_norms(parts, generator)
@@ -247,7 +261,7 @@ def bracket_sup_error(pair: PrunedNetwork, *, rng: "np.random.Generator | np.ran
     homogeneous = all(c.homogeneous for c in constants)
     lipschitz = [c.lipschitz for c in constants]
     starts = _starts(directions, budget.restarts, pair.original.widths[0], generator)
-    witness, replay, lower_method = _lower(pair, scaled, scaling, homogeneous, starts, budget, lipschitz, timings)
+    witness, replay, lower_method = _lower(pair, scaled, scaling, homogeneous, starts, budget, lipschitz, norms, timings)
 
     if upper_bounds:
         method = min(upper_bounds, key=upper_bounds.__getitem__)
