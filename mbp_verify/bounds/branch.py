@@ -8,7 +8,9 @@ whole box, the smaller of
 
 - **interval (mid-radius) propagation** through F and f, in float64 with every rounding
   covered: |fl(W m) - W m| <= gamma_n |W||m| + n eta, radii |W| r rounded upwards, ReLU neurons
-  with m + r < 0 set to exactly 0, other activations sigma(m) +- (K r + 16 u (|m| + |sigma(m)| + 1));
+  with m + r < 0 set to exactly 0 and [0, m + r] where the sign may change, other activations
+  sigma(m) +- (K r + 16 u (|m| + |sigma(m)| + 1)) or, when non-decreasing (derived slope_min >= 0),
+  [sigma(m - r), sigma(m + r)] widened by the evaluation errors, whichever is narrower;
 - **centre plus Lipschitz**: the centre's enclosure (the same propagation with radius 0) plus
   (Lip f + Lip F) h sqrt(d0), with Lip <= prod_l K_l ||W_l||_2 from certified norms.
 
@@ -62,6 +64,46 @@ def _inflate(values: np.ndarray, operations: int) -> np.ndarray:
     return values * (1.0 + 2.0 * (operations + 1) * UNIT_ROUNDOFF) + (operations + 1) * UNDERFLOW_UNIT
 
 
+def _evaluation_error(values: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """Bound of |numpy's sigma(z) - sigma(z)| per entry (as in `replay`)."""
+    return _ULPS * UNIT_ROUNDOFF * (np.abs(values) + np.abs(images) + 1.0)
+
+
+def _relu_enclosure(mid: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """relu over mid +- rad: exact 0 on inactive boxes, the same interval on active ones, and
+    [0, top] (top >= mid + rad) where the sign may change."""
+    off = mid < -rad
+    on = mid > rad
+    top = _inflate(np.maximum(mid + rad, 0.0), 1)
+    half = 0.5 * top
+    cover = np.maximum(half, top - half)  # half +- cover contains [0, top] whatever the rounding of top / 2
+    new_mid = np.where(on, mid, np.where(off, 0.0, half))
+    new_rad = np.where(on, rad, np.where(off, 0.0, cover))
+    return new_mid, new_rad
+
+
+def _activation_enclosure(spec, constants: LayerConstants, mid: np.ndarray,
+                          rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sigma over mid +- rad: sigma(mid) +- (K rad + evaluation error), and for non-decreasing
+    sigma (slope_min >= 0) also [sigma(low), sigma(high)] widened by the evaluation errors;
+    per entry the one with the smaller radius (both enclose)."""
+    value = spec(mid)
+    lip_rad = _inflate(constants.lipschitz * rad + _evaluation_error(mid, value), 4)
+    if constants.slope_min < 0:
+        return value, lip_rad
+    low = np.nextafter(mid - rad, -np.inf)  # <= the exact mid - rad
+    high = np.nextafter(mid + rad, np.inf)
+    s_low, s_high = spec(low), spec(high)
+    a = s_low - _inflate(_evaluation_error(low, s_low), 3)
+    b = s_high + _inflate(_evaluation_error(high, s_high), 3)
+    a = a - _inflate(2 * UNIT_ROUNDOFF * np.abs(a), 1)  # the subtraction's own rounding
+    b = b + _inflate(2 * UNIT_ROUNDOFF * np.abs(b), 1)
+    centre = 0.5 * (a + b)
+    spread = _inflate(np.maximum(b - centre, centre - a), 2)
+    tighter = spread < lip_rad
+    return np.where(tighter, centre, value), np.where(tighter, spread, lip_rad)
+
+
 def _propagate(network: Network, constants: Sequence[LayerConstants], mid: np.ndarray,
                rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mid-radius enclosure of the network's output over the boxes mid +- rad (rows are boxes)."""
@@ -78,14 +120,9 @@ def _propagate(network: Network, constants: Sequence[LayerConstants], mid: np.nd
             break
         spec = network.activations[layer]
         if spec.name == "relu":
-            off = mid < -rad  # the whole box is inactive: exactly 0
-            mid = np.where(off, 0.0, np.maximum(mid, 0.0))
-            rad = np.where(off, 0.0, rad)
+            mid, rad = _relu_enclosure(mid, rad)
         elif spec.name != "identity":
-            value = spec(mid)
-            evaluation = _ULPS * UNIT_ROUNDOFF * (np.abs(mid) + np.abs(value) + 1.0)
-            rad = _inflate(constants[layer].lipschitz * rad + evaluation, 6)
-            mid = value
+            mid, rad = _activation_enclosure(spec, constants[layer], mid, rad)
     return mid, rad
 
 

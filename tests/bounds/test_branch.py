@@ -93,3 +93,17 @@ def test_branch_is_off_for_large_inputs_unless_forced():
     assert "branch_and_bound" in result.unavailable and "branch_and_bound" not in result.upper_bounds
     forced = bracket_sup_error(pair, rng=0, effort="fast", target_ratio=1.5, time_limit=1, branch=True)
     assert "branch_and_bound" in forced.upper_bounds and forced.upper >= forced.lower
+
+
+@pytest.mark.parametrize("activation", ["tanh", "gelu", "sigmoid"])
+def test_branch_and_bound_covers_a_dense_grid_of_the_ball(activation):
+    # smooth activations: the sup may be inside the ball; the upper bound must cover a dense
+    # polar grid (40,000 points), and the lower bound must not exceed its best point by more
+    # than the search could find between grid points
+    pair = prune_network(sample_network([2, 10, 10, 2], 6, activation=activation), 0.3)
+    result = bracket_sup_error(pair, rng=0, effort="fast", target_ratio=1.05, time_limit=2)
+    radius, angle = np.meshgrid(np.linspace(0, 1, 100), np.linspace(0, 2 * np.pi, 400, endpoint=False))
+    points = np.stack([(radius * np.cos(angle)).ravel(), (radius * np.sin(angle)).ravel()], axis=1)
+    grid = float(np.max(np.linalg.norm(pair.pruned.forward(points) - pair.original.forward(points), axis=1)))
+    assert grid <= result.upper * (1 + 1e-12)
+    assert result.upper_method == "branch_and_bound" and result.lower >= 0.999 * grid
