@@ -158,7 +158,7 @@ def _domain_points(centres: np.ndarray, sphere: bool) -> np.ndarray:
 
 def branch_and_bound(pair: PrunedNetwork, constants: Sequence[LayerConstants], *, homogeneous: bool,
                      lipschitz_sum: float, start: tuple[np.ndarray, Replay], target_ratio: float,
-                     time_limit: float, max_boxes: int = 2_000_000,
+                     time_limit: float, max_boxes: int = 1_000_000,
                      norms: "tuple[Sequence[float], Sequence[float]] | None" = None) -> BranchResult:
     """Refine boxes of the input until upper <= target_ratio * lower (see the module docstring).
 
