@@ -151,12 +151,15 @@ def _split_product(w: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.nd
                     right.append(xj)
             left.append(wi)
             right.append(x_rest)
-        left_matrix, right_vector = np.concatenate(left, axis=1), np.concatenate(right)
     else:
-        left_matrix, right_vector = np.concatenate([w, w], axis=1), np.concatenate([hi, lo])
-    m = left_matrix.shape[1] + 1
-    rest = left_matrix @ right_vector
-    magnitude = np.abs(left_matrix) @ np.abs(right_vector)  # >= (1 - gamma_m) |A||b| - m eta entrywise
+        left, right = [w, w], [hi, lo]
+    # One inner product of length m = sum of the blocks' lengths, summed block by block (one of
+    # its summation orders, so Higham's bound applies as it stands) without forming [A_1 ... A_k].
+    m = sum(block.shape[1] for block in left) + 1
+    rest, magnitude = np.zeros(rows), np.zeros(rows)
+    for block, vector in zip(left, right):
+        rest = rest + block @ vector
+        magnitude = magnitude + np.abs(block) @ np.abs(vector)  # >= (1 - gamma_m) |A||b| - m eta entrywise
     s, errors = np.zeros(rows), [rest]
     for product in exact:
         s, e = _two_sum(s, product)
