@@ -18,6 +18,8 @@ The baseline's SVD norms are not even certified (they are float estimates).
     python benchmarks/bench_bounds.py                 # the full grid (several minutes)
     python benchmarks/bench_bounds.py --quick         # widths 256 and 1024, depth 3
     python benchmarks/bench_bounds.py --effort fast   # our fast effort against the same baseline budget
+    python benchmarks/bench_bounds.py --table small [--quick]   # small nets: upper/sup, lower/sup, default vs B&B
+    python benchmarks/bench_bounds.py --table deep [--quick]    # 12-layer chain: lower_margin/lower, landed vs now
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from mbp_verify.bounds import EFFORTS, bracket_sup_error, layer_constants, replay_error  # noqa: E402
+from mbp_verify.bounds import EFFORTS, bracket_sup_error, layer_constants, maximise_error, replay_error  # noqa: E402
 from mbp_verify.engine import prune_network, sample_network  # noqa: E402
 from mbp_verify.seeding import rng_for  # noqa: E402
 from mbp_verify.symbolic import propagation_bound  # noqa: E402
@@ -101,12 +103,138 @@ def baseline_lower(pair, restarts: int, iterations: int, rng: np.random.Generato
     return replay_error(pair, best_x, lipschitz).value
 
 
+SMALL_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu", "gelu_tanh", "silu", "hardtanh", "elu", "softplus")
+
+
+def brute_sup(pair, rng: np.random.Generator, points: int) -> float:
+    """max ||f - F|| over `points` random points of the sphere and the ball (d0 <= 3), refined by
+    gradient ascent from the best 32 (a float estimate of the true sup, for the table only)."""
+    d0 = pair.original.widths[0]
+    x = rng.standard_normal((points, d0))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = np.vstack([x, x * rng.random((points, 1)) ** (1.0 / d0)])
+    values = np.linalg.norm(pair.pruned.forward(x) - pair.original.forward(x), axis=1)
+    top = x[np.argsort(values)[-32:]]
+    refined = maximise_error(pair, top, iterations=200, on_sphere=False)
+    return max(float(values.max()), refined.best_value)
+
+
+def _quantiles(values: list[float]) -> str:
+    return f"{np.median(values):>7.3f} {np.quantile(values, 0.9):>7.3f}"
+
+
+def small_table(args: argparse.Namespace) -> None:
+    """Upper / true sup and lower / true sup on small networks: the default bracket vs branch-and-bound."""
+    count = 30 if args.quick else 200
+    points = 20_000 if args.quick else 160_000
+    rows: dict[int, list[tuple[float, float, float, float]]] = {}
+    by_activation: dict[str, list[tuple[float, float]]] = {}
+    for index in range(count):
+        rng = rng_for(args.seed, "bench.bounds.small", index)
+        depth, d0 = int(rng.integers(2, 6)), int(rng.integers(1, 4))
+        widths = [d0] + [int(v) for v in rng.integers(4, 41, size=depth - 1)] + [int(rng.integers(1, 6))]
+        activation = SMALL_ACTIVATIONS[index % len(SMALL_ACTIVATIONS)]
+        distribution = "uniform" if rng.random() < 0.5 else "gaussian"
+        pair = prune_network(sample_network(widths, rng, activation=activation, distribution=distribution),
+                             float(rng.choice([0.2, 0.3, 0.5])))
+        default = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.small.default", index))
+        branched = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.small.branch", index),
+                                     target_ratio=args.target_ratio, time_limit=args.time_limit)
+        truth = max(brute_sup(pair, rng, points), default.lower, branched.lower)
+        if truth <= 0:
+            continue
+        entry = (default.upper / truth, default.lower / truth, branched.upper / truth, branched.lower / truth)
+        rows.setdefault(depth, []).append(entry)
+        by_activation.setdefault(activation, []).append((entry[0], entry[2]))
+    print(f"small networks ({count}, d0 <= 3, widths 4-40, uniform/Gaussian, {len(SMALL_ACTIVATIONS)} activations); "
+          f"true sup ~ max(brute force {2 * points} points + ascent, both lowers); branch-and-bound: target ratio "
+          f"{args.target_ratio}, time limit {args.time_limit} s; median and 90th percentile")
+    header = (f"{'depth':>5} {'n':>4} | {'default upper/sup':>15} {'lower/sup':>15} | {'B&B upper/sup':>15} {'lower/sup':>15}")
+    print(header)
+    print("-" * len(header))
+    everything = [e for entries in rows.values() for e in entries]
+    for depth, entries in sorted(rows.items()) + [("all", everything)]:
+        cols = list(zip(*entries))
+        print(f"{depth:>5} {len(entries):>4} | {_quantiles(cols[0])} {_quantiles(cols[1])} | {_quantiles(cols[2])} {_quantiles(cols[3])}")
+    lowers = [e[3] for e in everything]
+    print(f"B&B lower >= 0.99 x sup in {100 * np.mean(np.array(lowers) >= 0.99):.1f}% of {len(lowers)} networks "
+          f"(default: {100 * np.mean(np.array([e[1] for e in everything]) >= 0.99):.1f}%)")
+    print("median upper/sup by activation (default | B&B): " + ", ".join(
+        f"{a} {np.median([v[0] for v in vals]):.2f} | {np.median([v[1] for v in vals]):.2f}" for a, vals in by_activation.items()))
+
+
+def _landed_margin(network, lipschitz, x) -> float:
+    """The landed replay margin: a norm-product forward-error analysis with Frobenius norms (baseline)."""
+    from mbp_verify.bounds.rounding import UNDERFLOW_UNIT, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
+    h, error = x[None, :], 0.0
+    for layer, w in enumerate(network.weights):
+        z = h @ w.T
+        n = w.shape[1] + 1
+        fro_w = frobenius_up(w)
+        underflow = mul_up(sqrt_up(float(w.shape[0])), float(n), UNDERFLOW_UNIT)
+        computed = up(add_up(frobenius_up(np.abs(h) @ np.abs(w).T), underflow) / (1.0 - gamma(n)))
+        error = add_up(mul_up(fro_w, error), mul_up(gamma(n), add_up(computed, mul_up(2.0, fro_w, error))), underflow)
+        if layer < network.depth - 1:
+            spec = network.activations[layer]
+            h = spec(z)
+            if spec.name not in ("relu", "identity"):
+                error = add_up(error, frobenius_up(16 * 2.0**-53 * (np.abs(z) + np.abs(h) + 1.0)))
+            error = mul_up(lipschitz[layer], error)
+    return error
+
+
+def trained_like_chain(seed: int, activation: str, layers: int = 12, narrow: int = 384, wide: int = 1536) -> "Network":
+    """A 384 <-> 1536 chain whose matrices have a decaying singular spectrum s_k ~ k^-0.6 (as trained FFN
+    weights do), scaled so that ||W||_F^2 = 2 x (smaller dimension): signals neither vanish nor explode."""
+    from mbp_verify.engine import Network
+    rng = np.random.default_rng(seed)
+    weights = []
+    for layer in range(layers):
+        rows, cols = (wide, narrow) if layer % 2 == 0 else (narrow, wide)
+        k = min(rows, cols)
+        u, _ = np.linalg.qr(rng.standard_normal((rows, k)))
+        v, _ = np.linalg.qr(rng.standard_normal((cols, k)))
+        spectrum = np.arange(1, k + 1) ** -0.6
+        spectrum *= np.sqrt(2.0 * k / np.sum(spectrum**2))
+        weights.append((u * spectrum) @ v.T)
+    return Network(weights, activation)
+
+
+def deep_chain(args: argparse.Namespace) -> None:
+    """lower_margin / lower on the deep chain: the landed norm-product margin vs the reference-pass margin."""
+    from mbp_verify.bounds import certified_spectral_norm, maximise_error, unit_ball_point
+    print("deep chain: 12 layers 384 <-> 1536, spectrum k^-0.6, MBP alpha = 0.2; witness from 8 x 40 ascent steps")
+    header = f"{'activation':>10} {'lower':>10} | {'landed margin/lower':>19} | {'new margin/lower':>16} {'(Frobenius only)':>16} | {'upper/lower':>11}"
+    print(header)
+    print("-" * len(header))
+    for activation in ("relu",) if args.quick else ("relu", "gelu", "tanh"):
+        pair = prune_network(trained_like_chain(args.seed, activation), 0.2)
+        lipschitz = [c.lipschitz for c in layer_constants(pair.original)]
+        starts = np.random.default_rng(args.seed).standard_normal((8, pair.original.widths[0]))
+        x = unit_ball_point(maximise_error(pair, starts, iterations=40, on_sphere=activation == "relu").best_input)
+        norms = tuple([certified_spectral_norm(w).upper for w in net.weights] for net in (pair.original, pair.pruned))
+        new = replay_error(pair, x, lipschitz, norms=norms)
+        frobenius = replay_error(pair, x, lipschitz)
+        landed = _landed_margin(pair.original, lipschitz, x) + _landed_margin(pair.pruned, lipschitz, x)
+        ratio = "skipped" if args.quick else f"{bracket_sup_error(pair, rng=0, effort='fast').ratio:>11.3g}"
+        print(f"{activation:>10} {new.value:>10.3e} | {landed / new.value:>19.3g} | {new.margin / new.value:>16.3g} "
+              f"{frobenius.margin / frobenius.value:>16.3g} | {ratio:>11}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="widths 256 and 1024, depth 3 only")
     parser.add_argument("--effort", choices=tuple(EFFORTS), default="default", help="our effort (default: default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", choices=("wide", "small", "deep"), default="wide",
+                        help="wide: baseline vs ours on wide nets; small: tightness against brute force; deep: the deep chain's margin")
+    parser.add_argument("--target-ratio", type=float, default=1.05, help="small table: branch-and-bound target")
+    parser.add_argument("--time-limit", type=float, default=10.0, help="small table: branch-and-bound seconds per network")
     args = parser.parse_args()
+    if args.table == "small":
+        return small_table(args)
+    if args.table == "deep":
+        return deep_chain(args)
     budget = EFFORTS[args.effort]
     widths = (256, 1024) if args.quick else (256, 1024, 2048)
     depths = (3,) if args.quick else (3, 5)

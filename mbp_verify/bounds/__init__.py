@@ -9,6 +9,8 @@ certificate sound at any float64 scale (`scaling`; see docs/certificates.md).
 
 from .ascent import AscentResult, maximise_error
 from .averaged import AveragedBound, averaged_bound
+from . import branch
+from .branch import BranchResult, branch_and_bound
 from .bracket import EFFORTS, Decision, Effort, ErrorBracket, bracket_sup_error
 from .constants import LayerConstants, layer_constants
 from .grid import GridSup, certified_grid_value, grid_sup
@@ -22,6 +24,8 @@ __all__ = [
     "AscentResult",
     "maximise_error",
     "AveragedBound",
+    "BranchResult",
+    "branch_and_bound",
     "averaged_bound",
     "EFFORTS",
     "Decision",

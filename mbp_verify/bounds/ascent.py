@@ -5,8 +5,9 @@ Every restart is a row of one input matrix, so a step is a handful of matrix-mat
 the supremum over the ball sits on the unit sphere, and the iterates stay on it (tangent step,
 then renormalise); otherwise they move in the ball (step, then project). Each restart keeps
 its own step length (halved when the objective falls, grown a little when it rises) and a
-momentum (0.9, on normalised gradients; dropped when the objective falls). The
-values found here are search values only; a witness counts after `replay.replay_error`.
+momentum (0.9, on normalised gradients; dropped when the objective falls). The search stops
+early once the best value has not grown by a relative 1e-9 for 25 steps (`iterations` in the
+result counts the steps taken). The values found here are search values only; a witness counts after `replay.replay_error`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _INITIAL_STEP = 0.3
 _MIN_STEP = 1e-4
 _GROWTH = 1.1
 _MOMENTUM = 0.9
+_PATIENCE = 25  # stop once the best value has not grown by a factor 1 + _STALL_GAIN for this many steps
+_STALL_GAIN = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,7 +103,8 @@ def maximise_error(pair: NetworkPair, starts: np.ndarray, *, iterations: int, on
     step = np.full((x.shape[0], 1), _INITIAL_STEP)
     velocity = np.zeros_like(x)
     kept_x, kept_values, kept_grad = x, np.full(x.shape[0], -np.inf), np.zeros_like(x)
-    for _ in range(iterations + 1):
+    best, stalled, done = -np.inf, 0, 0
+    for done in range(iterations + 1):
         out_f, pre_f = _forward(pruned, acts, x)
         out_full, pre_full = _forward(full, acts, x)
         diff = out_f - out_full
@@ -115,6 +119,11 @@ def maximise_error(pair: NetworkPair, starts: np.ndarray, *, iterations: int, on
         velocity = np.where(fell[:, None], 0.0, velocity)
         step = np.where(fell[:, None], np.maximum(step * 0.5, _MIN_STEP), np.minimum(step * _GROWTH, 1.0))
         kept_x, kept_values, kept_grad = x, values, grad
+        top_value = float(np.max(np.where(np.isfinite(values), values, -np.inf)))
+        stalled = stalled + 1 if not top_value > best * (1.0 + _STALL_GAIN) else 0
+        best = max(best, top_value)
+        if stalled >= _PATIENCE:
+            break
         if on_sphere:
             grad = grad - np.sum(grad * x, axis=1, keepdims=True) * x
         velocity = _MOMENTUM * velocity + grad / _row_norms(grad)
@@ -123,4 +132,4 @@ def maximise_error(pair: NetworkPair, starts: np.ndarray, *, iterations: int, on
     best_value, best_input = float(kept_values[top]), kept_x[top].copy()
     if not np.isfinite(best_value):
         raise InputError("the lower-bound search met non-finite values (weights too large for float64?)")
-    return AscentResult(best_input, best_value, kept_values, iterations)
+    return AscentResult(best_input, best_value, kept_values, done)

@@ -29,12 +29,13 @@ import scipy.sparse.linalg
 from ..engine import NetworkPair
 from ..errors import InputError
 from .ascent import maximise_error
+from .branch import DEFAULT_MAX_DIMENSION, branch_and_bound
 from .constants import layer_constants
 from .averaged import averaged_bound, unavailable_reason
-from .layerwise import layer_norms, layerwise_bound
+from .layerwise import LayerNorms, layer_norms, layerwise_bound
 from .parts import check_pair, pair_parts
 from .replay import Replay, replay_error, unit_ball_point
-from .rounding import float_up
+from .rounding import add_up, float_up, ldexp_up
 from .scaling import LayerScaling, power_of_two, scale_pair
 
 __all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "bracket_sup_error"]
@@ -167,8 +168,21 @@ def _scaled_replay(replay: Replay, total: int) -> Replay:
     return Replay(value, margin, replay.input_norm_bound)
 
 
+def _replay_norms(norms: "LayerNorms | None", scaling: LayerScaling,
+                  on_scaled: bool) -> "tuple[list[float], list[float]] | None":
+    """The certified ||W_l||_2, ||W~_l||_2 for the replay's reference pass: as certified on the scaled
+    pair, or 2^{s_l} (||V_l|| + residual_l) for the pair itself; None without certified norms."""
+    if norms is None:
+        return None
+    full, pruned, _ = norms.uppers()
+    if on_scaled:
+        return full, pruned
+    widen = lambda values: [ldexp_up(add_up(v, r), s) for v, r, s in zip(values, scaling.residuals, scaling.shifts)]
+    return widen(full), widen(pruned)
+
+
 def _lower(pair: NetworkPair, scaled: NetworkPair, scaling: LayerScaling, homogeneous: bool,
-           starts: np.ndarray, budget: _Budget, lipschitz: list[float],
+           starts: np.ndarray, budget: _Budget, lipschitz: list[float], norms: "LayerNorms | None",
            timings: dict[str, float]) -> tuple[np.ndarray, Replay, str]:
     """The witness, its replay (for the pair) and how it was found. The search and replay run on
     the scaled pair when that is exact; if either overflows float64, the witness falls back to 0
@@ -185,7 +199,7 @@ def _lower(pair: NetworkPair, scaled: NetworkPair, scaling: LayerScaling, homoge
         if reason is None:
             witness = unit_ball_point(search.best_input)
             try:
-                replay = replay_error(target, witness, lipschitz)
+                replay = replay_error(target, witness, lipschitz, norms=_replay_norms(norms, scaling, use_scaled))
             except InputError as exc:  # float64 overflow in the replay
                 reason = str(exc)
             else:
@@ -196,15 +210,61 @@ def _lower(pair: NetworkPair, scaled: NetworkPair, scaling: LayerScaling, homoge
                 return witness, (_scaled_replay(replay, scaling.total) if use_scaled else replay), method
         witness = np.zeros(pair.original.widths[0])
         try:
-            return witness, replay_error(pair, witness, lipschitz), f"none: {reason}; replayed at x = 0 instead"
+            return witness, replay_error(pair, witness, lipschitz, norms=_replay_norms(norms, scaling, False)), f"none: {reason}; replayed at x = 0 instead"
         except InputError:
             return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
 
 
+def _lipschitz_sum(norms: "tuple[list[float], list[float]] | None", constants) -> float:
+    """Lip(f) + Lip(F) <= prod K_l ||W~_l|| + prod K_l ||W_l|| (rounded up; +inf without certified norms)."""
+    if norms is None:
+        return math.inf
+    total = Fraction(0)
+    for values in norms:
+        product = Fraction(1)
+        for layer, value in enumerate(values):
+            product *= Fraction(value) * (Fraction(constants[layer].lipschitz) if layer < len(constants) else 1)
+        total += product
+    return float_up(total)
+
+
+def _branch(pair: NetworkPair, scaled: NetworkPair, scaling: LayerScaling, constants, homogeneous: bool,
+            norms: "LayerNorms | None", witness: np.ndarray, replay: Replay, target_ratio: float,
+            time_limit: float) -> "tuple[float | Fraction, np.ndarray, Replay, str] | str":
+    """Branch-and-bound on the (scaled, when exact) pair: (exact upper, witness, replay, how) or why not."""
+    use_scaled = homogeneous and scaling.exact
+    target = scaled if use_scaled else pair
+    factor = power_of_two(scaling.total) if use_scaled else Fraction(1)
+    replay_norms = _replay_norms(norms, scaling, use_scaled)
+    lipschitz = [c.lipschitz for c in constants]
+    try:
+        start = replay_error(target, witness, lipschitz, norms=replay_norms) if use_scaled else replay
+        result = branch_and_bound(target, constants, homogeneous=homogeneous,
+                                  lipschitz_sum=_lipschitz_sum(replay_norms, constants), start=(witness, start),
+                                  target_ratio=target_ratio, time_limit=time_limit, norms=replay_norms)
+    except InputError as exc:
+        return f"branch-and-bound failed: {exc}"
+    best = _scaled_replay(result.replay, scaling.total) if use_scaled else result.replay
+    how = (f"branch-and-bound over the {'sphere' if homogeneous else 'ball'}: {result.boxes} boxes, "
+           f"{result.open_boxes} open, stopped at the {result.stopped}")
+    return Fraction(result.upper) * factor, result.witness, best, how
+
+
 def bracket_sup_error(pair: NetworkPair, *, rng: "np.random.Generator | np.random.SeedSequence | int | None" = None,
-                      effort: Effort = "default") -> ErrorBracket:
-    """Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 for the pair (F, f)."""
+                      effort: Effort = "default", target_ratio: "float | None" = None, time_limit: float = 10.0,
+                      branch: "bool | None" = None) -> ErrorBracket:
+    """Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 for the pair (F, f).
+
+    With `target_ratio`, a branch-and-bound over the input (`branch`) refines the bracket until
+    upper <= target_ratio * lower or `time_limit` seconds; it runs when the input dimension is
+    at most 4 (`branch=True` forces it, `branch=False` turns it off).
+    """
     pair = check_pair(pair)
+    if target_ratio is not None and not (isinstance(target_ratio, (int, float)) and math.isfinite(target_ratio)
+                                         and target_ratio >= 1.0):
+        raise InputError(f"the target ratio must be a finite number >= 1, got {target_ratio!r}")
+    if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
+        raise InputError(f"the time limit must be a positive number of seconds, got {time_limit!r}")
     if effort not in EFFORTS:
         raise InputError(f"effort must be one of {', '.join(EFFORTS)}, got {effort!r}")
     generator = _generator(rng)
@@ -218,6 +278,7 @@ def bracket_sup_error(pair: NetworkPair, *, rng: "np.random.Generator | np.rando
     upper_bounds: dict[str, float] = {}
     unavailable: dict[str, str] = {}
     directions: list[np.ndarray] = []
+    norms: "LayerNorms | None" = None
     with _timed(timings, "layerwise"):
         try:
             norms = layer_norms(parts, generator)
@@ -247,7 +308,23 @@ def bracket_sup_error(pair: NetworkPair, *, rng: "np.random.Generator | np.rando
     homogeneous = all(c.homogeneous for c in constants)
     lipschitz = [c.lipschitz for c in constants]
     starts = _starts(directions, budget.restarts, pair.original.widths[0], generator)
-    witness, replay, lower_method = _lower(pair, scaled, scaling, homogeneous, starts, budget, lipschitz, timings)
+    witness, replay, lower_method = _lower(pair, scaled, scaling, homogeneous, starts, budget, lipschitz, norms, timings)
+
+    d0 = pair.original.widths[0]
+    if target_ratio is not None and branch is not False and (branch or d0 <= DEFAULT_MAX_DIMENSION):
+        with _timed(timings, "branch_and_bound"):
+            outcome = _branch(pair, scaled, scaling, constants, homogeneous, norms, witness, replay,
+                              target_ratio, time_limit)
+        if isinstance(outcome, str):
+            unavailable["branch_and_bound"] = outcome
+        else:
+            exact_upper, found, found_replay, how = outcome
+            _record("branch_and_bound", exact_upper, upper_bounds, unavailable)
+            if found_replay.certified_lower > replay.certified_lower:
+                witness, replay, lower_method = found, found_replay, how + "; witness replayed"
+    elif target_ratio is not None:
+        unavailable["branch_and_bound"] = (f"input dimension {d0} > {DEFAULT_MAX_DIMENSION} "
+                                           "(force it with branch=True)" if branch is None else "turned off")
 
     if upper_bounds:
         method = min(upper_bounds, key=upper_bounds.__getitem__)

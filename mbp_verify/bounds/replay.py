@@ -1,27 +1,45 @@
 """Replaying a witness: ||f(x) - F(x)||_2 on fresh float64 forward passes, with its rounding margin.
 
 A lower bound counts only through this replay, and a VIOLATED decision needs the replayed
-value to exceed eps by more than `margin`, a bound of |computed - exact| built from the
-forward error of every layer (Higham 2002, section 3.5):
+value to exceed eps by more than `margin`, a certified bound of |computed - exact|. The margin
+is not a worst-case forward-error analysis of the float64 pass (whose norm products make it
+useless on deep networks) but the distance to an accurate reference pass along the same path:
 
-  fl(W h^) = W h^ + d,   |d| <= gamma_n |W| |h^| + n eta   (n = inner dimension, any summation
-                                                          order; eta = 2^-1074 per underflowed product)
-  e_l <= K_l (||W_l||_F e_{l-1} + gamma_n || |W_l| |h^_{l-1}| || + sqrt(d_l) n eta) + a_l
+- every layer is evaluated as a pair hi + lo (about twice the float64 precision). W hi is
+  split error-free (Ozaki et al., *Error-free transformations of matrix multiplication*,
+  Numer. Algorithms 59, 2012): W = W1 + W2 + W3 + R_W, hi = x1 + x2 + x3 + R_x, piece i on the
+  power-of-two grid 2^(e - i beta) with beta = floor((52 - ceil(log2(n + 1))) / 2) bits, so
+  every Wi xj with i + j <= 4 is EXACT in float64 in any summation order (n products of at
+  most (2^beta + 1)^2 grid units stay below 2^53 units, and the grid is >= 2^-1074). The rest
+  (the other Wi xj, Wi R_x, R_W hi and W lo; about 2^-3beta of |W||hi|) is one float64
+  product with the usual bound gamma_m |A||b| + m eta (m its inner length; Higham 2002,
+  section 3.5). The exact products are summed with TwoSum (the error terms are exact), the
+  error terms and the rest cost gamma_k of their absolute values, and a final TwoSum
+  renormalises the pair (lo ~ u |hi|).
+  A layer whose grids would leave the float64 range is not split (W1 = W2 = 0: the plain
+  product with its gamma_n bound, sound at every scale).
+- the reference's error e_l = ||h_l - (hi + lo)|| is propagated with an upper bound of
+  ||W_l||_2 (certified spectral norms when the caller has them, else the Frobenius norm):
+  relu keeps hi + lo where hi > 0 and adds |lo| where |hi| <= |lo| (where the sign may differ);
+  identity is exact; every other activation is evaluated on hi by numpy and adds
+  K (e + ||lo||) + 16 u (|z| + |sigma(z)| + 1) per entry (libm's few-ulp accuracy and the
+  formulas' roundings; u = 2^-53).
+- the output difference y = (hi_f + lo_f) - (hi_F + lo_F) and ||y||^2 are exact rationals, so
+  |value - ||y||| = |value^2 - ||y||^2| / (value + ||y||) is bounded exactly, and
+  margin = that + e_f + e_F.
 
-where e_l bounds ||h^_l - h_l||, K_l is the derived Lipschitz constant and a_l the activation's
-evaluation error. ReLU and identity are exact (a_l = 0); every other activation is assumed to
-be evaluated by numpy within 16 u (|z| + |sigma(z)| + 1) per entry (u = 2^-53), which covers
-the few-ulp accuracy of libm's exp/tanh/erf and the roundings of the formulas around them.
-The norm of the output difference is computed on the difference scaled by a power of two (so
-its squares neither underflow nor overflow) and adds (u + gamma_{d_L + 1}) times the value,
-plus 2^-1074 for scaling it back into the subnormal range. A forward pass that overflows
-float64 has no replay (InputError).
+The replayed value is the plain float64 forward of each net (`Network.forward`), its norm
+taken on the difference scaled by a power of two (no underflow or overflow of the squares).
+On well-scaled ReLU networks the margin is the actual float64 error plus ~1e-25 relative; on
+smooth activations the activation evaluation (~1e-15 per entry) dominates. A forward pass
+that overflows float64 has no replay (InputError).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
@@ -30,12 +48,15 @@ from ..engine import Network, NetworkPair
 from ..engine.activations import ActivationSpec
 from ..errors import InputError
 from .parts import check_pair
-from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
+from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, float_up, frobenius_up, gamma, mul_up, sqrt_up, up
 
 __all__ = ["Replay", "replay_error", "unit_ball_point"]
 
 _EXACT_ACTIVATIONS = frozenset({"relu", "identity"})
 _ACTIVATION_ULPS = 16.0
+_MIN_EXPONENT = -1074
+_MAX_EXPONENT = 1000  # grids and sums stay well inside the float64 range
+_LEVELS = 3  # pieces per operand: products of pieces i, j with i + j <= _LEVELS + 1 are exact
 
 
 @dataclass(frozen=True)
@@ -77,29 +98,102 @@ def _activation_error(spec: ActivationSpec, z: np.ndarray, h: np.ndarray) -> flo
     return frobenius_up(per_entry)
 
 
-def _forward_error(network: Network, lipschitz: Sequence[float], x: np.ndarray) -> float:
-    """A bound of ||computed F(x) - exact F(x)|| for `Network.forward` on one input.
+def _exponent(values: np.ndarray) -> int:
+    """e with max |values| < 2^e (0 for an all-zero array)."""
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    return math.frexp(largest)[1] if largest > 0 else _MIN_EXPONENT
 
-    The intermediate values are recomputed here the way `forward` computes them; any order of
-    summation obeys the same bound, and the recomputed h' is within e_{l-1} of the exact h as
-    the forward's own h^ is, so || |W| |h^| || <= || |W| |h'| || + 2 ||W||_F e_{l-1}.
-    """
-    h, error = x[None, :], 0.0
-    depth = network.depth
+
+def _extract(values: np.ndarray, exponent: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """values = head + tail exactly, head on the grid 2^(exponent - bits), |tail| <= 2^(exponent - bits),
+    for |values| < 2^exponent (Rump's ExtractScalar: fl(sigma + v) - sigma with sigma = 2^(exponent + 53 - bits))."""
+    sigma = math.ldexp(1.0, exponent + 53 - bits)
+    head = (sigma + values) - sigma
+    return head, values - head
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(s, e) with s = fl(a + b) and a + b = s + e exactly (Knuth's TwoSum; exact also in the subnormal range)."""
+    s = a + b
+    virtual = s - a
+    return s, (a - (s - virtual)) + (b - virtual)
+
+
+def _pieces(values: np.ndarray, exponent: int, bits: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """values = sum of _LEVELS pieces (piece i on the grid 2^(exponent - i bits), at most 2^bits + 1
+    grid units) + a remainder of magnitude <= 2^(exponent - _LEVELS bits), all exactly."""
+    pieces, rest = [], values
+    for level in range(_LEVELS):
+        head, rest = _extract(rest, exponent - level * bits, bits)
+        pieces.append(head)
+    return pieces, rest
+
+
+def _split_product(w: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """W (hi + lo) as s + t (s = fl(s + t): t is about u |s|) with ||W (hi + lo) - (s + t)||_2 <= the returned bound."""
+    rows, n = w.shape
+    log_n = math.ceil(math.log2(n + 1))
+    bits = (52 - log_n) // 2
+    e_w, e_x = _exponent(w), _exponent(hi)
+    safe = (e_w + e_x - (_LEVELS + 1) * bits >= _MIN_EXPONENT + 2 and max(e_w, e_x) + 53 <= _MAX_EXPONENT
+            and e_w + e_x + log_n + 2 <= _MAX_EXPONENT)
+    exact: list[np.ndarray] = []
+    if safe:
+        w_pieces, w_rest = _pieces(w, e_w, bits)
+        x_pieces, x_rest = _pieces(hi, e_x, bits)
+        left, right = [w, w_rest], [lo, hi]
+        for i, wi in enumerate(w_pieces):
+            for j, xj in enumerate(x_pieces):
+                if i + j < _LEVELS:
+                    exact.append(wi @ xj)  # exact (see the module docstring)
+                else:
+                    left.append(wi)
+                    right.append(xj)
+            left.append(wi)
+            right.append(x_rest)
+    else:
+        left, right = [w, w], [hi, lo]
+    # One inner product of length m = sum of the blocks' lengths, summed block by block (one of
+    # its summation orders, so Higham's bound applies as it stands) without forming [A_1 ... A_k].
+    m = sum(block.shape[1] for block in left) + 1
+    rest, magnitude = np.zeros(rows), np.zeros(rows)
+    for block, vector in zip(left, right):
+        rest = rest + block @ vector
+        magnitude = magnitude + np.abs(block) @ np.abs(vector)  # >= (1 - gamma_m) |A||b| - m eta entrywise
+    s, errors = np.zeros(rows), [rest]
+    for product in exact:
+        s, e = _two_sum(s, product)
+        errors.append(e)
+    t = np.sum(errors, axis=0)  # len(errors) - 1 additions
+    underflow = mul_up(sqrt_up(float(rows)), float(m), UNDERFLOW_UNIT)
+    true_magnitude = up(add_up(frobenius_up(magnitude), underflow) / (1.0 - gamma(m)))
+    k = len(errors)
+    additions = up(frobenius_up(np.sum(np.abs(errors), axis=0)) / (1.0 - gamma(k)))
+    bound = add_up(mul_up(gamma(m), true_magnitude), underflow, mul_up(gamma(k), additions))
+    return (*_two_sum(s, t), bound)
+
+
+def _reference(network: Network, lipschitz: Sequence[float], norms: Sequence[float],
+               x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """An accurate pass hi + lo of the network at x and a bound of ||exact output - (hi + lo)||_2."""
+    hi, lo, error = x, np.zeros_like(x), 0.0
     for layer, w in enumerate(network.weights):
-        z = h @ w.T
-        magnitude = np.abs(h) @ np.abs(w).T  # computed within gamma_n of itself, plus n eta per entry
-        n = w.shape[1] + 1
-        fro_w = frobenius_up(w)
-        underflow = mul_up(sqrt_up(float(w.shape[0])), float(n), UNDERFLOW_UNIT)
-        computed = up(add_up(frobenius_up(magnitude), underflow) / (1.0 - gamma(n)))
-        spread = add_up(computed, mul_up(2.0, fro_w, error))
-        error = add_up(mul_up(fro_w, error), mul_up(gamma(n), spread), underflow)
-        if layer < depth - 1:
-            spec = network.activations[layer]
-            h = spec(z)
-            error = add_up(mul_up(lipschitz[layer], error), _activation_error(spec, z, h))
-    return error
+        s, t, local = _split_product(w, hi, lo)
+        error = add_up(mul_up(norms[layer], error), local)
+        if layer == network.depth - 1:
+            return s, t, error
+        spec = network.activations[layer]
+        if spec.name == "identity":
+            hi, lo = s, t
+        elif spec.name == "relu":
+            keep = s > 0
+            flipped = frobenius_up(np.where(np.abs(s) <= np.abs(t), t, 0.0))
+            hi, lo = np.where(keep, s, 0.0), np.where(keep, t, 0.0)
+            error = add_up(error, flipped)
+        else:
+            hi, lo = spec(s), np.zeros_like(s)
+            error = add_up(mul_up(lipschitz[layer], add_up(error, frobenius_up(t))), _activation_error(spec, s, hi))
+    raise AssertionError("unreachable: a network has at least one layer")
 
 
 def _norm(vector: np.ndarray) -> float:
@@ -113,8 +207,25 @@ def _norm(vector: np.ndarray) -> float:
     return float(np.ldexp(np.sqrt(np.dot(scaled, scaled)), exponent))
 
 
-def replay_error(pair: NetworkPair, x: np.ndarray, lipschitz: Sequence[float]) -> Replay:
-    """||f(x) - F(x)|| on fresh `forward` passes; `lipschitz` are (upper bounds of) the K_l."""
+def _distance_to_norm(value: float, square: Fraction) -> float:
+    """An upper bound of |value - sqrt(square)| (value >= 0 a float, square an exact rational)."""
+    if value > 0:
+        return float_up(abs(Fraction(value) ** 2 - square) / Fraction(value))
+    return sqrt_up(float_up(square))
+
+
+def _spectral_uppers(network: Network, norms: "Sequence[float] | None") -> list[float]:
+    if norms is None:
+        return [frobenius_up(w) for w in network.weights]
+    if len(norms) != network.depth:
+        raise InputError(f"need {network.depth} spectral-norm bounds, got {len(norms)}")
+    return [float(v) for v in norms]
+
+
+def replay_error(pair: NetworkPair, x: np.ndarray, lipschitz: Sequence[float], *,
+                 norms: "tuple[Sequence[float], Sequence[float]] | None" = None) -> Replay:
+    """||f(x) - F(x)|| on fresh `forward` passes; `lipschitz` are (upper bounds of) the K_l and
+    `norms`, if given, upper bounds of ||W_l||_2 and ||W~_l||_2 (the Frobenius norms otherwise)."""
     pair = check_pair(pair)
     point = np.array(x, dtype=np.float64).ravel()
     d0 = pair.original.widths[0]
@@ -124,17 +235,19 @@ def replay_error(pair: NetworkPair, x: np.ndarray, lipschitz: Sequence[float]) -
         raise InputError("the witness contains NaN or infinite entries")
     if len(lipschitz) != pair.original.depth - 1:
         raise InputError(f"need {pair.original.depth - 1} Lipschitz constants, got {len(lipschitz)}")
-    with np.errstate(over="ignore", invalid="ignore"):
+    full_norms = _spectral_uppers(pair.original, None if norms is None else norms[0])
+    pruned_norms = _spectral_uppers(pair.pruned, None if norms is None else norms[1])
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         difference = pair.pruned.forward(point) - pair.original.forward(point)
         value = _norm(difference)
         if not math.isfinite(value):
             raise InputError("replaying the witness overflowed float64 (weights too large?)")
-        err_f = _forward_error(pair.pruned, lipschitz, point)
-        err_full = _forward_error(pair.original, lipschitz, point)
-    if math.isnan(err_f) or math.isnan(err_full):
-        raise InputError("the rounding margin of the replay overflowed float64 (weights too large?)")
-    # fl(a - b) adds u |a - b| per entry (exact in the subnormal range); the 2-norm adds
-    # gamma_{d_L + 1} of the value, and scaling it back may round by 2^-1075.
-    rounding = mul_up(add_up(UNIT_ROUNDOFF, gamma(difference.size + 1)), up(value * (1.0 + 2 * UNIT_ROUNDOFF)), 2.0)
-    margin = add_up(err_f, err_full, rounding, UNDERFLOW_UNIT)
+        hi_f, lo_f, err_f = _reference(pair.pruned, lipschitz, pruned_norms, point)
+        hi_full, lo_full, err_full = _reference(pair.original, lipschitz, full_norms, point)
+    parts = np.concatenate([hi_f, lo_f, hi_full, lo_full])
+    if not (np.isfinite(parts).all() and math.isfinite(err_f) and math.isfinite(err_full)):
+        raise InputError("the reference pass of the replay overflowed float64 (weights too large?)")
+    square = sum(((Fraction(a) + Fraction(b) - Fraction(c) - Fraction(d)) ** 2
+                  for a, b, c, d in zip(hi_f.tolist(), lo_f.tolist(), hi_full.tolist(), lo_full.tolist())), Fraction(0))
+    margin = add_up(_distance_to_norm(value, square), err_f, err_full)
     return Replay(value, margin, frobenius_up(point))

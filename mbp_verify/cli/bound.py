@@ -44,6 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--activation", default="relu", help="hidden activation, e.g. relu, tanh, 'leaky_relu(a=0.2)' (default relu)")
     parser.add_argument("--effort", choices=tuple(EFFORTS), default="default", help="search budget (default: default)")
     parser.add_argument("--eps", type=float, default=None, help="decide eps-closeness: exit 0 if certified, 1 if violated or unknown")
+    parser.add_argument("--target-ratio", type=float, default=None, metavar="R",
+                        help="branch-and-bound over the input until upper <= R * lower (input dimension <= 4; see --branch)")
+    parser.add_argument("--time-limit", type=float, default=10.0, metavar="S", help="seconds for --target-ratio (default 10)")
+    parser.add_argument("--branch", action="store_true", help="with --target-ratio: branch also when the input dimension exceeds 4")
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -86,7 +90,8 @@ def handle(args: argparse.Namespace) -> int:
     weights = weight_count(pair.original.widths)
     progress(check_memory("bound", f"widths {list(pair.original.widths)} ({weights} weights), pruned counts "
                           f"{list(pair.counts)}, effort {args.effort}", bracket_bytes(weights, len(pair.original.widths) - 1)))
-    result = bracket_sup_error(pair, rng=seed_sequence(args.seed, "cli.bound.search"), effort=args.effort)
+    result = bracket_sup_error(pair, rng=seed_sequence(args.seed, "cli.bound.search"), effort=args.effort,
+                               target_ratio=args.target_ratio, time_limit=args.time_limit, branch=args.branch or None)
     print(f"{'upper bound method':<24} {'value':>14}")
     for name, value in sorted(result.upper_bounds.items(), key=lambda item: item[1]):
         mark = "  <- tightest" if name == result.upper_method else ""

@@ -69,3 +69,13 @@ def test_grids():
         grid_sup(prune_network(sample_network([3, 2], 0), 0.3))
     with pytest.raises(InputError, match="angles"):
         disc_grid(2)
+
+
+def test_search_stops_once_it_stalls():
+    from mbp_verify.engine import apply_masks
+    network = sample_network([3, 5, 2], 0)
+    same = apply_masks(network, [np.ones(w.shape, dtype=bool) for w in network.weights])  # f = F: nothing to gain
+    result = maximise_error(same, np.eye(3), iterations=200, on_sphere=True)
+    assert result.best_value == 0.0 and result.iterations == 25
+    moving = maximise_error(prune_network(network, 0.3), np.eye(3), iterations=10, on_sphere=True)
+    assert moving.iterations == 10

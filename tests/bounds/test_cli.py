@@ -98,3 +98,19 @@ def test_subprocess(network_file, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "mbp_verify", "bound", str(network_file)], capture_output=True, text=True,
                          env=env, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_target_ratio_branches_on_small_inputs(tmp_path):
+    path, out = tmp_path / "small.npz", tmp_path / "bb.json"
+    save_network(path, sample_network([2, 12, 12, 2], 5))
+    assert main(["bound", str(path), "--alpha", "0.3", "--effort", "fast", "--target-ratio", "1.05",
+                 "--time-limit", "20", "--json", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["upper_method"] == "branch_and_bound" and document["upper"] <= 1.05 * document["lower"]
+    assert "branch_and_bound" in document["timings"]
+
+
+@pytest.mark.parametrize("flag, value", [("--target-ratio", "0.9"), ("--time-limit", "0")])
+def test_bad_branch_options(network_file, flag, value, capsys):
+    assert main(["bound", str(network_file), "--alpha", "0.3", "--effort", "fast", flag, value]) == 2
+    assert "must be" in capsys.readouterr().err
