@@ -68,7 +68,7 @@ def exact_spectral_norm(matrix: np.ndarray) -> mpmath.mpf:
 @mbp_property(
     id="bounds.spectral_certified",
     statement="certified_spectral_norm(A) >= the exact ||A||_2 (50-digit SVD) for adversarial A, and within 1e-4 of it",
-    source="DESIGN.md section 4; Rump, Verification of positive definiteness, BIT 2006",
+    source="docs/design.md section 4; Rump, Verification of positive definiteness, BIT 2006",
 )
 @given(recipe=adversarial_recipes())
 def test_spectral_norm_certified(recipe, mbp_root_seed):
@@ -99,7 +99,7 @@ def exact_output(weights, activations, x) -> list:
 @mbp_property(
     id="bounds.replay_margin",
     statement="the replayed ||f(x) - F(x)|| is within its stated rounding margin of the 50-digit value",
-    source="DESIGN.md section 4 (a VIOLATED witness must exceed eps beyond the forward pass' rounding)",
+    source="docs/design.md section 4 (a VIOLATED witness must exceed eps beyond the forward pass' rounding)",
 )
 @given(depth=st.integers(1, 3), width=st.integers(1, 6), activation=st.sampled_from(
     ["relu", "tanh", "sigmoid", "gelu", "elu", "softplus", "leaky_relu(a=0.2)"]), trial=st.integers(0, 10**6))

@@ -6,7 +6,7 @@ and checked by `extreme.violations`: no NaN anywhere, unavailable methods are ne
 every upper bound is >= the exact ||f(x) - F(x)|| at reference points of the ball (for
 homogeneous activations and d0 = 1 those points give the exact supremum), and the replayed
 lower value is within its margin of the exact value at the witness. Every draw comes from
-rng_for(root seed, property id, network index). The issue's reproducers are pinned below.
+rng_for(root seed, property id, network index). The reported reproducers are pinned below.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _sweep(count: int, root_seed: int, property_id: str, evidence: dict) -> None
     statement=f"on {DEFAULT_NETWORKS} extreme-scale networks (layer scales 2^+-1000, subnormals, ties, every mask kind, "
               "d0 = 1, 2) no bracket value is NaN, every upper bound is >= the exact error at reference points "
               "and |lower - exact| <= lower_margin at the witness (exact rationals)",
-    source="issue: certificates that hold at every scale; DESIGN.md section 4 (CERTIFIED decisions must be sound)",
+    source="docs/certificates.md (sound at every scale); docs/design.md section 4 (CERTIFIED decisions must be sound)",
 )
 def test_extreme_scale_sound(mbp_root_seed, mbp_evidence):
     _sweep(DEFAULT_NETWORKS, mbp_root_seed, "bounds.extreme_scale_sound", mbp_evidence)
@@ -65,7 +65,7 @@ def test_extreme_scale_sound(mbp_root_seed, mbp_evidence):
 @mbp_property(
     id="bounds.extreme_scale_fuzz",
     statement=f"the same checks as bounds.extreme_scale_sound on {SLOW_NETWORKS} extreme-scale networks: zero violations",
-    source="issue: certificates that hold at every scale (>= 2,000 extreme-scale networks under --full)",
+    source="docs/certificates.md (sound at every scale: >= 2,000 extreme-scale networks under --full)",
 )
 def test_extreme_scale_fuzz(mbp_root_seed, mbp_evidence):
     _sweep(SLOW_NETWORKS, mbp_root_seed, "bounds.extreme_scale_fuzz", mbp_evidence)
@@ -119,9 +119,9 @@ REPRODUCERS = {
 
 @mbp_property(
     id="bounds.extreme_scale_reproducers",
-    statement="the issue's reproducers (underflowed layerwise products, NaN bounds, an underflowed replay) get sound "
+    statement="the reported reproducers (underflowed layerwise products, NaN bounds, an underflowed replay) get sound "
               "brackets: no NaN, JSON-safe, upper >= the exact error, |lower - exact| <= margin, no wrong certificate",
-    source="issue: certificates that hold at every scale (every reproducer pinned)",
+    source="docs/certificates.md (sound at every scale: every reported reproducer pinned)",
 )
 @pytest.mark.parametrize("name", sorted(REPRODUCERS))
 def test_reproducers(name, mbp_evidence):

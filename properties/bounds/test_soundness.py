@@ -52,7 +52,7 @@ def bracketed(spec: dict, root_seed: int, property_id: str):
     id="bounds.upper_sound_plane",
     statement="with input dimension 2 every certified upper bound is >= the dense-grid maximum of ||f - F|| "
               "(minus its rounding margin), and the replayed lower bound is <= it",
-    source="DESIGN.md section 2 (eps-closeness) and section 4 (CERTIFIED decisions must be sound)",
+    source="docs/design.md section 2 (eps-closeness) and section 4 (CERTIFIED decisions must be sound)",
 )
 @given(spec=network_specs(input_dim=2))
 def test_upper_sound_in_the_plane(spec, mbp_root_seed, mbp_evidence):
@@ -72,7 +72,7 @@ def test_upper_sound_in_the_plane(spec, mbp_root_seed, mbp_evidence):
 @mbp_property(
     id="bounds.upper_sound_sampled",
     statement="in input dimensions 3-12 every upper bound is >= ||f(x) - F(x)|| at 2000 random points of the ball and sphere",
-    source="DESIGN.md section 4 (CERTIFIED decisions must be sound)",
+    source="docs/design.md section 4 (CERTIFIED decisions must be sound)",
 )
 @given(spec=network_specs())
 def test_upper_sound_sampled(spec, mbp_root_seed):
@@ -94,7 +94,7 @@ def test_upper_sound_sampled(spec, mbp_root_seed):
 @mbp_property(
     id="bounds.lower_replayed",
     statement="the lower bound equals ||f(w) - F(w)|| on fresh float64 forward passes at its witness w, ||w|| <= 1",
-    source="DESIGN.md section 4 (VIOLATED needs a replayed witness)",
+    source="docs/design.md section 4 (VIOLATED needs a replayed witness)",
 )
 @given(spec=network_specs())
 def test_lower_is_replayed(spec, mbp_root_seed):

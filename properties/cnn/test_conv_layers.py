@@ -33,7 +33,7 @@ def _torch_reference(x: np.ndarray, kernel: np.ndarray, stride: int, padding: st
 @mbp_property(
     id="cnn.conv_forward_matches_torch",
     statement="conv2d equals torch's conv2d on the explicitly zero- or wrap-padded input (output size ceil(n/s), or (n-k)//s+1 for 'valid')",
-    source="issue 17 (conv layers); torch.nn.functional.conv2d",
+    source="docs/cnn.md (conv layers); torch.nn.functional.conv2d",
 )
 @given(case=conv_cases())
 @example(case={"kernel_shape": (2, 1, 5, 5), "input_shape": (1, 2, 3), "stride": 2, "padding": "circular",
@@ -55,7 +55,7 @@ def test_forward_matches_torch(case, mbp_root_seed):
 @mbp_property(
     id="cnn.conv_adjoint_is_transpose",
     statement="conv2d_adjoint applies the transpose of the unfolded conv operator",
-    source="issue 17 (power iteration on the true operator needs its adjoint)",
+    source="docs/cnn.md (power iteration on the true operator needs its adjoint)",
 )
 @given(case=conv_cases())
 def test_adjoint_is_transpose(case, mbp_root_seed):
@@ -85,7 +85,7 @@ def conv_nets(draw: st.DrawFn) -> dict:
 @mbp_property(
     id="cnn.network_matches_unfolding",
     statement="a conv network's forward pass equals its dense unfolding's (conv layers as matrices, C-order flatten)",
-    source="issue 17 (a CNN is a fully connected network with structured matrices; Theorem 1's setting applies to it)",
+    source="docs/cnn.md (a CNN is a fully connected network with structured matrices)",
 )
 @given(spec=conv_nets())
 def test_network_matches_unfolding(spec, mbp_root_seed):
@@ -114,7 +114,7 @@ def _floor_power(size: int, alpha: Fraction) -> int:
 @mbp_property(
     id="cnn.conv_count_exact",
     statement="MBP on a conv network prunes exactly floor(D_l^(1-alpha)) smallest |w| per layer, D_l = c_out*c_in*kh*kw; random pruning the same count",
-    source="Theorem 1's count rule applied per kernel (issue 17)",
+    source="Theorem 1's count rule applied per kernel (docs/cnn.md)",
 )
 @given(spec=conv_nets())
 def test_conv_count_exact(spec, mbp_root_seed):

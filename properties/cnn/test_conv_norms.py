@@ -40,7 +40,7 @@ def _dense_spectrum(kernel: np.ndarray, case: dict) -> np.ndarray:
 @mbp_property(
     id="cnn.circular_norm_exact",
     statement="circular padding, stride 1: the frequency-matrix spectrum equals the unfolded operator's, and the certified norm is >= and within 1e-12 of its largest value",
-    source="Sedghi, Gupta & Long, The singular values of convolutional layers, ICLR 2019 (issue 17)",
+    source="Sedghi, Gupta & Long, The singular values of convolutional layers, ICLR 2019 (docs/cnn.md)",
 )
 @given(case=conv_cases(paddings=("circular",), strides=(1,)))
 @example(case={"kernel_shape": (3, 1, 5, 4), "input_shape": (1, 2, 3), "stride": 1, "padding": "circular",
@@ -61,7 +61,7 @@ def test_circular_norm_exact(case, mbp_root_seed, mbp_evidence):
 @mbp_property(
     id="cnn.zero_padding_norm_sound",
     statement="for every padding (zeros, circular, valid) and stride 1-2 the certified conv norm is >= the unfolded operator's largest singular value >= the power-iteration lower estimate",
-    source="issue 17: restriction of a circular operator on an enlarged grid; strided rows are a subset",
+    source="docs/cnn.md: restriction of a circular operator on an enlarged grid; strided rows are a subset",
 )
 @given(case=conv_cases())
 @example(case={"kernel_shape": (1, 1, 3, 3), "input_shape": (1, 1, 1), "stride": 1, "padding": "zeros",
@@ -91,7 +91,7 @@ def _reshape_norm(kernel: np.ndarray) -> float:
 @mbp_property(
     id="cnn.reshape_norm_not_a_bound",
     statement="negative control: the (c_out, c_in*kh*kw) reshape's norm is below the operator norm on some layers and above it on others, and the check rejects it and any too-small estimate",
-    source="issue 17 (audit reshapes conv kernels into matrices; that matrix is not the operator)",
+    source="docs/cnn.md (the audit's reshaped kernel matrix is not the operator)",
 )
 def test_reshape_norm_not_a_bound():
     ones = np.ones((1, 1, 3, 3))  # circular on 4x4: the operator norm is |sum K| = 9, the reshape's is 3
@@ -113,7 +113,7 @@ def test_reshape_norm_not_a_bound():
 @mbp_property(
     id="cnn.conv_norms_sound_thorough",
     statement="certified conv norms >= the dense norm over 2000 fuzzed layers (all paddings, strides 1-2, kernels 1-5, channels 1-8)",
-    source="issue 17 acceptance (dense reference)",
+    source="docs/cnn.md (certified norms against the dense reference)",
 )
 @settings(max_examples=2000)
 @given(case=conv_cases())

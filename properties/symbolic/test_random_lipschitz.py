@@ -110,7 +110,7 @@ def _counts() -> dict:
 @mbp_property(
     id="symbolic.lipschitz_random_sound",
     statement="for random expressions the proven K and slope range contain every sampled slope (exact answers are reached)",
-    source="issue: Lipschitz sound by construction; Theorem 1 hypothesis (i)",
+    source="docs/lipschitz.md (sound by construction); Theorem 1 hypothesis (i)",
 )
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=expressions())
@@ -125,7 +125,7 @@ def test_random_expressions_sound(text, mbp_evidence):
 @mbp_property(
     id="symbolic.lipschitz_random_sound_many",
     statement=">= 300 random expressions: zero soundness violations of the proven K and slope range",
-    source="issue: acceptance, >= 300 random Lipschitz expressions",
+    source="docs/lipschitz.md (sound by construction: >= 300 random expressions under --full)",
 )
 @pytest.mark.slow
 @settings(max_examples=320, deadline=None, suppress_health_check=list(HealthCheck))
@@ -140,7 +140,7 @@ def test_many_random_expressions_sound(text, mbp_evidence):
 @mbp_property(
     id="symbolic.registered_exact",
     statement="every registered activation's K is marked exact and within 1e-9 of sup|sigma'| sampled at 30 digits",
-    source="issue: tight constants stay tight",
+    source="docs/lipschitz.md (registered activations are exact)",
 )
 @pytest.mark.parametrize("name", registered_names())
 def test_registered_constants_exact(name, mbp_evidence):

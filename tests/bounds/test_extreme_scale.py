@@ -1,5 +1,5 @@
 """Scale-safe arithmetic of the bounds: directed conversions, power-of-two scaling, unavailable
-methods, +inf uppers, the CLI on the issue's reproducers, and negative controls for the exact check."""
+methods, +inf uppers, the CLI on the reported reproducers, and negative controls for the exact check."""
 
 import dataclasses
 import json
