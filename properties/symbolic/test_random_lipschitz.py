@@ -112,7 +112,7 @@ def _counts() -> dict:
     statement="for random expressions the proven K and slope range contain every sampled slope (exact answers are reached)",
     source="docs/lipschitz.md (sound by construction); Theorem 1 hypothesis (i)",
 )
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=expressions())
 @example(text=_REPRODUCERS[0])
 @example(text=_REPRODUCERS[1])
