@@ -33,10 +33,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from mbp_verify.bounds import EFFORTS, bracket_sup_error, layer_constants, maximise_error, replay_error  # noqa: E402
-from mbp_verify.engine import prune_network, sample_network  # noqa: E402
+from mbp_verify.engine import Network, prune_network, sample_network  # noqa: E402
 from mbp_verify.seeding import rng_for  # noqa: E402
 from mbp_verify.symbolic import propagation_bound  # noqa: E402
-
 
 BASELINE_RESTARTS, BASELINE_STEPS = 24, 100
 
@@ -46,13 +45,17 @@ def baseline_upper(pair) -> float:
     norm = lambda a: float(np.linalg.norm(a, 2))  # noqa: E731
     K = [c.lipschitz for c in layer_constants(pair.original)]
     return propagation_bound(pair.original.depth).evaluate(
-        [norm(w) for w in pair.original.weights], [norm(w) for w in pair.pruned.weights],
-        [norm(e) for e in pair.error_matrices()], K)
+        [norm(w) for w in pair.original.weights],
+        [norm(w) for w in pair.pruned.weights],
+        [norm(e) for e in pair.error_matrices()],
+        K,
+    )
 
 
 def _gradient(weights, x):
     """||f - F|| and its gradient for one input, ReLU hidden layers (matrix-vector products)."""
     full, pruned = weights
+
     def forward(ws):
         pre, h = [], x
         for layer, w in enumerate(ws):
@@ -63,9 +66,11 @@ def _gradient(weights, x):
             else:
                 h = z
         return h, pre
+
     out_f, pre_f = forward(pruned)
     out_full, pre_full = forward(full)
     diff = out_f - out_full
+
     def backward(ws, pre):
         g = diff
         for layer in range(len(ws) - 1, -1, -1):
@@ -73,6 +78,7 @@ def _gradient(weights, x):
             if layer > 0:
                 g = g * (pre[layer - 1] > 0)
         return g
+
     return float(np.linalg.norm(diff)), backward(pruned, pre_f) - backward(full, pre_full)
 
 
@@ -103,7 +109,18 @@ def baseline_lower(pair, restarts: int, iterations: int, rng: np.random.Generato
     return replay_error(pair, best_x, lipschitz).value
 
 
-SMALL_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu", "gelu_tanh", "silu", "hardtanh", "elu", "softplus")
+SMALL_ACTIVATIONS = (
+    "relu",
+    "leaky_relu",
+    "tanh",
+    "sigmoid",
+    "gelu",
+    "gelu_tanh",
+    "silu",
+    "hardtanh",
+    "elu",
+    "softplus",
+)
 
 
 def brute_sup(pair, rng: np.random.Generator, points: int) -> float:
@@ -135,37 +152,58 @@ def small_table(args: argparse.Namespace) -> None:
         widths = [d0] + [int(v) for v in rng.integers(4, 41, size=depth - 1)] + [int(rng.integers(1, 6))]
         activation = SMALL_ACTIVATIONS[index % len(SMALL_ACTIVATIONS)]
         distribution = "uniform" if rng.random() < 0.5 else "gaussian"
-        pair = prune_network(sample_network(widths, rng, activation=activation, distribution=distribution),
-                             float(rng.choice([0.2, 0.3, 0.5])))
+        pair = prune_network(
+            sample_network(widths, rng, activation=activation, distribution=distribution),
+            float(rng.choice([0.2, 0.3, 0.5])),
+        )
         default = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.small.default", index))
-        branched = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.small.branch", index),
-                                     target_ratio=args.target_ratio, time_limit=args.time_limit)
+        branched = bracket_sup_error(
+            pair,
+            rng=rng_for(args.seed, "bench.bounds.small.branch", index),
+            target_ratio=args.target_ratio,
+            time_limit=args.time_limit,
+        )
         truth = max(brute_sup(pair, rng, points), default.lower, branched.lower)
         if truth <= 0:
             continue
         entry = (default.upper / truth, default.lower / truth, branched.upper / truth, branched.lower / truth)
         rows.setdefault(depth, []).append(entry)
         by_activation.setdefault(activation, []).append((entry[0], entry[2]))
-    print(f"small networks ({count}, d0 <= 3, widths 4-40, uniform/Gaussian, {len(SMALL_ACTIVATIONS)} activations); "
-          f"true sup ~ max(brute force {2 * points} points + ascent, both lowers); branch-and-bound: target ratio "
-          f"{args.target_ratio}, time limit {args.time_limit} s; median and 90th percentile")
-    header = (f"{'depth':>5} {'n':>4} | {'default upper/sup':>15} {'lower/sup':>15} | {'B&B upper/sup':>15} {'lower/sup':>15}")
+    print(
+        f"small networks ({count}, d0 <= 3, widths 4-40, uniform/Gaussian, {len(SMALL_ACTIVATIONS)} activations); "
+        f"true sup ~ max(brute force {2 * points} points + ascent, both lowers); branch-and-bound: target ratio "
+        f"{args.target_ratio}, time limit {args.time_limit} s; median and 90th percentile"
+    )
+    header = (
+        f"{'depth':>5} {'n':>4} | {'default upper/sup':>15} {'lower/sup':>15} | {'B&B upper/sup':>15} {'lower/sup':>15}"
+    )
     print(header)
     print("-" * len(header))
     everything = [e for entries in rows.values() for e in entries]
     for depth, entries in sorted(rows.items()) + [("all", everything)]:
         cols = list(zip(*entries))
-        print(f"{depth:>5} {len(entries):>4} | {_quantiles(cols[0])} {_quantiles(cols[1])} | {_quantiles(cols[2])} {_quantiles(cols[3])}")
+        print(
+            f"{depth:>5} {len(entries):>4} | {_quantiles(cols[0])} {_quantiles(cols[1])} | {_quantiles(cols[2])} "
+            f"{_quantiles(cols[3])}"
+        )
     lowers = [e[3] for e in everything]
-    print(f"B&B lower >= 0.99 x sup in {100 * np.mean(np.array(lowers) >= 0.99):.1f}% of {len(lowers)} networks "
-          f"(default: {100 * np.mean(np.array([e[1] for e in everything]) >= 0.99):.1f}%)")
-    print("median upper/sup by activation (default | B&B): " + ", ".join(
-        f"{a} {np.median([v[0] for v in vals]):.2f} | {np.median([v[1] for v in vals]):.2f}" for a, vals in by_activation.items()))
+    print(
+        f"B&B lower >= 0.99 x sup in {100 * np.mean(np.array(lowers) >= 0.99):.1f}% of {len(lowers)} networks "
+        f"(default: {100 * np.mean(np.array([e[1] for e in everything]) >= 0.99):.1f}%)"
+    )
+    print(
+        "median upper/sup by activation (default | B&B): "
+        + ", ".join(
+            f"{a} {np.median([v[0] for v in vals]):.2f} | {np.median([v[1] for v in vals]):.2f}"
+            for a, vals in by_activation.items()
+        )
+    )
 
 
 def _landed_margin(network, lipschitz, x) -> float:
     """The landed replay margin: a norm-product forward-error analysis with Frobenius norms (baseline)."""
     from mbp_verify.bounds.rounding import UNDERFLOW_UNIT, add_up, frobenius_up, gamma, mul_up, sqrt_up, up
+
     h, error = x[None, :], 0.0
     for layer, w in enumerate(network.weights):
         z = h @ w.T
@@ -187,6 +225,7 @@ def trained_like_chain(seed: int, activation: str, layers: int = 12, narrow: int
     """A 384 <-> 1536 chain whose matrices have a decaying singular spectrum s_k ~ k^-0.6 (as trained FFN
     weights do), scaled so that ||W||_F^2 = 2 x (smaller dimension): signals neither vanish nor explode."""
     from mbp_verify.engine import Network
+
     rng = np.random.default_rng(seed)
     weights = []
     for layer in range(layers):
@@ -203,8 +242,12 @@ def trained_like_chain(seed: int, activation: str, layers: int = 12, narrow: int
 def deep_chain(args: argparse.Namespace) -> None:
     """lower_margin / lower on the deep chain: the landed norm-product margin vs the reference-pass margin."""
     from mbp_verify.bounds import certified_spectral_norm, maximise_error, unit_ball_point
+
     print("deep chain: 12 layers 384 <-> 1536, spectrum k^-0.6, MBP alpha = 0.2; witness from 8 x 40 ascent steps")
-    header = f"{'activation':>10} {'lower':>10} | {'landed margin/lower':>19} | {'new margin/lower':>16} {'(Frobenius only)':>16} | {'upper/lower':>11}"
+    header = (
+        f"{'activation':>10} {'lower':>10} | {'landed margin/lower':>19} | "
+        f"{'new margin/lower':>16} {'(Frobenius only)':>16} | {'upper/lower':>11}"
+    )
     print(header)
     print("-" * len(header))
     for activation in ("relu",) if args.quick else ("relu", "gelu", "tanh"):
@@ -217,8 +260,11 @@ def deep_chain(args: argparse.Namespace) -> None:
         frobenius = replay_error(pair, x, lipschitz)
         landed = _landed_margin(pair.original, lipschitz, x) + _landed_margin(pair.pruned, lipschitz, x)
         ratio = "skipped" if args.quick else f"{bracket_sup_error(pair, rng=0, effort='fast').ratio:>11.3g}"
-        print(f"{activation:>10} {new.value:>10.3e} | {landed / new.value:>19.3g} | {new.margin / new.value:>16.3g} "
-              f"{frobenius.margin / frobenius.value:>16.3g} | {ratio:>11}", flush=True)
+        print(
+            f"{activation:>10} {new.value:>10.3e} | {landed / new.value:>19.3g} | {new.margin / new.value:>16.3g} "
+            f"{frobenius.margin / frobenius.value:>16.3g} | {ratio:>11}",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -226,10 +272,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="widths 256 and 1024, depth 3 only")
     parser.add_argument("--effort", choices=tuple(EFFORTS), default="default", help="our effort (default: default)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--table", choices=("wide", "small", "deep"), default="wide",
-                        help="wide: baseline vs ours on wide nets; small: tightness against brute force; deep: the deep chain's margin")
+    parser.add_argument(
+        "--table",
+        choices=("wide", "small", "deep"),
+        default="wide",
+        help="wide: baseline vs ours on wide nets; small: tightness against brute force; deep: the deep chain's margin",
+    )
     parser.add_argument("--target-ratio", type=float, default=1.05, help="small table: branch-and-bound target")
-    parser.add_argument("--time-limit", type=float, default=10.0, help="small table: branch-and-bound seconds per network")
+    parser.add_argument(
+        "--time-limit", type=float, default=10.0, help="small table: branch-and-bound seconds per network"
+    )
     args = parser.parse_args()
     if args.table == "small":
         return small_table(args)
@@ -238,10 +290,14 @@ def main() -> None:
     budget = EFFORTS[args.effort]
     widths = (256, 1024) if args.quick else (256, 1024, 2048)
     depths = (3,) if args.quick else (3, 5)
-    header = (f"{'width':>5} {'L':>2} {'alpha':>5} | {'base s':>7} {'base lower':>10} {'base upper':>10} {'ratio':>6} | "
-              f"{'ours s':>7} {'our lower':>10} {'our upper':>10} {'ratio':>6} {'method':>9} | {'cpu x':>8} {'wall x':>8}")
-    print(f"baseline: SVD norms + layerwise bound + sequential ascent ({BASELINE_RESTARTS} restarts x {BASELINE_STEPS} "
-          f"steps); ours: bracket_sup_error(effort={args.effort!r}: {budget.restarts} x {budget.iterations}); CPU seconds")
+    header = (
+        f"{'width':>5} {'L':>2} {'alpha':>5} | {'base s':>7} {'base lower':>10} {'base upper':>10} {'ratio':>6} | "
+        f"{'ours s':>7} {'our lower':>10} {'our upper':>10} {'ratio':>6} {'method':>9} | {'cpu x':>8} {'wall x':>8}"
+    )
+    print(
+        f"baseline: SVD norms + layerwise bound + sequential ascent ({BASELINE_RESTARTS} restarts x {BASELINE_STEPS} "
+        f"steps); ours: bracket_sup_error(effort={args.effort!r}: {budget.restarts} x {budget.iterations}); CPU seconds"
+    )
     print(header)
     print("-" * len(header))
     for depth in depths:
@@ -251,15 +307,20 @@ def main() -> None:
                 pair = prune_network(sample_network([width] * (depth + 1), rng), alpha)
                 start, wall = time.process_time(), time.perf_counter()
                 base_upper = baseline_upper(pair)
-                base_lower = baseline_lower(pair, BASELINE_RESTARTS, BASELINE_STEPS, rng_for(args.seed, "bench.bounds.starts"))
+                base_lower = baseline_lower(
+                    pair, BASELINE_RESTARTS, BASELINE_STEPS, rng_for(args.seed, "bench.bounds.starts")
+                )
                 base_time, base_wall = time.process_time() - start, time.perf_counter() - wall
                 start, wall = time.process_time(), time.perf_counter()
                 ours = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.ours"), effort=args.effort)
                 our_time, our_wall = time.process_time() - start, time.perf_counter() - wall
-                print(f"{width:>5} {depth:>2} {alpha:>5} | {base_time:>7.2f} {base_lower:>10.3e} {base_upper:>10.3e} "
-                      f"{base_upper / base_lower:>6.2f} | {our_time:>7.2f} {ours.lower:>10.3e} {ours.upper:>10.3e} "
-                      f"{ours.ratio:>6.2f} {ours.upper_method:>9} | {base_time / our_time:>7.1f}x {base_wall / our_wall:>7.1f}x",
-                      flush=True)
+                print(
+                    f"{width:>5} {depth:>2} {alpha:>5} | {base_time:>7.2f} {base_lower:>10.3e} {base_upper:>10.3e} "
+                    f"{base_upper / base_lower:>6.2f} | {our_time:>7.2f} {ours.lower:>10.3e} {ours.upper:>10.3e} "
+                    f"{ours.ratio:>6.2f} {ours.upper_method:>9} | "
+                    f"{base_time / our_time:>7.1f}x {base_wall / our_wall:>7.1f}x",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -46,11 +46,14 @@ def _timed(function):
 def _svds_norm(kernel: np.ndarray, shape: tuple[int, int, int]) -> float:
     g = conv_geometry(kernel.shape, shape, 1, "zeros")
     operator = scipy.sparse.linalg.LinearOperator(
-        (g.out_size, g.in_size), dtype=np.float64,
+        (g.out_size, g.in_size),
+        dtype=np.float64,
         matvec=lambda v: conv2d(v.reshape(shape), kernel, 1, "zeros").ravel(),
-        rmatvec=lambda v: conv2d_adjoint(v.reshape(g.output_shape), kernel, shape, 1, "zeros").ravel())
-    return float(scipy.sparse.linalg.svds(operator, k=1, return_singular_vectors=False,
-                                          random_state=np.random.default_rng(0))[0])
+        rmatvec=lambda v: conv2d_adjoint(v.reshape(g.output_shape), kernel, shape, 1, "zeros").ravel(),
+    )
+    return float(
+        scipy.sparse.linalg.svds(operator, k=1, return_singular_vectors=False, random_state=np.random.default_rng(0))[0]
+    )
 
 
 def run_row(channels: int, side: int, dense: bool, seed: int) -> dict:
@@ -81,20 +84,26 @@ def main() -> None:
             row["dense_time"] = largest["dense_time"] * (row["N"] / largest["N"]) ** 3
             row["extrapolated"] = True
             rows.append(row)
-    header = (f"{'ch':>3} {'img':>5} {'N':>6} | {'certified s':>11} {'dense SVD s':>13} {'svds s':>8} | "
-              f"{'dense/cert':>10} {'svds/cert':>9} | {'certified upper':>16} {'dense norm':>16} {'svds norm':>16}")
+    header = (
+        f"{'ch':>3} {'img':>5} {'N':>6} | {'certified s':>11} {'dense SVD s':>13} {'svds s':>8} | "
+        f"{'dense/cert':>10} {'svds/cert':>9} | {'certified upper':>16} {'dense norm':>16} {'svds norm':>16}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         dense_time = f"{r['dense_time']:.2f}" + ("*" if r.get("extrapolated") else "")
         dense_norm = f"{r['dense']:.12f}" if "dense" in r else "-"
-        print(f"{r['channels']:>3} {r['side']:>2}x{r['side']:<2} {r['N']:>6} | {r['ours']:>11.3f} {dense_time:>13} "
-              f"{r['svds_time']:>8.2f} | {r['dense_time'] / r['ours']:>10.1f} {r['svds_time'] / r['ours']:>9.2f} | "
-              f"{r['upper']:>16.12f} {dense_norm:>16} {r['svds']:>16.12f}")
+        print(
+            f"{r['channels']:>3} {r['side']:>2}x{r['side']:<2} {r['N']:>6} | {r['ours']:>11.3f} {dense_time:>13} "
+            f"{r['svds_time']:>8.2f} | {r['dense_time'] / r['ours']:>10.1f} {r['svds_time'] / r['ours']:>9.2f} | "
+            f"{r['upper']:>16.12f} {dense_norm:>16} {r['svds']:>16.12f}"
+        )
         if "dense" in r and not r["upper"] >= r["dense"]:
             raise SystemExit(f"certified upper below the dense norm at {r['channels']}ch {r['side']}x{r['side']}")
-    print("dense SVD time excludes unfolding the operator; * = O(N^3) extrapolation from the largest measured row "
-          "(the 65536 x 65536 dense operator does not fit in memory here). Times: CPU seconds, one BLAS thread.")
+    print(
+        "dense SVD time excludes unfolding the operator; * = O(N^3) extrapolation from the largest measured row "
+        "(the 65536 x 65536 dense operator does not fit in memory here). Times: CPU seconds, one BLAS thread."
+    )
 
 
 if __name__ == "__main__":

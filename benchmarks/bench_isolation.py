@@ -54,7 +54,10 @@ def main() -> None:
         weights = rng.standard_normal(shape).astype(np.float32)
         a = _median_call(local, weights, args.repeats)
         b = _median_call(isolated, weights, args.repeats)
-        print(f"{'x'.join(map(str, shape)):>12}  {a * 1e6:>10.0f}us  {b * 1e6:>10.0f}us  {(b - a) * 1e6:>8.0f}us  {b / a:>6.2f}")
+        print(
+            f"{'x'.join(map(str, shape)):>12}  {a * 1e6:>10.0f}us  {b * 1e6:>10.0f}us  "
+            f"{(b - a) * 1e6:>8.0f}us  {b / a:>6.2f}"
+        )
     worker = isolated.adapter._worker
     restarts = []
     for _ in range(10):
@@ -62,8 +65,10 @@ def main() -> None:
         begin = time.perf_counter()
         isolated.prune(np.ones(4, dtype=np.float32), 1)
         restarts.append(time.perf_counter() - begin)
-    print(f"first worker start (fork server included): {started:.2f} s; "
-          f"restart after a crash: {statistics.median(restarts) * 1e3:.0f} ms (median of 10)")
+    print(
+        f"first worker start (fork server included): {started:.2f} s; "
+        f"restart after a crash: {statistics.median(restarts) * 1e3:.0f} ms (median of 10)"
+    )
 
 
 if __name__ == "__main__":

@@ -58,7 +58,10 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [s for s in SIZES if not args.quick or s <= 1_000_000]
     rng = np.random.default_rng(0)
-    header = f"{'D':>10} {'dtype':>7} {'n_prune':>9} {'reference':>11} {'full sort':>11} {'argpartition':>13} {'ref/argp':>9} {'sort/argp':>10}"
+    header = (
+        f"{'D':>10} {'dtype':>7} {'n_prune':>9} {'reference':>11} {'full sort':>11} "
+        f"{'argpartition':>13} {'ref/argp':>9} {'sort/argp':>10}"
+    )
     print(header)
     print("-" * len(header))
     for size in sizes:
@@ -71,8 +74,10 @@ def main() -> None:
             t_ref = best_of(magnitude_mask, weights, n, repeats=repeats)
             t_sort = best_of(full_sort_mask, weights, n, repeats=max(1, repeats // 2))
             t_part = best_of(bare_argpartition, weights, n, repeats=repeats)
-            print(f"{size:>10} {np.dtype(dtype).name:>7} {n:>9} {t_ref * 1e3:>9.3f}ms {t_sort * 1e3:>9.2f}ms "
-                  f"{t_part * 1e3:>11.3f}ms {t_ref / t_part:>9.2f} {t_sort / t_part:>10.2f}")
+            print(
+                f"{size:>10} {np.dtype(dtype).name:>7} {n:>9} {t_ref * 1e3:>9.3f}ms {t_sort * 1e3:>9.2f}ms "
+                f"{t_part * 1e3:>11.3f}ms {t_ref / t_part:>9.2f} {t_sort / t_part:>10.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -64,4 +64,4 @@ __all__ = [
 ]
 
 # Deprecated names (renamed in 0.2; removed in the next version).
-__getattr__ = renamed(globals(), {'PrunedNetwork': 'NetworkPair'})
+__getattr__ = renamed(globals(), {"PrunedNetwork": "NetworkPair"})

@@ -7,7 +7,8 @@ hands back the new object under the old name with a `DeprecationWarning` pointin
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["renamed"]
 
@@ -19,8 +20,11 @@ def renamed(namespace: Mapping[str, Any], aliases: Mapping[str, str]) -> Callabl
     def __getattr__(name: str) -> Any:
         if name in aliases:
             new = aliases[name]
-            warnings.warn(f"{module}.{name} is deprecated and will be removed in the next version; use {new}",
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f"{module}.{name} is deprecated and will be removed in the next version; use {new}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             return namespace[new]
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 

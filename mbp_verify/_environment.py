@@ -11,8 +11,13 @@ import os
 import platform
 from importlib import metadata
 
-__all__ = ["BLAS_THREAD_VARIABLES", "single_thread_env", "pin_blas_threads_for_children", "package_versions",
-           "distribution_versions"]
+__all__ = [
+    "BLAS_THREAD_VARIABLES",
+    "single_thread_env",
+    "pin_blas_threads_for_children",
+    "package_versions",
+    "distribution_versions",
+]
 
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 _CORE_DISTRIBUTIONS = ("mbp-verify", "numpy", "scipy", "sympy", "hypothesis", "pytest", "pytest-xdist", "torch")

@@ -26,7 +26,9 @@ def stable_hash(text: str) -> int:
 def seed_sequence(root_seed: int, property_id: str, trial_index: int = 0) -> np.random.SeedSequence:
     """`SeedSequence([root_seed, stable_hash(property_id), trial_index])`."""
     if root_seed < 0 or trial_index < 0:
-        raise InputError(f"seeds must be non-negative integers, got root seed {root_seed} and trial index {trial_index}")
+        raise InputError(
+            f"seeds must be non-negative integers, got root seed {root_seed} and trial index {trial_index}"
+        )
     return np.random.SeedSequence([int(root_seed), stable_hash(property_id), int(trial_index)])
 
 

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from hypothesis import assume, strategies as st
+from hypothesis import assume
+from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 __all__ = [
@@ -103,12 +105,18 @@ def _usable_kinds(kinds: Any, min_dims: int, max_dims: int, min_size: int, max_s
     unknown = [k for k in kinds if k not in SHAPE_KINDS]
     if unknown:
         raise InvalidArgument(f"unknown shape kind(s) {unknown!r}; known: {', '.join(SHAPE_KINDS)}")
-    usable = tuple(k for k in dict.fromkeys(kinds)
-                   if _KIND_DIMS[k][0] <= max_dims and _KIND_DIMS[k][1] >= min_dims and _KIND_MIN_SIZE[k] <= max_size
-                   and (k != "square" or math.isqrt(max_size) ** 2 >= min_size))
+    usable = tuple(
+        k
+        for k in dict.fromkeys(kinds)
+        if _KIND_DIMS[k][0] <= max_dims
+        and _KIND_DIMS[k][1] >= min_dims
+        and _KIND_MIN_SIZE[k] <= max_size
+        and (k != "square" or math.isqrt(max_size) ** 2 >= min_size)
+    )
     if not usable:
-        raise InvalidArgument(f"no shape of kinds {list(kinds)} has {min_dims}..{max_dims} dimensions and "
-                              f"{min_size}..{max_size} entries")
+        raise InvalidArgument(
+            f"no shape of kinds {list(kinds)} has {min_dims}..{max_dims} dimensions and {min_size}..{max_size} entries"
+        )
     return usable
 
 
@@ -118,8 +126,21 @@ def dtype_extremes(dtype: Any) -> tuple[float, ...]:
     square overflows, its smallest normal and subnormal values and values whose square underflows."""
     info = np.finfo(np.dtype(dtype))
     big, tiny, sub = float(info.max), float(info.tiny), float(info.smallest_subnormal)
-    candidates = [big, big / 2, math.sqrt(big), 1.5 * math.sqrt(big), 2 * math.sqrt(big), 16 * math.sqrt(big),
-                  tiny, sub, 2 * sub, 3 * sub, math.sqrt(sub), math.sqrt(tiny), 0.5 * math.sqrt(tiny)]
+    candidates = [
+        big,
+        big / 2,
+        math.sqrt(big),
+        1.5 * math.sqrt(big),
+        2 * math.sqrt(big),
+        16 * math.sqrt(big),
+        tiny,
+        sub,
+        2 * sub,
+        3 * sub,
+        math.sqrt(sub),
+        math.sqrt(tiny),
+        0.5 * math.sqrt(tiny),
+    ]
     cast = [float(np.dtype(dtype).type(v)) for v in candidates]
     return tuple(sorted({v for v in cast if 0 < v < math.inf}))
 
@@ -129,8 +150,9 @@ def float_dtypes(dtypes: Sequence[type] = FLOAT_DTYPES) -> st.SearchStrategy[np.
     return st.sampled_from(_check_dtypes(dtypes))
 
 
-def weight_shapes(*, kinds: Sequence[str] = SHAPE_KINDS, min_dims: int = 1, max_dims: int = 4, min_size: int = 1,
-                  max_size: int = 48) -> st.SearchStrategy[tuple[int, ...]]:
+def weight_shapes(
+    *, kinds: Sequence[str] = SHAPE_KINDS, min_dims: int = 1, max_dims: int = 4, min_size: int = 1, max_size: int = 48
+) -> st.SearchStrategy[tuple[int, ...]]:
     """Shapes of real weights: vectors, square and rectangular matrices, (out, in, k, k) conv
     kernels (k = 1 or 3) and any 1..4-D shape; every side >= 1, min_size..max_size entries."""
     min_dims, max_dims = _check_dims(min_dims, max_dims)
@@ -144,13 +166,16 @@ def weight_shapes(*, kinds: Sequence[str] = SHAPE_KINDS, min_dims: int = 1, max_
 
 def array_shapes(*, min_dims: int = 1, max_dims: int = 4, max_size: int = 48) -> st.SearchStrategy[tuple[int, ...]]:
     """Deprecated alias of `weight_shapes(kinds=("any",), ...)` (the old name shadowed Hypothesis's own)."""
-    warnings.warn("mbp_verify.strategies.array_shapes is deprecated; use weight_shapes", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "mbp_verify.strategies.array_shapes is deprecated; use weight_shapes", DeprecationWarning, stacklevel=2
+    )
     return weight_shapes(kinds=("any",), min_dims=min_dims, max_dims=max_dims, max_size=max_size)
 
 
 @st.composite
-def _weight_shapes(draw: st.DrawFn, kinds: tuple[str, ...], min_dims: int, max_dims: int, min_size: int,
-                   max_size: int) -> tuple[int, ...]:
+def _weight_shapes(
+    draw: st.DrawFn, kinds: tuple[str, ...], min_dims: int, max_dims: int, min_size: int, max_size: int
+) -> tuple[int, ...]:
     kind = draw(st.sampled_from(kinds))
     if kind == "vector":
         return (draw(st.integers(min_size, max_size)),)
@@ -219,17 +244,28 @@ def _neighbour(dtype: np.dtype, value: float) -> float:
     return float(np.nextafter(dtype.type(value), dtype.type(0 if value >= top else np.inf)))
 
 
-def _finish(draw: st.DrawFn, dtype: np.dtype, shape: tuple[int, ...], values: list[float], signs: list[bool],
-            views: bool) -> np.ndarray:
+def _finish(
+    draw: st.DrawFn, dtype: np.dtype, shape: tuple[int, ...], values: list[float], signs: list[bool], views: bool
+) -> np.ndarray:
     flat = np.array([-v if s else v for v, s in zip(values, signs)], dtype=np.float64).astype(dtype)
     array = flat.reshape(shape)
     return as_view(array, draw(st.sampled_from(VIEW_KINDS))) if views else array
 
 
 # ---------------------------------------------------------------- weight arrays
-def weight_arrays(*, dtypes: Sequence[type] = FLOAT_DTYPES, kinds: Sequence[str] = SHAPE_KINDS, min_dims: int = 1,
-                  max_dims: int = 4, max_size: int = 48, allow_nan: bool = False, allow_inf: bool = False,
-                  views: bool = True, min_nan: int = 0, max_nan: "int | None" = None) -> st.SearchStrategy[np.ndarray]:
+def weight_arrays(
+    *,
+    dtypes: Sequence[type] = FLOAT_DTYPES,
+    kinds: Sequence[str] = SHAPE_KINDS,
+    min_dims: int = 1,
+    max_dims: int = 4,
+    max_size: int = 48,
+    allow_nan: bool = False,
+    allow_inf: bool = False,
+    views: bool = True,
+    min_nan: int = 0,
+    max_nan: "int | None" = None,
+) -> st.SearchStrategy[np.ndarray]:
     """Arrays rich in ties (across signs), exact zeros, +-0.0, one-ulp neighbours and dtype extremes.
 
     With `allow_nan`, every array holds at least `min_nan` and at most `max_nan` NaN entries
@@ -238,8 +274,9 @@ def weight_arrays(*, dtypes: Sequence[type] = FLOAT_DTYPES, kinds: Sequence[str]
     dtypes_ = _check_dtypes(dtypes)
     min_dims, max_dims = _check_dims(min_dims, max_dims)
     max_size = _check_int("max_size", max_size, 1)
-    allow_nan, allow_inf, views = (_check_bool(n, v) for n, v in
-                                   (("allow_nan", allow_nan), ("allow_inf", allow_inf), ("views", views)))
+    allow_nan, allow_inf, views = (
+        _check_bool(n, v) for n, v in (("allow_nan", allow_nan), ("allow_inf", allow_inf), ("views", views))
+    )
     min_nan = _check_int("min_nan", min_nan, 0, max_size)
     if max_nan is not None:
         max_nan = _check_int("max_nan", max_nan, min_nan)
@@ -250,9 +287,19 @@ def weight_arrays(*, dtypes: Sequence[type] = FLOAT_DTYPES, kinds: Sequence[str]
 
 
 @st.composite
-def _weight_arrays(draw: st.DrawFn, dtypes: tuple[np.dtype, ...], kinds: tuple[str, ...], min_dims: int,
-                   max_dims: int, max_size: int, allow_nan: bool, allow_inf: bool, views: bool, min_nan: int,
-                   max_nan: "int | None") -> np.ndarray:
+def _weight_arrays(
+    draw: st.DrawFn,
+    dtypes: tuple[np.dtype, ...],
+    kinds: tuple[str, ...],
+    min_dims: int,
+    max_dims: int,
+    max_size: int,
+    allow_nan: bool,
+    allow_inf: bool,
+    views: bool,
+    min_nan: int,
+    max_nan: "int | None",
+) -> np.ndarray:
     dtype = draw(st.sampled_from(dtypes))
     shape = draw(_weight_shapes(kinds, min_dims, max_dims, max(1, min_nan), max_size))
     size = math.prod(shape)
@@ -272,9 +319,16 @@ def _weight_arrays(draw: st.DrawFn, dtypes: tuple[np.dtype, ...], kinds: tuple[s
     return _finish(draw, dtype, shape, values, signs, views)
 
 
-def tie_free_weight_arrays(*, dtypes: Sequence[type] = FLOAT_DTYPES, kinds: Sequence[str] = SHAPE_KINDS,
-                           min_dims: int = 1, max_dims: int = 4, max_size: int = 48, allow_inf: bool = False,
-                           views: bool = True) -> st.SearchStrategy[np.ndarray]:
+def tie_free_weight_arrays(
+    *,
+    dtypes: Sequence[type] = FLOAT_DTYPES,
+    kinds: Sequence[str] = SHAPE_KINDS,
+    min_dims: int = 1,
+    max_dims: int = 4,
+    max_size: int = 48,
+    allow_inf: bool = False,
+    views: bool = True,
+) -> st.SearchStrategy[np.ndarray]:
     """Arrays whose magnitudes are pairwise distinct (one-ulp neighbours, dtype extremes and one zero allowed)."""
     dtypes_ = _check_dtypes(dtypes)
     min_dims, max_dims = _check_dims(min_dims, max_dims)
@@ -285,8 +339,16 @@ def tie_free_weight_arrays(*, dtypes: Sequence[type] = FLOAT_DTYPES, kinds: Sequ
 
 
 @st.composite
-def _tie_free_weight_arrays(draw: st.DrawFn, dtypes: tuple[np.dtype, ...], kinds: tuple[str, ...], min_dims: int,
-                            max_dims: int, max_size: int, allow_inf: bool, views: bool) -> np.ndarray:
+def _tie_free_weight_arrays(
+    draw: st.DrawFn,
+    dtypes: tuple[np.dtype, ...],
+    kinds: tuple[str, ...],
+    min_dims: int,
+    max_dims: int,
+    max_size: int,
+    allow_inf: bool,
+    views: bool,
+) -> np.ndarray:
     dtype = draw(st.sampled_from(dtypes))
     shape = draw(_weight_shapes(kinds, min_dims, max_dims, 1, max_size))
     values, signs = draw(_tie_free_values(dtype, math.prod(shape), allow_inf))
@@ -332,8 +394,9 @@ def tie_free_prune_cases(**array_kwargs: Any) -> st.SearchStrategy[tuple[np.ndar
     return arrays.flatmap(lambda w: st.tuples(st.just(w), prune_counts(w.size)))
 
 
-def layer_lists(*, min_layers: int = 1, max_layers: int = 4, max_size: int = 24, tie_free: bool = False,
-                **array_kwargs: Any) -> st.SearchStrategy[list[np.ndarray]]:
+def layer_lists(
+    *, min_layers: int = 1, max_layers: int = 4, max_size: int = 24, tie_free: bool = False, **array_kwargs: Any
+) -> st.SearchStrategy[list[np.ndarray]]:
     """Lists of min_layers..max_layers weight arrays for global pruning, each its own shape and
     dtype (`array_kwargs` as for `weight_arrays`); with `tie_free`, magnitudes are distinct
     across all layers (they are drawn in the narrowest dtype, so every layer holds them exactly)."""
@@ -348,13 +411,32 @@ def layer_lists(*, min_layers: int = 1, max_layers: int = 4, max_size: int = 24,
     dtypes = _check_dtypes(array_kwargs.get("dtypes", FLOAT_DTYPES))
     min_dims, max_dims = _check_dims(array_kwargs.get("min_dims", 1), array_kwargs.get("max_dims", 4))
     kinds = _usable_kinds(array_kwargs.get("kinds", SHAPE_KINDS), min_dims, max_dims, 1, max_size)
-    return _tie_free_layers(dtypes, kinds, min_dims, max_dims, max_size, low, high,
-                            bool(array_kwargs.get("allow_inf", False)), bool(array_kwargs.get("views", True)))
+    return _tie_free_layers(
+        dtypes,
+        kinds,
+        min_dims,
+        max_dims,
+        max_size,
+        low,
+        high,
+        bool(array_kwargs.get("allow_inf", False)),
+        bool(array_kwargs.get("views", True)),
+    )
 
 
 @st.composite
-def _tie_free_layers(draw: st.DrawFn, dtypes: tuple[np.dtype, ...], kinds: tuple[str, ...], min_dims: int,
-                     max_dims: int, max_size: int, low: int, high: int, allow_inf: bool, views: bool) -> list[np.ndarray]:
+def _tie_free_layers(
+    draw: st.DrawFn,
+    dtypes: tuple[np.dtype, ...],
+    kinds: tuple[str, ...],
+    min_dims: int,
+    max_dims: int,
+    max_size: int,
+    low: int,
+    high: int,
+    allow_inf: bool,
+    views: bool,
+) -> list[np.ndarray]:
     count = draw(st.integers(low, high))
     layer_dtypes = [draw(st.sampled_from(dtypes)) for _ in range(count)]
     shapes = [draw(_weight_shapes(kinds, min_dims, max_dims, 1, max_size)) for _ in range(count)]

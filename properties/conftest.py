@@ -22,7 +22,6 @@ if settings.get_current_profile_name() not in mbp_verify.suite.plugin.HYPOTHESIS
     settings.load_profile(os.environ.get("MBP_HYPOTHESIS_PROFILE", "mbp-default"))
 
 
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     record_collection(config, items)

@@ -20,9 +20,20 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mbp_verify"
 FOUNDATION = ("errors", "_validation", "_deprecation", "_environment", "seeding", "timeouts", "lifeline")
 LAYERS = {
     **{name: 0 for name in FOUNDATION},
-    "reports": 1, "engine": 2, "symbolic": 3, "bounds": 4, "statistics": 5,
-    "theorem": 6, "audit": 6, "conformance": 6, "adapters": 7, "strategies": 8,
-    "suite": 9, "cli": 10, "__init__": 11, "__main__": 12,
+    "reports": 1,
+    "engine": 2,
+    "symbolic": 3,
+    "bounds": 4,
+    "statistics": 5,
+    "theorem": 6,
+    "audit": 6,
+    "conformance": 6,
+    "adapters": 7,
+    "strategies": 8,
+    "suite": 9,
+    "cli": 10,
+    "__init__": 11,
+    "__main__": 12,
 }
 PYTEST_ALLOWED = ("suite", "cli")
 
@@ -74,13 +85,17 @@ def test_no_upward_imports(module):
         if imported == unit or imported not in LAYERS:
             continue
         within_foundation = unit in FOUNDATION and imported in FOUNDATION  # errors is imported by the others
-        assert LAYERS[imported] < LAYERS[unit] or within_foundation, \
-            f"{module.relative_to(PACKAGE)}:{line} imports {imported} (layer {LAYERS[imported]}) from layer {LAYERS[unit]}"
+        assert LAYERS[imported] < LAYERS[unit] or within_foundation, (
+            f"{module.relative_to(PACKAGE)}:{line} imports {imported} (layer {LAYERS[imported]}) from layer "
+            f"{LAYERS[unit]}"
+        )
 
 
 def test_importing_the_library_loads_no_test_harness():
-    code = ("import sys, mbp_verify, mbp_verify.theorem, mbp_verify.conformance, mbp_verify.audit, mbp_verify.bounds, "
-            "mbp_verify.symbolic, mbp_verify.statistics, mbp_verify.reports; "
-            "print(sorted(m for m in ('pytest', 'mbp_verify.suite', '_pytest') if m in sys.modules))")
+    code = (
+        "import sys, mbp_verify, mbp_verify.theorem, mbp_verify.conformance, mbp_verify.audit, mbp_verify.bounds, "
+        "mbp_verify.symbolic, mbp_verify.statistics, mbp_verify.reports; "
+        "print(sorted(m for m in ('pytest', 'mbp_verify.suite', '_pytest') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -44,7 +44,7 @@ PARSE_ONLY = {
     "mbp-verify run": "the whole property suite (minutes); CI runs the suite through pytest",
     "mbp-verify run --quick": "the whole property suite",
     "mbp-verify run -k gamma": "collects the whole suite in 2 workers (about 10 CPU-seconds); "
-                               "tests/cli/test_run.py runs `run -k` for real with 1 and 2 workers",
+    "tests/cli/test_run.py runs `run -k` for real with 1 and 2 workers",
     "mbp-verify run --workers 1 --json out.json": "the whole property suite",
     "mbp-verify check-pruner mypkg.pruning:prune": "the whole pruner specification",
     "mbp-verify check-pruner mypkg.pruning:prune --rules tie=index,nan=raise": "the whole pruner specification",
@@ -106,7 +106,7 @@ def _check_options(argv: list[str]) -> None:
     """Every option token must be spelled exactly as the (sub)command defines it."""
     command = argv[0] if argv and not argv[0].startswith("-") else ""
     known = {option for action in _subparser(command)._actions for option in action.option_strings}
-    for token in argv[1 if command else 0:]:
+    for token in argv[1 if command else 0 :]:
         if token.startswith("-") and not re.fullmatch(r"-[0-9.]+", token):
             assert token.split("=")[0] in known, f"option {token!r} is not an option of `mbp-verify {command}`"
 
@@ -138,16 +138,24 @@ def _write_inputs(folder: Path, argv: list[str]) -> None:
         torch = pytest.importorskip("torch")
         rng = mv.rng_for(0, "readme.init")
         for name in ("trained.pt", "init.pt"):
-            state = {key: torch.from_numpy(value * (1.0 if name == "trained.pt" else rng.uniform(0.5, 1.5)))
-                     for key, value in tensors.items()}
+            state = {
+                key: torch.from_numpy(value * (1.0 if name == "trained.pt" else rng.uniform(0.5, 1.5)))
+                for key, value in tensors.items()
+            }
             torch.save(state, folder / name)
 
 
 def _run(argv: list[str], folder: Path, capsys, monkeypatch) -> tuple[int, str, str]:
     if argv[0] in SUBPROCESS:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        done = subprocess.run([sys.executable, "-m", "mbp_verify", *argv], cwd=folder, env=env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-m", "mbp_verify", *argv],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         return done.returncode, done.stdout, done.stderr
     monkeypatch.chdir(folder)
     try:
@@ -181,7 +189,13 @@ COMMANDS = readme_commands()
 def test_readme_is_short_and_has_commands():
     assert len(README.read_text(encoding="utf-8").splitlines()) <= MAX_README_LINES
     assert {c.split()[1] for c in COMMANDS if c.startswith("mbp-verify ") and not c.endswith("--help")} >= {
-        "run", "check-pruner", "theorem", "audit", "bound", "lipschitz"}
+        "run",
+        "check-pruner",
+        "theorem",
+        "audit",
+        "bound",
+        "lipschitz",
+    }
 
 
 def test_parse_only_list_names_readme_commands():
@@ -194,8 +208,9 @@ def test_ci_runs_the_readme_test_command():
     assert tests and all(shlex.split(c) == _ci_test_command() for c in tests), (tests, _ci_test_command())
 
 
-@pytest.mark.parametrize("command", [
-    pytest.param(c, marks=[pytest.mark.torch] if re.search(r"\.pt\b", c) else [], id=c) for c in COMMANDS])
+@pytest.mark.parametrize(
+    "command", [pytest.param(c, marks=[pytest.mark.torch] if re.search(r"\.pt\b", c) else [], id=c) for c in COMMANDS]
+)
 def test_readme_command_runs_as_written(command, tmp_path, capsys, monkeypatch):
     for tokens in _segments(command):
         if tokens[:3] == ["python", "-m", "pip"]:
@@ -217,8 +232,11 @@ def test_readme_command_runs_as_written(command, tmp_path, capsys, monkeypatch):
                 assert document["schema"] == f"mbp-verify/{argv[0]}" and document["schema_version"] == 1
 
 
-GUIDE_PAGES = [*sorted((ROOT / "docs" / "guide").glob("*.md")), ROOT / "docs" / "benchmarks.md",
-               ROOT / "docs" / "theorem-findings.md"]
+GUIDE_PAGES = [
+    *sorted((ROOT / "docs" / "guide").glob("*.md")),
+    ROOT / "docs" / "benchmarks.md",
+    ROOT / "docs" / "theorem-findings.md",
+]
 
 
 @pytest.mark.parametrize("path", GUIDE_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -258,13 +276,15 @@ def _links(path: Path) -> list[tuple[str, str]]:
 
 def _anchors(path: Path) -> set[str]:
     """GitHub's anchors for the page's headings: lower case, punctuation dropped, spaces to '-'."""
-    headings = re.findall(r"^#+ (.+)$", re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.S | re.M),
-                          flags=re.M)
+    headings = re.findall(
+        r"^#+ (.+)$", re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.S | re.M), flags=re.M
+    )
     return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
 
 
-@pytest.mark.parametrize("path", [README, *sorted((ROOT / "docs").rglob("*.md"))],
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", [README, *sorted((ROOT / "docs").rglob("*.md"))], ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_relative_links_resolve(path):
     for link, anchor in _links(path):
         target = (path.parent / link).resolve() if link else path

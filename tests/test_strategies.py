@@ -7,7 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from mbp_verify import strategies as s
@@ -112,27 +113,30 @@ def test_prune_counts_stay_in_range(data, size):
     assert 0 <= data.draw(s.prune_counts(size)) <= size
 
 
-@pytest.mark.parametrize("make", [
-    lambda: s.weight_arrays(dtypes=[int]),
-    lambda: s.weight_arrays(dtypes="float32"),
-    lambda: s.weight_arrays(dtypes=[]),
-    lambda: s.weight_arrays(min_dims=3, max_dims=2),
-    lambda: s.weight_arrays(max_size=0),
-    lambda: s.weight_arrays(min_nan=2),  # NaN not allowed
-    lambda: s.weight_arrays(allow_nan=True, min_nan=3, max_nan=2),
-    lambda: s.weight_arrays(allow_nan=True, min_nan=100, max_size=48),
-    lambda: s.weight_arrays(allow_nan="yes"),
-    lambda: s.weight_arrays(kinds=("hexagonal",)),
-    lambda: s.weight_arrays(kinds=("conv",), max_dims=2),
-    lambda: s.tie_free_weight_arrays(max_size=1.5),
-    lambda: s.weight_shapes(kinds=("rectangular",), max_size=1),
-    lambda: s.prune_counts(-1),
-    lambda: s.prune_counts(True),
-    lambda: s.layer_lists(min_layers=0),
-    lambda: s.layer_lists(min_layers=3, max_layers=2),
-    lambda: s.layer_lists(tie_free=True, allow_nan=True),
-    lambda: s.float_dtypes([np.int32]),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: s.weight_arrays(dtypes=[int]),
+        lambda: s.weight_arrays(dtypes="float32"),
+        lambda: s.weight_arrays(dtypes=[]),
+        lambda: s.weight_arrays(min_dims=3, max_dims=2),
+        lambda: s.weight_arrays(max_size=0),
+        lambda: s.weight_arrays(min_nan=2),  # NaN not allowed
+        lambda: s.weight_arrays(allow_nan=True, min_nan=3, max_nan=2),
+        lambda: s.weight_arrays(allow_nan=True, min_nan=100, max_size=48),
+        lambda: s.weight_arrays(allow_nan="yes"),
+        lambda: s.weight_arrays(kinds=("hexagonal",)),
+        lambda: s.weight_arrays(kinds=("conv",), max_dims=2),
+        lambda: s.tie_free_weight_arrays(max_size=1.5),
+        lambda: s.weight_shapes(kinds=("rectangular",), max_size=1),
+        lambda: s.prune_counts(-1),
+        lambda: s.prune_counts(True),
+        lambda: s.layer_lists(min_layers=0),
+        lambda: s.layer_lists(min_layers=3, max_layers=2),
+        lambda: s.layer_lists(tie_free=True, allow_nan=True),
+        lambda: s.float_dtypes([np.int32]),
+    ],
+)
 def test_bad_arguments_raise_invalid_argument_when_called(make):
     with pytest.raises(InvalidArgument):
         make()

@@ -25,8 +25,19 @@ def test_probabilities(value):
     assert validate_probability(value, "p") == 0.5
 
 
-@pytest.mark.parametrize("value, closed", [(0.0, False), (1.0, False), (-0.1, True), (1.1, True), (float("nan"), True),
-                                           ("0.5", True), (True, True), (None, True)])
+@pytest.mark.parametrize(
+    "value, closed",
+    [
+        (0.0, False),
+        (1.0, False),
+        (-0.1, True),
+        (1.1, True),
+        (float("nan"), True),
+        ("0.5", True),
+        (True, True),
+        (None, True),
+    ],
+)
 def test_not_probabilities(value, closed):
     with pytest.raises(InputError, match="^p must"):
         validate_probability(value, "p", closed=closed)

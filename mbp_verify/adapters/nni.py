@@ -26,8 +26,18 @@ from ..errors import InputError
 
 __all__ = ["NNI_RULES", "LevelPruner", "import_nni"]
 
-NNI_RULES = PrunerRules(ranking="magnitude", tie="any", nan="largest", count="float:floor", cap="none",
-                        count_base="remaining", revival="never", scope="layer", collapse="allowed", min_kept=0)
+NNI_RULES = PrunerRules(
+    ranking="magnitude",
+    tie="any",
+    nan="largest",
+    count="float:floor",
+    cap="none",
+    count_base="remaining",
+    revival="never",
+    scope="layer",
+    collapse="allowed",
+    min_kept=0,
+)
 
 
 def import_nni() -> tuple[Any, Any]:

@@ -30,9 +30,19 @@ from ..errors import InputError
 
 __all__ = ["TFMOT_RULES", "PruneLowMagnitude", "import_tfmot"]
 
-TFMOT_RULES = PrunerRules(ranking="magnitude", tie="keep_all_at_threshold", nan="raise_or_largest",
-                          count="kept:float32:half_even", cap="none", count_base="remaining", revival="never",
-                          scope="layer", collapse="allowed", min_kept=1, refuse=(1.0,))
+TFMOT_RULES = PrunerRules(
+    ranking="magnitude",
+    tie="keep_all_at_threshold",
+    nan="raise_or_largest",
+    count="kept:float32:half_even",
+    cap="none",
+    count_base="remaining",
+    revival="never",
+    scope="layer",
+    collapse="allowed",
+    min_kept=1,
+    refuse=(1.0,),
+)
 
 
 def import_tfmot() -> tuple[Any, Any, Any]:
@@ -41,10 +51,12 @@ def import_tfmot() -> tuple[Any, Any, Any]:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     try:
         import tensorflow as tf
-        import tf_keras
         import tensorflow_model_optimization as tfmot
+        import tf_keras
     except ImportError:
-        raise InputError("the TF-MOT adapter needs tensorflow-model-optimization: pip install 'mbp-verify[tfmot]'") from None
+        raise InputError(
+            "the TF-MOT adapter needs tensorflow-model-optimization: pip install 'mbp-verify[tfmot]'"
+        ) from None
     return tf, tf_keras, tfmot
 
 
@@ -76,7 +88,9 @@ class PruneLowMagnitude(PrunerAdapter):
         layer(tf.zeros((1, kernel.shape[0]), dtype=dtype), training=True)
         mask = next(m for w, m, _ in layer.pruning_vars if w is layer.layer.kernel)
         shape = np.shape(weights)
-        return np.asarray(mask.numpy()).astype(bool).reshape(shape), np.asarray(layer.layer.kernel.numpy()).reshape(shape)
+        return np.asarray(mask.numpy()).astype(bool).reshape(shape), np.asarray(layer.layer.kernel.numpy()).reshape(
+            shape
+        )
 
     def prune_fraction(self, weights: np.ndarray, fraction: float) -> np.ndarray:
         return self._run(weights, fraction)[0]

@@ -31,9 +31,18 @@ from .torch_prune import import_torch
 
 __all__ = ["TORCH_AO_RULES", "WeightNormSparsifier", "WeightNormSparsifierL1"]
 
-TORCH_AO_RULES = PrunerRules(ranking="magnitude", tie="any", nan="largest", count="float:half_even",
-                             cap="d_minus_1_below_1", count_base="total", revival="allowed", scope="layer",
-                             collapse="allowed", min_kept=0)
+TORCH_AO_RULES = PrunerRules(
+    ranking="magnitude",
+    tie="any",
+    nan="largest",
+    count="float:half_even",
+    cap="d_minus_1_below_1",
+    count_base="total",
+    revival="allowed",
+    scope="layer",
+    collapse="allowed",
+    min_kept=0,
+)
 
 
 def _as_2d(weights: np.ndarray) -> np.ndarray:

@@ -18,7 +18,8 @@ Check it with: `mbp-verify check-pruner mbp_verify.adapters.torch_prune:L1Unstru
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,8 +36,16 @@ __all__ = [
     "import_torch",
 ]
 
-TORCH_RULES = PrunerRules(ranking="magnitude", tie="any", nan="largest", count="float:half_even",
-                          count_base="remaining", scope="layer", collapse="allowed", min_kept=0)
+TORCH_RULES = PrunerRules(
+    ranking="magnitude",
+    tie="any",
+    nan="largest",
+    count="float:half_even",
+    count_base="remaining",
+    scope="layer",
+    collapse="allowed",
+    min_kept=0,
+)
 
 
 def import_torch() -> Any:
@@ -106,8 +115,16 @@ class RandomUnstructured(PrunerAdapter):
 
     name = "torch.nn.utils.prune.RandomUnstructured"
     libraries = ("torch",)
-    rules = PrunerRules(ranking="random", tie="any", nan="largest", count="float:half_even",
-                        count_base="remaining", scope="layer", collapse="allowed", min_kept=0)
+    rules = PrunerRules(
+        ranking="random",
+        tie="any",
+        nan="largest",
+        count="float:half_even",
+        count_base="remaining",
+        scope="layer",
+        collapse="allowed",
+        min_kept=0,
+    )
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -138,12 +155,21 @@ class GlobalL1Unstructured(L1Unstructured):
     """`torch.nn.utils.prune.global_unstructured(..., L1Unstructured, amount=total)`."""
 
     name = "torch.nn.utils.prune.global_unstructured (L1Unstructured)"
-    rules = PrunerRules(ranking="magnitude", tie="any", nan="largest", count="float:half_even",
-                        count_base="remaining", scope="global", collapse="allowed", min_kept=0)
+    rules = PrunerRules(
+        ranking="magnitude",
+        tie="any",
+        nan="largest",
+        count="float:half_even",
+        count_base="remaining",
+        scope="global",
+        collapse="allowed",
+        min_kept=0,
+    )
 
     def prune_global(self, layers: Sequence[np.ndarray], total: int) -> list[np.ndarray]:
         torch = import_torch()
         modules = [_holder(w) for w in layers]
-        torch.nn.utils.prune.global_unstructured([(m, "weight") for m in modules],
-                                                 pruning_method=torch.nn.utils.prune.L1Unstructured, amount=int(total))
+        torch.nn.utils.prune.global_unstructured(
+            [(m, "weight") for m in modules], pruning_method=torch.nn.utils.prune.L1Unstructured, amount=int(total)
+        )
         return [_mask(m) for m in modules]

@@ -63,4 +63,4 @@ __all__ = [
 ]
 
 # Deprecated names (renamed in 0.2; removed in the next version).
-__getattr__ = renamed(globals(), {'AuditTest': 'AuditTestResult'})
+__getattr__ = renamed(globals(), {"AuditTest": "AuditTestResult"})

@@ -21,7 +21,7 @@ about a million numbers (one vectorised pass per batch, bounded memory).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -30,8 +30,15 @@ from ..statistics.montecarlo import monte_carlo_test
 from .spectrum import SpectrumSummary, iid_top_singular, ks_distance_to_mp, normalized_eigenvalues
 from .testresult import AuditTestResult
 
-__all__ = ["UNIFORM_KURTOSIS", "POWER_ITERATIONS", "BULK_SIDE", "ARRANGEMENT_TESTS", "kurtosis",
-           "kurtosis_test", "arrangement_tests"]
+__all__ = [
+    "UNIFORM_KURTOSIS",
+    "POWER_ITERATIONS",
+    "BULK_SIDE",
+    "ARRANGEMENT_TESTS",
+    "kurtosis",
+    "kurtosis_test",
+    "arrangement_tests",
+]
 
 UNIFORM_KURTOSIS = 1.8
 POWER_ITERATIONS = 8
@@ -68,12 +75,22 @@ def kurtosis_test(matrix: np.ndarray, rng: np.random.Generator, draws: int) -> A
     """|kurtosis - 1.8| against B samples of n iid U[-1, 1] (scale-free, so exact)."""
     w = np.asarray(matrix, dtype=np.float64)
     observed = kurtosis(w)
-    null = np.concatenate([np.abs(_kurtosis_rows(rng.uniform(-1.0, 1.0, (b, w.size))) - UNIFORM_KURTOSIS)
-                           for b in _batches(draws, w.size)])
+    null = np.concatenate(
+        [
+            np.abs(_kurtosis_rows(rng.uniform(-1.0, 1.0, (b, w.size))) - UNIFORM_KURTOSIS)
+            for b in _batches(draws, w.size)
+        ]
+    )
     result = monte_carlo_test(abs(observed - UNIFORM_KURTOSIS), null)
-    return AuditTestResult("kurtosis", "uniform", result.statistic, result.pvalue,
-                     "Monte Carlo: |kurtosis - 1.8| against iid U[-1,1] samples of the same size",
-                     {"kurtosis": observed, "uniform_kurtosis": UNIFORM_KURTOSIS, "gaussian_kurtosis": 3.0}, result)
+    return AuditTestResult(
+        "kurtosis",
+        "uniform",
+        result.statistic,
+        result.pvalue,
+        "Monte Carlo: |kurtosis - 1.8| against iid U[-1,1] samples of the same size",
+        {"kurtosis": observed, "uniform_kurtosis": UNIFORM_KURTOSIS, "gaussian_kurtosis": 3.0},
+        result,
+    )
 
 
 class _Statistics:
@@ -101,15 +118,20 @@ class _Statistics:
         per_group = self.shape[axis - 1]
         location = per_group * np.sum((w.mean(axis=axis) - self.mean) ** 2, axis=1)
         scale = per_group * np.sum((squares.mean(axis=axis) - self.mean_sq) ** 2, axis=1)
-        return (location / self.total if self.total > 0 else 0.0 * location) + \
-               (scale / self.total_sq if self.total_sq > 0 else 0.0 * scale)
+        return (location / self.total if self.total > 0 else 0.0 * location) + (
+            scale / self.total_sq if self.total_sq > 0 else 0.0 * scale
+        )
 
     def __call__(self, w: np.ndarray) -> dict[str, np.ndarray]:
         squares = w * w
         top = self._power(w) * (min(self.shape) / self.frobenius_sq)
         sub = w[:, self.sub_rows][:, :, self.sub_cols]
-        return {"rows": self._share(w, squares, axis=2), "columns": self._share(w, squares, axis=1),
-                "top_singular": top, "bulk_spectrum": self._bulk(sub)}
+        return {
+            "rows": self._share(w, squares, axis=2),
+            "columns": self._share(w, squares, axis=1),
+            "top_singular": top,
+            "bulk_spectrum": self._bulk(sub),
+        }
 
     def _power(self, w: np.ndarray) -> np.ndarray:
         """||W x_q||^2 after q power iterations x <- W^T W x / ||.|| from the fixed start.
@@ -153,8 +175,9 @@ def _f_ratio(values: np.ndarray, axis: int) -> "float | None":
     return (between / (groups - 1)) / (within / (groups * (per_group - 1)))
 
 
-def arrangement_tests(matrix: np.ndarray, rng: np.random.Generator, draws: int, *, spectrum: SpectrumSummary,
-                      implied_K_rms: float) -> tuple[AuditTestResult, ...]:
+def arrangement_tests(
+    matrix: np.ndarray, rng: np.random.Generator, draws: int, *, spectrum: SpectrumSummary, implied_K_rms: float
+) -> tuple[AuditTestResult, ...]:
     """Permutation tests of rows, columns, top singular value and bulk spectrum (none for one row or column)."""
     w = np.asarray(matrix, dtype=np.float64)
     if min(w.shape) < 2:
@@ -172,16 +195,27 @@ def arrangement_tests(matrix: np.ndarray, rng: np.random.Generator, draws: int, 
     tests = []
     for name in ARRANGEMENT_TESTS:
         result = monte_carlo_test(float(observed[name][0]), np.concatenate(null[name]))
-        tests.append(AuditTestResult(name, "iid", result.statistic, result.pvalue, _METHODS[name],
-                               _effect(name, w, spectrum, implied_K_rms), result))
+        tests.append(
+            AuditTestResult(
+                name,
+                "iid",
+                result.statistic,
+                result.pvalue,
+                _METHODS[name],
+                _effect(name, w, spectrum, implied_K_rms),
+                result,
+            )
+        )
     return tuple(tests)
 
 
 _METHODS = {
     "rows": "permutation: between-row share of the sums of squares of w and of w^2 (ANOVA location and scale)",
     "columns": "permutation: between-column share of the sums of squares of w and of w^2 (ANOVA location and scale)",
-    "top_singular": f"permutation: {POWER_ITERATIONS} power iterations from a fixed start, normalised by ||W||_F^2 / d_min",
-    "bulk_spectrum": f"permutation: KS distance to Marchenko-Pastur, fixed random submatrix of at most {BULK_SIDE}x{BULK_SIDE}",
+    "top_singular": f"permutation: {POWER_ITERATIONS} power iterations from a fixed start, "
+    "normalised by ||W||_F^2 / d_min",
+    "bulk_spectrum": "permutation: KS distance to Marchenko-Pastur, fixed random submatrix of at most "
+    f"{BULK_SIDE}x{BULK_SIDE}",
 }
 
 
@@ -189,8 +223,11 @@ def _effect(name: str, w: np.ndarray, spectrum: SpectrumSummary, implied_K_rms: 
     if name in ("rows", "columns"):
         axis = 1 if name == "rows" else 0
         rms = np.sqrt(np.mean(w * w, axis=axis))
-        return {"f_location": _f_ratio(w, axis), "f_scale": _f_ratio(w * w, axis),
-                "rms_max_over_min": float(rms.max() / rms.min()) if rms.min() > 0 else None}
+        return {
+            "f_location": _f_ratio(w, axis),
+            "f_scale": _f_ratio(w * w, axis),
+            "rms_max_over_min": float(rms.max() / rms.min()) if rms.min() > 0 else None,
+        }
     if name == "top_singular":
         predicted = iid_top_singular(implied_K_rms, w.shape)
         return {"sigma_1": spectrum.top, "iid_prediction": predicted, "ratio": spectrum.top / predicted}

@@ -27,8 +27,8 @@ import numpy as np
 from ..bounds import ErrorBracket, bracket_sup_error
 from ..engine import Network, NetworkPair, prune_network
 from ..errors import InputError
-from ..seeding import rng_for
 from ..reports.atomic import json_ready
+from ..seeding import rng_for
 
 __all__ = ["RatioBracket", "ChainConsequences", "surrogate_network", "shuffled_network", "chain_consequences"]
 
@@ -43,8 +43,11 @@ class RatioBracket:
 
     @classmethod
     def of(cls, numerator: ErrorBracket, denominator: ErrorBracket) -> "RatioBracket":
-        return cls(_divide(numerator.lower, denominator.lower), _divide(numerator.lower, denominator.upper),
-                   _divide(numerator.upper, denominator.lower))
+        return cls(
+            _divide(numerator.lower, denominator.lower),
+            _divide(numerator.lower, denominator.upper),
+            _divide(numerator.upper, denominator.lower),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return json_ready({"estimate": self.estimate, "certified_interval": [self.low, self.high]})
@@ -91,17 +94,27 @@ class ChainConsequences:
     def summary(self) -> str:
         """One paragraph for terminals and reports."""
         s, d, m = self.survival, self.dependence_cost, self.marginal_cost
-        return (f"alpha = {self.alpha:g} (counts {list(self.counts)}): sup||f - F|| real in [{self.real.lower:.4g}, "
-                f"{self.real.upper:.4g}], iid-uniform surrogate in [{self.surrogate.lower:.4g}, {self.surrogate.upper:.4g}], "
-                f"shuffled in [{self.shuffled.lower:.4g}, {self.shuffled.upper:.4g}]. real/surrogate ~ {s.estimate:.3g} "
-                f"(certified {s.low:.3g}..{s.high:.3g}) = dependence {d.estimate:.3g} x marginal {m.estimate:.3g}; "
-                f"costliest: {self.costliest}.")
+        return (
+            f"alpha = {self.alpha:g} (counts {list(self.counts)}): sup||f - F|| real in [{self.real.lower:.4g}, "
+            f"{self.real.upper:.4g}], iid-uniform surrogate in [{self.surrogate.lower:.4g}, "
+            f"{self.surrogate.upper:.4g}], "
+            f"shuffled in [{self.shuffled.lower:.4g}, {self.shuffled.upper:.4g}]. real/surrogate ~ {s.estimate:.3g} "
+            f"(certified {s.low:.3g}..{s.high:.3g}) = dependence {d.estimate:.3g} x marginal {m.estimate:.3g}; "
+            f"costliest: {self.costliest}."
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "counts": list(self.counts),
-                "real": self.real.to_dict(), "surrogate": self.surrogate.to_dict(), "shuffled": self.shuffled.to_dict(),
-                "survival": self.survival.to_dict(), "dependence_cost": self.dependence_cost.to_dict(),
-                "marginal_cost": self.marginal_cost.to_dict(), "costliest": self.costliest}
+        return {
+            "alpha": self.alpha,
+            "counts": list(self.counts),
+            "real": self.real.to_dict(),
+            "surrogate": self.surrogate.to_dict(),
+            "shuffled": self.shuffled.to_dict(),
+            "survival": self.survival.to_dict(),
+            "dependence_cost": self.dependence_cost.to_dict(),
+            "marginal_cost": self.marginal_cost.to_dict(),
+            "costliest": self.costliest,
+        }
 
 
 def _check_network(network: object) -> Network:
@@ -133,8 +146,14 @@ def chain_consequences(network: Network, alpha: float, *, seed: int, effort: str
     _check_network(network)
     surrogate = surrogate_network(network, rng_for(seed, "audit.consequences.surrogate"))
     shuffled = shuffled_network(network, rng_for(seed, "audit.consequences.shuffled"))
-    pairs: dict[str, NetworkPair] = {name: prune_network(net, alpha) for name, net in
-                                       (("real", network), ("surrogate", surrogate), ("shuffled", shuffled))}
-    brackets = {name: bracket_sup_error(pair, rng=rng_for(seed, f"audit.consequences.bracket.{name}"), effort=effort)
-                for name, pair in pairs.items()}
-    return ChainConsequences(float(alpha), pairs["real"].counts, brackets["real"], brackets["surrogate"], brackets["shuffled"])
+    pairs: dict[str, NetworkPair] = {
+        name: prune_network(net, alpha)
+        for name, net in (("real", network), ("surrogate", surrogate), ("shuffled", shuffled))
+    }
+    brackets = {
+        name: bracket_sup_error(pair, rng=rng_for(seed, f"audit.consequences.bracket.{name}"), effort=effort)
+        for name, pair in pairs.items()
+    }
+    return ChainConsequences(
+        float(alpha), pairs["real"].counts, brackets["real"], brackets["surrogate"], brackets["shuffled"]
+    )

@@ -7,8 +7,8 @@ Drawn with `mbp_verify.reports.figures` (Agg, atomic PNG writes).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -38,9 +38,17 @@ def plot_layer(matrix: np.ndarray, audit: LayerAudit, path: "str | Path") -> Pat
     hist.plot([-a, -a, a, a], [0, 1 / (2 * a), 1 / (2 * a), 0], color="#c0392b", label=f"U[-a, a], a = {a:.3g}")
     sd = float(np.std(w))
     grid = np.linspace(min(w.min(), -a), max(w.max(), a), 400)
-    hist.plot(grid, np.exp(-0.5 * (grid / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), "--", color="#555555", lw=1,
-              label="Gaussian, same variance")
-    hist.set(xlabel="w", ylabel="density", title=f"kurtosis {audit.test('kurtosis').effect['kurtosis']:.3g} (uniform 1.8)")
+    hist.plot(
+        grid,
+        np.exp(-0.5 * (grid / sd) ** 2) / (sd * np.sqrt(2 * np.pi)),
+        "--",
+        color="#555555",
+        lw=1,
+        label="Gaussian, same variance",
+    )
+    hist.set(
+        xlabel="w", ylabel="density", title=f"kurtosis {audit.test('kurtosis').effect['kurtosis']:.3g} (uniform 1.8)"
+    )
     hist.legend(fontsize=7)
 
     order = np.sort(w)
@@ -48,21 +56,28 @@ def plot_layer(matrix: np.ndarray, audit: LayerAudit, path: "str | Path") -> Pat
     theoretical = a * (2 * (picks + 0.5) / w.size - 1)
     qq.plot(theoretical, order[picks], ".", ms=2, color="#2c3e50")
     qq.plot([-a, a], [-a, a], color="#c0392b", lw=1)
-    qq.set(xlabel="U[-a, a] quantile", ylabel="sorted weights",
-           title=f"p(uniform |w|) = {audit.test('uniform_magnitudes').pvalue:.2g}")
+    qq.set(
+        xlabel="U[-a, a] quantile",
+        ylabel="sorted weights",
+        title=f"p(uniform |w|) = {audit.test('uniform_magnitudes').pvalue:.2g}",
+    )
 
     lam = audit.spectrum.eigenvalues
     y = audit.spectrum.ratio
     low, high = mp_edges(y)
-    heights, _, _ = spec.hist(lam, bins=min(80, max(10, lam.size // 4)), density=True, color="#8aa4c8",
-                              label="sigma_i^2 d_min / ||W||_F^2")
+    heights, _, _ = spec.hist(
+        lam, bins=min(80, max(10, lam.size // 4)), density=True, color="#8aa4c8", label="sigma_i^2 d_min / ||W||_F^2"
+    )
     xs = np.linspace(low + (high - low) * 1e-3, high, 400)
     density = mp_density(xs, y)
     spec.plot(xs, density, color="#c0392b", label=f"Marchenko-Pastur, y = {y:.3g}")
     spec.set_ylim(0, 1.2 * max(float(np.max(heights)), float(np.median(density)) * 2))  # MP diverges at 0 when y = 1
     spec.axvline(high, color="#c0392b", ls=":", lw=1)
-    spec.set(xlabel="normalised eigenvalue", ylabel="density",
-             title=f"sigma_1 = {audit.spectrum.top:.3g}, iid prediction {audit.iid_top_prediction:.3g}")
+    spec.set(
+        xlabel="normalised eigenvalue",
+        ylabel="density",
+        title=f"sigma_1 = {audit.spectrum.top:.3g}, iid prediction {audit.iid_top_prediction:.3g}",
+    )
     spec.legend(fontsize=7)
     return save_figure(figure, path)
 

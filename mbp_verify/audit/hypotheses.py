@@ -8,8 +8,9 @@ every hidden layer whose width breaks it. Statuses are `consistent`, `rejected` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from ..engine import parse_activation
 from ..errors import InputError
@@ -50,7 +51,9 @@ def parse_activations(text: "str | Sequence[str]", hidden: int) -> tuple[str, ..
     if len(items) == 1:
         return tuple(items * hidden)
     if len(items) != hidden:
-        raise InputError(f"{len(items)} activations given for {hidden} hidden layers; give one, or one per hidden layer")
+        raise InputError(
+            f"{len(items)} activations given for {hidden} hidden layers; give one, or one per hidden layer"
+        )
     return tuple(items)
 
 
@@ -76,15 +79,34 @@ def activation_verdicts(activations: Sequence[str], names: Sequence[str]) -> tup
     verdicts = []
     for spec in activations:
         derivation = derive_lipschitz(spec)
-        evidence = {"activation": derivation.name, "lipschitz": derivation.lipschitz, "exact": derivation.exact,
-                    "sigma0": derivation.sigma0, "positively_homogeneous": derivation.positively_homogeneous}
+        evidence = {
+            "activation": derivation.name,
+            "lipschitz": derivation.lipschitz,
+            "exact": derivation.exact,
+            "sigma0": derivation.sigma0,
+            "positively_homogeneous": derivation.positively_homogeneous,
+        }
         if derivation.is_lipschitz:
-            verdicts.append(HypothesisVerdict("i", "consistent", f"{derivation.name} is {derivation.lipschitz:.6g}-Lipschitz "
-                                              "(symbolic derivation)", evidence))
+            verdicts.append(
+                HypothesisVerdict(
+                    "i",
+                    "consistent",
+                    f"{derivation.name} is {derivation.lipschitz:.6g}-Lipschitz (symbolic derivation)",
+                    evidence,
+                )
+            )
         else:
-            verdicts.append(HypothesisVerdict("i", "rejected", f"{derivation.name} is not Lipschitz (sigma' unbounded)", evidence))
-    verdicts.append(HypothesisVerdict("i", "consistent", "last layer is linear (identity, 1-Lipschitz)",
-                                      {"activation": "identity", "lipschitz": 1.0}))
+            verdicts.append(
+                HypothesisVerdict("i", "rejected", f"{derivation.name} is not Lipschitz (sigma' unbounded)", evidence)
+            )
+    verdicts.append(
+        HypothesisVerdict(
+            "i",
+            "consistent",
+            "last layer is linear (identity, 1-Lipschitz)",
+            {"activation": "identity", "lipschitz": 1.0},
+        )
+    )
     return tuple(verdicts)
 
 
@@ -98,8 +120,12 @@ def width_verdict(widths: Sequence[int], names: Sequence[str]) -> HypothesisVerd
     hidden = dims[1:-1]
     need = max(dims[0], dims[-1])
     d = min(hidden)
-    evidence = {"widths": dims, "d": d, "required": need,
-                "breaking_layers": [names[i] for i, width in enumerate(hidden) if width < need]}
+    evidence = {
+        "widths": dims,
+        "d": d,
+        "required": need,
+        "breaking_layers": [names[i] for i, width in enumerate(hidden) if width < need],
+    }
     if d >= need:
         return HypothesisVerdict("ii", "consistent", f"d = min(d_1..d_L-1) = {d} >= max(d_0, d_L) = {need}", evidence)
     breaking = ", ".join(f"{names[i]} (d_{i + 1} = {w})" for i, w in enumerate(hidden) if w < need)

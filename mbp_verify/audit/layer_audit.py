@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..reports.atomic import json_ready
 from ..seeding import DEFAULT_ROOT_SEED, seed_sequence
 from ..statistics.binomial import validate_probability
 from ..statistics.montecarlo import minimum_draws
@@ -33,13 +34,20 @@ from .arrangement import arrangement_tests, kurtosis_test
 from .hypotheses import Status
 from .marginal import ScaleEstimate, estimate_scale, sign_balance_test, sign_magnitude_test, uniform_magnitudes_test
 from .spectrum import SpectrumSummary, spectrum_summary
-from ..reports.atomic import json_ready
 from .testresult import COMPONENTS, AuditTestResult
 
 __all__ = ["FAMILY", "DEFAULT_LEVEL", "default_draws", "check_draws", "exact_tests", "LayerAudit", "audit_layer"]
 
-FAMILY = ("uniform_magnitudes", "kurtosis", "sign_balance", "sign_magnitude", "rows", "columns",
-          "top_singular", "bulk_spectrum")
+FAMILY = (
+    "uniform_magnitudes",
+    "kurtosis",
+    "sign_balance",
+    "sign_magnitude",
+    "rows",
+    "columns",
+    "top_singular",
+    "bulk_spectrum",
+)
 DEFAULT_LEVEL = 0.05
 
 
@@ -110,23 +118,36 @@ class LayerAudit:
 
     def spectrum_dict(self) -> dict[str, Any]:
         """sigma_1 against the iid predictions (K read off the RMS, and off the maximum) and the bulk against MP."""
-        return json_ready({"sigma_1": self.spectrum.top, "iid_prediction": self.iid_top_prediction,
-                          "iid_prediction_from_max": self.spectrum.predicted_top(self.scale.implied_K),
-                          "mp_ks_distance": self.spectrum.mp_ks_distance,
-                          "fraction_above_mp_edge": self.spectrum.fraction_above_edge})
+        return json_ready(
+            {
+                "sigma_1": self.spectrum.top,
+                "iid_prediction": self.iid_top_prediction,
+                "iid_prediction_from_max": self.spectrum.predicted_top(self.scale.implied_K),
+                "mp_ks_distance": self.spectrum.mp_ks_distance,
+                "fraction_above_mp_edge": self.spectrum.fraction_above_edge,
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The (iii) verdict: status, raw and Holm-adjusted p-values, every test's details."""
-        tests = {t.name: {**t.to_dict(), "adjusted_pvalue": adjusted, "rejected": rejected}
-                 for t, adjusted, rejected in zip(self.tests, self.holm.adjusted, self.holm.rejected)}
-        return json_ready({
-            "status": self.status, "level": self.level, "correction": "holm", "draws": self.draws,
-            "pvalues": {t.name: t.pvalue for t in self.tests},
-            "adjusted_pvalues": self.adjusted_pvalues,
-            "rejected_tests": list(self.rejected_tests),
-            "components": {c: self.component_status(c) for c in COMPONENTS},
-            "tests": tests, "not_run": list(self.not_run),
-        })
+        tests = {
+            t.name: {**t.to_dict(), "adjusted_pvalue": adjusted, "rejected": rejected}
+            for t, adjusted, rejected in zip(self.tests, self.holm.adjusted, self.holm.rejected)
+        }
+        return json_ready(
+            {
+                "status": self.status,
+                "level": self.level,
+                "correction": "holm",
+                "draws": self.draws,
+                "pvalues": {t.name: t.pvalue for t in self.tests},
+                "adjusted_pvalues": self.adjusted_pvalues,
+                "rejected_tests": list(self.rejected_tests),
+                "components": {c: self.component_status(c) for c in COMPONENTS},
+                "tests": tests,
+                "not_run": list(self.not_run),
+            }
+        )
 
 
 def check_draws(draws: "int | None", level: float) -> int:
@@ -136,13 +157,21 @@ def check_draws(draws: "int | None", level: float) -> int:
     draws = default_draws(level) if draws is None else int(draws)
     needed = minimum_draws(level, len(FAMILY))
     if draws < needed:
-        raise InputError(f"{draws} Monte Carlo draws give p-values no smaller than 1/{draws + 1}, too coarse for Holm "
-                         f"over {len(FAMILY)} tests at level {level:g}; use at least {needed:.6g}")
+        raise InputError(
+            f"{draws} Monte Carlo draws give p-values no smaller than 1/{draws + 1}, too coarse for Holm "
+            f"over {len(FAMILY)} tests at level {level:g}; use at least {needed:.6g}"
+        )
     return draws
 
 
-def audit_layer(matrix: np.ndarray, *, name: str = "W", seed: "int | np.random.SeedSequence" = DEFAULT_ROOT_SEED,
-                level: float = DEFAULT_LEVEL, draws: "int | None" = None) -> LayerAudit:
+def audit_layer(
+    matrix: np.ndarray,
+    *,
+    name: str = "W",
+    seed: "int | np.random.SeedSequence" = DEFAULT_ROOT_SEED,
+    level: float = DEFAULT_LEVEL,
+    draws: "int | None" = None,
+) -> LayerAudit:
     """Test hypothesis (iii) on one matrix W_l (d_l, d_l-1).
 
     `seed` is the run's root seed (the layer's draws come from `seed_sequence(seed,
@@ -154,8 +183,9 @@ def audit_layer(matrix: np.ndarray, *, name: str = "W", seed: "int | np.random.S
     level = validate_probability(level, "level")
     draws = check_draws(draws, level)
     root = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(int(seed), f"audit.iii/{name}")
-    kurtosis_rng, arrangement_rng = (np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k)))
-                                     for k in (0, 1))
+    kurtosis_rng, arrangement_rng = (
+        np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k))) for k in (0, 1)
+    )
     # Every (iii) test is scale-free: run them on W * 2**-shift with max |entry| in [0.5, 1) (exact), so
     # that w^2 and w^4 neither underflow (subnormal weights) nor overflow; report scale and spectrum in W's units.
     shift = _unit_shift(w)
@@ -169,8 +199,16 @@ def audit_layer(matrix: np.ndarray, *, name: str = "W", seed: "int | np.random.S
     not_run = tuple(f"{t}: {_WHY[t]}" for t in FAMILY if t not in ran)
     order = {t: i for i, t in enumerate(FAMILY)}
     tests.sort(key=lambda t: order[t.name])
-    return LayerAudit(name, (int(w.shape[0]), int(w.shape[1])), scale, spectrum, tuple(tests),
-                      holm([t.pvalue for t in tests], level), draws, not_run)
+    return LayerAudit(
+        name,
+        (int(w.shape[0]), int(w.shape[1])),
+        scale,
+        spectrum,
+        tuple(tests),
+        holm([t.pvalue for t in tests], level),
+        draws,
+        not_run,
+    )
 
 
 def _unit_shift(w: np.ndarray) -> int:

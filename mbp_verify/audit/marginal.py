@@ -14,8 +14,8 @@ tests conservative.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 from scipy import stats
@@ -25,8 +25,14 @@ from ..statistics.binomial import validate_probability
 from .spectrum import ks_distance
 from .testresult import AuditTestResult
 
-__all__ = ["ScaleEstimate", "estimate_scale", "uniform_magnitudes_test", "sign_balance_test",
-           "sign_magnitude_test", "common_scale_test"]
+__all__ = [
+    "ScaleEstimate",
+    "estimate_scale",
+    "uniform_magnitudes_test",
+    "sign_balance_test",
+    "sign_magnitude_test",
+    "common_scale_test",
+]
 
 
 @dataclass(frozen=True)
@@ -60,14 +66,27 @@ class ScaleEstimate:
         """The estimate for the matrix times 2**shift (exact unless the result leaves float64's range)."""
         with np.errstate(over="ignore", under="ignore"):
             up = lambda v: float(np.ldexp(v, shift))  # noqa: E731
-            return replace(self, max_abs=up(self.max_abs), half_width=up(self.half_width),
-                           half_width_ci=(up(self.half_width_ci[0]), up(self.half_width_ci[1])), rms=up(self.rms))
+            return replace(
+                self,
+                max_abs=up(self.max_abs),
+                half_width=up(self.half_width),
+                half_width_ci=(up(self.half_width_ci[0]), up(self.half_width_ci[1])),
+                rms=up(self.rms),
+            )
 
     def to_dict(self) -> dict:
-        return {"entries": self.entries, "max_abs": self.max_abs, "half_width": self.half_width,
-                "half_width_ci": list(self.half_width_ci), "confidence": self.confidence,
-                "implied_K": self.implied_K, "implied_K_ci": list(self.implied_K_ci),
-                "implied_K_rms": self.implied_K_rms, "rms": self.rms, "max_width": self.max_width}
+        return {
+            "entries": self.entries,
+            "max_abs": self.max_abs,
+            "half_width": self.half_width,
+            "half_width_ci": list(self.half_width_ci),
+            "confidence": self.confidence,
+            "implied_K": self.implied_K,
+            "implied_K_ci": list(self.implied_K_ci),
+            "implied_K_rms": self.implied_K_rms,
+            "rms": self.rms,
+            "max_width": self.max_width,
+        }
 
 
 def estimate_scale(matrix: np.ndarray, confidence: float = 0.95) -> ScaleEstimate:
@@ -94,10 +113,18 @@ def uniform_magnitudes_test(matrix: np.ndarray) -> AuditTestResult:
     n = ratios.size
     distance = ks_distance(ratios)  # the U[0, 1] distribution function is the identity
     quartiles = np.interp([0.25 * (n - 1), 0.5 * (n - 1), 0.75 * (n - 1)], np.arange(n), ratios)
-    return AuditTestResult("uniform_magnitudes", "uniform", distance, float(stats.kstwo.sf(distance, n)),
-                     "exact conditional Kolmogorov-Smirnov of |w|/max|w| against U[0,1] (scale-free, exact)",
-                     {"ks_distance": distance, "ratio_quartiles": [float(q) for q in quartiles],
-                      "uniform_quartiles": [0.25, 0.5, 0.75]})
+    return AuditTestResult(
+        "uniform_magnitudes",
+        "uniform",
+        distance,
+        float(stats.kstwo.sf(distance, n)),
+        "exact conditional Kolmogorov-Smirnov of |w|/max|w| against U[0,1] (scale-free, exact)",
+        {
+            "ks_distance": distance,
+            "ratio_quartiles": [float(q) for q in quartiles],
+            "uniform_quartiles": [0.25, 0.5, 0.75],
+        },
+    )
 
 
 def sign_balance_test(matrix: np.ndarray) -> AuditTestResult:
@@ -106,9 +133,14 @@ def sign_balance_test(matrix: np.ndarray) -> AuditTestResult:
     positive, negative = int(np.count_nonzero(w > 0)), int(np.count_nonzero(w < 0))
     nonzero = positive + negative
     result = stats.binomtest(positive, nonzero, 0.5)
-    return AuditTestResult("sign_balance", "symmetric", positive / nonzero, float(result.pvalue),
-                     "exact two-sided binomial test of P(w > 0) = 1/2",
-                     {"positive_fraction": positive / nonzero, "zeros": int(w.size - nonzero)})
+    return AuditTestResult(
+        "sign_balance",
+        "symmetric",
+        positive / nonzero,
+        float(result.pvalue),
+        "exact two-sided binomial test of P(w > 0) = 1/2",
+        {"positive_fraction": positive / nonzero, "zeros": int(w.size - nonzero)},
+    )
 
 
 def sign_magnitude_test(matrix: np.ndarray) -> AuditTestResult:
@@ -119,10 +151,18 @@ def sign_magnitude_test(matrix: np.ndarray) -> AuditTestResult:
         raise InputError("the entries all have one sign: magnitudes cannot be compared across signs")
     result = stats.ks_2samp(positive, negative)
     scale = float(np.abs(w).max())
-    return AuditTestResult("sign_magnitude", "symmetric", float(result.statistic), float(result.pvalue),
-                     "two-sample Kolmogorov-Smirnov of |w| for w > 0 against w < 0 (exact for small samples)",
-                     {"ks_distance": float(result.statistic), "mean_over_max": float(w.mean()) / scale,
-                      "mean_z": float(w.mean() / (w.std() / math.sqrt(w.size))) if w.std() > 0 else 0.0})
+    return AuditTestResult(
+        "sign_magnitude",
+        "symmetric",
+        float(result.statistic),
+        float(result.pvalue),
+        "two-sample Kolmogorov-Smirnov of |w| for w > 0 against w < 0 (exact for small samples)",
+        {
+            "ks_distance": float(result.statistic),
+            "mean_over_max": float(w.mean()) / scale,
+            "mean_z": float(w.mean() / (w.std() / math.sqrt(w.size))) if w.std() > 0 else 0.0,
+        },
+    )
 
 
 def common_scale_test(matrices: Sequence[np.ndarray]) -> AuditTestResult:
@@ -135,9 +175,14 @@ def common_scale_test(matrices: Sequence[np.ndarray]) -> AuditTestResult:
     statistic = float(2.0 * np.sum(sizes * (np.log(scaled.max()) - np.log(scaled))))
     df = 2 * (len(layers) - 1)
     implied = [estimate_scale(w).implied_K for w in layers]
-    return AuditTestResult("common_K", "uniform", statistic, float(stats.chi2.sf(statistic, df)),
-                     f"Hogg's likelihood-ratio test of equal uniform scales, exactly chi-square({df})",
-                     {"implied_K": implied, "max_over_min": max(implied) / min(implied), "df": df})
+    return AuditTestResult(
+        "common_K",
+        "uniform",
+        statistic,
+        float(stats.chi2.sf(statistic, df)),
+        f"Hogg's likelihood-ratio test of equal uniform scales, exactly chi-square({df})",
+        {"implied_K": implied, "max_over_min": max(implied) / min(implied), "df": df},
+    )
 
 
 def _matrix(matrix: np.ndarray) -> np.ndarray:

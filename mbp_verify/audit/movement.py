@@ -33,9 +33,15 @@ class LayerMovement:
     init_spectral: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "relative_frobenius": self.relative_frobenius,
-                "relative_spectral": self.relative_spectral, "spectral_ratio": self.spectral_ratio,
-                "init_frobenius": self.init_frobenius, "init_spectral": self.init_spectral}
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "relative_frobenius": self.relative_frobenius,
+            "relative_spectral": self.relative_spectral,
+            "spectral_ratio": self.spectral_ratio,
+            "init_frobenius": self.init_frobenius,
+            "init_spectral": self.init_spectral,
+        }
 
 
 def layer_movement(name: str, trained: np.ndarray, init: np.ndarray) -> LayerMovement:
@@ -47,8 +53,15 @@ def layer_movement(name: str, trained: np.ndarray, init: np.ndarray) -> LayerMov
     if not frob0 > 0:
         raise InputError(f"{name}: the initial weights are all zero; relative change is undefined")
     delta = w - w0
-    return LayerMovement(name, (int(w.shape[0]), int(w.shape[1])), float(np.linalg.norm(delta)) / frob0,
-                         float(np.linalg.norm(delta, 2)) / spec0, float(np.linalg.norm(w, 2)) / spec0, frob0, spec0)
+    return LayerMovement(
+        name,
+        (int(w.shape[0]), int(w.shape[1])),
+        float(np.linalg.norm(delta)) / frob0,
+        float(np.linalg.norm(delta, 2)) / spec0,
+        float(np.linalg.norm(w, 2)) / spec0,
+        frob0,
+        spec0,
+    )
 
 
 def compare_selections(trained: LayerSelection, init: LayerSelection) -> tuple[LayerMovement, ...]:

@@ -7,8 +7,9 @@ hidden name and renamed into place only when every file is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..reports.atomic import atomic_write_text
 from ..reports.folders import mark_latest, new_run_folder, staged_folder
@@ -18,8 +19,16 @@ from .weights_audit import AuditReport
 
 __all__ = ["format_text", "render_markdown", "write_audit_folder"]
 
-_SHORT = {"uniform_magnitudes": "unif", "kurtosis": "kurt", "sign_balance": "sign", "sign_magnitude": "sgnmag",
-          "rows": "rows", "columns": "cols", "top_singular": "top", "bulk_spectrum": "bulk"}
+_SHORT = {
+    "uniform_magnitudes": "unif",
+    "kurtosis": "kurt",
+    "sign_balance": "sign",
+    "sign_magnitude": "sgnmag",
+    "rows": "rows",
+    "columns": "cols",
+    "top_singular": "top",
+    "bulk_spectrum": "bulk",
+}
 
 
 def _p(value: "float | None") -> str:
@@ -32,10 +41,19 @@ def _layer_rows(report: AuditReport) -> list[list[str]]:
         status = report.layer_status(index)
         adjusted = audit.adjusted_pvalues
         low, high = audit.scale.implied_K_ci
-        rows.append([layer.name, "x".join(map(str, layer.shape)), layer.stored_dtype, status["i"], status["ii"], status["iii"],
-                     f"{audit.scale.implied_K:.3g} [{low:.3g}, {high:.3g}]",
-                     f"{audit.spectrum.top / audit.iid_top_prediction:.3g}"]
-                    + [_p(adjusted.get(name)) for name in FAMILY])
+        rows.append(
+            [
+                layer.name,
+                "x".join(map(str, layer.shape)),
+                layer.stored_dtype,
+                status["i"],
+                status["ii"],
+                status["iii"],
+                f"{audit.scale.implied_K:.3g} [{low:.3g}, {high:.3g}]",
+                f"{audit.spectrum.top / audit.iid_top_prediction:.3g}",
+            ]
+            + [_p(adjusted.get(name)) for name in FAMILY]
+        )
     return rows
 
 
@@ -47,8 +65,11 @@ def format_text(report: AuditReport) -> str:
     rows = [_HEADER] + _layer_rows(report)
     widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    lines += ["", f"(iii): Holm across each layer's {len(FAMILY)} tests at level {report.level:g} "
-                  f"({report.layers[0].draws} Monte Carlo draws); columns unif..bulk are Holm-adjusted p-values"]
+    lines += [
+        "",
+        f"(iii): Holm across each layer's {len(FAMILY)} tests at level {report.level:g} "
+        f"({report.layers[0].draws} Monte Carlo draws); columns unif..bulk are Holm-adjusted p-values",
+    ]
     lines += [f"(ii): {report.width.status}: {report.width.detail}", _common_line(report)]
     for verdict, layer in zip(report.activation_verdicts, report.selection.layers):
         if verdict.rejected:
@@ -61,8 +82,10 @@ def format_text(report: AuditReport) -> str:
         lines.append("movement from the initial weights (relative Frobenius / spectral change; (iii) at init):")
         init_status = _initial_status(report)
         for m in report.movement:
-            lines.append(f"  {m.name}: {m.relative_frobenius:.3g} / {m.relative_spectral:.3g}; "
-                         f"||W||_2 / ||W0||_2 = {m.spectral_ratio:.3g}; (iii) at init: {init_status.get(m.name, '-')}")
+            lines.append(
+                f"  {m.name}: {m.relative_frobenius:.3g} / {m.relative_spectral:.3g}; "
+                f"||W||_2 / ||W0||_2 = {m.spectral_ratio:.3g}; (iii) at init: {init_status.get(m.name, '-')}"
+            )
     lines += [f"note: {note}" for note in report.notes]
     return "\n".join(lines)
 
@@ -76,8 +99,10 @@ def _common_line(report: AuditReport) -> str:
     if report.common_K is None:
         return "common K: not applicable (one layer)"
     ks = ", ".join(f"{k:.3g}" for k in report.common_K.effect["implied_K"])
-    return (f"common K: {report.common_K_status} (Hogg's exact test, p = {_p(report.common_K.pvalue)}; "
-            f"implied K per layer {ks})")
+    return (
+        f"common K: {report.common_K_status} (Hogg's exact test, p = {_p(report.common_K.pvalue)}; "
+        f"implied K per layer {ks})"
+    )
 
 
 def render_markdown(report: AuditReport, figures: "dict[str, str] | None" = None) -> str:
@@ -86,20 +111,37 @@ def render_markdown(report: AuditReport, figures: "dict[str, str] | None" = None
     rows = [_HEADER] + _layer_rows(report)
     table = ["| " + " | ".join(r) + " |" for r in rows]
     table.insert(1, "|" + "---|" * len(_HEADER))
-    out = [f"# Assumption audit of `{report.source}`", "",
-           f"Format {report.format}, seed {report.seed}, level {report.level:g} per layer family (Holm), "
-           f"{report.layers[0].draws} Monte Carlo draws per Monte Carlo test.", "", "## Verdicts", "", *table, "",
-           f"- (ii): **{report.width.status}**: {report.width.detail}", f"- {_common_line(report)}"]
-    out += [f"- (i) {layer.name}: {verdict.status}: {verdict.detail}"
-            for verdict, layer in zip(report.activation_verdicts, report.selection.layers)]
+    out = [
+        f"# Assumption audit of `{report.source}`",
+        "",
+        f"Format {report.format}, seed {report.seed}, level {report.level:g} per layer family (Holm), "
+        f"{report.layers[0].draws} Monte Carlo draws per Monte Carlo test.",
+        "",
+        "## Verdicts",
+        "",
+        *table,
+        "",
+        f"- (ii): **{report.width.status}**: {report.width.detail}",
+        f"- {_common_line(report)}",
+    ]
+    out += [
+        f"- (i) {layer.name}: {verdict.status}: {verdict.detail}"
+        for verdict, layer in zip(report.activation_verdicts, report.selection.layers)
+    ]
     out += ["", "## Tests per layer", ""]
     for layer, audit in zip(report.selection.layers, report.layers):
-        out += [f"### {layer.name} {layer.shape}: (iii) {audit.status}", "",
-                "| test | component | statistic | p | Holm p | rejected | effect |", "|---|---|---|---|---|---|---|"]
+        out += [
+            f"### {layer.name} {layer.shape}: (iii) {audit.status}",
+            "",
+            "| test | component | statistic | p | Holm p | rejected | effect |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for t, adjusted, rejected in zip(audit.tests, audit.holm.adjusted, audit.holm.rejected):
             effect = ", ".join(f"{k}={_fmt(v)}" for k, v in t.effect.items())
-            out.append(f"| {t.name} | {t.component} | {t.statistic:.4g} | {_p(t.pvalue)} | {_p(adjusted)} | "
-                       f"{'yes' if rejected else 'no'} | {effect} |")
+            out.append(
+                f"| {t.name} | {t.component} | {t.statistic:.4g} | {_p(t.pvalue)} | {_p(adjusted)} | "
+                f"{'yes' if rejected else 'no'} | {effect} |"
+            )
         out += [f"- not run: {reason}" for reason in audit.not_run]
         if layer.name in figures:
             out += ["", f"![{layer.name}]({figures[layer.name]})"]
@@ -121,38 +163,60 @@ def _fmt(value: Any) -> str:
 def _consequences_section(report: AuditReport) -> list[str]:
     if report.consequences is None:
         return ["## Consequences", "", f"Skipped: {report.skipped_consequences}.", ""]
-    return ["## Consequences", "", report.consequences.summary(), "",
-            "real / surrogate = (real / shuffled) x (shuffled / surrogate): the cost of dependence and structure times "
-            "the cost of the non-uniform marginal. Estimates are ratios of replayed lower bounds; certified intervals "
-            "divide lower by upper bounds.", ""]
+    return [
+        "## Consequences",
+        "",
+        report.consequences.summary(),
+        "",
+        "real / surrogate = (real / shuffled) x (shuffled / surrogate): the cost of dependence and structure times "
+        "the cost of the non-uniform marginal. Estimates are ratios of replayed lower bounds; certified intervals "
+        "divide lower by upper bounds.",
+        "",
+    ]
 
 
 def _movement_section(report: AuditReport, figures: dict[str, str]) -> list[str]:
     if report.movement is None:
         return []
     init_status = _initial_status(report)
-    out = ["## Initial vs trained", "", "| layer | rel. Frobenius change | rel. spectral change | spectral norm ratio | (iii) at init |",
-           "|---|---|---|---|---|"]
-    out += [f"| {m.name} | {m.relative_frobenius:.3g} | {m.relative_spectral:.3g} | {m.spectral_ratio:.3g} | "
-            f"{init_status.get(m.name, '-')} |" for m in report.movement]
+    out = [
+        "## Initial vs trained",
+        "",
+        "| layer | rel. Frobenius change | rel. spectral change | spectral norm ratio | (iii) at init |",
+        "|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {m.name} | {m.relative_frobenius:.3g} | {m.relative_spectral:.3g} | {m.spectral_ratio:.3g} | "
+        f"{init_status.get(m.name, '-')} |"
+        for m in report.movement
+    ]
     if "movement" in figures:
         out += ["", f"![movement]({figures['movement']})"]
     return out + [""]
 
 
 _METHOD = (
-    "Each layer's (iii) family is corrected by Holm, so a layer whose entries are iid uniform on a symmetric interval is "
-    "rejected with probability at most the level. Exact tests: |w|/max|w| against U[0,1] (conditional KS, exact with the "
-    "scale estimated), signs (binomial), magnitudes by sign (two-sample KS). Monte Carlo tests (p = (1 + #{T_b >= T}) / "
-    "(B + 1), valid at any B): kurtosis against iid U[-1,1] samples; rows, columns, top singular value and bulk spectrum "
+    "Each layer's (iii) family is corrected by Holm, so a layer whose entries are iid uniform on a symmetric "
+    "interval is "
+    "rejected with probability at most the level. Exact tests: |w|/max|w| against U[0,1] (conditional KS, exact with "
+    "the "
+    "scale estimated), signs (binomial), magnitudes by sign (two-sample KS). Monte Carlo tests (p = (1 + #{T_b >= "
+    "T}) / "
+    "(B + 1), valid at any B): kurtosis against iid U[-1,1] samples; rows, columns, top singular value and bulk "
+    "spectrum "
     "against shuffled copies of the layer (permutation null: these test independence and identical distribution given "
-    "the values). The implied K interval is exact (max|w|/a ~ Beta(n, 1)); the common-K test is Hogg's likelihood ratio, "
+    "the values). The implied K interval is exact (max|w|/a ~ Beta(n, 1)); the common-K test is Hogg's likelihood "
+    "ratio, "
     "exactly chi-square. (i) is decided symbolically, (ii) from the widths."
 )
 
 
-def write_audit_folder(report: AuditReport, write_json: Callable[[Path], None], root: "str | Path | None" = None,
-                       progress: "Callable[[str], None] | None" = None) -> Path:
+def write_audit_folder(
+    report: AuditReport,
+    write_json: Callable[[Path], None],
+    root: "str | Path | None" = None,
+    progress: "Callable[[str], None] | None" = None,
+) -> Path:
     """Write report.json (through `write_json(path)`), report.md and figures into a fresh `audit-<time>-seed<S>/`."""
     final = new_run_folder("audit", report.seed, root)
     with staged_folder(final) as staging:

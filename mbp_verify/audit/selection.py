@@ -13,8 +13,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -44,8 +45,14 @@ class AuditLayer:
         return (int(self.matrix.shape[0]), int(self.matrix.shape[1]))
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "shape": list(self.shape), "stored_shape": list(self.stored_shape),
-                "stored_dtype": self.stored_dtype, "reshaped": self.reshaped, "transposed": self.transposed}
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "stored_shape": list(self.stored_shape),
+            "stored_dtype": self.stored_dtype,
+            "reshaped": self.reshaped,
+            "transposed": self.transposed,
+        }
 
 
 @dataclass(frozen=True)
@@ -88,9 +95,14 @@ class LayerSelection:
         return Network([layer.matrix for layer in self.layers], activations)
 
     def to_dict(self) -> dict:
-        return {"layers": [layer.to_dict() for layer in self.layers], "skipped": [s.to_dict() for s in self.skipped],
-                "layout": self.layout, "layout_note": self.layout_note, "chains": self.chains,
-                "chain_break": self.chain_break}
+        return {
+            "layers": [layer.to_dict() for layer in self.layers],
+            "skipped": [s.to_dict() for s in self.skipped],
+            "layout": self.layout,
+            "layout_note": self.layout_note,
+            "chains": self.chains,
+            "chain_break": self.chain_break,
+        }
 
 
 def select_layers(weights: WeightFile, pattern: "str | None" = None, layout: Layout = "auto") -> LayerSelection:
@@ -106,8 +118,11 @@ def select_layers(weights: WeightFile, pattern: "str | None" = None, layout: Lay
     plain = all(not layer.reshaped for layer in layers)
     if layout == "in-out" or (layout == "auto" and out_in is not None and in_out is None and plain):
         layers = [_transposed(layer) for layer in layers]
-        note = ("given as (in, out), e.g. scikit-learn coefs_: transposed to W_l (d_l, d_l-1)" if layout == "in-out"
-                else "the matrices chain only as (in, out), e.g. scikit-learn coefs_: transposed to W_l (d_l, d_l-1)")
+        note = (
+            "given as (in, out), e.g. scikit-learn coefs_: transposed to W_l (d_l, d_l-1)"
+            if layout == "in-out"
+            else "the matrices chain only as (in, out), e.g. scikit-learn coefs_: transposed to W_l (d_l, d_l-1)"
+        )
         return LayerSelection(tuple(layers), tuple(skipped), "in-out", note, in_out)
     if layout == "out-in":
         note = "given as (out, in) = W_l (d_l, d_l-1), as PyTorch Linear stores them"
@@ -130,8 +145,11 @@ def _choose(weights: WeightFile, pattern: "str | None") -> tuple[list[StoredTens
             else:
                 skipped.append(SkippedTensor(t.name, t.shape, t.stored_dtype, reason))
         if not chosen:
-            raise InputError(f"{weights.source} holds no weight matrices (every tensor was skipped: "
-                             + "; ".join(f"{s.name}: {s.reason}" for s in skipped) + ")")
+            raise InputError(
+                f"{weights.source} holds no weight matrices (every tensor was skipped: "
+                + "; ".join(f"{s.name}: {s.reason}" for s in skipped)
+                + ")"
+            )
         return chosen, skipped
     try:
         regex = re.compile(pattern)
@@ -143,11 +161,16 @@ def _choose(weights: WeightFile, pattern: "str | None") -> tuple[list[StoredTens
     for t in chosen:
         reason = _skip_reason(t)
         if reason is not None:
-            raise InputError(f"--layers {pattern!r} selects {t.name!r} (shape {t.shape}, {t.stored_dtype}), which "
-                             f"cannot be audited: {reason}; a weight matrix must be 2-D (or a conv kernel, "
-                             "reshaped to (out, in*k...))")
-    unselected = [SkippedTensor(t.name, t.shape, t.stored_dtype, f"not matched by --layers {pattern!r}")
-                  for t in weights.tensors if not regex.search(t.name)]
+            raise InputError(
+                f"--layers {pattern!r} selects {t.name!r} (shape {t.shape}, {t.stored_dtype}), which "
+                f"cannot be audited: {reason}; a weight matrix must be 2-D (or a conv kernel, "
+                "reshaped to (out, in*k...))"
+            )
+    unselected = [
+        SkippedTensor(t.name, t.shape, t.stored_dtype, f"not matched by --layers {pattern!r}")
+        for t in weights.tensors
+        if not regex.search(t.name)
+    ]
     return chosen, unselected
 
 
@@ -174,8 +197,10 @@ def _as_layer(t: StoredTensor) -> AuditLayer:
 
 def _transposed(layer: AuditLayer) -> AuditLayer:
     if layer.reshaped:
-        raise InputError(f"{layer.name!r} is a conv kernel (shape {layer.stored_shape}); conv kernels are read in "
-                         "PyTorch layout (out, in, k...) and cannot be combined with --layout in-out")
+        raise InputError(
+            f"{layer.name!r} is a conv kernel (shape {layer.stored_shape}); conv kernels are read in "
+            "PyTorch layout (out, in, k...) and cannot be combined with --layout in-out"
+        )
     matrix = np.ascontiguousarray(layer.matrix.T)
     matrix.setflags(write=False)
     return AuditLayer(layer.name, matrix, layer.stored_shape, layer.stored_dtype, False, True)
@@ -186,6 +211,8 @@ def _break(matrices: list[np.ndarray], transpose: bool, layers: list[AuditLayer]
     shapes = [m.shape[::-1] if transpose else m.shape for m in matrices]
     for i in range(1, len(shapes)):
         if shapes[i][1] != shapes[i - 1][0]:
-            return (f"{layers[i].name} {shapes[i]} needs {shapes[i][1]} inputs but {layers[i - 1].name} "
-                    f"{shapes[i - 1]} has {shapes[i - 1][0]} outputs")
+            return (
+                f"{layers[i].name} {shapes[i]} needs {shapes[i][1]} inputs but {layers[i - 1].name} "
+                f"{shapes[i - 1]} has {shapes[i - 1][0]} outputs"
+            )
     return None

@@ -18,8 +18,17 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["mp_edges", "mp_density", "mp_cdf", "normalized_eigenvalues", "ks_distance", "ks_distance_to_mp",
-           "iid_top_singular", "SpectrumSummary", "spectrum_summary"]
+__all__ = [
+    "mp_edges",
+    "mp_density",
+    "mp_cdf",
+    "normalized_eigenvalues",
+    "ks_distance",
+    "ks_distance_to_mp",
+    "iid_top_singular",
+    "SpectrumSummary",
+    "spectrum_summary",
+]
 
 _GRID = 4097
 

@@ -34,10 +34,19 @@ class AuditTestResult:
     null: "MonteCarloResult | None" = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"component": self.component, "statistic": self.statistic, "pvalue": self.pvalue,
-                               "method": self.method, "effect": dict(self.effect)}
+        out: dict[str, Any] = {
+            "component": self.component,
+            "statistic": self.statistic,
+            "pvalue": self.pvalue,
+            "method": self.method,
+            "effect": dict(self.effect),
+        }
         if self.null is not None:
-            out["monte_carlo"] = {"draws": self.null.draws, "exceedances": self.null.exceedances,
-                                  "null_mean": self.null.null_mean, "null_sd": self.null.null_sd,
-                                  "standardized": self.null.standardized}
+            out["monte_carlo"] = {
+                "draws": self.null.draws,
+                "exceedances": self.null.exceedances,
+                "null_mean": self.null.null_mean,
+                "null_sd": self.null.null_sd,
+                "standardized": self.null.standardized,
+            }
         return json_ready(out)

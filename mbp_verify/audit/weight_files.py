@@ -14,9 +14,10 @@ import json
 import struct
 import warnings
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -101,8 +102,10 @@ def detect_format(path: "str | Path") -> str:
         return "torch"
     if len(head) >= 9 and head[8:9] == b"{" and 8 + struct.unpack("<Q", head[:8])[0] <= size:
         return "safetensors"
-    raise InputError(f"{str(file)!r} is not a recognised weight file (.npz, .npy, .safetensors or a "
-                     f"PyTorch state dict); it starts with {head[:8]!r}")
+    raise InputError(
+        f"{str(file)!r} is not a recognised weight file (.npz, .npy, .safetensors or a "
+        f"PyTorch state dict); it starts with {head[:8]!r}"
+    )
 
 
 def load_weight_file(path: "str | Path") -> WeightFile:
@@ -171,9 +174,11 @@ def _load_torch(file: Path) -> tuple[list[StoredTensor], list[str]]:
     try:
         import torch
     except ImportError:
-        raise InputError(f"{str(file)!r} is a pickled PyTorch file; reading it needs torch (pip install "
-                         "'mbp-verify[torch]'), which is not installed, and pickles are never unpickled "
-                         "without torch's weights_only loader") from None
+        raise InputError(
+            f"{str(file)!r} is a pickled PyTorch file; reading it needs torch (pip install "
+            "'mbp-verify[torch]'), which is not installed, and pickles are never unpickled "
+            "without torch's weights_only loader"
+        ) from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -198,7 +203,9 @@ def _flatten_torch(obj: Any, prefix: str, tensors: list[StoredTensor], notes: li
         try:
             array = value.numpy()
         except TypeError:  # float8 and other dtypes numpy cannot hold
-            notes.append(f"{name}: dtype {str(value.dtype).replace('torch.', '')} is not supported by the audit; skipped")
+            notes.append(
+                f"{name}: dtype {str(value.dtype).replace('torch.', '')} is not supported by the audit; skipped"
+            )
             return
         if np.iscomplexobj(array):
             notes.append(f"{name}: complex tensor skipped")

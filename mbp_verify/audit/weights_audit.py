@@ -10,19 +10,20 @@ Findings are findings: the audit itself never fails because a hypothesis is reje
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..errors import InputError
+from ..reports.atomic import json_ready
 from ..seeding import DEFAULT_ROOT_SEED
 from .consequences import ChainConsequences, chain_consequences
 from .hypotheses import HypothesisVerdict, Status, activation_verdicts, parse_activations, width_verdict
 from .layer_audit import DEFAULT_LEVEL, LayerAudit, audit_layer, default_draws
 from .marginal import common_scale_test
 from .movement import LayerMovement, compare_selections
-from .selection import Layout, LayerSelection, select_layers
-from ..reports.atomic import json_ready
+from .selection import LayerSelection, Layout, select_layers
 from .testresult import AuditTestResult
 from .weight_files import WeightFile, load_weight_file
 
@@ -81,31 +82,63 @@ class AuditReport:
         layers = []
         for index, (layer, audit) in enumerate(zip(self.selection.layers, self.layers)):
             breaks = layer.name in self.width.evidence.get("breaking_layers", [])
-            layers.append({**layer.to_dict(), "assumptions": {
-                "i": self.activation_verdicts[index].to_dict(),
-                "ii": {"status": self.width.status, "breaks_it": breaks},
-                "iii": audit.to_dict(),
-            }, "scale": audit.scale.to_dict(), "spectrum": audit.spectrum_dict()})
-        common = None if self.common_K is None else {**self.common_K.to_dict(), "status": self.common_K_status,
-                                                      "level": self.level}
-        return json_ready({
-            "source": self.source, "format": self.format, "seed": self.seed, "level": self.level,
-            "draws": self.layers[0].draws, "notes": list(self.notes), "activations": list(self.activations),
-            "selection": self.selection.to_dict(), "layers": layers,
-            "chain": {"chains": self.selection.chains, "widths": list(self.selection.widths) if self.selection.chains else None,
-                      "ii": self.width.to_dict(), "common_K": common},
-            "rejected": {h: self.rejected(h) for h in HYPOTHESES},
-            "consequences": None if self.consequences is None else self.consequences.to_dict(),
-            "consequences_skipped": self.skipped_consequences,
-            "movement": None if self.movement is None else [m.to_dict() for m in self.movement],
-            "initial": None if self.initial is None else self.initial.to_dict(),
-        })
+            layers.append(
+                {
+                    **layer.to_dict(),
+                    "assumptions": {
+                        "i": self.activation_verdicts[index].to_dict(),
+                        "ii": {"status": self.width.status, "breaks_it": breaks},
+                        "iii": audit.to_dict(),
+                    },
+                    "scale": audit.scale.to_dict(),
+                    "spectrum": audit.spectrum_dict(),
+                }
+            )
+        common = (
+            None
+            if self.common_K is None
+            else {**self.common_K.to_dict(), "status": self.common_K_status, "level": self.level}
+        )
+        return json_ready(
+            {
+                "source": self.source,
+                "format": self.format,
+                "seed": self.seed,
+                "level": self.level,
+                "draws": self.layers[0].draws,
+                "notes": list(self.notes),
+                "activations": list(self.activations),
+                "selection": self.selection.to_dict(),
+                "layers": layers,
+                "chain": {
+                    "chains": self.selection.chains,
+                    "widths": list(self.selection.widths) if self.selection.chains else None,
+                    "ii": self.width.to_dict(),
+                    "common_K": common,
+                },
+                "rejected": {h: self.rejected(h) for h in HYPOTHESES},
+                "consequences": None if self.consequences is None else self.consequences.to_dict(),
+                "consequences_skipped": self.skipped_consequences,
+                "movement": None if self.movement is None else [m.to_dict() for m in self.movement],
+                "initial": None if self.initial is None else self.initial.to_dict(),
+            }
+        )
 
 
-def audit_selection(selection: LayerSelection, *, activation: "str | Sequence[str]" = "relu", alpha: "float | None" = 0.3,
-                    seed: int = DEFAULT_ROOT_SEED, level: float = DEFAULT_LEVEL, draws: "int | None" = None,
-                    effort: str = "default", source: str = "<arrays>", format: str = "arrays",
-                    notes: Sequence[str] = (), progress: "Progress | None" = None) -> AuditReport:
+def audit_selection(
+    selection: LayerSelection,
+    *,
+    activation: "str | Sequence[str]" = "relu",
+    alpha: "float | None" = 0.3,
+    seed: int = DEFAULT_ROOT_SEED,
+    level: float = DEFAULT_LEVEL,
+    draws: "int | None" = None,
+    effort: str = "default",
+    source: str = "<arrays>",
+    format: str = "arrays",
+    notes: Sequence[str] = (),
+    progress: "Progress | None" = None,
+) -> AuditReport:
     """Audit already selected layers; `alpha=None` skips the consequences."""
     say = progress or (lambda message: None)
     if seed < 0:
@@ -114,8 +147,11 @@ def audit_selection(selection: LayerSelection, *, activation: "str | Sequence[st
     names = [layer.name for layer in selection.layers]
     activations = parse_activations(activation, len(names) - 1)
     verdicts_i = activation_verdicts(activations, names)
-    width = (width_verdict(selection.widths, names) if selection.chains else
-             HypothesisVerdict("ii", "not_applicable", f"the layers do not chain: {selection.chain_break}"))
+    width = (
+        width_verdict(selection.widths, names)
+        if selection.chains
+        else HypothesisVerdict("ii", "not_applicable", f"the layers do not chain: {selection.chain_break}")
+    )
     audits = []
     for index, layer in enumerate(selection.layers):
         say(f"audit: (iii) on {layer.name} {layer.shape} ({index + 1}/{len(names)}, {draws} Monte Carlo draws)")
@@ -127,17 +163,41 @@ def audit_selection(selection: LayerSelection, *, activation: "str | Sequence[st
     elif not selection.chains:
         skipped = f"the layers do not chain: {selection.chain_break}"
     else:
-        say(f"audit: bracketing sup||f - F|| at alpha = {alpha:g} (real, iid-uniform surrogate, shuffled; effort {effort})")
+        say(
+            f"audit: bracketing sup||f - F|| at alpha = {alpha:g} (real, iid-uniform surrogate, shuffled; effort "
+            f"{effort})"
+        )
         consequences = chain_consequences(selection.network(list(activations)), alpha, seed=seed, effort=effort)
-    return AuditReport(source, format, selection, tuple(notes), activations, tuple(audits), verdicts_i, width, common,
-                       seed, consequences, skipped_consequences=skipped)
+    return AuditReport(
+        source,
+        format,
+        selection,
+        tuple(notes),
+        activations,
+        tuple(audits),
+        verdicts_i,
+        width,
+        common,
+        seed,
+        consequences,
+        skipped_consequences=skipped,
+    )
 
 
-def audit_weights(path: "str | Path | WeightFile", *, layers: "str | None" = None, layout: Layout = "auto",
-                  activation: "str | Sequence[str]" = "relu", alpha: "float | None" = 0.3,
-                  compare: "str | Path | WeightFile | None" = None, seed: int = DEFAULT_ROOT_SEED,
-                  level: float = DEFAULT_LEVEL, draws: "int | None" = None, effort: str = "default",
-                  progress: "Progress | None" = None) -> AuditReport:
+def audit_weights(
+    path: "str | Path | WeightFile",
+    *,
+    layers: "str | None" = None,
+    layout: Layout = "auto",
+    activation: "str | Sequence[str]" = "relu",
+    alpha: "float | None" = 0.3,
+    compare: "str | Path | WeightFile | None" = None,
+    seed: int = DEFAULT_ROOT_SEED,
+    level: float = DEFAULT_LEVEL,
+    draws: "int | None" = None,
+    effort: str = "default",
+    progress: "Progress | None" = None,
+) -> AuditReport:
     """Audit a weight file (or an in-memory `WeightFile`); with `compare`, also its initial weights."""
     weights = path if isinstance(path, WeightFile) else load_weight_file(path)
     selection = select_layers(weights, layers, layout)
@@ -148,12 +208,36 @@ def audit_weights(path: "str | Path | WeightFile", *, layers: "str | None" = Non
         movement = compare_selections(selection, initial_selection)
     notes = list(weights.notes) + [f"{s.name} {s.shape}: skipped ({s.reason})" for s in selection.skipped]
     notes.append(f"layout: {selection.layout_note}")
-    notes += [f"{layer.name} is stored as {layer.stored_dtype}: its values are quantised, and the ties make the "
-              "Kolmogorov-Smirnov tests conservative" for layer in selection.layers if layer.stored_dtype in ("float16", "bfloat16")]
-    report = audit_selection(selection, activation=activation, alpha=alpha, seed=seed, level=level, draws=draws,
-                             effort=effort, source=weights.source, format=weights.format, notes=notes, progress=progress)
+    notes += [
+        f"{layer.name} is stored as {layer.stored_dtype}: its values are quantised, and the ties make the "
+        "Kolmogorov-Smirnov tests conservative"
+        for layer in selection.layers
+        if layer.stored_dtype in ("float16", "bfloat16")
+    ]
+    report = audit_selection(
+        selection,
+        activation=activation,
+        alpha=alpha,
+        seed=seed,
+        level=level,
+        draws=draws,
+        effort=effort,
+        source=weights.source,
+        format=weights.format,
+        notes=notes,
+        progress=progress,
+    )
     if initial_selection is None or initial_weights is None:
         return report
-    initial = audit_selection(initial_selection, activation=activation, alpha=None, seed=seed, level=level, draws=draws,
-                              source=initial_weights.source, format=initial_weights.format, progress=progress)
+    initial = audit_selection(
+        initial_selection,
+        activation=activation,
+        alpha=None,
+        seed=seed,
+        level=level,
+        draws=draws,
+        source=initial_weights.source,
+        format=initial_weights.format,
+        progress=progress,
+    )
     return replace(report, movement=movement, initial=initial)

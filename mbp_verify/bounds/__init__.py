@@ -9,9 +9,8 @@ certificate sound at any float64 scale (`scaling`; see docs/certificates.md).
 
 from .ascent import AscentResult, maximise_error
 from .averaged import AveragedBound, averaged_bound
-from . import branch
-from .branch import BranchResult, branch_and_bound
 from .bracket import EFFORTS, Decision, Effort, ErrorBracket, bracket_sup_error
+from .branch import BranchResult, branch_and_bound
 from .constants import LayerConstants, layer_constants
 from .grid import GridSup, certified_grid_value, grid_sup
 from .layerwise import LayerNorms, layer_norms, layerwise_bound

@@ -1,19 +1,18 @@
 """Lower-bound search: batched projected gradient ascent of ||f(x) - F(x)||^2.
 
 Every restart is a row of one input matrix, so a step is a handful of matrix-matrix products
-(forward through F and f, backward through both). With a positively homogeneous activation
-the supremum over the ball sits on the unit sphere, and the iterates stay on it (tangent step,
-then renormalise); otherwise they move in the ball (step, then project). Each restart keeps
-its own step length (halved when the objective falls, grown a little when it rises) and a
-momentum (0.9, on normalised gradients; dropped when the objective falls). The search stops
-early once the best value has not grown by a relative 1e-9 for 25 steps (`iterations` in the
-result counts the steps taken). The values found here are search values only; a witness counts after `replay.replay_error`.
-"""
+(forward through F and f, backward through both). With a positively homogeneous activation the
+supremum over the ball sits on the unit sphere, and the iterates stay on it (tangent step, then
+renormalise); otherwise they move in the ball (step, then project). Each restart keeps its own step
+length (halved when the objective falls, grown a little when it rises) and a momentum (0.9, on
+normalised gradients; dropped when the objective falls). The search stops early once the best value
+has not grown by a relative 1e-9 for 25 steps (`iterations` in the result counts the steps taken).
+The values found here are search values only; a witness counts after `replay.replay_error`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -60,8 +59,9 @@ def _forward(weights: Sequence[np.ndarray], activations, inputs: np.ndarray) -> 
     return h, pre
 
 
-def _backward(weights: Sequence[np.ndarray], derivatives: Sequence[Callable], pre: list[np.ndarray],
-              upstream: np.ndarray) -> np.ndarray:
+def _backward(
+    weights: Sequence[np.ndarray], derivatives: Sequence[Callable], pre: list[np.ndarray], upstream: np.ndarray
+) -> np.ndarray:
     """Vector-Jacobian product: rows of upstream @ d(output)/d(input)."""
     g = upstream
     for layer in range(len(weights) - 1, -1, -1):
@@ -104,7 +104,7 @@ def maximise_error(pair: NetworkPair, starts: np.ndarray, *, iterations: int, on
     velocity = np.zeros_like(x)
     kept_x, kept_values, kept_grad = x, np.full(x.shape[0], -np.inf), np.zeros_like(x)
     best, stalled, done = -np.inf, 0, 0
-    for done in range(iterations + 1):
+    for done in range(iterations + 1):  # noqa: B007 (the steps taken are reported after the loop)
         out_f, pre_f = _forward(pruned, acts, x)
         out_full, pre_full = _forward(full, acts, x)
         diff = out_f - out_full

@@ -27,8 +27,8 @@ few multipliers, each certified, the smallest kept); every segment norm is certi
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -92,8 +92,9 @@ def depth_factor(depth: int) -> float:
     return float(np.clip(1.2 - 0.1 * depth, 0.5, 1.0))
 
 
-def averaged_bound(parts: PairParts, constants: Sequence[LayerConstants], rng: np.random.Generator,
-                   factors: Sequence[float] = (1.0,)) -> AveragedBound:
+def averaged_bound(
+    parts: PairParts, constants: Sequence[LayerConstants], rng: np.random.Generator, factors: Sequence[float] = (1.0,)
+) -> AveragedBound:
     """The certified averaged-activation bound of sup ||f(x) - F(x)|| over the unit ball.
 
     Each factor k in `factors` sets beta_l = k c(L) ||W_l|| / ||E_l|| (estimated norms,

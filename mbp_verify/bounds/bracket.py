@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse.linalg
@@ -29,9 +30,9 @@ import scipy.sparse.linalg
 from ..engine import NetworkPair
 from ..errors import InputError
 from .ascent import maximise_error
+from .averaged import averaged_bound, unavailable_reason
 from .branch import DEFAULT_MAX_DIMENSION, branch_and_bound
 from .constants import layer_constants
-from .averaged import averaged_bound, unavailable_reason
 from .layerwise import LayerNorms, layer_norms, layerwise_bound
 from .parts import check_pair, pair_parts
 from .replay import Replay, replay_error, unit_ball_point
@@ -102,12 +103,20 @@ class ErrorBracket:
     def to_dict(self) -> dict[str, Any]:
         ratio = self.ratio
         return {
-            "lower": self.lower, "upper": self.upper, "ratio": ratio if math.isfinite(ratio) else None,
-            "lower_margin": self.lower_margin, "witness": [float(v) for v in self.witness],
-            "upper_bounds": dict(self.upper_bounds), "upper_method": self.upper_method,
-            "lower_method": self.lower_method, "timings": dict(self.timings),
-            "activations": list(self.activations), "widths": list(self.widths), "counts": list(self.counts),
-            "unavailable": dict(self.unavailable), "layer_shifts": list(self.layer_shifts),
+            "lower": self.lower,
+            "upper": self.upper,
+            "ratio": ratio if math.isfinite(ratio) else None,
+            "lower_margin": self.lower_margin,
+            "witness": [float(v) for v in self.witness],
+            "upper_bounds": dict(self.upper_bounds),
+            "upper_method": self.upper_method,
+            "lower_method": self.lower_method,
+            "timings": dict(self.timings),
+            "activations": list(self.activations),
+            "widths": list(self.widths),
+            "counts": list(self.counts),
+            "unavailable": dict(self.unavailable),
+            "layer_shifts": list(self.layer_shifts),
         }
 
 
@@ -150,8 +159,10 @@ def _record(name: str, exact: Fraction, upper_bounds: dict[str, float], unavaila
     if math.isfinite(value):
         upper_bounds[name] = value
     else:
-        unavailable[name] = (f"the bound (about 2^{_binary_magnitude(exact)}) exceeds the float64 range; "
-                             "no finite sound float64 value exists")
+        unavailable[name] = (
+            f"the bound (about 2^{_binary_magnitude(exact)}) exceeds the float64 range; "
+            "no finite sound float64 value exists"
+        )
 
 
 def _scaled_replay(replay: Replay, total: int) -> Replay:
@@ -168,8 +179,9 @@ def _scaled_replay(replay: Replay, total: int) -> Replay:
     return Replay(value, margin, replay.input_norm_bound)
 
 
-def _replay_norms(norms: "LayerNorms | None", scaling: LayerScaling,
-                  on_scaled: bool) -> "tuple[list[float], list[float]] | None":
+def _replay_norms(
+    norms: "LayerNorms | None", scaling: LayerScaling, on_scaled: bool
+) -> "tuple[list[float], list[float]] | None":
     """The certified ||W_l||_2, ||W~_l||_2 for the replay's reference pass: as certified on the scaled
     pair, or 2^{s_l} (||V_l|| + residual_l) for the pair itself; None without certified norms."""
     if norms is None:
@@ -181,9 +193,17 @@ def _replay_norms(norms: "LayerNorms | None", scaling: LayerScaling,
     return widen(full), widen(pruned)
 
 
-def _lower(pair: NetworkPair, scaled: NetworkPair, scaling: LayerScaling, homogeneous: bool,
-           starts: np.ndarray, budget: _Budget, lipschitz: list[float], norms: "LayerNorms | None",
-           timings: dict[str, float]) -> tuple[np.ndarray, Replay, str]:
+def _lower(
+    pair: NetworkPair,
+    scaled: NetworkPair,
+    scaling: LayerScaling,
+    homogeneous: bool,
+    starts: np.ndarray,
+    budget: _Budget,
+    lipschitz: list[float],
+    norms: "LayerNorms | None",
+    timings: dict[str, float],
+) -> tuple[np.ndarray, Replay, str]:
     """The witness, its replay (for the pair) and how it was found. The search and replay run on
     the scaled pair when that is exact; if either overflows float64, the witness falls back to 0
     (margin +inf if even that overflows)."""
@@ -203,14 +223,19 @@ def _lower(pair: NetworkPair, scaled: NetworkPair, scaling: LayerScaling, homoge
             except InputError as exc:  # float64 overflow in the replay
                 reason = str(exc)
             else:
-                method = (f"gradient ascent ({search.restarts} restarts x {search.iterations} steps, "
-                          f"{'sphere' if homogeneous else 'ball'}), replayed"
-                          + (" on the pair scaled by 2^-S (exact: positively homogeneous activations)"
-                             if use_scaled else ""))
+                method = (
+                    f"gradient ascent ({search.restarts} restarts x {search.iterations} steps, "
+                    f"{'sphere' if homogeneous else 'ball'}), replayed"
+                    + (" on the pair scaled by 2^-S (exact: positively homogeneous activations)" if use_scaled else "")
+                )
                 return witness, (_scaled_replay(replay, scaling.total) if use_scaled else replay), method
         witness = np.zeros(pair.original.widths[0])
         try:
-            return witness, replay_error(pair, witness, lipschitz, norms=_replay_norms(norms, scaling, False)), f"none: {reason}; replayed at x = 0 instead"
+            return (
+                witness,
+                replay_error(pair, witness, lipschitz, norms=_replay_norms(norms, scaling, False)),
+                f"none: {reason}; replayed at x = 0 instead",
+            )
         except InputError:
             return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
 
@@ -228,9 +253,18 @@ def _lipschitz_sum(norms: "tuple[list[float], list[float]] | None", constants) -
     return float_up(total)
 
 
-def _branch(pair: NetworkPair, scaled: NetworkPair, scaling: LayerScaling, constants, homogeneous: bool,
-            norms: "LayerNorms | None", witness: np.ndarray, replay: Replay, target_ratio: float,
-            time_limit: float) -> "tuple[float | Fraction, np.ndarray, Replay, str] | str":
+def _branch(
+    pair: NetworkPair,
+    scaled: NetworkPair,
+    scaling: LayerScaling,
+    constants,
+    homogeneous: bool,
+    norms: "LayerNorms | None",
+    witness: np.ndarray,
+    replay: Replay,
+    target_ratio: float,
+    time_limit: float,
+) -> "tuple[float | Fraction, np.ndarray, Replay, str] | str":
     """Branch-and-bound on the (scaled, when exact) pair: (exact upper, witness, replay, how) or why not."""
     use_scaled = homogeneous and scaling.exact
     target = scaled if use_scaled else pair
@@ -239,20 +273,35 @@ def _branch(pair: NetworkPair, scaled: NetworkPair, scaling: LayerScaling, const
     lipschitz = [c.lipschitz for c in constants]
     try:
         start = replay_error(target, witness, lipschitz, norms=replay_norms) if use_scaled else replay
-        result = branch_and_bound(target, constants, homogeneous=homogeneous,
-                                  lipschitz_sum=_lipschitz_sum(replay_norms, constants), start=(witness, start),
-                                  target_ratio=target_ratio, time_limit=time_limit, norms=replay_norms)
+        result = branch_and_bound(
+            target,
+            constants,
+            homogeneous=homogeneous,
+            lipschitz_sum=_lipschitz_sum(replay_norms, constants),
+            start=(witness, start),
+            target_ratio=target_ratio,
+            time_limit=time_limit,
+            norms=replay_norms,
+        )
     except InputError as exc:
         return f"branch-and-bound failed: {exc}"
     best = _scaled_replay(result.replay, scaling.total) if use_scaled else result.replay
-    how = (f"branch-and-bound over the {'sphere' if homogeneous else 'ball'}: {result.boxes} boxes, "
-           f"{result.open_boxes} open, stopped at the {result.stopped}")
+    how = (
+        f"branch-and-bound over the {'sphere' if homogeneous else 'ball'}: {result.boxes} boxes, "
+        f"{result.open_boxes} open, stopped at the {result.stopped}"
+    )
     return Fraction(result.upper) * factor, result.witness, best, how
 
 
-def bracket_sup_error(pair: NetworkPair, *, rng: "np.random.Generator | np.random.SeedSequence | int | None" = None,
-                      effort: Effort = "default", target_ratio: "float | None" = None, time_limit: float = 10.0,
-                      branch: "bool | None" = None) -> ErrorBracket:
+def bracket_sup_error(
+    pair: NetworkPair,
+    *,
+    rng: "np.random.Generator | np.random.SeedSequence | int | None" = None,
+    effort: Effort = "default",
+    target_ratio: "float | None" = None,
+    time_limit: float = 10.0,
+    branch: "bool | None" = None,
+) -> ErrorBracket:
     """Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 for the pair (F, f).
 
     With `target_ratio`, a branch-and-bound over the input (`branch`) refines the bracket until
@@ -260,8 +309,9 @@ def bracket_sup_error(pair: NetworkPair, *, rng: "np.random.Generator | np.rando
     at most 4 (`branch=True` forces it, `branch=False` turns it off).
     """
     pair = check_pair(pair)
-    if target_ratio is not None and not (isinstance(target_ratio, (int, float)) and math.isfinite(target_ratio)
-                                         and target_ratio >= 1.0):
+    if target_ratio is not None and not (
+        isinstance(target_ratio, (int, float)) and math.isfinite(target_ratio) and target_ratio >= 1.0
+    ):
         raise InputError(f"the target ratio must be a finite number >= 1, got {target_ratio!r}")
     if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
         raise InputError(f"the time limit must be a positive number of seconds, got {time_limit!r}")
@@ -298,7 +348,9 @@ def bracket_sup_error(pair: NetworkPair, *, rng: "np.random.Generator | np.rando
                 unavailable["averaged"] = f"a segment-norm certificate failed: {exc}"
             else:
                 if math.isfinite(averaged.value):
-                    _record("averaged", Fraction(averaged.value) * power_of_two(scaling.total), upper_bounds, unavailable)
+                    _record(
+                        "averaged", Fraction(averaged.value) * power_of_two(scaling.total), upper_bounds, unavailable
+                    )
                 else:
                     unavailable["averaged"] = "a segment's Gram matrix overflowed float64"
                 directions.extend(averaged.input_directions)
@@ -308,13 +360,16 @@ def bracket_sup_error(pair: NetworkPair, *, rng: "np.random.Generator | np.rando
     homogeneous = all(c.homogeneous for c in constants)
     lipschitz = [c.lipschitz for c in constants]
     starts = _starts(directions, budget.restarts, pair.original.widths[0], generator)
-    witness, replay, lower_method = _lower(pair, scaled, scaling, homogeneous, starts, budget, lipschitz, norms, timings)
+    witness, replay, lower_method = _lower(
+        pair, scaled, scaling, homogeneous, starts, budget, lipschitz, norms, timings
+    )
 
     d0 = pair.original.widths[0]
     if target_ratio is not None and branch is not False and (branch or d0 <= DEFAULT_MAX_DIMENSION):
         with _timed(timings, "branch_and_bound"):
-            outcome = _branch(pair, scaled, scaling, constants, homogeneous, norms, witness, replay,
-                              target_ratio, time_limit)
+            outcome = _branch(
+                pair, scaled, scaling, constants, homogeneous, norms, witness, replay, target_ratio, time_limit
+            )
         if isinstance(outcome, str):
             unavailable["branch_and_bound"] = outcome
         else:
@@ -323,8 +378,11 @@ def bracket_sup_error(pair: NetworkPair, *, rng: "np.random.Generator | np.rando
             if found_replay.certified_lower > replay.certified_lower:
                 witness, replay, lower_method = found, found_replay, how + "; witness replayed"
     elif target_ratio is not None:
-        unavailable["branch_and_bound"] = (f"input dimension {d0} > {DEFAULT_MAX_DIMENSION} "
-                                           "(force it with branch=True)" if branch is None else "turned off")
+        unavailable["branch_and_bound"] = (
+            f"input dimension {d0} > {DEFAULT_MAX_DIMENSION} (force it with branch=True)"
+            if branch is None
+            else "turned off"
+        )
 
     if upper_bounds:
         method = min(upper_bounds, key=upper_bounds.__getitem__)
@@ -332,10 +390,21 @@ def bracket_sup_error(pair: NetworkPair, *, rng: "np.random.Generator | np.rando
     else:
         method, upper = "none", math.inf
     if replay.certified_lower > upper:
-        raise ArithmeticError(f"unsound bracket: replayed lower {replay.value!r} exceeds upper bound {upper!r} ({method})")
+        raise ArithmeticError(
+            f"unsound bracket: replayed lower {replay.value!r} exceeds upper bound {upper!r} ({method})"
+        )
     return ErrorBracket(
-        lower=replay.value, upper=upper, witness=witness, upper_bounds=upper_bounds, upper_method=method,
-        lower_method=lower_method, timings=timings, lower_margin=replay.margin,
-        activations=tuple(c.activation for c in constants), widths=pair.original.widths, counts=pair.counts,
-        unavailable=unavailable, layer_shifts=scaling.shifts,
+        lower=replay.value,
+        upper=upper,
+        witness=witness,
+        upper_bounds=upper_bounds,
+        upper_method=method,
+        lower_method=lower_method,
+        timings=timings,
+        lower_margin=replay.margin,
+        activations=tuple(c.activation for c in constants),
+        widths=pair.original.widths,
+        counts=pair.counts,
+        unavailable=unavailable,
+        layer_shifts=scaling.shifts,
     )

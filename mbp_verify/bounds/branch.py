@@ -27,8 +27,8 @@ import heapq
 import itertools
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -82,8 +82,9 @@ def _relu_enclosure(mid: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.nd
     return new_mid, new_rad
 
 
-def _activation_enclosure(spec, constants: LayerConstants, mid: np.ndarray,
-                          rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _activation_enclosure(
+    spec, constants: LayerConstants, mid: np.ndarray, rad: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """sigma over mid +- rad: sigma(mid) +- (K rad + evaluation error), and for non-decreasing
     sigma (slope_min >= 0) also [sigma(low), sigma(high)] widened by the evaluation errors;
     per entry the one with the smaller radius (both enclose)."""
@@ -104,8 +105,9 @@ def _activation_enclosure(spec, constants: LayerConstants, mid: np.ndarray,
     return np.where(tighter, centre, value), np.where(tighter, spread, lip_rad)
 
 
-def _propagate(network: Network, constants: Sequence[LayerConstants], mid: np.ndarray,
-               rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _propagate(
+    network: Network, constants: Sequence[LayerConstants], mid: np.ndarray, rad: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Mid-radius enclosure of the network's output over the boxes mid +- rad (rows are boxes)."""
     for layer, w in enumerate(network.weights):
         n = w.shape[1]
@@ -126,8 +128,7 @@ def _propagate(network: Network, constants: Sequence[LayerConstants], mid: np.nd
     return mid, rad
 
 
-def _box_norms(pair: NetworkPair, constants: Sequence[LayerConstants], mid: np.ndarray,
-               rad: np.ndarray) -> np.ndarray:
+def _box_norms(pair: NetworkPair, constants: Sequence[LayerConstants], mid: np.ndarray, rad: np.ndarray) -> np.ndarray:
     """Upper bounds of max ||f(x) - F(x)|| over each box."""
     f_mid, f_rad = _propagate(pair.pruned, constants, mid, rad)
     full_mid, full_rad = _propagate(pair.original, constants, mid, rad)
@@ -156,10 +157,18 @@ def _domain_points(centres: np.ndarray, sphere: bool) -> np.ndarray:
     return centres / safe if sphere else centres / np.maximum(safe, 1.0)
 
 
-def branch_and_bound(pair: NetworkPair, constants: Sequence[LayerConstants], *, homogeneous: bool,
-                     lipschitz_sum: float, start: tuple[np.ndarray, Replay], target_ratio: float,
-                     time_limit: float, max_boxes: int = 1_000_000,
-                     norms: "tuple[Sequence[float], Sequence[float]] | None" = None) -> BranchResult:
+def branch_and_bound(
+    pair: NetworkPair,
+    constants: Sequence[LayerConstants],
+    *,
+    homogeneous: bool,
+    lipschitz_sum: float,
+    start: tuple[np.ndarray, Replay],
+    target_ratio: float,
+    time_limit: float,
+    max_boxes: int = 1_000_000,
+    norms: "tuple[Sequence[float], Sequence[float]] | None" = None,
+) -> BranchResult:
     """Refine boxes of the input until upper <= target_ratio * lower (see the module docstring).
 
     `lipschitz_sum` bounds Lip(f) + Lip(F) (+inf when unknown); `start` is a replayed witness.

@@ -55,8 +55,14 @@ class LayerConstants:
         return max(up(self.slope_max - m), up(m - self.slope_min))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"activation": self.activation, "lipschitz": self.lipschitz, "slope_min": self.slope_min,
-                "slope_max": self.slope_max, "sigma0": self.sigma0, "homogeneous": self.homogeneous}
+        return {
+            "activation": self.activation,
+            "lipschitz": self.lipschitz,
+            "slope_min": self.slope_min,
+            "slope_max": self.slope_max,
+            "sigma0": self.sigma0,
+            "homogeneous": self.homogeneous,
+        }
 
 
 def _constants(spec: ActivationSpec) -> LayerConstants:

@@ -53,9 +53,17 @@ from ..errors import InputError
 from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, ldexp_up, mul_up, sqrt_up, up
 from .spectral import certified_spectral_norm
 
-__all__ = ["ConvNormBound", "circular_grid", "frequency_matrices", "frequency_error_bound",
-           "circular_singular_values", "certified_circular_norm", "frobenius_norm_bound", "power_iteration_norm",
-           "certified_conv_norm"]
+__all__ = [
+    "ConvNormBound",
+    "circular_grid",
+    "frequency_matrices",
+    "frequency_error_bound",
+    "circular_singular_values",
+    "certified_circular_norm",
+    "frobenius_norm_bound",
+    "power_iteration_norm",
+    "certified_conv_norm",
+]
 
 TWIDDLE_ERROR = 8.0 * UNIT_ROUNDOFF  # |fl twiddle - exact| for one tap (module docstring)
 
@@ -140,7 +148,9 @@ def circular_singular_values(kernel: np.ndarray, grid: "tuple[int, int]") -> np.
     return np.sort(values.ravel())[::-1]
 
 
-def certified_circular_norm(kernel: np.ndarray, grid: "tuple[int, int]", *, slack: float = 1e-5) -> tuple[float, float, float]:
+def certified_circular_norm(
+    kernel: np.ndarray, grid: "tuple[int, int]", *, slack: float = 1e-5
+) -> tuple[float, float, float]:
     """(certified upper, computed estimate, Delta) for the circular stride-1 layer on `grid`."""
     k = _check_kernel(kernel)
     largest = float(np.max(np.abs(k)))
@@ -163,9 +173,15 @@ def certified_circular_norm(kernel: np.ndarray, grid: "tuple[int, int]", *, slac
     return ldexp_up(add_up(upper, delta), exponent), scaled_estimate, ldexp_up(delta, exponent)
 
 
-def power_iteration_norm(kernel: np.ndarray, input_shape: "tuple[int, int, int]", stride: int = 1,
-                         padding: str = "zeros", *, iterations: int = 50,
-                         rng: "np.random.Generator | None" = None) -> float:
+def power_iteration_norm(
+    kernel: np.ndarray,
+    input_shape: "tuple[int, int, int]",
+    stride: int = 1,
+    padding: str = "zeros",
+    *,
+    iterations: int = 50,
+    rng: "np.random.Generator | None" = None,
+) -> float:
     """||A v|| / ||v|| after `iterations` steps of v <- A^T A v: a lower estimate of ||A||_2
     (exact arithmetic would make it a lower bound; it is not certified)."""
     k = _check_kernel(kernel)
@@ -196,13 +212,18 @@ def frobenius_norm_bound(kernel: np.ndarray, geometry: ConvGeometry) -> float:
     if geometry.padding == "circular" and (kh > h or kw > w):
         return math.inf
     counts = []
-    for size, n, outs, (before, _) in ((kh, h, geometry.output_shape[1], geometry.pads[0]),
-                                       (kw, w, geometry.output_shape[2], geometry.pads[1])):
+    for size, n, outs, (before, _) in (
+        (kh, h, geometry.output_shape[1], geometry.pads[0]),
+        (kw, w, geometry.output_shape[2], geometry.pads[1]),
+    ):
         index = geometry.stride * np.arange(outs)[None, :] + np.arange(size)[:, None] - before
         inside = np.ones(index.shape, bool) if geometry.padding == "circular" else (index >= 0) & (index < n)
         counts.append(inside.sum(axis=1))
-    terms = [mul_up(float(counts[0][a] * counts[1][b]), *(2 * [frobenius_up(k[:, :, a, b])]))
-             for a in range(kh) for b in range(kw)]
+    terms = [
+        mul_up(float(counts[0][a] * counts[1][b]), *(2 * [frobenius_up(k[:, :, a, b])]))
+        for a in range(kh)
+        for b in range(kw)
+    ]
     return sqrt_up(add_up(*terms))
 
 
@@ -228,14 +249,30 @@ class ConvNormBound:
         return self.upper / self.lower if self.lower > 0 else math.nan
 
     def to_dict(self) -> dict:
-        return {"upper": self.upper, "lower": self.lower, "estimate": self.estimate,
-                "frequency_error": self.frequency_error, "grid": list(self.grid), "exact": self.exact,
-                "circular": self.circular, "frobenius": self.frobenius, "gap": self.gap, **self.geometry.to_dict()}
+        return {
+            "upper": self.upper,
+            "lower": self.lower,
+            "estimate": self.estimate,
+            "frequency_error": self.frequency_error,
+            "grid": list(self.grid),
+            "exact": self.exact,
+            "circular": self.circular,
+            "frobenius": self.frobenius,
+            "gap": self.gap,
+            **self.geometry.to_dict(),
+        }
 
 
-def certified_conv_norm(kernel: np.ndarray, input_shape: "tuple[int, int, int]", stride: int = 1,
-                        padding: str = "zeros", *, lower_iterations: int = 50, slack: float = 1e-5,
-                        rng: "np.random.Generator | None" = None) -> ConvNormBound:
+def certified_conv_norm(
+    kernel: np.ndarray,
+    input_shape: "tuple[int, int, int]",
+    stride: int = 1,
+    padding: str = "zeros",
+    *,
+    lower_iterations: int = 50,
+    slack: float = 1e-5,
+    rng: "np.random.Generator | None" = None,
+) -> ConvNormBound:
     """A certified upper bound of the layer's operator norm (exact for circular stride 1; otherwise
     the smaller of the circular and Frobenius bounds), plus a power-iteration lower estimate
     (`lower_iterations=0` skips it: lower is then nan)."""
@@ -244,8 +281,13 @@ def certified_conv_norm(kernel: np.ndarray, input_shape: "tuple[int, int, int]",
     grid = circular_grid(geometry)
     circular, estimate, delta = certified_circular_norm(k, grid, slack=slack)
     frobenius = frobenius_norm_bound(k, geometry)
-    lower = (power_iteration_norm(k, geometry.input_shape, geometry.stride, geometry.padding,
-                                  iterations=lower_iterations, rng=rng) if lower_iterations > 0 else math.nan)
+    lower = (
+        power_iteration_norm(
+            k, geometry.input_shape, geometry.stride, geometry.padding, iterations=lower_iterations, rng=rng
+        )
+        if lower_iterations > 0
+        else math.nan
+    )
     exact = geometry.padding == "circular" and geometry.stride == 1
     upper = circular if exact else min(circular, frobenius)
     return ConvNormBound(upper, lower, estimate, delta, grid, exact, geometry, circular, frobenius)

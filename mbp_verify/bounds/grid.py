@@ -57,8 +57,8 @@ def observed_errors(pair: NetworkPair, points: np.ndarray, batch: int = 4096) ->
         raise InputError(f"points must have shape (n, {pair.original.widths[0]}), got {x.shape}")
     out = np.empty(x.shape[0])
     for start in range(0, x.shape[0], batch):
-        chunk = x[start:start + batch]
-        out[start:start + batch] = np.linalg.norm(pair.pruned.forward(chunk) - pair.original.forward(chunk), axis=1)
+        chunk = x[start : start + batch]
+        out[start : start + batch] = np.linalg.norm(pair.pruned.forward(chunk) - pair.original.forward(chunk), axis=1)
     return out
 
 

@@ -12,9 +12,9 @@ caller rounds the exact value upwards once (`rounding.float_up`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 import sympy as sp
@@ -75,8 +75,9 @@ def _rational(value: Fraction) -> sp.Rational:
     return sp.Rational(value.numerator, value.denominator)
 
 
-def layerwise_bound(pair: NetworkPair, norms: LayerNorms, constants: Sequence[LayerConstants],
-                    scaling: LayerScaling) -> Fraction:
+def layerwise_bound(
+    pair: NetworkPair, norms: LayerNorms, constants: Sequence[LayerConstants], scaling: LayerScaling
+) -> Fraction:
     """The propagation bound as an exact rational, given norms certified on the scaled pair."""
     depth = pair.original.depth
     closed = propagation_bound(depth)

@@ -64,8 +64,9 @@ class PairParts:
         return self._grams[key]
 
 
-def estimate_norm(matrix: "np.ndarray | scipy.sparse.csr_array", rng: np.random.Generator,
-                  steps: int = _POWER_STEPS) -> float:
+def estimate_norm(
+    matrix: "np.ndarray | scipy.sparse.csr_array", rng: np.random.Generator, steps: int = _POWER_STEPS
+) -> float:
     """Power-iteration estimate of ||A||_2 (a lower estimate: for scalings and starts only)."""
     v = rng.standard_normal(matrix.shape[1])
     value = 0.0
@@ -94,7 +95,9 @@ def pair_parts(pair: NetworkPair, rng: np.random.Generator) -> PairParts:
     for e in errors:
         e.eliminate_zeros()
     return PairParts(
-        full=full, pruned=pruned, errors=errors,
+        full=full,
+        pruned=pruned,
+        errors=errors,
         fro_full=tuple(frobenius_up(w) for w in full),
         fro_pruned=tuple(frobenius_up(w) for w in pruned),
         fro_error=tuple(frobenius_up(e.data) for e in errors),

@@ -44,8 +44,9 @@ def exact(matrix: "np.ndarray | scipy.sparse.csr_array") -> Tracked:
     return Tracked(np.asarray(matrix, dtype=np.float64), 0.0)
 
 
-def left_multiply(left: "np.ndarray | scipy.sparse.csr_array", left_norm: float, right: Tracked,
-                  left_frobenius: float) -> Tracked:
+def left_multiply(
+    left: "np.ndarray | scipy.sparse.csr_array", left_norm: float, right: Tracked, left_frobenius: float
+) -> Tracked:
     """left @ right.value, with ||left||_2 <= left_norm and ||left||_F <= left_frobenius."""
     product = left @ right.value
     value = np.asarray(product.toarray() if scipy.sparse.issparse(product) else product, dtype=np.float64)

@@ -38,9 +38,9 @@ that overflows float64 has no replay (InputError).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 
@@ -135,8 +135,11 @@ def _split_product(w: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.nd
     log_n = math.ceil(math.log2(n + 1))
     bits = (52 - log_n) // 2
     e_w, e_x = _exponent(w), _exponent(hi)
-    safe = (e_w + e_x - (_LEVELS + 1) * bits >= _MIN_EXPONENT + 2 and max(e_w, e_x) + 53 <= _MAX_EXPONENT
-            and e_w + e_x + log_n + 2 <= _MAX_EXPONENT)
+    safe = (
+        e_w + e_x - (_LEVELS + 1) * bits >= _MIN_EXPONENT + 2
+        and max(e_w, e_x) + 53 <= _MAX_EXPONENT
+        and e_w + e_x + log_n + 2 <= _MAX_EXPONENT
+    )
     exact: list[np.ndarray] = []
     if safe:
         w_pieces, w_rest = _pieces(w, e_w, bits)
@@ -173,8 +176,9 @@ def _split_product(w: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.nd
     return (*_two_sum(s, t), bound)
 
 
-def _reference(network: Network, lipschitz: Sequence[float], norms: Sequence[float],
-               x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _reference(
+    network: Network, lipschitz: Sequence[float], norms: Sequence[float], x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
     """An accurate pass hi + lo of the network at x and a bound of ||exact output - (hi + lo)||_2."""
     hi, lo, error = x, np.zeros_like(x), 0.0
     for layer, w in enumerate(network.weights):
@@ -222,8 +226,13 @@ def _spectral_uppers(network: Network, norms: "Sequence[float] | None") -> list[
     return [float(v) for v in norms]
 
 
-def replay_error(pair: NetworkPair, x: np.ndarray, lipschitz: Sequence[float], *,
-                 norms: "tuple[Sequence[float], Sequence[float]] | None" = None) -> Replay:
+def replay_error(
+    pair: NetworkPair,
+    x: np.ndarray,
+    lipschitz: Sequence[float],
+    *,
+    norms: "tuple[Sequence[float], Sequence[float]] | None" = None,
+) -> Replay:
     """||f(x) - F(x)|| on fresh `forward` passes; `lipschitz` are (upper bounds of) the K_l and
     `norms`, if given, upper bounds of ||W_l||_2 and ||W~_l||_2 (the Frobenius norms otherwise)."""
     pair = check_pair(pair)
@@ -247,7 +256,12 @@ def replay_error(pair: NetworkPair, x: np.ndarray, lipschitz: Sequence[float], *
     parts = np.concatenate([hi_f, lo_f, hi_full, lo_full])
     if not (np.isfinite(parts).all() and math.isfinite(err_f) and math.isfinite(err_full)):
         raise InputError("the reference pass of the replay overflowed float64 (weights too large?)")
-    square = sum(((Fraction(a) + Fraction(b) - Fraction(c) - Fraction(d)) ** 2
-                  for a, b, c, d in zip(hi_f.tolist(), lo_f.tolist(), hi_full.tolist(), lo_full.tolist())), Fraction(0))
+    square = sum(
+        (
+            (Fraction(a) + Fraction(b) - Fraction(c) - Fraction(d)) ** 2
+            for a, b, c, d in zip(hi_f.tolist(), lo_f.tolist(), hi_full.tolist(), lo_full.tolist())
+        ),
+        Fraction(0),
+    )
     margin = add_up(_distance_to_norm(value, square), err_f, err_full)
     return Replay(value, margin, frobenius_up(point))

@@ -17,8 +17,21 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["UNIT_ROUNDOFF", "UNDERFLOW_UNIT", "gamma", "up", "add_up", "mul_up", "sqrt_up",
-           "frobenius_up", "matmul_error_up", "gram_error_up", "float_up", "float_down", "ldexp_up"]
+__all__ = [
+    "UNIT_ROUNDOFF",
+    "UNDERFLOW_UNIT",
+    "gamma",
+    "up",
+    "add_up",
+    "mul_up",
+    "sqrt_up",
+    "frobenius_up",
+    "matmul_error_up",
+    "gram_error_up",
+    "float_up",
+    "float_down",
+    "ldexp_up",
+]
 
 UNIT_ROUNDOFF = 2.0**-53
 UNDERFLOW_UNIT = 2.0**-1074  # smallest positive subnormal float64

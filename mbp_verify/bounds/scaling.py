@@ -1,17 +1,16 @@
 """Per-layer power-of-two scaling: the bounds' arithmetic runs on weights of magnitude ~1.
 
-Every layer is written W_l = 2^{s_l} V_l with s_l the binary exponent of max |W_l| (so
-max |V_l| lies in [1/2, 1)), and the pruned weights and errors with the same s_l (masking
-commutes with scaling; s_l is taken from the larger of W_l and W~_l). Multiplying by a power of two is exact unless a result underflows:
-V_l is exact whenever no entry of W_l has bits below 2^{s_l - 1074}, and otherwise each
-lost entry moves by at most 2^-1075 (round to nearest), so ||2^{-s_l} W_l - V_l||_2 <=
-sqrt(changed) 2^-1075 =: residual_l. The exponents are Python integers, so products of the
-per-layer factors never overflow or underflow; they are combined exactly (`fractions`).
+Every layer is written W_l = 2^{s_l} V_l with s_l the binary exponent of max |W_l| (so max |V_l|
+lies in [1/2, 1)), and the pruned weights and errors with the same s_l (masking commutes with
+scaling; s_l is taken from the larger of W_l and W~_l). Multiplying by a power of two is exact
+unless a result underflows: V_l is exact whenever no entry of W_l has bits below 2^{s_l - 1074}, and
+otherwise each lost entry moves by at most 2^-1075 (round to nearest), so ||2^{-s_l} W_l - V_l||_2
+<= sqrt(changed) 2^-1075 =: residual_l. The exponents are Python integers, so products of the per-
+layer factors never overflow or underflow; they are combined exactly (`fractions`).
 
-With positively homogeneous activations (sigma(c z) = c sigma(z), c > 0, sigma(0) = 0) the
-scaled pair is the same function up to the exact factor 2^{sum s_l}: f(x) - F(x) =
-2^S (f_V(x) - F_V(x)), which lets the witness search and replay run at magnitude ~1.
-"""
+With positively homogeneous activations (sigma(c z) = c sigma(z), c > 0, sigma(0) = 0) the scaled
+pair is the same function up to the exact factor 2^{sum s_l}: f(x) - F(x) = 2^S (f_V(x) - F_V(x)),
+which lets the witness search and replay run at magnitude ~1."""
 
 from __future__ import annotations
 
@@ -77,6 +76,7 @@ def scale_pair(pair: NetworkPair) -> tuple[NetworkPair, LayerScaling]:
         shifts.append(shift)
         scaled_full.append(v)
         scaled_pruned.append(v_pruned)
-    scaled = NetworkPair(pair.original.with_weights(scaled_full), pair.pruned.with_weights(scaled_pruned),
-                           pair.masks, pair.counts)
+    scaled = NetworkPair(
+        pair.original.with_weights(scaled_full), pair.pruned.with_weights(scaled_pruned), pair.masks, pair.counts
+    )
     return scaled, LayerScaling(tuple(shifts), tuple(residuals))

@@ -23,8 +23,8 @@ telescopes with the exact ratios, so each such block adds 2 u |scale| ||block||_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse
@@ -89,8 +89,9 @@ def _scale_up(value: float) -> float:
     return up(abs(value) * (1.0 + 2.0 * UNIT_ROUNDOFF))
 
 
-def segment_norm(products: ChainProducts, parts: PairParts, i: int, j: int, beta: Sequence[float],
-                 rng: np.random.Generator) -> tuple[float, "np.ndarray | None"]:
+def segment_norm(
+    products: ChainProducts, parts: PairParts, i: int, j: int, beta: Sequence[float], rng: np.random.Generator
+) -> tuple[float, "np.ndarray | None"]:
     """Certified norm of the scaled segment (i, j); for i = 0 also its top right singular vector.
 
     Single-layer blocks take their W^T W / W W^T from `parts` (shared with the layerwise bound).
@@ -99,6 +100,7 @@ def segment_norm(products: ChainProducts, parts: PairParts, i: int, j: int, beta
 
     def ata_p() -> np.ndarray:
         return parts.gram("full", i, "right").copy() if i == j else _ata(P[i, j].value)
+
     last = products.depth - 1
     x = X[i, j].value
     right = True
@@ -141,14 +143,15 @@ def segment_norm(products: ChainProducts, parts: PairParts, i: int, j: int, beta
     # underflowed products before a block's scale^2 (or a product of two scales) multiplies
     # it, i.e. at most size (k + 8) eta max(1, scale^2) in spectral norm.
     largest_scale2 = max([1.0] + [mul_up(_scale_up(scale), _scale_up(scale)) for _, scale in blocks])
-    delta = add_up(gram_error_up(gram.shape[0], inner + 8, _fro2(blocks)),
-                   mul_up(float(gram.shape[0]), float(inner + 8), UNDERFLOW_UNIT, largest_scale2))
+    delta = add_up(
+        gram_error_up(gram.shape[0], inner + 8, _fro2(blocks)),
+        mul_up(float(gram.shape[0]), float(inner + 8), UNDERFLOW_UNIT, largest_scale2),
+    )
     upper, _, vector, _ = certify_gram(gram, delta, rng=rng)
     carried = add_up(*[mul_up(_scale_up(scale), tracked.error) for tracked, scale in blocks])
     # The chain telescopes only with the exact ratios beta_j / beta_{i-1}; the float ratio is
     # within u of it, which moves the segment by at most 2 u |scale| ||block||_F.
-    ratios = add_up(0.0, *[mul_up(2.0 * UNIT_ROUNDOFF, _scale_up(scale), t.frobenius)
-                           for t, scale in ratio_blocks])
+    ratios = add_up(0.0, *[mul_up(2.0 * UNIT_ROUNDOFF, _scale_up(scale), t.frobenius) for t, scale in ratio_blocks])
     direction = None
     if i == 0:
         if not right:  # top right singular vector of X from its left one

@@ -41,10 +41,27 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from ..errors import InputError
-from .rounding import (UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, frobenius_up, gamma, gram_error_up, ldexp_up, mul_up,
-                       sqrt_up, up)
+from .rounding import (
+    UNDERFLOW_UNIT,
+    UNIT_ROUNDOFF,
+    add_up,
+    frobenius_up,
+    gamma,
+    gram_error_up,
+    ldexp_up,
+    mul_up,
+    sqrt_up,
+    up,
+)
 
-__all__ = ["SpectralBound", "certified_spectral_norm", "certified_norm_from_gram", "certify_gram", "gram_matrix", "in_safe_range"]
+__all__ = [
+    "SpectralBound",
+    "certified_spectral_norm",
+    "certified_norm_from_gram",
+    "certify_gram",
+    "gram_matrix",
+    "in_safe_range",
+]
 
 _DENSE_EIGEN_LIMIT = 160  # below this size a full symmetric eigensolve is cheaper than Lanczos
 _MAX_ATTEMPTS = 12
@@ -148,8 +165,9 @@ def in_safe_range(matrix: "np.ndarray | scipy.sparse.csr_array") -> bool:
     return _SAFE_RANGE[0] <= largest <= _SAFE_RANGE[1]
 
 
-def certified_norm_from_gram(matrix: np.ndarray, gram: np.ndarray, right: bool, *,
-                             rng: "np.random.Generator | None" = None) -> SpectralBound:
+def certified_norm_from_gram(
+    matrix: np.ndarray, gram: np.ndarray, right: bool, *, rng: "np.random.Generator | None" = None
+) -> SpectralBound:
     """Like `certified_spectral_norm` for a dense A whose Gram (A^T A if `right`, else A A^T)
     was computed by one float64 product; falls back to it (prescaled) when the Gram is not
     finite, A's entries leave the safe range, or A = 0."""
@@ -158,8 +176,14 @@ def certified_norm_from_gram(matrix: np.ndarray, gram: np.ndarray, right: bool, 
     return _from_gram(matrix, gram, right, slack=_DEFAULT_SLACK, rng=rng)
 
 
-def _from_gram(a: "np.ndarray | scipy.sparse.csr_array", gram: np.ndarray, right: bool, *, slack: float,
-               rng: "np.random.Generator | None") -> SpectralBound:
+def _from_gram(
+    a: "np.ndarray | scipy.sparse.csr_array",
+    gram: np.ndarray,
+    right: bool,
+    *,
+    slack: float,
+    rng: "np.random.Generator | None",
+) -> SpectralBound:
     """The certificate of a non-zero A from its computed Gram matrix (A^T A if `right`, else A A^T)."""
     rows, cols = a.shape
     fro = frobenius_up(a.data if scipy.sparse.issparse(a) else a)
@@ -172,8 +196,9 @@ def _from_gram(a: "np.ndarray | scipy.sparse.csr_array", gram: np.ndarray, right
     return SpectralBound(upper, estimate, direction, attempts)
 
 
-def certify_gram(gram: np.ndarray, delta: float, *, slack: float = _DEFAULT_SLACK,
-                 rng: "np.random.Generator | None" = None) -> tuple[float, float, np.ndarray, int]:
+def certify_gram(
+    gram: np.ndarray, delta: float, *, slack: float = _DEFAULT_SLACK, rng: "np.random.Generator | None" = None
+) -> tuple[float, float, np.ndarray, int]:
     """For a computed Gram G with ||G - A^T A||_2 <= delta: (upper of ||A||_2, estimate, top
     eigenvector of G, attempts). Only the lower triangle of G is read by the certificate."""
     generator = rng if rng is not None else np.random.default_rng(0)
@@ -188,8 +213,12 @@ def certify_gram(gram: np.ndarray, delta: float, *, slack: float = _DEFAULT_SLAC
     raise ArithmeticError("the spectral-norm certificate did not succeed; the matrix is numerically degenerate")
 
 
-def certified_spectral_norm(matrix: "np.ndarray | scipy.sparse.spmatrix", *, slack: float = _DEFAULT_SLACK,
-                            rng: "np.random.Generator | None" = None) -> SpectralBound:
+def certified_spectral_norm(
+    matrix: "np.ndarray | scipy.sparse.spmatrix",
+    *,
+    slack: float = _DEFAULT_SLACK,
+    rng: "np.random.Generator | None" = None,
+) -> SpectralBound:
     """A float64-sound upper bound of ||A||_2 (dense or scipy.sparse), within ~`slack` of it."""
     if not (0 < slack < 1):
         raise InputError(f"slack must lie in (0, 1), got {slack}")
@@ -213,5 +242,10 @@ def certified_spectral_norm(matrix: "np.ndarray | scipy.sparse.spmatrix", *, sla
     changed = int(np.count_nonzero(np.ldexp(scaled, exponent) != original))
     bound = _from_gram(a, *gram_matrix(a), slack=slack, rng=rng)
     mantissa = add_up(bound.upper, mul_up(sqrt_up(float(changed)), UNDERFLOW_UNIT)) if changed else bound.upper
-    return dataclasses.replace(bound, upper=ldexp_up(mantissa, exponent), estimate=_ldexp(bound.estimate, exponent),
-                               mantissa=mantissa, exponent=exponent)
+    return dataclasses.replace(
+        bound,
+        upper=ldexp_up(mantissa, exponent),
+        estimate=_ldexp(bound.estimate, exponent),
+        mantissa=mantissa,
+        exponent=exponent,
+    )

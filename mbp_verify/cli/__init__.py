@@ -12,7 +12,8 @@ import importlib
 import importlib.util
 import sys
 import traceback
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import InputError

@@ -17,13 +17,21 @@ float64 copies of the network's weights at its peak (the network, the pruned net
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..errors import InputError
 
-__all__ = ["MachineMemory", "machine_memory", "format_bytes", "weight_count", "bracket_bytes",
-           "sequential_design_bytes", "monte_carlo_bytes", "check_memory"]
+__all__ = [
+    "MachineMemory",
+    "machine_memory",
+    "format_bytes",
+    "weight_count",
+    "bracket_bytes",
+    "sequential_design_bytes",
+    "monte_carlo_bytes",
+    "check_memory",
+]
 
 BRACKET_COPIES = 16  # float64 copies of the weights a bracket holds at its peak
 LAYER_OVERHEAD = 4096  # bytes per layer: array headers, masks' objects, bookkeeping
@@ -96,9 +104,13 @@ def check_memory(command: str, what: str, needed: int, *, machine: "MachineMemor
     that the command prints when its input has been validated, just before the work starts."""
     machine = machine or machine_memory()
     if needed > machine.total:
-        raise InputError(f"{what} needs an estimated {format_bytes(needed)} of memory, more than this machine's "
-                         f"{format_bytes(machine.total)}; use smaller sizes")
+        raise InputError(
+            f"{what} needs an estimated {format_bytes(needed)} of memory, more than this machine's "
+            f"{format_bytes(machine.total)}; use smaller sizes"
+        )
     note = ""
     if machine.available is not None and needed > machine.available:
         note = f"; only {format_bytes(machine.available)} available now"
-    return f"{command}: {what}: estimated peak memory {format_bytes(needed)} (machine {format_bytes(machine.total)}{note})"
+    return (
+        f"{command}: {what}: estimated peak memory {format_bytes(needed)} (machine {format_bytes(machine.total)}{note})"
+    )

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..errors import InputError
 from ..reports.atomic import atomic_write_json
 from ..reports.folders import reports_root
 from ..seeding import DEFAULT_ROOT_SEED
-from .. import __version__
 
 __all__ = [
     "EXIT_OK",
@@ -40,10 +40,19 @@ SCHEMA_VERSION = 1
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """`--json PATH` and `--seed N`, present on every subcommand."""
-    parser.add_argument("--json", metavar="PATH", type=Path, default=None,
-                        help="also write machine-readable results (versioned schema) to PATH")
-    parser.add_argument("--seed", type=int, default=DEFAULT_ROOT_SEED,
-                        help=f"root seed for every random draw (default {DEFAULT_ROOT_SEED})")
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        type=Path,
+        default=None,
+        help="also write machine-readable results (versioned schema) to PATH",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_ROOT_SEED,
+        help=f"root seed for every random draw (default {DEFAULT_ROOT_SEED})",
+    )
 
 
 def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +63,9 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
     speed.add_argument("--thorough", action="store_true", help="many more Hypothesis examples")
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of CPUs)")
     parser.add_argument("--reports-dir", type=Path, default=None, help="root folder for run reports (default reports/)")
-    parser.add_argument("-k", dest="select", default=None, help="only properties whose test names match this pytest -k expression")
+    parser.add_argument(
+        "-k", dest="select", default=None, help="only properties whose test names match this pytest -k expression"
+    )
 
 
 def hypothesis_profile(args: argparse.Namespace) -> str:
@@ -83,8 +94,7 @@ def write_json_output(path: "Path | None", command: str, payload: dict[str, Any]
     floats as "inf", "-inf", "nan"); the folder must exist (it is never created for a user's path)."""
     if path is None:
         return
-    document = {"schema": f"mbp-verify/{command}", "schema_version": SCHEMA_VERSION,
-                "mbp_verify_version": __version__}
+    document = {"schema": f"mbp-verify/{command}", "schema_version": SCHEMA_VERSION, "mbp_verify_version": __version__}
     document.update(payload)
     check_output_file(path, "--json")
     try:
@@ -106,8 +116,11 @@ def check_output_file(path: "str | Path", option: str) -> None:
         raise InputError(f"{where} is not a regular file")
     parent = target.parent
     if not parent.is_dir():
-        raise InputError(f"{where}: folder {str(parent)!r} does not exist" if not parent.exists()
-                         else f"{where}: {str(parent)!r} is not a folder")
+        raise InputError(
+            f"{where}: folder {str(parent)!r} does not exist"
+            if not parent.exists()
+            else f"{where}: {str(parent)!r} is not a folder"
+        )
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{where}: folder {str(parent)!r} is not writable")
 
@@ -149,8 +162,11 @@ def check_output_paths(args: argparse.Namespace) -> None:
 
 def _writes_report(args: argparse.Namespace) -> bool:
     """False for the modes that write no report folder (audit --no-report, check-pruner --replay / --baseline-only)."""
-    return not (getattr(args, "no_report", False) or getattr(args, "replay", None) is not None
-                or getattr(args, "baseline_only", False))
+    return not (
+        getattr(args, "no_report", False)
+        or getattr(args, "replay", None) is not None
+        or getattr(args, "baseline_only", False)
+    )
 
 
 def split_list(text: str, what: str) -> list[str]:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from ..audit import DEFAULT_LEVEL, HYPOTHESES, LAYOUTS, audit_weights, check_draws, default_draws, format_text, write_audit_folder
+from ..audit import (
+    DEFAULT_LEVEL,
+    HYPOTHESES,
+    LAYOUTS,
+    audit_weights,
+    check_draws,
+    default_draws,
+    format_text,
+    write_audit_folder,
+)
 from ..bounds import EFFORTS
 from ..engine import validate_alpha
 from ..errors import InputError
@@ -35,26 +44,62 @@ selections and other input errors."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("audit", help="test Theorem 1's hypotheses on real weight files",
-                                   description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("weights", metavar="WEIGHTS", type=Path, help="weight file (.npz, .npy, .safetensors, .pt/.pth/.bin)")
-    parser.add_argument("--layers", metavar="REGEX", default=None,
-                        help="audit the tensors whose names match REGEX (re.search), in natural order (default: every matrix)")
-    parser.add_argument("--layout", choices=LAYOUTS, default="auto",
-                        help="orientation of 2-D tensors: out-in (PyTorch), in-out (scikit-learn coefs_), auto (default)")
-    parser.add_argument("--activation", default="relu",
-                        help="hidden activation, or one per hidden layer comma-separated (default relu)")
-    parser.add_argument("--alpha", default="0.3", help="pruning alpha for the consequences: floor(D_l^(1-alpha)) pruned (default 0.3)")
+    parser = subparsers.add_parser(
+        "audit",
+        help="test Theorem 1's hypotheses on real weight files",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "weights", metavar="WEIGHTS", type=Path, help="weight file (.npz, .npy, .safetensors, .pt/.pth/.bin)"
+    )
+    parser.add_argument(
+        "--layers",
+        metavar="REGEX",
+        default=None,
+        help="audit the tensors whose names match REGEX (re.search), in natural order (default: every matrix)",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="auto",
+        help="orientation of 2-D tensors: out-in (PyTorch), in-out (scikit-learn coefs_), auto (default)",
+    )
+    parser.add_argument(
+        "--activation", default="relu", help="hidden activation, or one per hidden layer comma-separated (default relu)"
+    )
+    parser.add_argument(
+        "--alpha", default="0.3", help="pruning alpha for the consequences: floor(D_l^(1-alpha)) pruned (default 0.3)"
+    )
     parser.add_argument("--no-consequences", action="store_true", help="skip bracketing the pruned error")
-    parser.add_argument("--effort", choices=tuple(EFFORTS), default="default", help="bracket search effort (default default)")
-    parser.add_argument("--compare", metavar="INIT", type=Path, default=None,
-                        help="initial weights of the same network: how far each layer moved, and (iii) at init")
-    parser.add_argument("--level", type=float, default=DEFAULT_LEVEL,
-                        help=f"level of each layer's (iii) family, Holm-corrected (default {DEFAULT_LEVEL:g})")
-    parser.add_argument("--draws", type=int, default=None,
-                        help="Monte Carlo draws per Monte Carlo test (default 199, more when --level is small)")
-    parser.add_argument("--require", default=None, metavar="HYP[,HYP]",
-                        help=f"exit 1 when one of these is rejected: {', '.join(HYPOTHESES)} or all")
+    parser.add_argument(
+        "--effort", choices=tuple(EFFORTS), default="default", help="bracket search effort (default default)"
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="INIT",
+        type=Path,
+        default=None,
+        help="initial weights of the same network: how far each layer moved, and (iii) at init",
+    )
+    parser.add_argument(
+        "--level",
+        type=float,
+        default=DEFAULT_LEVEL,
+        help=f"level of each layer's (iii) family, Holm-corrected (default {DEFAULT_LEVEL:g})",
+    )
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=None,
+        help="Monte Carlo draws per Monte Carlo test (default 199, more when --level is small)",
+    )
+    parser.add_argument(
+        "--require",
+        default=None,
+        metavar="HYP[,HYP]",
+        help=f"exit 1 when one of these is rejected: {', '.join(HYPOTHESES)} or all",
+    )
     parser.add_argument("--reports-dir", type=Path, default=None, help="root folder for reports (default reports/)")
     parser.add_argument("--no-report", action="store_true", help="do not write a report folder")
     add_common_arguments(parser)
@@ -81,6 +126,7 @@ def _after(first: str) -> Callable[[str], None]:
         while pending:
             progress(pending.pop())
         progress(message)
+
     return say
 
 
@@ -88,18 +134,36 @@ def handle(args: argparse.Namespace) -> int:
     required = _required(args.require)
     validate_probability(args.level, "--level")
     draws = check_draws(None if args.draws is None else validate_integer(args.draws, "--draws", 1), args.level)
-    fewest = f" (the fewest that --level {args.level:g} allows)" if args.draws is None and draws > default_draws() else ""
+    fewest = (
+        f" (the fewest that --level {args.level:g} allows)" if args.draws is None and draws > default_draws() else ""
+    )
     estimate = check_memory("audit", f"{draws:.3g} Monte Carlo draws per test{fewest}", monte_carlo_bytes(draws, 0))
     alpha = None if args.no_consequences else float(validate_alpha(args.alpha))
-    report = audit_weights(args.weights, layers=args.layers, layout=args.layout, activation=args.activation, alpha=alpha,
-                           compare=args.compare, seed=args.seed, level=args.level, draws=draws, effort=args.effort,
-                           progress=_after(estimate))
+    report = audit_weights(
+        args.weights,
+        layers=args.layers,
+        layout=args.layout,
+        activation=args.activation,
+        alpha=alpha,
+        compare=args.compare,
+        seed=args.seed,
+        level=args.level,
+        draws=draws,
+        effort=args.effort,
+        progress=_after(estimate),
+    )
     failed = [h for h in required if report.rejected(h)]
-    payload = {**report.to_dict(), "required": list(required), "required_rejected": failed,
-               "exit_code": EXIT_FAILED if failed else EXIT_OK}
+    payload = {
+        **report.to_dict(),
+        "required": list(required),
+        "required_rejected": failed,
+        "exit_code": EXIT_FAILED if failed else EXIT_OK,
+    }
     print(format_text(report))
     if not args.no_report:
-        folder = write_audit_folder(report, lambda path: write_json_output(path, "audit", payload), args.reports_dir, progress)
+        folder = write_audit_folder(
+            report, lambda path: write_json_output(path, "audit", payload), args.reports_dir, progress
+        )
         payload["report_dir"] = str(folder)
         print(f"report: {folder}/report.md (also report.json, figures/)")
     write_json_output(args.json, "audit", payload)

@@ -31,23 +31,46 @@ _DEPTH_BY_WIDTH = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "bound", help="certified bracket [lower, upper] of sup ||f(x) - F(x)|| over the unit ball",
+        "bound",
+        help="certified bracket [lower, upper] of sup ||f(x) - F(x)|| over the unit ball",
         description="Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 between a float64-sound upper bound and a "
-                    "lower bound from a replayed witness x. Exit 0 on success (with --eps: 0 certified, "
-                    "1 violated or unknown), 2 on bad input.")
-    parser.add_argument("network", nargs="?", type=Path, default=None, help=".npz network (arrays W1, W2, ... in natural key order)")
-    parser.add_argument("--sample", default=None, metavar="LxW|d0,d1,...",
-                        help="sample F under hypothesis (iii) instead: depth x width (3x1024) or a width list (64,256,256,10)")
+        "lower bound from a replayed witness x. Exit 0 on success (with --eps: 0 certified, "
+        "1 violated or unknown), 2 on bad input.",
+    )
+    parser.add_argument(
+        "network", nargs="?", type=Path, default=None, help=".npz network (arrays W1, W2, ... in natural key order)"
+    )
+    parser.add_argument(
+        "--sample",
+        default=None,
+        metavar="LxW|d0,d1,...",
+        help="sample F under hypothesis (iii) instead: depth x width (3x1024) or a width list (64,256,256,10)",
+    )
     prune = parser.add_mutually_exclusive_group()
     prune.add_argument("--alpha", default=None, help="prune floor(D_l^(1-alpha)) smallest-magnitude weights per layer")
-    prune.add_argument("--mask-file", type=Path, default=None, help=".npz of 0/1 masks (1 = kept), one per layer in natural key order")
-    parser.add_argument("--activation", default="relu", help="hidden activation, e.g. relu, tanh, 'leaky_relu(a=0.2)' (default relu)")
+    prune.add_argument(
+        "--mask-file", type=Path, default=None, help=".npz of 0/1 masks (1 = kept), one per layer in natural key order"
+    )
+    parser.add_argument(
+        "--activation", default="relu", help="hidden activation, e.g. relu, tanh, 'leaky_relu(a=0.2)' (default relu)"
+    )
     parser.add_argument("--effort", choices=tuple(EFFORTS), default="default", help="search budget (default: default)")
-    parser.add_argument("--eps", type=float, default=None, help="decide eps-closeness: exit 0 if certified, 1 if violated or unknown")
-    parser.add_argument("--target-ratio", type=float, default=None, metavar="R",
-                        help="branch-and-bound over the input until upper <= R * lower (input dimension <= 4; see --branch)")
-    parser.add_argument("--time-limit", type=float, default=10.0, metavar="S", help="seconds for --target-ratio (default 10)")
-    parser.add_argument("--branch", action="store_true", help="with --target-ratio: branch also when the input dimension exceeds 4")
+    parser.add_argument(
+        "--eps", type=float, default=None, help="decide eps-closeness: exit 0 if certified, 1 if violated or unknown"
+    )
+    parser.add_argument(
+        "--target-ratio",
+        type=float,
+        default=None,
+        metavar="R",
+        help="branch-and-bound over the input until upper <= R * lower (input dimension <= 4; see --branch)",
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=10.0, metavar="S", help="seconds for --target-ratio (default 10)"
+    )
+    parser.add_argument(
+        "--branch", action="store_true", help="with --target-ratio: branch also when the input dimension exceeds 4"
+    )
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -88,10 +111,22 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError(f"--eps must be a finite non-negative number, got {args.eps}")
     pair = _pair(args)
     weights = weight_count(pair.original.widths)
-    progress(check_memory("bound", f"widths {list(pair.original.widths)} ({weights} weights), pruned counts "
-                          f"{list(pair.counts)}, effort {args.effort}", bracket_bytes(weights, len(pair.original.widths) - 1)))
-    result = bracket_sup_error(pair, rng=seed_sequence(args.seed, "cli.bound.search"), effort=args.effort,
-                               target_ratio=args.target_ratio, time_limit=args.time_limit, branch=args.branch or None)
+    progress(
+        check_memory(
+            "bound",
+            f"widths {list(pair.original.widths)} ({weights} weights), pruned counts "
+            f"{list(pair.counts)}, effort {args.effort}",
+            bracket_bytes(weights, len(pair.original.widths) - 1),
+        )
+    )
+    result = bracket_sup_error(
+        pair,
+        rng=seed_sequence(args.seed, "cli.bound.search"),
+        effort=args.effort,
+        target_ratio=args.target_ratio,
+        time_limit=args.time_limit,
+        branch=args.branch or None,
+    )
     print(f"{'upper bound method':<24} {'value':>14}")
     for name, value in sorted(result.upper_bounds.items(), key=lambda item: item[1]):
         mark = "  <- tightest" if name == result.upper_method else ""
@@ -104,10 +139,15 @@ def handle(args: argparse.Namespace) -> int:
     print(f"{'ratio upper/lower':<24} {result.ratio:>14.3f}")
     print("timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in result.timings.items()))
     payload = result.to_dict()
-    payload.update(activation=str(pair.original.activations[0]) if pair.original.activations else None,
-                   alpha=args.alpha, mask_file=str(args.mask_file) if args.mask_file else None,
-                   network=str(args.network) if args.network else None, sample=args.sample,
-                   seed=args.seed, effort=args.effort)
+    payload.update(
+        activation=str(pair.original.activations[0]) if pair.original.activations else None,
+        alpha=args.alpha,
+        mask_file=str(args.mask_file) if args.mask_file else None,
+        network=str(args.network) if args.network else None,
+        sample=args.sample,
+        seed=args.seed,
+        effort=args.effort,
+    )
     status = EXIT_OK
     if args.eps is not None:
         decision = result.decide(args.eps)

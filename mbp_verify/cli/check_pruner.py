@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ..conformance.baseline import compare_baseline, load_baseline, record_baseline
 from ..conformance.counterexamples import load_counterexample, replay
 from ..conformance.harness import DEFAULT_TIMEOUT_S, PrunerUnderTest
@@ -25,12 +26,20 @@ from ..conformance.loader import load_pruner
 from ..conformance.probe import observe_rules
 from ..conformance.protocol import OPTIONAL_HOOKS
 from ..errors import InputError
-from ..suite.property import CodeUnderTestError
 from ..reports.atomic import atomic_write_json, atomic_write_text
 from ..reports.folders import mark_latest, new_run_folder
-from ..suite.runner import run_property_suite, count_tests, validate_selection
-from ._common import (EXIT_FAILED, EXIT_OK, add_common_arguments, add_suite_arguments, hypothesis_profile, progress,
-                      worker_count, write_json_output)
+from ..suite.property import CodeUnderTestError
+from ..suite.runner import count_tests, run_property_suite, validate_selection
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_common_arguments,
+    add_suite_arguments,
+    hypothesis_profile,
+    progress,
+    worker_count,
+    write_json_output,
+)
 from .summary import format_report_summary
 
 __all__ = ["register", "handle"]
@@ -38,32 +47,64 @@ __all__ = ["register", "handle"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "check-pruner", help="run the formal property suite against your pruner (MODULE:ATTR)",
+        "check-pruner",
+        help="run the formal property suite against your pruner (MODULE:ATTR)",
         description="Check a magnitude pruner against the formal spec: property by property, with shrunk "
-                    "counterexamples saved as replayable files. MODULE:ATTR is a callable "
-                    "fn(weights, n_prune) -> mask (truthy = kept), a global fn(layers, total) -> masks "
-                    "with --global, or an adapter object with prune() and rules.",
+        "counterexamples saved as replayable files. MODULE:ATTR is a callable "
+        "fn(weights, n_prune) -> mask (truthy = kept), a global fn(layers, total) -> masks "
+        "with --global, or an adapter object with prune() and rules.",
     )
-    parser.add_argument("target", metavar="MODULE:ATTR", help="the pruner, importable from the current directory or PYTHONPATH")
+    parser.add_argument(
+        "target", metavar="MODULE:ATTR", help="the pruner, importable from the current directory or PYTHONPATH"
+    )
     add_common_arguments(parser)
-    parser.add_argument("--global", dest="global_scope", action="store_true",
-                        help="the pruner is global: fn(list_of_arrays, total) -> list_of_masks")
-    parser.add_argument("--rules", default=None, metavar="KEY=VALUE,...",
-                        help="declare/override rules, e.g. 'tie=index,nan=raise,min_kept=1' "
-                             "(keys: ranking tie nan count count_base scope collapse min_kept)")
+    parser.add_argument(
+        "--global",
+        dest="global_scope",
+        action="store_true",
+        help="the pruner is global: fn(list_of_arrays, total) -> list_of_masks",
+    )
+    parser.add_argument(
+        "--rules",
+        default=None,
+        metavar="KEY=VALUE,...",
+        help="declare/override rules, e.g. 'tie=index,nan=raise,min_kept=1' "
+        "(keys: ranking tie nan count count_base scope collapse min_kept)",
+    )
     add_suite_arguments(parser)
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                        help=f"time limit for each call of the pruner and for importing its module "
-                             f"(default {DEFAULT_TIMEOUT_S:g}); exceeding it is an error")
-    parser.add_argument("--record-baseline", type=Path, default=None, metavar="FILE",
-                        help="record the pruner's masks on the seeded corpus into FILE (JSON)")
-    parser.add_argument("--baseline", type=Path, default=None, metavar="FILE",
-                        help="compare with a recorded baseline; a change is a failure (exit 1) with a readable diff")
-    parser.add_argument("--baseline-only", action="store_true",
-                        help="with --baseline / --record-baseline: skip the property suite")
-    parser.add_argument("--replay", type=Path, default=None, metavar="FILE",
-                        help="run the pruner on a saved counterexample (.npz): exit 1 if the recorded failure "
-                             "reproduces (or cannot be ruled out from one input), 0 if it does not")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"time limit for each call of the pruner and for importing its module "
+        f"(default {DEFAULT_TIMEOUT_S:g}); exceeding it is an error",
+    )
+    parser.add_argument(
+        "--record-baseline",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="record the pruner's masks on the seeded corpus into FILE (JSON)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="compare with a recorded baseline; a change is a failure (exit 1) with a readable diff",
+    )
+    parser.add_argument(
+        "--baseline-only", action="store_true", help="with --baseline / --record-baseline: skip the property suite"
+    )
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="run the pruner on a saved counterexample (.npz): exit 1 if the recorded failure "
+        "reproduces (or cannot be ruled out from one input), 0 if it does not",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -104,13 +145,22 @@ def handle(args: argparse.Namespace) -> int:
     return max(exit_code, suite_code)
 
 
-def _run_suite(args: argparse.Namespace, pruner: PrunerUnderTest, workers: int, findings, payload: dict[str, Any]) -> int:
+def _run_suite(
+    args: argparse.Namespace, pruner: PrunerUnderTest, workers: int, findings, payload: dict[str, Any]
+) -> int:
     profile = hypothesis_profile(args)
     folder = new_run_folder("check-pruner", args.seed, args.reports_dir)
     staging = folder.parent / f".{folder.name}.counterexamples-{os.getpid()}"
-    extra = ["--mbp-pruner", args.target, "--mbp-counterexample-dir", str(staging.resolve()),
-             "--mbp-counterexample-label", str(folder / "counterexamples"),
-             "--mbp-timeout", str(args.timeout)]
+    extra = [
+        "--mbp-pruner",
+        args.target,
+        "--mbp-counterexample-dir",
+        str(staging.resolve()),
+        "--mbp-counterexample-label",
+        str(folder / "counterexamples"),
+        "--mbp-timeout",
+        str(args.timeout),
+    ]
     if args.rules:
         extra += ["--mbp-rules", args.rules]
     if args.global_scope:
@@ -120,11 +170,21 @@ def _run_suite(args: argparse.Namespace, pruner: PrunerUnderTest, workers: int, 
     if args.select:
         extra += ["-k", args.select]
     hooks = sorted(h for h in OPTIONAL_HOOKS if pruner.has(h))
-    progress(f"mbp-verify check-pruner: {pruner.name} (effective rules: {pruner.rules.to_text()}; "
-             f"hooks: {', '.join(hooks) or 'none'})")
+    progress(
+        f"mbp-verify check-pruner: {pruner.name} (effective rules: {pruner.rules.to_text()}; "
+        f"hooks: {', '.join(hooks) or 'none'})"
+    )
     progress(f"mbp-verify check-pruner: properties/pruner with {workers} workers, profile {profile}")
-    outcome = run_property_suite(["pruner"], report_dir=folder, seed=args.seed, profile=profile, workers=workers,
-                                 command="check-pruner", target=args.target, extra_args=extra)
+    outcome = run_property_suite(
+        ["pruner"],
+        report_dir=folder,
+        seed=args.seed,
+        profile=profile,
+        workers=workers,
+        command="check-pruner",
+        target=args.target,
+        extra_args=extra,
+    )
     if outcome.problem is not None:
         progress(f"mbp-verify check-pruner: {outcome.problem}")
     if outcome.report is None:
@@ -169,8 +229,17 @@ def _move_counterexamples(staging: Path, folder: Path) -> list[Path]:
 
 # Properties whose failure one saved input decides: the generic mask checks of `replay`, plus
 # the repeated calls below. Others compare transformed inputs the file does not hold.
-_DECIDED_BY_REPLAY = frozenset({"pruner.shape", "pruner.binary", "pruner.exact_count", "pruner.magnitude_order",
-                                "pruner.global_count", "pruner.no_mutation", "pruner.determinism"})
+_DECIDED_BY_REPLAY = frozenset(
+    {
+        "pruner.shape",
+        "pruner.binary",
+        "pruner.exact_count",
+        "pruner.magnitude_order",
+        "pruner.global_count",
+        "pruner.no_mutation",
+        "pruner.determinism",
+    }
+)
 
 
 def _replay(pruner: PrunerUnderTest, path: Path) -> int:
@@ -188,8 +257,10 @@ def _replay(pruner: PrunerUnderTest, path: Path) -> int:
         print(f"verdict: the recorded failure of {example.property_id} reproduces")
         return EXIT_FAILED
     if example.property_id not in _DECIDED_BY_REPLAY:
-        print(f"verdict: not ruled out: {example.property_id} compares several calls on transformed inputs, which "
-              f"this file does not hold; rerun check-pruner with -k on that property to confirm a fix")
+        print(
+            f"verdict: not ruled out: {example.property_id} compares several calls on transformed inputs, which "
+            f"this file does not hold; rerun check-pruner with -k on that property to confirm a fix"
+        )
         return EXIT_FAILED
     print(f"verdict: the recorded failure of {example.property_id} does not reproduce")
     return EXIT_OK

@@ -23,16 +23,22 @@ __all__ = ["register", "handle"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "compare", help="run several pruners (MODULE:ATTR ...) on the same seeded corpus, side by side",
+        "compare",
+        help="run several pruners (MODULE:ATTR ...) on the same seeded corpus, side by side",
         description="Probe each pruner's observed rules, run all of them on the seeded baseline corpus, list the "
-                    "cases where their masks differ with a minimal input for each, and write JSON, Markdown and "
-                    "a PNG matrix into a report folder.",
+        "cases where their masks differ with a minimal input for each, and write JSON, Markdown and "
+        "a PNG matrix into a report folder.",
     )
     parser.add_argument("targets", nargs="+", metavar="MODULE:ATTR", help="two or more pruners")
     add_common_arguments(parser)
     parser.add_argument("--reports-dir", default=None, help="root folder for the report (default reports/)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                        help=f"per-call time limit for each pruner (default {DEFAULT_TIMEOUT_S:g})")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"per-call time limit for each pruner (default {DEFAULT_TIMEOUT_S:g})",
+    )
     parser.set_defaults(handler=handle)
 
 

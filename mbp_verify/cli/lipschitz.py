@@ -16,14 +16,24 @@ DEFAULT_TIME_LIMIT = 60.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("lipschitz", help="derive a proven Lipschitz constant of an activation",
-                                   description="Bound K = sup|sigma'(x)| rigorously over all of R (exact where the "
-                                               "bound is proven tight); exit 1 if sigma is not Lipschitz.")
+    parser = subparsers.add_parser(
+        "lipschitz",
+        help="derive a proven Lipschitz constant of an activation",
+        description="Bound K = sup|sigma'(x)| rigorously over all of R (exact where the "
+        "bound is proven tight); exit 1 if sigma is not Lipschitz.",
+    )
     parser.add_argument("name", nargs="?", default=None, help="registered activation (e.g. gelu, leaky_relu, softmax)")
-    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="activation parameter, e.g. a=0.2")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="activation parameter, e.g. a=0.2"
+    )
     parser.add_argument("--expr", default=None, help='a custom activation in x, e.g. "x*tanh(log(1+exp(x)))"')
-    parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
-                        help=f"wall-clock limit of the derivation (default {DEFAULT_TIME_LIMIT:g} s)")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=DEFAULT_TIME_LIMIT,
+        metavar="SECONDS",
+        help=f"wall-clock limit of the derivation (default {DEFAULT_TIME_LIMIT:g} s)",
+    )
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -53,9 +63,11 @@ def handle(args: argparse.Namespace) -> int:
         exact = f" = {derivation.exact}" if derivation.exact else ""
         where = "attained" if derivation.attained else "a supremum, not attained"
         tight = f"{where}" if derivation.kind == "exact" else f"a proven upper bound; gap <= {derivation.gap!r}"
-        print(f"\n{derivation.name}: K = {derivation.lipschitz!r}{exact} ({derivation.kind}: {tight}); "
-              f"slopes in [{derivation.slope_min!r}, {derivation.slope_max!r}]; sigma(0) = {derivation.sigma0_exact}; "
-              f"positively homogeneous: {derivation.positively_homogeneous}; monotone: {derivation.monotone}")
+        print(
+            f"\n{derivation.name}: K = {derivation.lipschitz!r}{exact} ({derivation.kind}: {tight}); "
+            f"slopes in [{derivation.slope_min!r}, {derivation.slope_max!r}]; sigma(0) = {derivation.sigma0_exact}; "
+            f"positively homogeneous: {derivation.positively_homogeneous}; monotone: {derivation.monotone}"
+        )
     else:
         print(f"\n{derivation.name}: not Lipschitz ({derivation.steps[-1]})")
     write_json_output(args.json, "lipschitz", json_ready(derivation.to_dict()))

@@ -6,7 +6,7 @@ import argparse
 
 from ..reports.atomic import atomic_write_json
 from ..reports.folders import mark_latest, new_run_folder
-from ..suite.runner import run_property_suite, count_tests, validate_selection
+from ..suite.runner import count_tests, run_property_suite, validate_selection
 from ._common import add_common_arguments, add_suite_arguments, hypothesis_profile, progress, worker_count
 from .summary import format_report_summary
 
@@ -15,9 +15,10 @@ __all__ = ["register"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "run", help="run the whole property suite on the reference engine (the main job)",
+        "run",
+        help="run the whole property suite on the reference engine (the main job)",
         description="Run every formal property on the built-in reference engine, in parallel, "
-                    "and write report.json, report.md and junit.xml under reports/.",
+        "and write report.json, report.md and junit.xml under reports/.",
     )
     add_common_arguments(parser)
     add_suite_arguments(parser)
@@ -33,8 +34,15 @@ def handle(args: argparse.Namespace) -> int:
     progress(f"mbp-verify run: property suite on the reference engine ({workers} workers, profile {profile})")
     extra = ["-k", args.select] if args.select else []
     outcome = run_property_suite(
-        ["."], report_dir=folder, seed=args.seed, profile=profile, workers=workers,
-        command="run", target="reference engine", include_slow=args.full, extra_args=extra,
+        ["."],
+        report_dir=folder,
+        seed=args.seed,
+        profile=profile,
+        workers=workers,
+        command="run",
+        target="reference engine",
+        include_slow=args.full,
+        extra_args=extra,
     )
     if outcome.problem is not None:
         progress(f"mbp-verify run: {outcome.problem}")

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +30,16 @@ from ..reports.atomic import atomic_write_json
 from ..seeding import rng_for
 from .harness import PrunerUnderTest
 
-__all__ = ["CORPUS_VERSION", "baseline_corpus", "record_baseline", "load_baseline", "compare_baseline", "BaselineDiff",
-           "library_versions", "run_corpus"]
+__all__ = [
+    "CORPUS_VERSION",
+    "baseline_corpus",
+    "record_baseline",
+    "load_baseline",
+    "compare_baseline",
+    "BaselineDiff",
+    "library_versions",
+    "run_corpus",
+]
 
 CORPUS_VERSION = 2
 SCHEMA = "mbp-verify/pruner-baseline"
@@ -58,7 +67,11 @@ def baseline_corpus(seed: int) -> list[tuple[str, list[np.ndarray], int]]:
         ("float16_squares_overflow_ascending", [np.array([0, 256, 257, 258, 259, 260, 261], np.float16)], 2),
         ("float16_squares_underflow", [np.array([2e-4, 1e-4, 6e-8, 1.0, 3e-5, 1.2e-7], np.float16)], 3),
         ("float16_near_max", [np.array([65504, -60000, 1000, 384, -256, 1], np.float16)], 3),
-        ("square_matrix", [(np.arange(1, 17, dtype=np.float32).reshape(4, 4) * np.float32(-1) ** np.arange(16).reshape(4, 4))], 6),
+        (
+            "square_matrix",
+            [(np.arange(1, 17, dtype=np.float32).reshape(4, 4) * np.float32(-1) ** np.arange(16).reshape(4, 4))],
+            6,
+        ),
         ("conv_kernel", [rng(7).standard_normal((8, 4, 3, 3)).astype(np.float32)], 100),
         ("float16_large", [rng(2).uniform(-1, 1, 4096).astype(np.float16)], 3000),
         ("odd_shape", [rng(3).standard_normal((7, 1, 3)).astype(np.float32)], 10),
@@ -92,22 +105,36 @@ def _outcome(call: Callable[[], Any]) -> dict[str, Any]:
         return {"outcome": "raised", "error": type(cause).__name__ if cause else str(exc)[:80]}
     bits = [np.asarray(m).astype(bool) for m in masks]
     flat = np.concatenate([b.ravel() for b in bits]) if bits else np.zeros(0, bool)
-    return {"outcome": "mask", "pruned": int(flat.size - np.count_nonzero(flat)),
-            "mask_shapes": [list(b.shape) for b in bits], "bits": np.packbits(flat).tobytes().hex()}
+    return {
+        "outcome": "mask",
+        "pruned": int(flat.size - np.count_nonzero(flat)),
+        "mask_shapes": [list(b.shape) for b in bits],
+        "bits": np.packbits(flat).tobytes().hex(),
+    }
 
 
 def run_corpus(pruner: PrunerUnderTest, seed: int, *, include_global: bool = True) -> list[dict[str, Any]]:
     """Each corpus case's outcome: the packed mask and its count, or the exception type."""
     entries = []
     for name, layers, n in baseline_corpus(seed):
-        entry = {"name": name, "dtype": str(layers[0].dtype), "shape": list(layers[0].shape), "n_prune": n,
-                 "weights_sha256": _digest(layers)}
+        entry = {
+            "name": name,
+            "dtype": str(layers[0].dtype),
+            "shape": list(layers[0].shape),
+            "n_prune": n,
+            "weights_sha256": _digest(layers),
+        }
         entry.update(_outcome(lambda: [pruner.prune(layers[0], n)]))
         entries.append(entry)
     if include_global and pruner.has("prune_global"):
         name, layers, n = _global_case(seed)
-        entry = {"name": name, "dtype": "mixed", "shape": [list(a.shape) for a in layers], "n_prune": n,
-                 "weights_sha256": _digest(layers)}
+        entry = {
+            "name": name,
+            "dtype": "mixed",
+            "shape": [list(a.shape) for a in layers],
+            "n_prune": n,
+            "weights_sha256": _digest(layers),
+        }
         entry.update(_outcome(lambda: pruner.prune_global(layers, n)))
         entries.append(entry)
     return entries
@@ -126,9 +153,18 @@ def record_baseline(pruner: PrunerUnderTest, path: "str | Path", *, seed: int) -
     """Run the corpus and write the baseline file; returns the document."""
     from .. import __version__
 
-    document = {"schema": SCHEMA, "schema_version": 1, "corpus_version": CORPUS_VERSION, "seed": seed,
-                "target": pruner.spec, "rules": pruner.rules.to_dict(), "mbp_verify_version": __version__,
-                "versions": package_versions(), "libraries": library_versions(pruner), "cases": run_corpus(pruner, seed)}
+    document = {
+        "schema": SCHEMA,
+        "schema_version": 1,
+        "corpus_version": CORPUS_VERSION,
+        "seed": seed,
+        "target": pruner.spec,
+        "rules": pruner.rules.to_dict(),
+        "mbp_verify_version": __version__,
+        "versions": package_versions(),
+        "libraries": library_versions(pruner),
+        "cases": run_corpus(pruner, seed),
+    }
     try:
         atomic_write_json(path, document)
     except OSError as exc:
@@ -183,20 +219,30 @@ class BaselineDiff:
 
     def to_text(self) -> str:
         if not self.comparable:
-            return (f"baseline: recorded with corpus version {self.recorded_corpus}, this mbp-verify uses corpus "
-                    f"version {CORPUS_VERSION}: the cases differ, so behaviour was not compared; record the baseline "
-                    "again (--record-baseline)")
+            return (
+                f"baseline: recorded with corpus version {self.recorded_corpus}, this mbp-verify uses corpus "
+                f"version {CORPUS_VERSION}: the cases differ, so behaviour was not compared; record the baseline "
+                "again (--record-baseline)"
+            )
         versions = self._versions_text()
         if not self.changes:
             return f"baseline: all {self.cases} corpus cases unchanged (libraries: {versions})"
-        lines = [f"baseline: {len(self.changes)} of {self.cases} corpus cases changed behaviour (libraries: {versions})"]
+        lines = [
+            f"baseline: {len(self.changes)} of {self.cases} corpus cases changed behaviour (libraries: {versions})"
+        ]
         return "\n".join(lines + [f"  {c}" for c in self.changes])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"changed": self.changed, "comparable": self.comparable, "cases": self.cases,
-                "changes": list(self.changes), "recorded_corpus_version": self.recorded_corpus,
-                "corpus_version": CORPUS_VERSION, "recorded_libraries": self.recorded_libraries,
-                "current_libraries": self.current_libraries}
+        return {
+            "changed": self.changed,
+            "comparable": self.comparable,
+            "cases": self.cases,
+            "changes": list(self.changes),
+            "recorded_corpus_version": self.recorded_corpus,
+            "corpus_version": CORPUS_VERSION,
+            "recorded_libraries": self.recorded_libraries,
+            "current_libraries": self.current_libraries,
+        }
 
 
 def _flipped(old_hex: str, new_hex: str, size: int) -> np.ndarray:
@@ -209,8 +255,14 @@ def compare_baseline(pruner: PrunerUnderTest, document: dict[str, Any]) -> Basel
     """Re-run the recorded corpus and describe every difference (nothing when the corpus version differs)."""
     libraries = dict(document.get("libraries", {}))
     if document.get("corpus_version") != CORPUS_VERSION:
-        return BaselineDiff(document.get("versions", {}), (), len(document["cases"]), libraries,
-                            library_versions(pruner), int(document.get("corpus_version") or 0))
+        return BaselineDiff(
+            document.get("versions", {}),
+            (),
+            len(document["cases"]),
+            libraries,
+            library_versions(pruner),
+            int(document.get("corpus_version") or 0),
+        )
     seed = int(document["seed"])
     current = {e["name"]: e for e in run_corpus(pruner, seed)}
     layers_by_name = {name: layers for name, layers, _ in baseline_corpus(seed)}
@@ -233,14 +285,23 @@ def compare_baseline(pruner: PrunerUnderTest, document: dict[str, Any]) -> Basel
         elif old["outcome"] == "mask" and (old["bits"] != new["bits"] or old["mask_shapes"] != new["mask_shapes"]):
             size = sum(int(np.prod(s)) for s in new["mask_shapes"])
             flips = _flipped(old["bits"], new["bits"], size)
-            weights = np.concatenate([a.ravel() for a in layers_by_name.get(name, [])]) if name in layers_by_name else None
+            weights = (
+                np.concatenate([a.ravel() for a in layers_by_name.get(name, [])]) if name in layers_by_name else None
+            )
             now_kept = np.unpackbits(np.frombuffer(bytes.fromhex(new["bits"]), np.uint8))[:size].astype(bool)
             detail = ", ".join(
-                f"[{i}]" + (f" w={float(weights[i])!r}" if weights is not None and i < weights.size else "")
-                + (" now kept" if now_kept[i] else " now pruned") for i in flips[:6])
-            changes.append(f"{name} ({old['dtype']}{old['shape']}, n_prune={old['n_prune']}): pruned {old['pruned']} -> {new['pruned']}; "
-                           f"{flips.size} entries flipped at flat indices {detail}{' ...' if flips.size > 6 else ''}")
+                f"[{i}]"
+                + (f" w={float(weights[i])!r}" if weights is not None and i < weights.size else "")
+                + (" now kept" if now_kept[i] else " now pruned")
+                for i in flips[:6]
+            )
+            changes.append(
+                f"{name} ({old['dtype']}{old['shape']}, n_prune={old['n_prune']}): pruned {old['pruned']} -> "
+                f"{new['pruned']}; "
+                f"{flips.size} entries flipped at flat indices {detail}{' ...' if flips.size > 6 else ''}"
+            )
     for name in current.keys() - {e["name"] for e in document["cases"]}:
         changes.append(f"{name}: new case not in the recording")
-    return BaselineDiff(document.get("versions", {}), tuple(changes), len(document["cases"]), libraries,
-                        library_versions(pruner))
+    return BaselineDiff(
+        document.get("versions", {}), tuple(changes), len(document["cases"]), libraries, library_versions(pruner)
+    )

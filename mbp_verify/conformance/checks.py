@@ -45,8 +45,9 @@ def keep_mask(result: Any, weights: np.ndarray) -> np.ndarray:
     """The returned mask as booleans (truthy = kept), after checking its shape."""
     mask = np.asarray(result)
     assert mask.shape == np.shape(weights), f"mask shape {mask.shape} != weights shape {np.shape(weights)}"
-    assert mask.dtype != object and (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)), \
+    assert mask.dtype != object and (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)), (
         f"mask dtype {mask.dtype} is not boolean or numeric"
+    )
     return mask.astype(bool)
 
 
@@ -57,8 +58,10 @@ def assert_binary(result: Any) -> None:
         return
     assert np.issubdtype(mask.dtype, np.number), f"mask dtype {mask.dtype} is not boolean or numeric"
     bad = np.flatnonzero(~np.isin(mask.ravel(), (0, 1)))
-    assert bad.size == 0, (f"mask is not binary: {bad.size} entries are not 0/1, e.g. "
-                           f"{mask.ravel()[bad[:3]].tolist()} at flat indices {describe_indices(bad)}")
+    assert bad.size == 0, (
+        f"mask is not binary: {bad.size} entries are not 0/1, e.g. "
+        f"{mask.ravel()[bad[:3]].tolist()} at flat indices {describe_indices(bad)}"
+    )
 
 
 def pruned_count(keep: np.ndarray) -> int:
@@ -96,7 +99,9 @@ def assert_count(keep: np.ndarray, weights: np.ndarray, n_prune: int, rules: Any
     got = pruned_count(keep)
     short = rules.expected_pruned(n_prune, keep.size) - expected
     why = f"; tie=keep_all_at_threshold keeps the {short} entries tied at the threshold" if short else ""
-    assert got == expected, f"pruned {got} entries of D={keep.size}, expected exactly {expected} (n_prune={n_prune}{why})"
+    assert got == expected, (
+        f"pruned {got} entries of D={keep.size}, expected exactly {expected} (n_prune={n_prune}{why})"
+    )
 
 
 def assert_magnitude_order(weights: np.ndarray, keep: np.ndarray, *, ignore_nan: bool = True) -> None:
@@ -115,4 +120,5 @@ def assert_magnitude_order(weights: np.ndarray, keep: np.ndarray, *, ignore_nan:
         flat_w = np.asarray(weights).ravel()
         raise AssertionError(
             f"magnitude order violated: pruned w[{i}]={flat_w[i]!r} (|w|={largest_pruned!r}) but kept "
-            f"w[{j}]={flat_w[j]!r} (|w|={smallest_kept!r}) (flat C-order indices)")
+            f"w[{j}]={flat_w[j]!r} (|w|={smallest_kept!r}) (flat C-order indices)"
+        )

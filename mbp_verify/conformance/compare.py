@@ -10,10 +10,11 @@ still differ) to a minimal one. `Comparison` renders as JSON, Markdown and a PNG
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,17 +42,27 @@ class Difference:
         def mask(m: "np.ndarray | str") -> Any:
             return m if isinstance(m, str) else np.asarray(m).astype(int).tolist()
 
-        return {"case": self.case, "first": self.first, "second": self.second, "dtype": str(self.weights.dtype),
-                "shape": list(self.weights.shape), "weights": self.weights.astype(np.float64).tolist(),
-                "n_prune": self.n_prune, "first_mask": mask(self.first_mask), "second_mask": mask(self.second_mask)}
+        return {
+            "case": self.case,
+            "first": self.first,
+            "second": self.second,
+            "dtype": str(self.weights.dtype),
+            "shape": list(self.weights.shape),
+            "weights": self.weights.astype(np.float64).tolist(),
+            "n_prune": self.n_prune,
+            "first_mask": mask(self.first_mask),
+            "second_mask": mask(self.second_mask),
+        }
 
     def to_text(self) -> str:
         def mask(m: "np.ndarray | str") -> str:
             return m if isinstance(m, str) else str(np.asarray(m).astype(int).ravel().tolist())
 
         values = np.array2string(self.weights.ravel(), threshold=40, separator=", ")
-        return (f"{self.case}: {self.first} vs {self.second} on {self.weights.dtype}{list(self.weights.shape)} "
-                f"{values}, n_prune={self.n_prune}: kept {mask(self.first_mask)} vs {mask(self.second_mask)}")
+        return (
+            f"{self.case}: {self.first} vs {self.second} on {self.weights.dtype}{list(self.weights.shape)} "
+            f"{values}, n_prune={self.n_prune}: kept {mask(self.first_mask)} vs {mask(self.second_mask)}"
+        )
 
 
 def _mask_or_error(pruner: PrunerUnderTest, weights: np.ndarray, n: int) -> "np.ndarray | str":
@@ -67,12 +78,15 @@ def _differ(a: "np.ndarray | str", b: "np.ndarray | str") -> bool:
     return a.shape != b.shape or not np.array_equal(a, b)
 
 
-def minimal_difference(first: PrunerUnderTest, second: PrunerUnderTest, weights: np.ndarray,
-                       n_prune: int) -> tuple[np.ndarray, int]:
+def minimal_difference(
+    first: PrunerUnderTest, second: PrunerUnderTest, weights: np.ndarray, n_prune: int
+) -> tuple[np.ndarray, int]:
     """A smaller (weights, n) on which the two pruners still differ: entries of the flattened
     array are dropped one at a time (n lowered when needed) while the masks differ; if the
     flat array no longer shows the difference (a shape-dependent bug), the shape is kept."""
-    still: Callable[[np.ndarray, int], bool] = lambda w, n: _differ(_mask_or_error(first, w, n), _mask_or_error(second, w, n))  # noqa: E731
+    still: Callable[[np.ndarray, int], bool] = lambda w, n: _differ(
+        _mask_or_error(first, w, n), _mask_or_error(second, w, n)
+    )  # noqa: E731
     flat = np.ascontiguousarray(weights).ravel()
     if not still(flat, n_prune):
         return np.ascontiguousarray(weights), n_prune
@@ -115,24 +129,41 @@ class Comparison:
         return ("-", None) if row is None else (row.observed, row.agrees)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"targets": list(self.targets), "versions": self.versions, "cases": self.cases,
-                "findings": [f.to_dict() for f in self.findings], "differing_cases": self.differing_cases,
-                "differences": [d.to_dict() for d in self.differences]}
+        return {
+            "targets": list(self.targets),
+            "versions": self.versions,
+            "cases": self.cases,
+            "findings": [f.to_dict() for f in self.findings],
+            "differing_cases": self.differing_cases,
+            "differences": [d.to_dict() for d in self.differences],
+        }
 
     def to_markdown(self) -> str:
         aspects = self.aspects()
-        lines = ["# Pruners compared", "", "| aspect | " + " | ".join(self.targets) + " |",
-                 "|---|" + "---|" * len(self.targets)]
-        lines.append("| versions | " + " | ".join(", ".join(f"{k} {v}" for k, v in self.versions[t].items())
-                                                 for t in self.targets) + " |")
+        lines = [
+            "# Pruners compared",
+            "",
+            "| aspect | " + " | ".join(self.targets) + " |",
+            "|---|" + "---|" * len(self.targets),
+        ]
+        lines.append(
+            "| versions | "
+            + " | ".join(", ".join(f"{k} {v}" for k, v in self.versions[t].items()) for t in self.targets)
+            + " |"
+        )
         for aspect in aspects:
             cells = []
             for target in self.targets:
                 text, agrees = self.cell(target, aspect)
                 cells.append(text.replace("|", "/") + (" **(!)**" if agrees is False else ""))
             lines.append(f"| {aspect} | " + " | ".join(cells) + " |")
-        lines += ["", f"(!) = differs from that pruner's own declaration. Corpus: {self.cases} seeded cases.", "",
-                  "## Corpus cases where masks differ", ""]
+        lines += [
+            "",
+            f"(!) = differs from that pruner's own declaration. Corpus: {self.cases} seeded cases.",
+            "",
+            "## Corpus cases where masks differ",
+            "",
+        ]
         for pair, names in self.differing_cases.items():
             lines.append(f"- {pair}: {', '.join(names) if names else 'none'}")
         lines += ["", "## Minimal inputs of the differences", ""]
@@ -142,7 +173,9 @@ class Comparison:
     def to_text(self) -> str:
         lines = [f"compared {len(self.targets)} pruners on {self.cases} corpus cases"]
         for pair, names in self.differing_cases.items():
-            lines.append(f"  {pair}: masks differ on {len(names)} case(s){': ' + ', '.join(names[:6]) if names else ''}")
+            lines.append(
+                f"  {pair}: masks differ on {len(names)} case(s){': ' + ', '.join(names[:6]) if names else ''}"
+            )
         lines += [f"  minimal: {d.to_text()}" for d in self.differences]
         return "\n".join(lines)
 
@@ -158,10 +191,12 @@ class Comparison:
         fig, ax = plt.subplots(figsize=(1.4 * len(aspects) + 3, 0.7 * len(self.targets) + 2.2))
         colours = matplotlib.colors.ListedColormap(["#d9534f", "#cccccc", "#5cb85c"])
         ax.imshow(codes, cmap=colours, vmin=0, vmax=2, aspect="auto")
-        ax.set_xticks(range(len(aspects)), labels=[a.split(" (")[0] for a in aspects], rotation=35, ha="right", fontsize=8)
+        ax.set_xticks(
+            range(len(aspects)), labels=[a.split(" (")[0] for a in aspects], rotation=35, ha="right", fontsize=8
+        )
         ax.set_yticks(range(len(self.targets)), labels=[t.split(":")[-1] for t in self.targets], fontsize=8)
-        for i, target in enumerate(self.targets):
-            for j, aspect in enumerate(aspects):
+        for i in range(len(self.targets)):
+            for j in range(len(aspects)):
                 ax.text(j, i, {2: "ok", 1: "-", 0: "(!)"}[codes[i, j]], ha="center", va="center", fontsize=8)
         ax.set_title("observed rule vs the pruner's declaration (red = differs)", fontsize=9)
         fig.tight_layout()
@@ -182,10 +217,19 @@ def compare_pruners(pruners: Sequence[PrunerUnderTest], *, seed: int) -> Compari
         differing[f"{a.spec} vs {b.spec}"] = names
         for name in names[:3]:
             weights, n = minimal_difference(a, b, corpus[name][0][0], corpus[name][1])
-            differences.append(Difference(name, a.spec, b.spec, weights, n, _mask_or_error(a, weights, n),
-                                          _mask_or_error(b, weights, n)))
-    return Comparison(tuple(p.spec for p in pruners), findings, {p.spec: library_versions(p) for p in pruners},
-                      len(corpus), differing, tuple(differences))
+            differences.append(
+                Difference(
+                    name, a.spec, b.spec, weights, n, _mask_or_error(a, weights, n), _mask_or_error(b, weights, n)
+                )
+            )
+    return Comparison(
+        tuple(p.spec for p in pruners),
+        findings,
+        {p.spec: library_versions(p) for p in pruners},
+        len(corpus),
+        differing,
+        tuple(differences),
+    )
 
 
 def _outcome_key(entry: dict[str, Any]) -> tuple[Any, ...]:

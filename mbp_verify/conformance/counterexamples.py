@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +23,15 @@ from ..errors import InputError
 from ..reports.atomic import atomic_write_bytes
 from .checks import assert_binary, assert_magnitude_order, keep_mask, pruned_count
 
-__all__ = ["Counterexample", "Recorder", "save_counterexample", "load_counterexample", "replay", "layout_name",
-           "describe_inputs"]
+__all__ = [
+    "Counterexample",
+    "Recorder",
+    "save_counterexample",
+    "load_counterexample",
+    "replay",
+    "layout_name",
+    "describe_inputs",
+]
 
 _SCALARS = ("n_prune", "fraction", "first", "second", "total")
 
@@ -54,20 +62,34 @@ class Counterexample:
             head = f"layers [{shapes}]"
         else:
             assert self.weights is not None
-            head = f"weights {self.weights.dtype}{list(self.weights.shape)} = {np.array2string(self.weights.ravel(), threshold=40)}"
+            values = np.array2string(self.weights.ravel(), threshold=40)
+            head = f"weights {self.weights.dtype}{list(self.weights.shape)} = {values}"
         extra = ", ".join(f"{k}={v}" for k, v in self.values.items())
         return f"{self.property_id}: {head}; {extra}"
 
 
-def save_counterexample(path: "str | Path", *, property_id: str, kind: str, weights: "np.ndarray | None" = None,
-                        layers: "list[np.ndarray] | None" = None, target: str = "", message: str = "",
-                        **values: Any) -> Path:
+def save_counterexample(
+    path: "str | Path",
+    *,
+    property_id: str,
+    kind: str,
+    weights: "np.ndarray | None" = None,
+    layers: "list[np.ndarray] | None" = None,
+    target: str = "",
+    message: str = "",
+    **values: Any,
+) -> Path:
     """Write one counterexample file atomically."""
     import io
 
     arrays: dict[str, np.ndarray] = {}
-    meta = {"property_id": property_id, "kind": kind, "target": target, "message": message[:500],
-            "values": {k: (float(v) if isinstance(v, float) else int(v)) for k, v in values.items()}}
+    meta = {
+        "property_id": property_id,
+        "kind": kind,
+        "target": target,
+        "message": message[:500],
+        "values": {k: (float(v) if isinstance(v, float) else int(v)) for k, v in values.items()},
+    }
     if weights is not None:
         arrays["weights"] = np.ascontiguousarray(weights)
         meta["layout"] = layout_name(np.asarray(weights))
@@ -90,8 +112,15 @@ def load_counterexample(path: "str | Path") -> Counterexample:
         raise InputError(f"counterexample file {str(path)!r} does not exist") from None
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(f"{str(path)!r} is not a counterexample file: {exc}") from None
-    return Counterexample(meta["property_id"], meta["kind"], weights, layers, meta.get("values", {}),
-                          meta.get("target", ""), meta.get("message", ""))
+    return Counterexample(
+        meta["property_id"],
+        meta["kind"],
+        weights,
+        layers,
+        meta.get("values", {}),
+        meta.get("target", ""),
+        meta.get("message", ""),
+    )
 
 
 def describe_inputs(inputs: dict[str, Any]) -> str:
@@ -115,8 +144,9 @@ def _array_text(array: np.ndarray) -> str:
 class Recorder:
     """Remembers the current check's input and saves it when the check fails."""
 
-    def __init__(self, directory: "Path | None", property_id: str, test_name: str, target: str,
-                 label: "str | None" = None) -> None:
+    def __init__(
+        self, directory: "Path | None", property_id: str, test_name: str, target: str, label: "str | None" = None
+    ) -> None:
         self.directory = directory
         self.label = label
         self.property_id = property_id
@@ -145,11 +175,20 @@ class Recorder:
                 arrays = {k: inputs.pop(k) for k in ("weights", "layers") if k in inputs}
                 scalars = {k: v for k, v in inputs.items() if k in _SCALARS}
                 try:
-                    self.saved = save_counterexample(path, property_id=self.property_id, kind=kind, target=self.target,
-                                                     message=str(exc), **arrays, **scalars)
+                    self.saved = save_counterexample(
+                        path,
+                        property_id=self.property_id,
+                        kind=kind,
+                        target=self.target,
+                        message=str(exc),
+                        **arrays,
+                        **scalars,
+                    )
                     where = f"{self.label}/{path.name}" if self.label else str(path)
-                    exc.add_note(f"minimal example saved to {where} "
-                                 f"(replay: mbp-verify check-pruner {self.target} --replay {where})")
+                    exc.add_note(
+                        f"minimal example saved to {where} "
+                        f"(replay: mbp-verify check-pruner {self.target} --replay {where})"
+                    )
                 except OSError:
                     pass
             raise
@@ -171,10 +210,13 @@ class ReplayResult:
         if self.error:
             lines.append(f"the pruner raised: {self.error}")
         for i, mask in enumerate(self.masks):
-            lines.append(f"returned mask{f' {i}' if len(self.masks) > 1 else ''} (flat, 1 = kept): "
-                         f"{np.array2string(np.asarray(mask).astype(int).ravel(), threshold=60)}")
-        lines += [f"problem: {p}" for p in self.problems] or ["generic mask checks pass on this input "
-                                                               "(the failed property compared several calls)"]
+            lines.append(
+                f"returned mask{f' {i}' if len(self.masks) > 1 else ''} (flat, 1 = kept): "
+                f"{np.array2string(np.asarray(mask).astype(int).ravel(), threshold=60)}"
+            )
+        lines += [f"problem: {p}" for p in self.problems] or [
+            "generic mask checks pass on this input (the failed property compared several calls)"
+        ]
         return "\n".join(lines)
 
 
@@ -197,7 +239,9 @@ def replay(example: Counterexample, pruner: Any) -> ReplayResult:
             else:
                 mask = pruner.prune(example.weights, values.get("n_prune", 0))
             masks, pairs = (mask,), [(example.weights, mask)]
-            expected = pruner.rules.expected_pruned(values["n_prune"], example.weights.size) if "n_prune" in values else None
+            expected = (
+                pruner.rules.expected_pruned(values["n_prune"], example.weights.size) if "n_prune" in values else None
+            )
     except CodeUnderTestError as exc:
         return ReplayResult(example, (), (), str(exc))
     problems: list[str] = []

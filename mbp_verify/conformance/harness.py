@@ -13,8 +13,9 @@ engine (trusted code) runs in-process under a SIGALRM limit.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -93,22 +94,29 @@ class PrunerUnderTest:
         return self._guarded(lambda: as_numpy(self.adapter.prune(weights, int(n_prune))), "prune(weights, n_prune)")
 
     def prune_global(self, layers: Sequence[np.ndarray], total: int) -> list[np.ndarray]:
-        result = self._guarded(lambda: self.adapter.prune_global(list(layers), int(total)), "prune_global(layers, total)")
+        result = self._guarded(
+            lambda: self.adapter.prune_global(list(layers), int(total)), "prune_global(layers, total)"
+        )
         return [as_numpy(m) for m in result]
 
     def prune_fraction(self, weights: np.ndarray, fraction: float) -> np.ndarray:
-        return self._guarded(lambda: as_numpy(self.adapter.prune_fraction(weights, fraction)),
-                             "prune_fraction(weights, fraction)")
+        return self._guarded(
+            lambda: as_numpy(self.adapter.prune_fraction(weights, fraction)), "prune_fraction(weights, fraction)"
+        )
 
     def reprune(self, weights: np.ndarray, first: int, second: int) -> np.ndarray:
-        return self._guarded(lambda: as_numpy(self.adapter.reprune(weights, int(first), int(second))),
-                             "reprune(weights, first, second)")
+        return self._guarded(
+            lambda: as_numpy(self.adapter.reprune(weights, int(first), int(second))), "reprune(weights, first, second)"
+        )
 
     def effective_weights(self, weights: np.ndarray, n_prune: int) -> np.ndarray:
-        return self._guarded(lambda: as_numpy(self.adapter.effective_weights(weights, int(n_prune))),
-                             "effective_weights(weights, n_prune)")
+        return self._guarded(
+            lambda: as_numpy(self.adapter.effective_weights(weights, int(n_prune))),
+            "effective_weights(weights, n_prune)",
+        )
 
     def prune_with_gamma(self, weights: np.ndarray, n_prune: int) -> tuple[np.ndarray, Any]:
-        mask, gamma = self._guarded(lambda: self.adapter.prune_with_gamma(weights, int(n_prune)),
-                                    "prune_with_gamma(weights, n_prune)")
+        mask, gamma = self._guarded(
+            lambda: self.adapter.prune_with_gamma(weights, int(n_prune)), "prune_with_gamma(weights, n_prune)"
+        )
         return as_numpy(mask), gamma

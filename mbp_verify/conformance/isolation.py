@@ -1,25 +1,23 @@
 """The code under test runs in its own process: it can crash, exit or hang, never the checker.
 
 `IsolatedAdapter` stands in the checker for a user's pruner or adapter that lives in a worker
-process (multiprocessing, forkserver context; spawn where there is no fork server). The worker imports the user's module itself, so a
-module that hangs or exits at import is caught too. Any hook is called by name with its
-arguments (`adapter.prune(w, n)`, `adapter.call("reprune", w, 2, 3)`), so new hooks need no
-change here. The checker owns the time limit: it waits on the pipe and kills the worker when
-the limit is over (no SIGALRM inside the pruner's process, which the pruner could block);
-after a crash or a timeout the next call starts a fresh worker.
+process (multiprocessing, forkserver context; spawn where there is no fork server). The worker
+imports the user's module itself, so a module that hangs or exits at import is caught too. Any hook
+is called by name with its arguments (`adapter.prune(w, n)`, `adapter.call("reprune", w, 2, 3)`), so
+new hooks need no change here. The checker owns the time limit: it waits on the pipe and kills the
+worker when the limit is over (no SIGALRM inside the pruner's process, which the pruner could
+block); after a crash or a timeout the next call starts a fresh worker.
 
-What the checker sees:
-- a returned value, with torch tensors turned into numpy arrays and unknown objects into
-  arrays (the properties judge it); arrays the pruner modified in place are written back
-  into the caller's arrays, so "does not modify its input" is still observable;
-- an exception raised by the pruner, re-raised with its type name and message;
-- `PrunerTimeout` (a `CodeUnderTestError` for the property) when the call did not return:
-  over the time limit, `sys.exit`, `os._exit`, a signal (segfault), or a BaseException.
+What the checker sees: - a returned value, with torch tensors turned into numpy arrays and unknown
+objects into arrays (the properties judge it); arrays the pruner modified in place are written back
+into the caller's arrays, so "does not modify its input" is still observable; - an exception raised
+by the pruner, re-raised with its type name and message; - `PrunerTimeout` (a `CodeUnderTestError`
+for the property) when the call did not return: over the time limit, `sys.exit`, `os._exit`, a
+signal (segfault), or a BaseException.
 
-Arguments keep their memory layout (transposed, strided and reversed views arrive as such)
-and their read-only flag. The worker's stdout and stderr go to /dev/null, so a pruner that
-prints megabytes cannot fill a pipe.
-"""
+Arguments keep their memory layout (transposed, strided and reversed views arrive as such) and their
+read-only flag. The worker's stdout and stderr go to /dev/null, so a pruner that prints megabytes
+cannot fill a pipe."""
 
 from __future__ import annotations
 
@@ -31,9 +29,10 @@ import pickle
 import signal
 import warnings
 import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +43,7 @@ from .rules import PrunerRules
 __all__ = ["IsolatedAdapter", "PrunerTimeout", "describe_exit"]
 
 _SAFE_MODULES = ("builtins", "numpy", "mbp_verify")
-_byte_bounds = getattr(getattr(np.lib, "array_utils", np), "byte_bounds")  # moved in NumPy 2.0
+_byte_bounds = getattr(np.lib, "array_utils", np).byte_bounds  # moved in NumPy 2.0
 _MESSAGE_LIMIT = 500
 _BOOT_TIMEOUT_S = 300.0  # starting Python and numpy in the worker, before the user's module (a loaded machine is slow)
 
@@ -71,6 +70,7 @@ def describe_exit(exitcode: "int | None") -> str:
 
 
 # ---------------------------------------------------------------- arrays across the pipe
+
 
 def _pack(value: Any) -> Any:
     """Arrays as (layout-preserving) records; lists and tuples recursively."""
@@ -157,6 +157,7 @@ def _exception_record(exc: BaseException) -> tuple:
 
 # ---------------------------------------------------------------- the worker process
 
+
 def _send(conn: Connection, message: Any) -> None:
     conn.send_bytes(pickle.dumps(message, protocol=5))
 
@@ -229,15 +230,19 @@ def _serve(conn: Connection, spec: str, rules: Any, global_scope: bool) -> None:
             result = _exception_record(exc)
         except BaseException as exc:  # noqa: B902 - KeyboardInterrupt, GeneratorExit, BaseException
             result = ("fault", f"the pruner raised {type(exc).__name__}: {str(exc)[:_MESSAGE_LIMIT]}")
-        changed = [(path, np.array(_at(args, path))) for path, copy in before
-                   if copy.tobytes() != _at(args, path).tobytes()]
+        changed = [
+            (path, np.array(_at(args, path))) for path, copy in before if copy.tobytes() != _at(args, path).tobytes()
+        ]
         try:
             _send(conn, (*result, changed))
         except (pickle.PicklingError, TypeError, AttributeError, ValueError) as exc:
-            _send(conn, ("fault", f"the pruner returned a value that cannot be sent back ({type(exc).__name__})", changed))
+            _send(
+                conn, ("fault", f"the pruner returned a value that cannot be sent back ({type(exc).__name__})", changed)
+            )
 
 
 # ---------------------------------------------------------------- the checker's side
+
 
 def _context() -> Any:
     """The fork server (workers fork from a process with numpy and this module already
@@ -281,8 +286,9 @@ class _Worker:
         """Start the process and load the adapter; `InputError` if that fails in any way."""
         context = _context()
         parent_conn, child_conn = context.Pipe(duplex=True)
-        process = context.Process(target=_serve, args=(child_conn, *self._load_args),
-                                  name="mbp-verify pruner", daemon=True)
+        process = context.Process(
+            target=_serve, args=(child_conn, *self._load_args), name="mbp-verify pruner", daemon=True
+        )
         with _single_thread_blas():
             process.start()
         child_conn.close()

@@ -74,8 +74,9 @@ class _WithRules:
         return getattr(self._adapter, name)
 
 
-def load_pruner(spec: str, *, rules: "PrunerRules | dict | str | None" = None, global_scope: bool = False,
-                timeout_s: float = 20.0) -> Any:
+def load_pruner(
+    spec: str, *, rules: "PrunerRules | dict | str | None" = None, global_scope: bool = False, timeout_s: float = 20.0
+) -> Any:
     """The adapter for `spec` in its own worker process, declared rules and `rules` overrides applied.
 
     `timeout_s` bounds the import; a load that fails, exits, crashes or hangs raises `InputError`.
@@ -114,7 +115,9 @@ def load_in_process(spec: str, *, rules: "PrunerRules | dict | str | None" = Non
         else:
             adapter = FunctionPruner(target, declared, name=spec)
     else:
-        raise InputError(f"{spec!r} is a {type(target).__name__}, not a pruner (need a callable or an object with prune())")
+        raise InputError(
+            f"{spec!r} is a {type(target).__name__}, not a pruner (need a callable or an object with prune())"
+        )
     final = coerce_rules(rules, base=declared) if rules else declared
     if final.scope == "global" and not has_hook(adapter, "prune_global"):
         raise InputError(f"rules declare scope=global but {spec!r} has no prune_global(layers, total)")

@@ -9,8 +9,9 @@ float product.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -20,9 +21,27 @@ from .rules import COUNT_RULES, RULE_CHOICES
 __all__ = ["Finding", "Findings", "observe_rules", "COUNT_PROBES"]
 
 # (D, fraction): half-way cases and float artefacts that separate the candidate rules.
-COUNT_PROBES = ((10, 0.25), (10, 0.35), (10, 0.15), (6, 0.25), (45, 0.7), (75, 0.14), (100, 0.29), (10, 0.3),
-                (10, 0.21), (10, 0.29), (3, 0.5), (7, 0.5), (100, 0.545), (1, 0.5), (10, 0.95), (20, 0.975),
-                (10, 0.05), (7, 1.0), (7, 0.0))
+COUNT_PROBES = (
+    (10, 0.25),
+    (10, 0.35),
+    (10, 0.15),
+    (6, 0.25),
+    (45, 0.7),
+    (75, 0.14),
+    (100, 0.29),
+    (10, 0.3),
+    (10, 0.21),
+    (10, 0.29),
+    (3, 0.5),
+    (7, 0.5),
+    (100, 0.545),
+    (1, 0.5),
+    (10, 0.95),
+    (20, 0.975),
+    (10, 0.05),
+    (7, 1.0),
+    (7, 0.0),
+)
 _TIED = np.array([1, 1, 1, 1, 2, 3, 4, 5, 6, 7], dtype=np.float32)
 
 
@@ -51,8 +70,9 @@ class Findings:
 
     def to_text(self) -> str:
         head = ("aspect", "theorem / reference rule", "declared", "observed")
-        rows = [head] + [(r.aspect, r.theorem, r.declared, r.observed + ("  (!)" if r.agrees is False else ""))
-                         for r in self.rows]
+        rows = [head] + [
+            (r.aspect, r.theorem, r.declared, r.observed + ("  (!)" if r.agrees is False else "")) for r in self.rows
+        ]
         widths = [min(limit, max(len(row[i]) for row in rows)) for i, limit in enumerate((30, 32, 44, 200))]
         lines = [f"findings for {self.target} (observed by probing; (!) = differs from the declaration)"]
         for row in rows:
@@ -60,10 +80,16 @@ class Findings:
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
-        lines = [f"# Findings: {self.target}", "", "| aspect | theorem / reference rule | declared | observed |",
-                 "|---|---|---|---|"]
-        lines += [f"| {r.aspect} | {r.theorem} | {r.declared} | {r.observed}{' **(differs)**' if r.agrees is False else ''} |"
-                  for r in self.rows]
+        lines = [
+            f"# Findings: {self.target}",
+            "",
+            "| aspect | theorem / reference rule | declared | observed |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r.aspect} | {r.theorem} | {r.declared} | {r.observed}{' **(differs)**' if r.agrees is False else ''} |"
+            for r in self.rows
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -96,23 +122,33 @@ def _count_rule(pruner: PrunerUnderTest) -> Finding:
         observed[(size, fraction)] = None if error is not None else len(_pruned_indices(mask))
         if error is not None:
             errors[(size, fraction)] = error
-    timed_out = next((key for key, k in observed.items() if k is None and key in errors and "timed out" in errors[key]), None)
+    timed_out = next(
+        (key for key, k in observed.items() if k is None and key in errors and "timed out" in errors[key]), None
+    )
     if timed_out is not None:  # a slow call is not a refusal
         return Finding(aspect, theorem, declared, f"timed out on {timed_out[1]} of {timed_out[0]}", False)
     refused = tuple(sorted({p for (_, p), k in observed.items() if k is None}))
     counted = {key: k for key, k in observed.items() if k is not None}
     base = replace(pruner.rules, refuse=refused)
-    matching = [rules for rules in (replace(base, count=c, cap=cap) for c in COUNT_RULES for cap in RULE_CHOICES["cap"])
-                if all(rules.expected_from_fraction(d, p) == k for (d, p), k in counted.items())]
-    examples = ", ".join(f"{p} of {d} -> {'refused' if k is None else k}"
-                         for (d, p), k in observed.items() if (d, p) in ((45, 0.7), (10, 0.35), (100, 0.29), (10, 0.95), (7, 1.0)))
+    matching = [
+        rules
+        for rules in (replace(base, count=c, cap=cap) for c in COUNT_RULES for cap in RULE_CHOICES["cap"])
+        if all(rules.expected_from_fraction(d, p) == k for (d, p), k in counted.items())
+    ]
+    examples = ", ".join(
+        f"{p} of {d} -> {'refused' if k is None else k}"
+        for (d, p), k in observed.items()
+        if (d, p) in ((45, 0.7), (10, 0.35), (100, 0.29), (10, 0.95), (7, 1.0))
+    )
     if matching:
         chosen = next((r for r in matching if r.count == pruner.rules.count and r.cap == pruner.rules.cap), matching[0])
         text = chosen.count_rule_text() + f" ({examples})"
     else:
         text = "none of the known rules: " + examples
-    agrees = any(r.count == pruner.rules.count and r.cap == pruner.rules.cap for r in matching) \
+    agrees = (
+        any(r.count == pruner.rules.count and r.cap == pruner.rules.cap for r in matching)
         and refused == pruner.rules.refuse
+    )
     return Finding(aspect, theorem, declared, text, agrees)
 
 
@@ -131,8 +167,10 @@ def _tie_rule(pruner: PrunerUnderTest) -> list[Finding]:
     expected = {n: pruner.rules.expected_pruned(n, _TIED.size) for n in sets}
     keeps_ties = all(len(sets[n]) == (0 if n < 4 else n) for n in sets if expected[n] == n)
     if keeps_ties and len(sets[2]) == 0:
-        observed, agrees = "keeps every entry tied at the threshold ([1,1,1,1,2,...] n=2 prunes 0)", \
-            pruner.rules.tie == "keep_all_at_threshold"
+        observed, agrees = (
+            "keeps every entry tied at the threshold ([1,1,1,1,2,...] n=2 prunes 0)",
+            pruner.rules.tie == "keep_all_at_threshold",
+        )
     elif any(len(sets[n]) != expected[n] for n in sets):
         bad = next(n for n in sets if len(sets[n]) != expected[n])
         observed, agrees = f"n={bad} prunes {len(sets[bad])} of [1,1,1,1,2,...] (wrong count on ties)", False
@@ -147,11 +185,20 @@ def _tie_rule(pruner: PrunerUnderTest) -> list[Finding]:
         nest_text = "nested for 64 tied entries, n = 0..8"
     else:
         first = next(n for n in range(8) if not grown[n] <= grown[n + 1])
-        nest_text = (f"NOT nested on 64 tied entries: n={first} prunes {sorted(grown[first])}, "
-                     f"n={first + 1} prunes {sorted(grown[first + 1])}")
+        nest_text = (
+            f"NOT nested on 64 tied entries: n={first} prunes {sorted(grown[first])}, "
+            f"n={first + 1} prunes {sorted(grown[first + 1])}"
+        )
     promised = pruner.rules.ties_deterministic
-    rows.append(Finding("nesting under ties", "nested (pruned set grows with n)",
-                        "nested" if promised else "not promised", nest_text, nested if promised else None))
+    rows.append(
+        Finding(
+            "nesting under ties",
+            "nested (pruned set grows with n)",
+            "nested" if promised else "not promised",
+            nest_text,
+            nested if promised else None,
+        )
+    )
     return rows
 
 
@@ -162,13 +209,23 @@ def _nan_rule(pruner: PrunerUnderTest) -> Finding:
         mask, error = _try(lambda: pruner.prune(weights, n))
         if error is not None:
             observed = f"raises ({error[:60]})"
-            return Finding("NaN rule", "spec: raise or rank largest", pruner.rules.nan, observed,
-                           pruner.rules.nan in ("raise", "raise_or_largest"))
+            return Finding(
+                "NaN rule",
+                "spec: raise or rank largest",
+                pruner.rules.nan,
+                observed,
+                pruner.rules.nan in ("raise", "raise_or_largest"),
+            )
         pruned_at[n] = _pruned_indices(mask)
     if any(len(pruned_at[n]) != n for n in pruned_at):
         bad = next(n for n in pruned_at if len(pruned_at[n]) != n)
-        return Finding("NaN rule", "spec: raise or rank largest", pruner.rules.nan,
-                       f"wrong count: n={bad} prunes {len(pruned_at[bad])}", False)
+        return Finding(
+            "NaN rule",
+            "spec: raise or rank largest",
+            pruner.rules.nan,
+            f"wrong count: n={bad} prunes {len(pruned_at[bad])}",
+            False,
+        )
     if 1 not in pruned_at[3]:
         observed, agrees = "ranks NaN largest", pruner.rules.nan in ("largest", "raise_or_largest")
     elif pruned_at[1] == [1]:
@@ -183,18 +240,37 @@ def _effective_nonfinite(pruner: PrunerUnderTest) -> "Finding | None":
         return None
     weights = np.array([np.nan, np.inf, 1.0, -2.0], dtype=np.float32)
     effective, error = _try(lambda: pruner.effective_weights(weights, 4))
-    observed = f"raises ({error[:50]})" if error else ("pruned NaN/inf left as " + str(np.asarray(effective).tolist()[:2])
-                                                       if not np.all(np.asarray(effective) == 0) else "exactly 0")
-    return Finding("pruned NaN/inf entries", "exactly 0 (W~ = M o W)", "exactly 0", observed,
-                   None if error else bool(np.all(np.asarray(effective) == 0)))
+    observed = (
+        f"raises ({error[:50]})"
+        if error
+        else (
+            "pruned NaN/inf left as " + str(np.asarray(effective).tolist()[:2])
+            if not np.all(np.asarray(effective) == 0)
+            else "exactly 0"
+        )
+    )
+    return Finding(
+        "pruned NaN/inf entries",
+        "exactly 0 (W~ = M o W)",
+        "exactly 0",
+        observed,
+        None if error else bool(np.all(np.asarray(effective) == 0)),
+    )
 
 
 def _min_kept(pruner: PrunerUnderTest) -> Finding:
     weights = np.array([3.0, -1.0, 2.0], dtype=np.float64)
     mask, error = _try(lambda: pruner.prune(weights, 3))
-    observed = f"raises on n_prune = D ({error[:50]})" if error else f"n_prune = D keeps {3 - len(_pruned_indices(mask))}"
-    return Finding("minimum kept", "0 (n_prune = D prunes all)", str(pruner.rules.min_kept), observed,
-                   False if error else 3 - len(_pruned_indices(mask)) == pruner.rules.min_kept)
+    observed = (
+        f"raises on n_prune = D ({error[:50]})" if error else f"n_prune = D keeps {3 - len(_pruned_indices(mask))}"
+    )
+    return Finding(
+        "minimum kept",
+        "0 (n_prune = D prunes all)",
+        str(pruner.rules.min_kept),
+        observed,
+        False if error else 3 - len(_pruned_indices(mask)) == pruner.rules.min_kept,
+    )
 
 
 def _count_base(pruner: PrunerUnderTest) -> "Finding | None":
@@ -209,9 +285,14 @@ def _count_base(pruner: PrunerUnderTest) -> "Finding | None":
     lowered, error = _try(lambda: pruner.reprune(weights, 4, 1))
     first = set(_pruned_indices(pruner.prune(weights, 4))) if error is None else set()
     revives = error is None and bool(first - set(_pruned_indices(lowered)))
-    revival = "" if error is None and base == "remaining" else ("; revives when lowered (4 then 1)" if revives else
-                                                                 "; never revives (4 then 1)")
-    declared = pruner.rules.count_base + ("" if pruner.rules.count_base == "remaining" else f", revival={pruner.rules.revival}")
+    revival = (
+        ""
+        if error is None and base == "remaining"
+        else ("; revives when lowered (4 then 1)" if revives else "; never revives (4 then 1)")
+    )
+    declared = pruner.rules.count_base + (
+        "" if pruner.rules.count_base == "remaining" else f", revival={pruner.rules.revival}"
+    )
     observed = (f"{base} (2 then 3 prunes {got})" if base else f"2 then 3 prunes {got}") + revival
     agrees = base == pruner.rules.count_base and (base == "remaining" or revives == (pruner.rules.revival == "allowed"))
     return Finding("count base on re-pruning", "-", declared, observed, agrees)

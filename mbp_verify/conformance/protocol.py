@@ -17,7 +17,8 @@ is missing is skipped with a reason):
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,8 +51,12 @@ def has_hook(adapter: object, hook: str) -> bool:
 class FunctionPruner(PrunerAdapter):
     """A plain layerwise callable `fn(weights, n_prune) -> mask` under declared rules."""
 
-    def __init__(self, fn: Callable[[np.ndarray, int], Any], rules: "PrunerRules | dict | str | None" = None,
-                 name: "str | None" = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[[np.ndarray, int], Any],
+        rules: "PrunerRules | dict | str | None" = None,
+        name: "str | None" = None,
+    ) -> None:
         self.fn = fn
         self.rules = coerce_rules(rules)
         self.name = name or getattr(fn, "__qualname__", repr(fn))
@@ -63,8 +68,9 @@ class FunctionPruner(PrunerAdapter):
 class GlobalFunctionPruner(PrunerAdapter):
     """A global callable `fn(layers, total) -> masks`; one layer alone is layerwise pruning."""
 
-    def __init__(self, fn: Callable[[list, int], Any], rules: "PrunerRules | dict | str | None" = None,
-                 name: "str | None" = None) -> None:
+    def __init__(
+        self, fn: Callable[[list, int], Any], rules: "PrunerRules | dict | str | None" = None, name: "str | None" = None
+    ) -> None:
         self.fn = fn
         self.rules = coerce_rules({"scope": "global"}, base=coerce_rules(rules))
         self.name = name or getattr(fn, "__qualname__", repr(fn))

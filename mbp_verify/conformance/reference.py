@@ -7,8 +7,8 @@ and NaN policy `raise`; `global_magnitude_masks` gives the global scope with one
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 
@@ -19,8 +19,16 @@ from .rules import PrunerRules
 
 __all__ = ["ReferencePruner", "REFERENCE_RULES", "reference_pruner"]
 
-REFERENCE_RULES = PrunerRules(ranking="magnitude", tie="index", nan="raise", count="half_even",
-                              count_base="remaining", scope="layer", collapse="allowed", min_kept=0)
+REFERENCE_RULES = PrunerRules(
+    ranking="magnitude",
+    tie="index",
+    nan="raise",
+    count="half_even",
+    count_base="remaining",
+    scope="layer",
+    collapse="allowed",
+    min_kept=0,
+)
 
 
 class ReferencePruner(PrunerAdapter):

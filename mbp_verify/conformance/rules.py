@@ -12,20 +12,30 @@ pruner, or the text form used on the command line: `"tie=any,nan=largest,min_kep
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..engine.counts import ROUNDING_RULES, prune_count_from_pruned_fraction
 from ..errors import InputError
 
-__all__ = ["PrunerRules", "RULE_CHOICES", "COUNT_RULES", "parse_rules", "coerce_rules", "count_rule_parts",
-           "count_from_fraction", "fraction_for_count"]
+__all__ = [
+    "PrunerRules",
+    "RULE_CHOICES",
+    "COUNT_RULES",
+    "parse_rules",
+    "coerce_rules",
+    "count_rule_parts",
+    "count_from_fraction",
+    "fraction_for_count",
+]
 
-_COUNT_RULES = tuple(f"{target}{arith}{r}" for target in ("", "kept:") for arith in ("", "float:", "float32:")
-                     for r in ROUNDING_RULES)
+_COUNT_RULES = tuple(
+    f"{target}{arith}{r}" for target in ("", "kept:") for arith in ("", "float:", "float32:") for r in ROUNDING_RULES
+)
 
 RULE_CHOICES: dict[str, tuple[str, ...]] = {
     "ranking": ("magnitude", "random"),
@@ -42,24 +52,24 @@ RULE_CHOICES: dict[str, tuple[str, ...]] = {
 _MEANINGS = {
     "ranking": "magnitude: prunes the smallest |w|; random: a random subset of the same count",
     "tie": "index: among equal |w| the smaller flat C-order index is pruned first; any: any tied entry; "
-           "keep_all_at_threshold: every entry tied with the smallest kept |w| is kept, so the count falls "
-           "short by exactly the tied entries (TF-MOT)",
+    "keep_all_at_threshold: every entry tied with the smallest kept |w| is kept, so the count falls "
+    "short by exactly the tied entries (TF-MOT)",
     "nan": "raise: NaN input raises; largest/smallest: NaN ranks above/below every number; "
-           "raise_or_largest: either (the spec's two allowed policies)",
+    "raise_or_largest: either (the spec's two allowed policies)",
     "count": "fraction -> count: '[kept:][float:|float32:]<rounding>'; rounding is floor, ceil, half_even, "
-             "half_up or half_down; 'kept:' rounds the KEPT count D*(1-p) (TF-MOT), else the pruned count "
-             "p*D; no prefix rounds the exact decimal, 'float:' the float64 product (torch: round(p*D)), "
-             "'float32:' the float32 product (TF-MOT)",
+    "half_up or half_down; 'kept:' rounds the KEPT count D*(1-p) (TF-MOT), else the pruned count "
+    "p*D; no prefix rounds the exact decimal, 'float:' the float64 product (torch: round(p*D)), "
+    "'float32:' the float32 product (TF-MOT)",
     "cap": "d_minus_1_below_1: a fraction below 1 prunes at most D-1 entries (torch.ao); none: no cap",
     "count_base": "re-pruning with a second count: 'remaining' prunes that many more, "
-                  "'total' means the second count is the new total",
+    "'total' means the second count is the new total",
     "revival": "re-pruning with a smaller total: 'never' keeps earlier pruned entries pruned, "
-               "'allowed' may revive them (torch.ao recomputes the mask)",
+    "'allowed' may revive them (torch.ao recomputes the mask)",
     "scope": "layer: one array at a time; global: one threshold across a list of arrays",
     "collapse": "global scope: 'allowed' may prune a whole layer; 'prevented' keeps >= 1 entry per layer",
     "min_kept": "the pruner never keeps fewer than this many entries (TF-MOT and JaxPruner keep 1)",
     "refuse": "fractions the fraction API refuses (raises on), '|'-separated, e.g. 'refuse=1.0' (TF-MOT); "
-              "'none' for no refusal",
+    "'none' for no refusal",
 }
 
 
@@ -176,7 +186,9 @@ def parse_rules(text: str, base: "PrunerRules | None" = None) -> PrunerRules:
     return coerce_rules(overrides, base=base)
 
 
-def coerce_rules(value: "PrunerRules | Mapping[str, Any] | str | None", base: "PrunerRules | None" = None) -> PrunerRules:
+def coerce_rules(
+    value: "PrunerRules | Mapping[str, Any] | str | None", base: "PrunerRules | None" = None
+) -> PrunerRules:
     """Rules from a PrunerRules, a mapping or the text form, on top of `base`."""
     start = base if base is not None else PrunerRules()
     if value is None:
@@ -248,11 +260,18 @@ def fraction_for_count(rules: PrunerRules, size: int, n_prune: int) -> float:
     candidates = [exact, (target + 0.5) / size, (target - 0.5) / size, (target + 0.25) / size, (target - 0.25) / size]
     for base in list(candidates[:1]):
         candidates += [float(np.nextafter(base, 2.0)), float(np.nextafter(base, -1.0))]
-    candidates += [float(np.nextafter(np.float32(exact), np.float32(2))), float(np.nextafter(np.float32(exact), np.float32(-1)))]
+    candidates += [
+        float(np.nextafter(np.float32(exact), np.float32(2))),
+        float(np.nextafter(np.float32(exact), np.float32(-1))),
+    ]
     if target == size - rules.min_kept and target < size:
         candidates += [1.0, float(np.nextafter(1.0, 0.0)), float(np.nextafter(np.float32(1), np.float32(0)))]
     for fraction in candidates:
-        if 0 <= fraction <= 1 and not rules.refuses(fraction) and rules.expected_from_fraction(size, fraction) == target:
+        if (
+            0 <= fraction <= 1
+            and not rules.refuses(fraction)
+            and rules.expected_from_fraction(size, fraction) == target
+        ):
             return float(fraction)
     raise InputError(f"no fraction makes the rule {rules.count_rule_text()} prune exactly {target} of {size} entries")
 

@@ -2,6 +2,9 @@
 
 from .._deprecation import renamed
 from .activations import ActivationSpec, activation_names, apply_activation, parse_activation
+from .conv import PADDINGS, ConvGeometry, conv2d, conv2d_adjoint, conv_geometry, unfold_conv
+from .convfile import conv_network_from_torch, load_any_network, load_conv_network, save_conv_network
+from .convnet import ConvNetwork, LayerSpec, conv_half_width, layer_spec, sample_conv_network
 from .counts import (
     ROUNDING_RULES,
     prune_count_from_kept_fraction,
@@ -12,9 +15,6 @@ from .counts import (
     validate_alpha,
     validate_count,
 )
-from .conv import PADDINGS, ConvGeometry, conv2d, conv2d_adjoint, conv_geometry, unfold_conv
-from .convfile import conv_network_from_torch, load_any_network, load_conv_network, save_conv_network
-from .convnet import ConvNetwork, LayerSpec, conv_half_width, layer_spec, sample_conv_network
 from .masks import (
     as_weight_array,
     compression_ratio,
@@ -26,7 +26,15 @@ from .masks import (
     pruned_count,
     random_mask,
 )
-from .network import Network, load_layer_arrays, load_network, natural_layer_order, sample_network, save_network, uniform_half_width
+from .network import (
+    Network,
+    load_layer_arrays,
+    load_network,
+    natural_layer_order,
+    sample_network,
+    save_network,
+    uniform_half_width,
+)
 from .prune import NetworkPair, apply_masks, prune_network
 
 __all__ = [
@@ -79,4 +87,4 @@ __all__ = [
 ]
 
 # Deprecated names (renamed in 0.2; removed in the next version).
-__getattr__ = renamed(globals(), {'PrunedNetwork': 'NetworkPair'})
+__getattr__ = renamed(globals(), {"PrunedNetwork": "NetworkPair"})

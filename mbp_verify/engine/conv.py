@@ -85,17 +85,25 @@ class ConvGeometry:
         return np.where((index >= 0) & (index < n), index, n)
 
     def to_dict(self) -> dict:
-        return {"kernel_shape": list(self.kernel_shape), "input_shape": list(self.input_shape),
-                "stride": self.stride, "padding": self.padding, "output_shape": list(self.output_shape)}
+        return {
+            "kernel_shape": list(self.kernel_shape),
+            "input_shape": list(self.input_shape),
+            "stride": self.stride,
+            "padding": self.padding,
+            "output_shape": list(self.output_shape),
+        }
 
 
-def conv_geometry(kernel_shape: "tuple[int, ...]", input_shape: "tuple[int, ...]", stride: int = 1,
-                  padding: str = "zeros") -> ConvGeometry:
+def conv_geometry(
+    kernel_shape: "tuple[int, ...]", input_shape: "tuple[int, ...]", stride: int = 1, padding: str = "zeros"
+) -> ConvGeometry:
     """Validated geometry; InputError names a bad shape, stride or padding."""
     kernel = tuple(int(v) for v in kernel_shape)
     image = tuple(int(v) for v in input_shape)
     if len(kernel) != 4 or min(kernel) < 1:
-        raise InputError(f"a conv kernel has shape (c_out, c_in, kh, kw) with positive sizes, got {tuple(kernel_shape)}")
+        raise InputError(
+            f"a conv kernel has shape (c_out, c_in, kh, kw) with positive sizes, got {tuple(kernel_shape)}"
+        )
     if len(image) != 3 or min(image) < 1:
         raise InputError(f"a conv input has shape (C, H, W) with positive sizes, got {tuple(input_shape)}")
     if kernel[1] != image[0]:
@@ -137,7 +145,7 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: str = "z
     extended[:, :, :h, :w] = batch
     padded = extended[:, :, geometry.source_indices(0)][:, :, :, geometry.source_indices(1)]
     _, kh, kw = k.shape[1:]
-    windows = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, ::geometry.stride, ::geometry.stride]
+    windows = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, :: geometry.stride, :: geometry.stride]
     out = np.tensordot(windows, k, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
     out = np.ascontiguousarray(out)
     return out[0] if single else out
@@ -150,8 +158,9 @@ def _fold_matrix(indices: np.ndarray, size: int) -> np.ndarray:
     return fold[:size]
 
 
-def conv2d_adjoint(y: np.ndarray, kernel: np.ndarray, input_shape: "tuple[int, int, int]", stride: int = 1,
-                   padding: str = "zeros") -> np.ndarray:
+def conv2d_adjoint(
+    y: np.ndarray, kernel: np.ndarray, input_shape: "tuple[int, int, int]", stride: int = 1, padding: str = "zeros"
+) -> np.ndarray:
     """The transpose of the layer applied to a batch (n, c_out, Ho, Wo) (or one (c_out, Ho, Wo))."""
     k = _check_kernel(kernel)
     geometry = conv_geometry(k.shape, input_shape, stride, padding)
@@ -164,14 +173,17 @@ def conv2d_adjoint(y: np.ndarray, kernel: np.ndarray, input_shape: "tuple[int, i
     padded = np.zeros((n, c, rows.size, cols.size))
     for a in range(kh):
         for b in range(kw):
-            padded[:, :, a:a + s * (ho - 1) + 1:s, b:b + s * (wo - 1) + 1:s] += patches[:, :, :, :, a, b].transpose(0, 3, 1, 2)
+            padded[:, :, a : a + s * (ho - 1) + 1 : s, b : b + s * (wo - 1) + 1 : s] += patches[
+                :, :, :, :, a, b
+            ].transpose(0, 3, 1, 2)
     _, h, w = geometry.input_shape
     out = _fold_matrix(rows, h) @ padded @ _fold_matrix(cols, w).T
     return out[0] if single else out
 
 
-def unfold_conv(kernel: np.ndarray, input_shape: "tuple[int, int, int]", stride: int = 1,
-                padding: str = "zeros") -> np.ndarray:
+def unfold_conv(
+    kernel: np.ndarray, input_shape: "tuple[int, int, int]", stride: int = 1, padding: str = "zeros"
+) -> np.ndarray:
     """The dense (out_size, in_size) matrix of the layer, column j = layer(e_j).
 
     A reference for tests and small examples: memory is out_size * in_size floats.

@@ -26,8 +26,9 @@ networks here are bias-free. torch is imported only when a tensor or a file need
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +37,14 @@ from .activations import ActivationSpec
 from .convnet import ConvNetwork, layer_spec
 from .network import META_KEY, Network, read_layer_file
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save_conv_network", "load_conv_network", "load_any_network",
-           "conv_network_from_torch"]
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "save_conv_network",
+    "load_conv_network",
+    "load_any_network",
+    "conv_network_from_torch",
+]
 
 FORMAT_NAME = "mbp_verify.network"
 FORMAT_VERSION = 1
@@ -45,9 +52,13 @@ FORMAT_VERSION = 1
 
 def save_conv_network(path: "str | Path", network: ConvNetwork) -> None:
     """Write W1..WL and the metadata (`__mbp_meta__`) to a `.npz`."""
-    meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "input_shape": list(network.input_shape),
-            "layers": [spec.to_dict() for spec in network.layers],
-            "activations": [str(a) for a in network.activations]}
+    meta = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "input_shape": list(network.input_shape),
+        "layers": [spec.to_dict() for spec in network.layers],
+        "activations": [str(a) for a in network.activations],
+    }
     arrays = {f"W{i + 1}": w for i, w in enumerate(network.weights)}
     np.savez(Path(path), **arrays, **{META_KEY: np.array(json.dumps(meta))})
 
@@ -71,11 +82,14 @@ def load_conv_network(path: "str | Path", activation: "str | ActivationSpec | No
     """Read a network file with metadata; `activation` overrides the stored hidden activations."""
     arrays, text = read_layer_file(path, "network")
     if text is None:
-        raise InputError(f"{str(path)!r} has no layer metadata ({META_KEY}); it is a dense network "
-                         "(load_network or load_any_network read it)")
+        raise InputError(
+            f"{str(path)!r} has no layer metadata ({META_KEY}); it is a dense network "
+            "(load_network or load_any_network read it)"
+        )
     meta = _parse_meta(text, repr(str(path)))
-    return ConvNetwork(arrays, meta["layers"], meta["input_shape"],
-                       meta["activations"] if activation is None else activation)
+    return ConvNetwork(
+        arrays, meta["layers"], meta["input_shape"], meta["activations"] if activation is None else activation
+    )
 
 
 def load_any_network(path: "str | Path", activation: "str | ActivationSpec | None" = None) -> "Network | ConvNetwork":
@@ -150,8 +164,10 @@ def _torch_padding(entry: Mapping, kernel: np.ndarray, index: int) -> str:
         if mode not in ("zeros", "circular"):
             raise InputError(f"layer {index + 1}: padding_mode {mode!r} is not supported (zeros or circular)")
         return mode
-    raise InputError(f"layer {index + 1}: torch padding {padding!r} with a {kh}x{kw} kernel is not supported "
-                     "(use 0, or (k-1)//2 for an odd square kernel)")
+    raise InputError(
+        f"layer {index + 1}: torch padding {padding!r} with a {kh}x{kw} kernel is not supported "
+        "(use 0, or (k-1)//2 for an odd square kernel)"
+    )
 
 
 def conv_network_from_torch(state_dict: "Mapping | str | Path", architecture: "Mapping | str | Path") -> ConvNetwork:

@@ -15,8 +15,9 @@ use `uniform_half_width` as in `sample_network`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -77,8 +78,13 @@ class ConvNetwork:
     activations: tuple[ActivationSpec, ...]
     geometries: tuple["ConvGeometry | None", ...]
 
-    def __init__(self, weights: Sequence[np.ndarray], layers: Sequence["LayerSpec | Mapping | str"],
-                 input_shape: Sequence[int], activations: "str | ActivationSpec | Sequence[str | ActivationSpec]" = "relu"):
+    def __init__(
+        self,
+        weights: Sequence[np.ndarray],
+        layers: Sequence["LayerSpec | Mapping | str"],
+        input_shape: Sequence[int],
+        activations: "str | ActivationSpec | Sequence[str | ActivationSpec]" = "relu",
+    ):
         if isinstance(weights, np.ndarray) or len(weights) == 0:
             raise InputError("a network needs a non-empty list of weight arrays")
         specs = tuple(layer_spec(v) for v in layers)
@@ -163,8 +169,10 @@ class ConvNetwork:
 
     def to_dense(self) -> Network:
         """The equivalent fully connected network (conv layers unfolded): a reference for small nets."""
-        mats = [w if g is None else unfold_conv(w, g.input_shape, g.stride, g.padding)
-                for w, g in zip(self.weights, self.geometries)]
+        mats = [
+            w if g is None else unfold_conv(w, g.input_shape, g.stride, g.padding)
+            for w, g in zip(self.weights, self.geometries)
+        ]
         return Network(mats, self.activations)
 
 

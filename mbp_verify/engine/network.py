@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -59,7 +60,11 @@ class Network:
     weights: tuple[np.ndarray, ...]
     activations: tuple[ActivationSpec, ...]
 
-    def __init__(self, weights: Sequence[np.ndarray], activations: "str | ActivationSpec | Sequence[str | ActivationSpec]" = "relu"):
+    def __init__(
+        self,
+        weights: Sequence[np.ndarray],
+        activations: "str | ActivationSpec | Sequence[str | ActivationSpec]" = "relu",
+    ):
         if isinstance(weights, np.ndarray) or len(weights) == 0:
             raise InputError("a network needs a non-empty list of weight matrices")
         mats = tuple(_check_matrix(w, i) for i, w in enumerate(weights))
@@ -211,8 +216,10 @@ def load_network(path: "str | Path", activation: "str | ActivationSpec" = "relu"
     """Read a network from `.npz` (arrays in natural key order are the layers)."""
     arrays, meta = read_layer_file(path, "network")
     if meta is not None:
-        raise InputError(f"{str(path)!r} holds a network with layer metadata (conv layers); "
-                         "read it with mbp_verify.engine.load_conv_network")
+        raise InputError(
+            f"{str(path)!r} holds a network with layer metadata (conv layers); "
+            "read it with mbp_verify.engine.load_conv_network"
+        )
     return Network(arrays, activation)
 
 

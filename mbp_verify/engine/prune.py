@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
 from ..errors import InputError
+from .convnet import ConvNetwork
 from .counts import prune_count_from_kept_fraction, review_kept_fraction, theorem_prune_count
 from .masks import kept_fraction, magnitude_mask, network_compression_ratio, random_mask
-from .convnet import ConvNetwork
 from .network import Network
 
 __all__ = ["PruningMethod", "NetworkPair", "prune_network", "apply_masks"]

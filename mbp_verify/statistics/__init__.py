@@ -37,4 +37,4 @@ __all__ = [
 ]
 
 # Deprecated names (renamed in 0.2; removed in the next version).
-__getattr__ = renamed(globals(), {'MonteCarloTest': 'MonteCarloResult'})
+__getattr__ = renamed(globals(), {"MonteCarloTest": "MonteCarloResult"})

@@ -106,26 +106,50 @@ class BinomialVerdict:
         side = "upper" if self.test == "guarantee" else "lower"
         relation = "<" if self.test == "guarantee" else ">"
         holds = self.bound < self.delta if self.test == "guarantee" else self.bound > self.delta
-        return (f"{self.test}: {side} bound {self.bound:.4g} {relation if holds else 'not ' + relation} "
-                f"delta={self.delta:g} (k={self.k} of n={self.n}, confidence {self.confidence:g}, {self.method})")
+        return (
+            f"{self.test}: {side} bound {self.bound:.4g} {relation if holds else 'not ' + relation} "
+            f"delta={self.delta:g} (k={self.k} of n={self.n}, confidence {self.confidence:g}, {self.method})"
+        )
 
     def to_dict(self) -> dict:
-        return {"test": self.test, "n": self.n, "k": self.k, "delta": self.delta,
-                "confidence": self.confidence, "bound": self.bound, "pvalue": self.pvalue,
-                "decision": self.decision, "method": self.method}
+        return {
+            "test": self.test,
+            "n": self.n,
+            "k": self.k,
+            "delta": self.delta,
+            "confidence": self.confidence,
+            "bound": self.bound,
+            "pvalue": self.pvalue,
+            "decision": self.decision,
+            "method": self.method,
+        }
 
 
 def guarantee_test(k_not_certified: int, n: int, delta: float, confidence: float) -> BinomialVerdict:
     """Pass when the CP upper bound on P(not certified) is below delta."""
     k, n = validate_counts(k_not_certified, n)
     delta = validate_probability(delta, "delta")
-    return BinomialVerdict("guarantee", n, k, delta, validate_probability(confidence, "confidence"),
-                           clopper_pearson_upper(k, n, confidence), tail_pvalue(k, n, delta, "lower"))
+    return BinomialVerdict(
+        "guarantee",
+        n,
+        k,
+        delta,
+        validate_probability(confidence, "confidence"),
+        clopper_pearson_upper(k, n, confidence),
+        tail_pvalue(k, n, delta, "lower"),
+    )
 
 
 def refutation_test(k_violated: int, n: int, delta: float, confidence: float) -> BinomialVerdict:
     """Refuted when the CP lower bound on P(violated) is above delta."""
     k, n = validate_counts(k_violated, n)
     delta = validate_probability(delta, "delta")
-    return BinomialVerdict("refutation", n, k, delta, validate_probability(confidence, "confidence"),
-                           clopper_pearson_lower(k, n, confidence), tail_pvalue(k, n, delta, "upper"))
+    return BinomialVerdict(
+        "refutation",
+        n,
+        k,
+        delta,
+        validate_probability(confidence, "confidence"),
+        clopper_pearson_lower(k, n, confidence),
+        tail_pvalue(k, n, delta, "upper"),
+    )

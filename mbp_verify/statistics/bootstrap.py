@@ -9,8 +9,8 @@ of log y, so each replicate costs one weighted regression on a handful of points
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -52,9 +52,16 @@ class SlopeFit:
         return self.ci[0] <= value <= self.ci[1]
 
     def to_dict(self) -> dict:
-        return {"slope": self.slope, "ci": list(self.ci), "confidence": self.confidence,
-                "prefactor": self.prefactor, "n_boot": self.n_boot, "x": list(self.x),
-                "n_per_x": list(self.n_per_x), "method": self.method}
+        return {
+            "slope": self.slope,
+            "ci": list(self.ci),
+            "confidence": self.confidence,
+            "prefactor": self.prefactor,
+            "n_boot": self.n_boot,
+            "x": list(self.x),
+            "n_per_x": list(self.n_per_x),
+            "method": self.method,
+        }
 
 
 def _weighted_slopes(logx: np.ndarray, means: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,5 +107,12 @@ def loglog_slope(
     boot_slopes, _ = _weighted_slopes(logx, boot_means, counts)
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(boot_slopes, [tail, 1.0 - tail])
-    return SlopeFit(float(slope), float(intercept), (float(low), float(high)), confidence, n_boot,
-                    tuple(float(v) for v in xs), tuple(int(c) for c in counts))
+    return SlopeFit(
+        float(slope),
+        float(intercept),
+        (float(low), float(high)),
+        confidence,
+        n_boot,
+        tuple(float(v) for v in xs),
+        tuple(int(c) for c in counts),
+    )

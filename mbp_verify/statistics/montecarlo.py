@@ -49,14 +49,22 @@ class MonteCarloResult:
         return (self.statistic - self.null_mean) / self.null_sd
 
     def to_dict(self) -> dict:
-        return {"statistic": self.statistic, "pvalue": self.pvalue, "draws": self.draws,
-                "exceedances": self.exceedances, "alternative": self.alternative,
-                "null_mean": self.null_mean, "null_sd": self.null_sd, "standardized": self.standardized,
-                "method": f"Monte Carlo, (1 + #{{T_b {'>=' if self.alternative == 'greater' else '<='} T}}) / (B + 1)"}
+        return {
+            "statistic": self.statistic,
+            "pvalue": self.pvalue,
+            "draws": self.draws,
+            "exceedances": self.exceedances,
+            "alternative": self.alternative,
+            "null_mean": self.null_mean,
+            "null_sd": self.null_sd,
+            "standardized": self.standardized,
+            "method": f"Monte Carlo, (1 + #{{T_b {'>=' if self.alternative == 'greater' else '<='} T}}) / (B + 1)",
+        }
 
 
-def monte_carlo_test(statistic: float, null_statistics: "np.ndarray | list[float]",
-                     alternative: Alternative = "greater") -> MonteCarloResult:
+def monte_carlo_test(
+    statistic: float, null_statistics: "np.ndarray | list[float]", alternative: Alternative = "greater"
+) -> MonteCarloResult:
     """p = (1 + #{T_b >= T}) / (B + 1) ("greater"), or with <= ("less"); exact at every B >= 1."""
     observed = float(statistic)
     null = np.asarray(null_statistics, dtype=np.float64)

@@ -6,8 +6,8 @@ tests, and is uniformly more powerful than Bonferroni.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -31,8 +31,13 @@ class HolmResult:
         return any(self.rejected)
 
     def to_dict(self) -> dict:
-        return {"method": "holm", "alpha": self.alpha, "pvalues": list(self.pvalues),
-                "adjusted": list(self.adjusted), "rejected": list(self.rejected)}
+        return {
+            "method": "holm",
+            "alpha": self.alpha,
+            "pvalues": list(self.pvalues),
+            "adjusted": list(self.adjusted),
+            "rejected": list(self.rejected),
+        }
 
 
 def holm(pvalues: Sequence[float], alpha: float = 0.05) -> HolmResult:
@@ -49,4 +54,6 @@ def holm(pvalues: Sequence[float], alpha: float = 0.05) -> HolmResult:
     adjusted_sorted = np.minimum(np.maximum.accumulate(scaled), 1.0)
     adjusted = np.empty(m)
     adjusted[order] = adjusted_sorted
-    return HolmResult(tuple(values.tolist()), tuple(adjusted.tolist()), tuple(bool(a <= alpha) for a in adjusted), alpha)
+    return HolmResult(
+        tuple(values.tolist()), tuple(adjusted.tolist()), tuple(bool(a <= alpha) for a in adjusted), alpha
+    )

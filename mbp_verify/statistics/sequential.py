@@ -17,8 +17,9 @@ seen so far and G(t) the exact probability under p = delta that the full design 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from scipy import stats
@@ -128,13 +129,21 @@ class GroupSequentialDesign:
         return min(1.0, float(_stop_probabilities(self.looks, bounds, self.direction, self.delta).sum()))
 
     def to_dict(self) -> dict:
-        return {"method": "group-sequential exact binomial (one nominal level, exact crossing probability)",
-                "direction": self.direction, "looks": list(self.looks), "delta": self.delta,
-                "level": self.level, "nominal_level": self.nominal, "boundaries": list(self.boundaries),
-                "exact_error_rate": self.error_rate()}
+        return {
+            "method": "group-sequential exact binomial (one nominal level, exact crossing probability)",
+            "direction": self.direction,
+            "looks": list(self.looks),
+            "delta": self.delta,
+            "level": self.level,
+            "nominal_level": self.nominal,
+            "boundaries": list(self.boundaries),
+            "exact_error_rate": self.error_rate(),
+        }
 
 
-def group_sequential_design(looks: Sequence[int], delta: float, level: float, direction: Direction) -> GroupSequentialDesign:
+def group_sequential_design(
+    looks: Sequence[int], delta: float, level: float, direction: Direction
+) -> GroupSequentialDesign:
     """Calibrate the largest nominal level whose exact sequential error rate is <= `level`."""
     checked = tuple(validate_integer(n, "a look (trial count)", 1) for n in looks)
     if not checked or any(b <= a for a, b in zip(checked, checked[1:])):
@@ -154,4 +163,6 @@ def group_sequential_design(looks: Sequence[int], delta: float, level: float, di
             nominal, lo = float(candidates[mid]), mid + 1
         else:
             hi = mid - 1
-    return GroupSequentialDesign(checked, delta, level, direction, nominal, _boundaries(table, nominal, direction), table)
+    return GroupSequentialDesign(
+        checked, delta, level, direction, nominal, _boundaries(table, nominal, direction), table
+    )

@@ -18,8 +18,16 @@ from typing import Any
 
 import pytest
 
-__all__ = ["FALSE_FAILURE_LIMIT", "COLLECTED_SHARES", "COLLECTED_FILES", "BudgetResult", "declared_share",
-           "collect_shares", "record_collection", "false_failure_budget"]
+__all__ = [
+    "FALSE_FAILURE_LIMIT",
+    "COLLECTED_SHARES",
+    "COLLECTED_FILES",
+    "BudgetResult",
+    "declared_share",
+    "collect_shares",
+    "record_collection",
+    "false_failure_budget",
+]
 
 FALSE_FAILURE_LIMIT = 1e-4
 # Where the property suite's conftest keeps what it collected, for the budget property to read.
@@ -83,8 +91,10 @@ class BudgetResult:
 
     def statement(self) -> str:
         relation = "<=" if self.holds else ">"
-        return (f"false-failure shares of {len(self.statistical())} statistical properties sum to "
-                f"{self.total:.4g} {relation} limit {self.limit:g}")
+        return (
+            f"false-failure shares of {len(self.statistical())} statistical properties sum to "
+            f"{self.total:.4g} {relation} limit {self.limit:g}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"shares": self.statistical(), "total": self.total, "limit": self.limit, "holds": self.holds}

@@ -34,9 +34,19 @@ __all__ = ["HYPOTHESIS_PROFILES", "pytest_addoption", "pytest_configure"]
 # No `explain` phase: on array inputs it re-runs a failing property for tens of seconds to
 # annotate the example, which would dominate check-pruner's run time on a buggy pruner.
 _PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
-_COMMON = dict(derandomize=True, database=None, deadline=None, print_blob=False, phases=_PHASES,
-               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                      HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+_COMMON = dict(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=False,
+    phases=_PHASES,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 HYPOTHESIS_PROFILES = {"mbp-quick": 15, "mbp-default": 60, "mbp-thorough": 500}
 for _name, _examples in HYPOTHESIS_PROFILES.items():
     settings.register_profile(_name, max_examples=_examples, **_COMMON)
@@ -49,25 +59,58 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mbp_verify", "mbp-verify property suite")
     group.addoption("--mbp-report-dir", default=None, help="write the mbp-verify run report into this folder")
     group.addoption("--mbp-seed", type=int, default=None, help="root seed for property randomness")
-    group.addoption("--mbp-profile", default=None, choices=sorted(HYPOTHESIS_PROFILES),
-                    help="Hypothesis profile for the property suite")
+    group.addoption(
+        "--mbp-profile",
+        default=None,
+        choices=sorted(HYPOTHESIS_PROFILES),
+        help="Hypothesis profile for the property suite",
+    )
     group.addoption("--mbp-command", default="run", help=argparse_suppress())
     group.addoption("--mbp-target", default="reference engine", help=argparse_suppress())
-    group.addoption("--mbp-pruner", default=None, metavar="MODULE:ATTR",
-                    help="run the pruner conformance properties (properties/pruner) against this pruner")
-    group.addoption("--mbp-rules", default=None, metavar="KEY=VALUE,...",
-                    help="override the pruner's declared rules, e.g. 'tie=any,nan=largest,min_kept=1'")
-    group.addoption("--mbp-global", action="store_true", default=False,
-                    help="the pruner is global: fn(list_of_arrays, total) -> list_of_masks")
-    group.addoption("--mbp-timeout", type=float, default=None, metavar="SECONDS",
-                    help="per-call time limit for the pruner under test (status 'error' when exceeded)")
-    group.addoption("--mbp-counterexample-dir", default=None, metavar="DIR",
-                    help="save each failing property's minimal input here as a replayable .npz")
+    group.addoption(
+        "--mbp-pruner",
+        default=None,
+        metavar="MODULE:ATTR",
+        help="run the pruner conformance properties (properties/pruner) against this pruner",
+    )
+    group.addoption(
+        "--mbp-rules",
+        default=None,
+        metavar="KEY=VALUE,...",
+        help="override the pruner's declared rules, e.g. 'tie=any,nan=largest,min_kept=1'",
+    )
+    group.addoption(
+        "--mbp-global",
+        action="store_true",
+        default=False,
+        help="the pruner is global: fn(list_of_arrays, total) -> list_of_masks",
+    )
+    group.addoption(
+        "--mbp-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="per-call time limit for the pruner under test (status 'error' when exceeded)",
+    )
+    group.addoption(
+        "--mbp-counterexample-dir",
+        default=None,
+        metavar="DIR",
+        help="save each failing property's minimal input here as a replayable .npz",
+    )
     group.addoption("--mbp-counterexample-label", default=None, help=argparse_suppress())
-    group.addoption("--mbp-baseline", default=None, metavar="FILE",
-                    help="compare the pruner's masks with this recorded baseline (property pruner.baseline_unchanged)")
-    group.addoption("--mbp-strict", action="store_true", default=False,
-                    help="failing advisory properties fail the session too (default: reported only, as check-pruner does)")
+    group.addoption(
+        "--mbp-baseline",
+        default=None,
+        metavar="FILE",
+        help="compare the pruner's masks with this recorded baseline (property pruner.baseline_unchanged)",
+    )
+    group.addoption(
+        "--mbp-strict",
+        action="store_true",
+        default=False,
+        help="failing advisory properties fail the session too (default: reported only, as check-pruner does)",
+    )
 
 
 def _add_pruner_suite(config: pytest.Config) -> None:
@@ -184,8 +227,12 @@ def _counterexample(excinfo: "pytest.ExceptionInfo[BaseException]") -> "str | No
     notes: list[str] = []
     for exc in [excinfo.value, *_leaf_exceptions(excinfo.value)]:
         for note in getattr(exc, "__notes__", []) or []:
-            if note not in notes and ("Falsifying" in note or "example" in note.lower() or "(" in note
-                                      or note.startswith("input of the failing check")):
+            if note not in notes and (
+                "Falsifying" in note
+                or "example" in note.lower()
+                or "(" in note
+                or note.startswith("input of the failing check")
+            ):
                 notes.append(note)
     text = "\n".join(line for line in "\n".join(notes).splitlines() if not line.strip().startswith(_NOISE))
     return text or None
@@ -232,9 +279,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return
     evidence = item.stash.get(_evidence_key, {})
     result = ItemResult(
-        property_id=marker.kwargs["id"], statement=marker.kwargs["statement"], source=marker.kwargs["source"],
-        tier=marker.kwargs.get("tier", "required"), nodeid=item.nodeid, status=status, message=message,
-        counterexample=counterexample, evidence=json_ready(evidence, unknown_as_text=True), duration_s=report.duration,
+        property_id=marker.kwargs["id"],
+        statement=marker.kwargs["statement"],
+        source=marker.kwargs["source"],
+        tier=marker.kwargs.get("tier", "required"),
+        nodeid=item.nodeid,
+        status=status,
+        message=message,
+        counterexample=counterexample,
+        evidence=json_ready(evidence, unknown_as_text=True),
+        duration_s=report.duration,
     )
     report.user_properties.append((_RESULT_KEY, json.dumps(result.to_dict(), default=str)))
 
@@ -274,7 +328,8 @@ class _Verdict:
         if self.advisory:
             terminalreporter.write_line(
                 f"mbp-verify: {len(self.advisory)} advisory propert{'y' if len(self.advisory) == 1 else 'ies'} failed "
-                "(reported, not failing the run; --mbp-strict makes them fail)")
+                "(reported, not failing the run; --mbp-strict makes them fail)"
+            )
 
 
 class _ReportCollector:
@@ -303,7 +358,11 @@ class _ReportCollector:
         from ..seeding import DEFAULT_ROOT_SEED
 
         seed = self.config.getoption("mbp_seed")
-        workers = self.config.getoption("numprocesses", default=None) if self.config.pluginmanager.hasplugin("xdist") else None
+        workers = (
+            self.config.getoption("numprocesses", default=None)
+            if self.config.pluginmanager.hasplugin("xdist")
+            else None
+        )
         return {
             "command": self.config.getoption("mbp_command"),
             "target": self.config.getoption("mbp_pruner") or self.config.getoption("mbp_target"),
@@ -316,5 +375,3 @@ class _ReportCollector:
             "versions": package_versions(),
             "platform": platform.platform(),
         }
-
-

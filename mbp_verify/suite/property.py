@@ -35,8 +35,9 @@ PROPERTY_ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def mbp_property(*, id: str, statement: str, source: str, tier: Tier = "required",
-                 false_failure: float = 0.0) -> Callable[[F], F]:
+def mbp_property(
+    *, id: str, statement: str, source: str, tier: Tier = "required", false_failure: float = 0.0
+) -> Callable[[F], F]:
     """Attach the property's stable id, one-line statement, source and tier to a test.
 
     `false_failure` is the property's share of the suite's false-failure budget: an upper bound on
@@ -48,11 +49,11 @@ def mbp_property(*, id: str, statement: str, source: str, tier: Tier = "required
         raise ValueError(f"property id {id!r} must be dotted lowercase, e.g. 'mask.exact_count'")
     if tier not in ("required", "advisory"):
         raise ValueError(f"tier must be 'required' or 'advisory', got {tier!r}")
-    if isinstance(false_failure, bool) or not isinstance(false_failure, (int, float)) \
-            or not 0.0 <= false_failure < 1.0:
+    if isinstance(false_failure, bool) or not isinstance(false_failure, (int, float)) or not 0.0 <= false_failure < 1.0:
         raise ValueError(f"false_failure must be a probability in [0, 1), got {false_failure!r}")
-    marker = pytest.mark.mbp_property(id=id, statement=statement, source=source, tier=tier,
-                                      false_failure=float(false_failure))
+    marker = pytest.mark.mbp_property(
+        id=id, statement=statement, source=source, tier=tier, false_failure=float(false_failure)
+    )
 
     def decorate(test: F) -> F:
         return marker(test)

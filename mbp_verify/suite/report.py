@@ -16,7 +16,15 @@ from ..reports.atomic import atomic_write_json, atomic_write_text
 from ..reports.folders import staged_folder
 from .results import PropertyResult, run_exit_code
 
-__all__ = ["REPORT_SCHEMA", "REPORT_SCHEMA_VERSION", "build_report", "write_run_report", "render_markdown", "render_junit", "status_counts"]
+__all__ = [
+    "REPORT_SCHEMA",
+    "REPORT_SCHEMA_VERSION",
+    "build_report",
+    "write_run_report",
+    "render_markdown",
+    "render_junit",
+    "status_counts",
+]
 
 REPORT_SCHEMA = "mbp-verify/report"
 REPORT_SCHEMA_VERSION = 1
@@ -31,7 +39,9 @@ def status_counts(results: Sequence[PropertyResult]) -> dict[str, int]:
 
 def build_report(metadata: dict[str, Any], results: Sequence[PropertyResult]) -> dict[str, Any]:
     """The report.json document."""
-    required_not_passed = [r.id for r in results if r.tier == "required" and r.status in ("fail", "error", "inconclusive")]
+    required_not_passed = [
+        r.id for r in results if r.tier == "required" and r.status in ("fail", "error", "inconclusive")
+    ]
     return {
         "schema": REPORT_SCHEMA,
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -63,7 +73,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"# mbp-verify report: {run.get('command', 'run')}",
         "",
         f"- target: `{run.get('target', 'reference engine')}`",
-        f"- seed: {run.get('seed')}, Hypothesis profile: {run.get('hypothesis_profile')}, workers: {run.get('workers')}",
+        f"- seed: {run.get('seed')}, Hypothesis profile: {run.get('hypothesis_profile')}, workers: "
+        f"{run.get('workers')}",
         f"- duration: {run.get('duration_s', 0):.1f} s, started {run.get('started')}",
         f"- statuses: {counts}; exit code {summary['exit_code']}",
         "",
@@ -104,7 +115,9 @@ def render_junit(report: dict[str, Any]) -> str:
     )
     for prop in report["properties"]:
         duration = sum(i["duration_s"] for i in prop["items"])
-        case = ET.SubElement(suite, "testcase", classname=f"mbp_verify.{prop['tier']}", name=prop["id"], time=f"{duration:.3f}")
+        case = ET.SubElement(
+            suite, "testcase", classname=f"mbp_verify.{prop['tier']}", name=prop["id"], time=f"{duration:.3f}"
+        )
         text = "\n".join(filter(None, [prop["message"], prop["counterexample"]]))
         if prop["status"] == "fail":
             ET.SubElement(case, "failure", message=_cell(prop["statement"], 200)).text = text

@@ -110,8 +110,16 @@ def aggregate(items: Iterable[ItemResult]) -> list[PropertyResult]:
     for pid in sorted(groups):
         members = sorted(groups[pid], key=lambda i: i.nodeid)
         first = members[0]
-        results.append(PropertyResult(pid, first.statement, first.source, first.tier,
-                                      combine_statuses(i.status for i in members), tuple(members)))
+        results.append(
+            PropertyResult(
+                pid,
+                first.statement,
+                first.source,
+                first.tier,
+                combine_statuses(i.status for i in members),
+                tuple(members),
+            )
+        )
     return results
 
 

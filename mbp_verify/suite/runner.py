@@ -25,12 +25,21 @@ from .._environment import pin_blas_threads_for_children, single_thread_env
 from ..errors import InputError
 from ..lifeline import die_with_parent
 
-__all__ = ["properties_dir", "SuiteRun", "run_property_suite", "single_thread_env", "pin_blas_threads_for_children",
-           "validate_selection", "property_ids", "count_tests"]
+__all__ = [
+    "properties_dir",
+    "SuiteRun",
+    "run_property_suite",
+    "single_thread_env",
+    "pin_blas_threads_for_children",
+    "validate_selection",
+    "property_ids",
+    "count_tests",
+]
 
 _PYTEST_OK, _PYTEST_TESTS_FAILED, _PYTEST_NO_TESTS = 0, 1, 5
 _TEST_RE = re.compile(r"^def (test_\w+)", re.M)
 _ID_RE = re.compile(r"""id\s*=\s*["']([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)["']""")
+
 
 def properties_dir() -> Path:
     """The formal property suite: `properties/` of a source checkout, or the installed copy."""
@@ -63,7 +72,8 @@ class SuiteRun:
             return verdict
         counts = self.report["summary"].get("status_counts", {})
         explained = self.pytest_exit_code == _PYTEST_TESTS_FAILED and any(
-            counts.get(s) for s in ("fail", "error", "inconclusive"))  # failed advisory properties
+            counts.get(s) for s in ("fail", "error", "inconclusive")
+        )  # failed advisory properties
         return verdict if explained else max(verdict, 1)
 
     @property
@@ -113,8 +123,14 @@ def count_tests(paths: Sequence[str]) -> int:
 
 def _test_names(paths: Sequence[str]) -> list[str]:
     suite = properties_dir()
-    return sorted({name for path in paths for file in sorted((suite / path).rglob("test_*.py"))
-                   for name in _TEST_RE.findall(file.read_text(encoding="utf-8"))})
+    return sorted(
+        {
+            name
+            for path in paths
+            for file in sorted((suite / path).rglob("test_*.py"))
+            for name in _TEST_RE.findall(file.read_text(encoding="utf-8"))
+        }
+    )
 
 
 def _spread(values: list[str], count: int) -> list[str]:
@@ -123,8 +139,10 @@ def _spread(values: list[str], count: int) -> list[str]:
 
 def _examples(paths: Sequence[str], count: int = 4) -> str:
     names, ids = _test_names(paths), property_ids(paths)
-    return (f"-k matches test names such as {', '.join(_spread(names, count))} "
-            f"(properties such as {', '.join(_spread(ids, count))}; {len(ids)} in all)")
+    return (
+        f"-k matches test names such as {', '.join(_spread(names, count))} "
+        f"(properties such as {', '.join(_spread(ids, count))}; {len(ids)} in all)"
+    )
 
 
 def run_property_suite(
@@ -150,12 +168,34 @@ def run_property_suite(
         args += ["-p", "mbp_verify.suite.plugin"]
     args += ["-p", "mbp_verify.suite.lifeline_plugin"]
     args += [
-        "-p", "no:cacheprovider", "-p", "no:benchmark", "-o", "addopts=", "-o", "console_output_style=classic",
-        "--rootdir", str(suite.parent), "--mbp-report-dir", str(report_dir.resolve()),
-        "--mbp-seed", str(seed), "--mbp-profile", profile, "--mbp-command", command,
-        "--mbp-target", target, "-n", str(workers if workers > 1 else 0),
-        "-m", "" if include_slow else "not slow",
-        "-q" if quiet else "-v", "--no-header", "-rN", "--tb=no",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:benchmark",
+        "-o",
+        "addopts=",
+        "-o",
+        "console_output_style=classic",
+        "--rootdir",
+        str(suite.parent),
+        "--mbp-report-dir",
+        str(report_dir.resolve()),
+        "--mbp-seed",
+        str(seed),
+        "--mbp-profile",
+        profile,
+        "--mbp-command",
+        command,
+        "--mbp-target",
+        target,
+        "-n",
+        str(workers if workers > 1 else 0),
+        "-m",
+        "" if include_slow else "not slow",
+        "-q" if quiet else "-v",
+        "--no-header",
+        "-rN",
+        "--tb=no",
         *extra_args,
     ]
     env = single_thread_env()
@@ -165,7 +205,9 @@ def run_property_suite(
     returncode = _stream_to_stderr(args, env=env, cwd=suite.parent)
     report_file = report_dir / "report.json"
     report = json.loads(report_file.read_text()) if report_file.is_file() else None
-    if "-k" in extra_args and (returncode == _PYTEST_NO_TESTS or (report is not None and not report["summary"].get("properties"))):
+    if "-k" in extra_args and (
+        returncode == _PYTEST_NO_TESTS or (report is not None and not report["summary"].get("properties"))
+    ):
         shutil.rmtree(report_dir, ignore_errors=True)
         expression = extra_args[list(extra_args).index("-k") + 1]
         raise InputError(f"-k {expression!r} selects no property; {_examples(paths)}")
@@ -175,8 +217,16 @@ def run_property_suite(
 def _stream_to_stderr(args: list[str], *, env: dict[str, str], cwd: Path) -> int:
     """Run `args`, forwarding its output to our stderr as it comes (progress, not results)."""
     parent = os.getpid()
-    with subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, bufsize=1, preexec_fn=lambda: die_with_parent(parent)) as process:
+    with subprocess.Popen(
+        args,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        preexec_fn=lambda: die_with_parent(parent),
+    ) as process:
         assert process.stdout is not None
         for line in process.stdout:
             sys.stderr.write(line)

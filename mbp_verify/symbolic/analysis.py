@@ -41,7 +41,11 @@ def _algebraic(numerator: sp.Expr) -> bool:
 def _exp_polynomial(factor: sp.Expr) -> bool:
     """A polynomial in one exp, tanh or sinh of a linear argument, e.g. exp(-x) - 1 (solveset inverts it)."""
     atoms = factor.atoms(sp.exp, sp.tanh, sp.sinh)
-    if len(atoms) != 1 or not next(iter(atoms)).args[0].is_polynomial(X) or sp.degree(next(iter(atoms)).args[0], X) != 1:
+    if (
+        len(atoms) != 1
+        or not next(iter(atoms)).args[0].is_polynomial(X)
+        or sp.degree(next(iter(atoms)).args[0], X) != 1
+    ):
         return False
     g = sp.Dummy("g")
     replaced = factor.subs(atoms.pop(), g)
@@ -57,10 +61,11 @@ def split_pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Interval]]:
     try:
         expr_sets = folded.as_expr_set_pairs(sp.Reals)
     except NotImplementedError:  # e.g. Abs(sin(x)): kinks at infinitely many points
-        raise InputError(f"activation {expr} has kinks sympy cannot list (infinitely many?); "
-                         "write it with finitely many kinks") from None
+        raise InputError(
+            f"activation {expr} has kinks sympy cannot list (infinitely many?); write it with finitely many kinks"
+        ) from None
     for piece, where in expr_sets:
-        for interval in (where.args if isinstance(where, sp.Union) else (where,)):
+        for interval in where.args if isinstance(where, sp.Union) else (where,):
             if isinstance(interval, sp.Interval) and interval.measure != 0:
                 pairs.append((piece, interval))
     return pairs
@@ -126,8 +131,10 @@ def critical_points(derivative: sp.Expr, interval: sp.Interval, steps: list[str]
     lo = max(float(interval.start), _SCAN[0])
     hi = min(float(interval.end), _SCAN[1])
     roots = numeric_roots(second, lo, hi)
-    steps.append(f"  sigma'' = 0 is transcendental on {open_piece}: {len(roots)} candidate point(s) on [{lo:g}, {hi:g}] "
-                 f"(roots in 30-digit verified sign-change brackets, ends of saturated runs): {[round(r, 12) for r in roots]}")
+    steps.append(
+        f"  sigma'' = 0 is transcendental on {open_piece}: {len(roots)} candidate point(s) on [{lo:g}, {hi:g}] "
+        f"(roots in 30-digit verified sign-change brackets, ends of saturated runs): {[round(r, 12) for r in roots]}"
+    )
     return [(sp.Float(r, DIGITS), False) for r in roots]
 
 
@@ -165,8 +172,10 @@ def check_real_on_reals(expr: sp.Expr, pieces: list[tuple[sp.Expr, sp.Interval]]
         except (NotImplementedError, TypeError, ValueError):
             missing = sp.S.EmptySet  # undecided: the scan below still looks
         if missing != sp.S.EmptySet:
-            raise InputError(f"activation {expr} is not a finite, continuous real function on all of R "
-                             f"(it fails on {_describe(missing)})")
+            raise InputError(
+                f"activation {expr} is not a finite, continuous real function on all of R "
+                f"(it fails on {_describe(missing)})"
+            )
         lo, hi = max(float(interval.start), _SCAN[0]), min(float(interval.end), _SCAN[1])
         grid = np.linspace(lo, hi, 2001)[1:-1]
         with np.errstate(all="ignore"):
@@ -181,7 +190,9 @@ def check_real_on_reals(expr: sp.Expr, pieces: list[tuple[sp.Expr, sp.Interval]]
                 except (ValueError, ZeroDivisionError, OverflowError):
                     value = mpmath.nan
             if not (isinstance(value, mpmath.mpf) and mpmath.isfinite(value)):
-                raise InputError(f"activation {expr} is not a finite real function on all of R (e.g. at x = {point:.6g})")
+                raise InputError(
+                    f"activation {expr} is not a finite real function on all of R (e.g. at x = {point:.6g})"
+                )
 
 
 def _describe(points: sp.Set) -> str:
@@ -198,8 +209,11 @@ def jumps(pieces: list[tuple[sp.Expr, sp.Interval]], steps: list[str]) -> list[f
         if point != right_interval.start or point.is_infinite:
             continue
         a, b = one_sided_limit(left, point, "-", steps), one_sided_limit(right, point, "+", steps)
-        if a.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or b.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or \
-                abs(float(sp.N((a - b).subs(CONSTANT_VALUES), DIGITS))) > 1e-25:
+        if (
+            a.has(sp.oo, -sp.oo, sp.zoo, sp.nan)
+            or b.has(sp.oo, -sp.oo, sp.zoo, sp.nan)
+            or abs(float(sp.N((a - b).subs(CONSTANT_VALUES), DIGITS))) > 1e-25
+        ):
             steps.append(f"  sigma jumps at x = {point}: left limit {a}, right limit {b}")
             found.append(float(point))
     return found

@@ -10,7 +10,7 @@ valid ascent direction).
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
@@ -21,7 +21,7 @@ from .registry import CONSTANT_VALUES, X, symbolic_activation
 __all__ = ["activation_derivative"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _lambdified(spec: ActivationSpec) -> Callable[[np.ndarray], np.ndarray]:
     _, expr = symbolic_activation(spec)
     folded = sp.piecewise_fold(expr) if isinstance(expr, sp.Piecewise) else expr

@@ -20,14 +20,14 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import mpmath
 import sympy as sp
 from mpmath import iv
 
-from .intervals import THETA, Box, Undefined, canonical, compile_enclosure, interval, intersect, precision
+from .intervals import THETA, Box, Undefined, canonical, compile_enclosure, intersect, interval, precision
 from .registry import X
 
 __all__ = ["PieceSlopes", "SlopeExtremes", "slope_extremes"]
@@ -52,7 +52,11 @@ class PieceSlopes:
         if len(arguments) == 1 and next(iter(arguments)).has(X) and not first.has(sp.tan):
             (argument,) = arguments
             relaxed = first.xreplace({sp.sin(argument): sp.sin(THETA), sp.cos(argument): sp.cos(THETA)})
-            self.angle = (compile_enclosure(argument), compile_enclosure(relaxed), compile_enclosure(sp.diff(relaxed, THETA)))
+            self.angle = (
+                compile_enclosure(argument),
+                compile_enclosure(relaxed),
+                compile_enclosure(sp.diff(relaxed, THETA)),
+            )
 
     def point(self, x) -> "object | None":
         """Enclosure of sigma'(x) at one point (None where it cannot be evaluated)."""
@@ -119,6 +123,7 @@ def _cut(value, lo, hi):
 
 def _angle_search(relaxed, d_theta, box):
     """Enclosure of the relaxed sigma'(x, theta) over x in box and all theta: branch-and-bound on theta."""
+
     def enclose(t0, t1):
         theta = iv.mpf([t0, t1])
         value = relaxed(Box(box, theta))
@@ -283,9 +288,16 @@ def slope_extremes(pieces: list[PieceSlopes], *, seconds: float = 20.0, max_boxe
         up = _search(pieces, 1, deadline, max_boxes, cache)
         down = _search(pieces, -1, deadline, max_boxes, cache)
     return SlopeExtremes(
-        sup_bound=_float_up(up[0]), sup_attained=_float_down(up[1]), sup_where=float(up[2]), sup_at_end=up[3],
-        inf_bound=-_float_up(down[0]), inf_attained=-_float_down(down[1]), inf_where=float(down[2]), inf_at_end=down[3],
-        boxes=up[4] + down[4], converged=up[5] and down[5],
+        sup_bound=_float_up(up[0]),
+        sup_attained=_float_down(up[1]),
+        sup_where=float(up[2]),
+        sup_at_end=up[3],
+        inf_bound=-_float_up(down[0]),
+        inf_attained=-_float_down(down[1]),
+        inf_where=float(down[2]),
+        inf_at_end=down[3],
+        boxes=up[4] + down[4],
+        converged=up[5] and down[5],
     )
 
 

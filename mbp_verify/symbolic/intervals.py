@@ -20,9 +20,9 @@ each intersected with the plain enclosure (both are sound, so the intersection i
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator
 
 import mpmath
 import sympy as sp
@@ -30,7 +30,19 @@ from mpmath import iv
 
 from .registry import CONSTANT_VALUES, X
 
-__all__ = ["PREC", "THETA", "precision", "Box", "Undefined", "Unsupported", "canonical", "compile_enclosure", "interval", "hull", "intersect"]
+__all__ = [
+    "PREC",
+    "THETA",
+    "precision",
+    "Box",
+    "Undefined",
+    "Unsupported",
+    "canonical",
+    "compile_enclosure",
+    "interval",
+    "hull",
+    "intersect",
+]
 
 PREC = 80  # working precision (bits) of every interval operation
 THETA = sp.Symbol("theta", real=True)  # a free angle standing for an unbounded sin/cos argument
@@ -122,7 +134,9 @@ def _sinh(z):
 
 
 def _cosh(z):
-    ends = hull((iv.exp(interval(z.a)) + iv.exp(-interval(z.a))) / 2, (iv.exp(interval(z.b)) + iv.exp(-interval(z.b))) / 2)
+    ends = hull(
+        (iv.exp(interval(z.a)) + iv.exp(-interval(z.a))) / 2, (iv.exp(interval(z.b)) + iv.exp(-interval(z.b))) / 2
+    )
     return hull(ends, iv.mpf(1)) if z.a <= 0 <= z.b else ends
 
 
@@ -151,8 +165,20 @@ def _sign(z):
 
 
 _UNARY: dict[type, Callable] = {
-    sp.exp: iv.exp, sp.log: _log, sp.sin: iv.sin, sp.cos: iv.cos, sp.tanh: _tanh, sp.sinh: _sinh, sp.cosh: _cosh,
-    sp.sech: lambda z: 1 / _cosh(z), sp.atan: _ATAN, sp.asinh: _ASINH, sp.erf: _ERF, sp.erfc: lambda z: 1 - _ERF(z), sp.Abs: _abs, sp.sign: _sign,
+    sp.exp: iv.exp,
+    sp.log: _log,
+    sp.sin: iv.sin,
+    sp.cos: iv.cos,
+    sp.tanh: _tanh,
+    sp.sinh: _sinh,
+    sp.cosh: _cosh,
+    sp.sech: lambda z: 1 / _cosh(z),
+    sp.atan: _ATAN,
+    sp.asinh: _ASINH,
+    sp.erf: _ERF,
+    sp.erfc: lambda z: 1 - _ERF(z),
+    sp.Abs: _abs,
+    sp.sign: _sign,
 }
 
 
@@ -160,11 +186,13 @@ def _power(base, exponent: sp.Expr, exponent_fn: Enclosure) -> Callable[[Box, ob
     if isinstance(exponent, sp.Integer):
         n = int(exponent)
         if n >= 0:
-            return lambda box, b: b ** n
+            return lambda box, b: b**n
+
         def negative(box, b):
             if b.a <= 0 <= b.b:
                 raise Undefined("division by a possibly zero number")
             return 1 / b ** (-n)
+
         return negative
     if exponent == sp.Rational(1, 2):
         return lambda box, b: _sqrt(b)
@@ -242,7 +270,9 @@ class _Compiler:
         if isinstance(e, (sp.Max, sp.Min)):
             parts = [self(a) for a in e.args]
             pick = max if isinstance(e, sp.Max) else min
-            return lambda box: (lambda vs: iv.mpf([pick(v.a for v in vs), pick(v.b for v in vs)]))([p(box) for p in parts])
+            return lambda box: (lambda vs: iv.mpf([pick(v.a for v in vs), pick(v.b for v in vs)]))(
+                [p(box) for p in parts]
+            )
         if isinstance(e, sp.Piecewise):
             parts = [self(piece) for piece, _ in e.args]  # every branch: a hull, sound whichever applies
 
@@ -251,6 +281,7 @@ class _Compiler:
                 for p in parts[1:]:
                     value = hull(value, p(box))
                 return value
+
             return branches
         raise Unsupported(f"no interval enclosure for {type(e).__name__} in {e}")
 
@@ -262,6 +293,7 @@ class _Compiler:
             for f in fns[1:]:
                 value = value + f(box)
             return value
+
         return total
 
     def _rational(self, node: sp.Expr, plain: Enclosure) -> Enclosure:
@@ -284,6 +316,7 @@ class _Compiler:
                 except Undefined:
                     pass
             return value
+
         return tightened
 
     def _mul(self, e: sp.Expr) -> Enclosure:
@@ -327,6 +360,7 @@ class _Compiler:
                 return value
             top = _abs(end).b
             return intersect(value, iv.mpf([-top, 0]) if negative else iv.mpf([0, top]))
+
         return refined
 
 

@@ -30,8 +30,14 @@ from .enclosure import PieceSlopes, slope_extremes
 from .intervals import Unsupported
 from .registry import CONSTANT_VALUES, X, parse_expression, symbolic_activation
 
-__all__ = ["LipschitzDerivation", "DerivationUndecided", "derive_lipschitz", "lipschitz_constant", "derive_softmax",
-           "derive_expression"]
+__all__ = [
+    "LipschitzDerivation",
+    "DerivationUndecided",
+    "derive_lipschitz",
+    "lipschitz_constant",
+    "derive_softmax",
+    "derive_expression",
+]
 
 DEFAULT_SECONDS = 30.0  # budget of the rigorous search when the caller gives none
 
@@ -67,11 +73,22 @@ class LipschitzDerivation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "expression": self.expression, "derivative": self.derivative,
-            "is_lipschitz": self.is_lipschitz, "kind": self.kind, "lipschitz": self.lipschitz, "gap": self.gap,
-            "exact": self.exact, "attained": self.attained, "argsup": self.argsup, "sigma0": self.sigma0,
-            "sigma0_exact": self.sigma0_exact, "positively_homogeneous": self.positively_homogeneous,
-            "monotone": self.monotone, "slope_min": self.slope_min, "slope_max": self.slope_max,
+            "name": self.name,
+            "expression": self.expression,
+            "derivative": self.derivative,
+            "is_lipschitz": self.is_lipschitz,
+            "kind": self.kind,
+            "lipschitz": self.lipschitz,
+            "gap": self.gap,
+            "exact": self.exact,
+            "attained": self.attained,
+            "argsup": self.argsup,
+            "sigma0": self.sigma0,
+            "sigma0_exact": self.sigma0_exact,
+            "positively_homogeneous": self.positively_homogeneous,
+            "monotone": self.monotone,
+            "slope_min": self.slope_min,
+            "slope_max": self.slope_max,
             "steps": list(self.steps),
         }
 
@@ -88,11 +105,14 @@ class _Candidate:
         return float(sp.N(self.value.subs(CONSTANT_VALUES), DIGITS))
 
 
-def _limit_candidates(derivative: sp.Expr, interval: sp.Interval, steps: list[str],
-                      at_infinity: bool = True) -> list[_Candidate]:
+def _limit_candidates(
+    derivative: sp.Expr, interval: sp.Interval, steps: list[str], at_infinity: bool = True
+) -> list[_Candidate]:
     """sympy's limits of sigma' at the piece's ends (infinite ones decide 'not Lipschitz')."""
     if not derivative.has(X):
-        return [_Candidate(sp.nsimplify(derivative) if not derivative.has(sp.Float) else derivative, 0.0, "constant", True)]
+        return [
+            _Candidate(sp.nsimplify(derivative) if not derivative.has(sp.Float) else derivative, 0.0, "constant", True)
+        ]
     candidates = []
     for end, direction in ((interval.start, "+"), (interval.end, "-")):
         if end.is_infinite and not at_infinity:
@@ -102,8 +122,10 @@ def _limit_candidates(derivative: sp.Expr, interval: sp.Interval, steps: list[st
         steps.append(f"  lim sigma'(x) as x -> {end}{'' if end.is_infinite else direction} = {value}")
         if isinstance(value, sp.AccumBounds) and value.min.is_finite and value.max.is_finite:
             # sigma' oscillates (e.g. cos at infinity): its values there fill [min, max].
-            candidates += [_Candidate(value.min, float(end), f"{kind} (oscillation, lower end)", False),
-                           _Candidate(value.max, float(end), f"{kind} (oscillation, upper end)", False)]
+            candidates += [
+                _Candidate(value.min, float(end), f"{kind} (oscillation, lower end)", False),
+                _Candidate(value.max, float(end), f"{kind} (oscillation, upper end)", False),
+            ]
         else:
             candidates.append(_Candidate(value, float(end), kind, False))
     return candidates
@@ -167,11 +189,22 @@ def _setup(name: str, expr: sp.Expr) -> "tuple[_Setup, LipschitzDerivation | Non
     for (piece, interval), derivative in zip(pieces, derivatives):
         steps.append(f"on {interval}: sigma = {piece}, sigma' = {derivative}")
     sigma0 = expr.subs(X, 0)
-    derivative_text = str(sp.diff(expr, X)) if not isinstance(expr, sp.Piecewise) else \
-        str(sp.Piecewise(*[(d, i.as_relational(X)) for d, (_, i) in zip(derivatives, pieces)]))
+    derivative_text = (
+        str(sp.diff(expr, X))
+        if not isinstance(expr, sp.Piecewise)
+        else str(sp.Piecewise(*[(d, i.as_relational(X)) for d, (_, i) in zip(derivatives, pieces)]))
+    )
     discontinuities = jumps(pieces, steps) if len(pieces) > 1 else []
-    setup = _Setup(name, expr, tuple(pieces), tuple(derivatives), tuple(steps),
-                   float(sp.N(sigma0.subs(CONSTANT_VALUES), DIGITS)), str(sigma0), derivative_text)
+    setup = _Setup(
+        name,
+        expr,
+        tuple(pieces),
+        tuple(derivatives),
+        tuple(steps),
+        float(sp.N(sigma0.subs(CONSTANT_VALUES), DIGITS)),
+        str(sigma0),
+        derivative_text,
+    )
     if not discontinuities:
         return setup, None
     return setup, _not_lipschitz(setup, f"sigma jumps at x = {discontinuities[0]:g}", steps)
@@ -179,13 +212,29 @@ def _setup(name: str, expr: sp.Expr) -> "tuple[_Setup, LipschitzDerivation | Non
 
 def _not_lipschitz(setup: _Setup, reason: str, steps: list[str]) -> LipschitzDerivation:
     steps.append(f"{reason}: sigma is not Lipschitz")
-    return LipschitzDerivation(setup.name, str(setup.expr), setup.derivative_text, None, None, False, None, setup.sigma0,
-                               setup.sigma0_exact, False, False, tuple(steps), kind="not_lipschitz")
+    return LipschitzDerivation(
+        setup.name,
+        str(setup.expr),
+        setup.derivative_text,
+        None,
+        None,
+        False,
+        None,
+        setup.sigma0,
+        setup.sigma0_exact,
+        False,
+        False,
+        tuple(steps),
+        kind="not_lipschitz",
+    )
 
 
 def _limits(setup: _Setup, steps: list[str], at_infinity: bool = True) -> list[_Candidate]:
-    return [c for (_, interval), d in zip(setup.pieces, setup.derivatives)
-            for c in _limit_candidates(d, interval, steps, at_infinity)]
+    return [
+        c
+        for (_, interval), d in zip(setup.pieces, setup.derivatives)
+        for c in _limit_candidates(d, interval, steps, at_infinity)
+    ]
 
 
 def _unbounded_verdict(setup: _Setup) -> "LipschitzDerivation | None":
@@ -223,8 +272,10 @@ def _rigorous(setup: _Setup, seconds: float) -> LipschitzDerivation:
         raise DerivationUndecided(f"cannot bound sigma' of {setup.expr} rigorously: {exc}") from None
     found = slope_extremes(slopes, seconds=seconds)
     if not all(math.isfinite(v) for v in (found.sup_bound, found.inf_bound)):
-        raise DerivationUndecided(f"no finite bound of sigma' for {setup.expr} was proven within {seconds:g} s of "
-                                  "interval search, and sympy did not show sigma' unbounded; no constant is claimed")
+        raise DerivationUndecided(
+            f"no finite bound of sigma' for {setup.expr} was proven within {seconds:g} s of "
+            "interval search, and sympy did not show sigma' unbounded; no constant is claimed"
+        )
     upper_side = found.sup_bound >= -found.inf_bound
     where, at_end = (found.sup_where, found.sup_at_end) if upper_side else (found.inf_where, found.inf_at_end)
     limit = at_end and abs(where) > 1e6
@@ -232,14 +283,32 @@ def _rigorous(setup: _Setup, seconds: float) -> LipschitzDerivation:
     K, best = found.lipschitz_bound, found.lipschitz_attained
     gap = max(0.0, math.nextafter(K - best, math.inf))
     kind = "exact" if found.converged else "bound"
-    steps.append(f"interval branch-and-bound over R ({found.boxes} boxes): sup sigma' in [{found.sup_attained!r}, "
-                 f"{found.sup_bound!r}], inf sigma' in [{found.inf_bound!r}, {found.inf_attained!r}]")
-    steps.append(f"K = sup|sigma'| <= {K!r} ({kind}; values of |sigma'| up to {best!r} are reached or approached"
-                 f"{', near x = %g' % where if not limit else ', as x -> %s' % argsup})")
-    return LipschitzDerivation(setup.name, str(setup.expr), setup.derivative_text, K, None, not limit, argsup,
-                               setup.sigma0, setup.sigma0_exact, False,
-                               found.inf_bound >= 0 or found.sup_bound <= 0, tuple(steps),
-                               slope_min=found.inf_bound, slope_max=found.sup_bound, kind=kind, gap=gap)
+    steps.append(
+        f"interval branch-and-bound over R ({found.boxes} boxes): sup sigma' in [{found.sup_attained!r}, "
+        f"{found.sup_bound!r}], inf sigma' in [{found.inf_bound!r}, {found.inf_attained!r}]"
+    )
+    steps.append(
+        f"K = sup|sigma'| <= {K!r} ({kind}; values of |sigma'| up to {best!r} are reached or approached"
+        f"{f', near x = {where:g}' if not limit else f', as x -> {argsup}'})"
+    )
+    return LipschitzDerivation(
+        setup.name,
+        str(setup.expr),
+        setup.derivative_text,
+        K,
+        None,
+        not limit,
+        argsup,
+        setup.sigma0,
+        setup.sigma0_exact,
+        False,
+        found.inf_bound >= 0 or found.sup_bound <= 0,
+        tuple(steps),
+        slope_min=found.inf_bound,
+        slope_max=found.sup_bound,
+        kind=kind,
+        gap=gap,
+    )
 
 
 def _refine(setup: _Setup, proven: LipschitzDerivation) -> LipschitzDerivation:
@@ -250,7 +319,7 @@ def _refine(setup: _Setup, proven: LipschitzDerivation) -> LipschitzDerivation:
         candidates += _critical_candidates(derivative, interval, steps)
     ends = [c for c in candidates if c.kind.startswith("one-sided")]
     for i, a in enumerate(ends):  # a boundary where both one-sided derivatives agree is a point of differentiability
-        for b in ends[i + 1:]:
+        for b in ends[i + 1 :]:
             if a.where == b.where and abs(a.number - b.number) < 1e-25:
                 candidates.append(_Candidate(a.value, a.where, "differentiable piece boundary", True))
     homogeneous = _homogeneous(list(setup.pieces))
@@ -259,7 +328,11 @@ def _refine(setup: _Setup, proven: LipschitzDerivation) -> LipschitzDerivation:
     def inside(value: float) -> bool:
         return lower - 1e-15 * max(1.0, value) <= value <= proven.lipschitz + 1e-15 * max(1.0, value)
 
-    if proven.attained and proven.kind == "exact" and not (candidates and inside(max(abs(c.number) for c in candidates))):
+    if (
+        proven.attained
+        and proven.kind == "exact"
+        and not (candidates and inside(max(abs(c.number) for c in candidates)))
+    ):
         candidates += [c for c in _limits(setup, steps) if c.where in (math.inf, -math.inf)]
     best = max((abs(c.number) for c in candidates), default=math.nan)
     if proven.kind != "exact" or not inside(best):
@@ -269,14 +342,23 @@ def _refine(setup: _Setup, proven: LipschitzDerivation) -> LipschitzDerivation:
     attained = any(c.attained for c in winners)
     chosen = next((c for c in winners if c.attained), winners[0])
     exact = _exact_text(sp.Abs(chosen.value) if chosen.number < 0 else chosen.value)
-    steps.append(f"K = {exact or best!r} symbolically ({'max, attained' if attained else 'sup, not attained'} "
-                 f"via {chosen.kind} at x = {chosen.where:g}), inside the proven enclosure")
-    return replace(proven, exact=exact, attained=attained, argsup=chosen.where, positively_homogeneous=homogeneous,
-                   steps=tuple(steps))
+    steps.append(
+        f"K = {exact or best!r} symbolically ({'max, attained' if attained else 'sup, not attained'} "
+        f"via {chosen.kind} at x = {chosen.where:g}), inside the proven enclosure"
+    )
+    return replace(
+        proven,
+        exact=exact,
+        attained=attained,
+        argsup=chosen.where,
+        positively_homogeneous=homogeneous,
+        steps=tuple(steps),
+    )
 
 
-def derive_expression(name: str, expr: sp.Expr, *, seconds: float = DEFAULT_SECONDS, report=None,
-                      refine: bool = True) -> LipschitzDerivation:
+def derive_expression(
+    name: str, expr: sp.Expr, *, seconds: float = DEFAULT_SECONDS, report=None, refine: bool = True
+) -> LipschitzDerivation:
     """Derive for a sympy expression; `report(proven)` is called with the rigorous answer before the
     symbolic refinement starts (a worker sends it to its parent, in case the refinement runs late).
     `refine=False` skips the refinement (exact forms, attainment, homogeneity): the numbers are the same."""
@@ -301,22 +383,41 @@ def derive_expression(name: str, expr: sp.Expr, *, seconds: float = DEFAULT_SECO
 def derive_softmax() -> LipschitzDerivation:
     """softmax: R^n -> R^n in the 2-norm. Its Jacobian is J = diag(p) - p p^T."""
     p = sp.Symbol("p", nonnegative=True)
-    steps = ["softmax(x)_i = exp(x_i) / sum_j exp(x_j); Jacobian J = diag(p) - p p^T (symmetric, PSD)",
-             "Gershgorin, row i: J_ii + sum_{j != i} |J_ij| = p_i(1 - p_i) + p_i(1 - p_i) = 2 p_i (1 - p_i)"]
+    steps = [
+        "softmax(x)_i = exp(x_i) / sum_j exp(x_j); Jacobian J = diag(p) - p p^T (symmetric, PSD)",
+        "Gershgorin, row i: J_ii + sum_{j != i} |J_ij| = p_i(1 - p_i) + p_i(1 - p_i) = 2 p_i (1 - p_i)",
+    ]
     radius = 2 * p * (1 - p)
     critical = sp.solveset(sp.diff(radius, p), p, sp.Interval(0, 1))
     bound = max(radius.subs(p, c) for c in list(critical) + [0, 1])
-    steps.append(f"d/dp [2p(1-p)] = 0 at p = {list(critical)}: max over [0, 1] is {bound}, so ||J||_2 = lambda_max <= {bound}")
+    steps.append(
+        f"d/dp [2p(1-p)] = 0 at p = {list(critical)}: max over [0, 1] is {bound}, so ||J||_2 = lambda_max <= {bound}"
+    )
     a = sp.Symbol("a", real=True)
     p1 = sp.exp(a) / (sp.exp(a) + 1)
     eigen = sp.simplify(2 * p1 * (1 - p1)).subs(a, 0)
-    steps.append(f"n = 2, x = (a, 0): J has eigenvalues 0 and 2 p_1 p_2, equal to {eigen} at a = 0: the bound is attained")
+    steps.append(
+        f"n = 2, x = (a, 0): J has eigenvalues 0 and 2 p_1 p_2, equal to {eigen} at a = 0: the bound is attained"
+    )
     assert eigen == bound
-    return LipschitzDerivation("softmax", "exp(x_i)/sum_j exp(x_j)", "diag(p) - p p^T", float(bound), str(bound),
-                               True, 0.0, None, "1/n in every component", False, False, tuple(steps), gap=0.0)
+    return LipschitzDerivation(
+        "softmax",
+        "exp(x_i)/sum_j exp(x_j)",
+        "diag(p) - p p^T",
+        float(bound),
+        str(bound),
+        True,
+        0.0,
+        None,
+        "1/n in every component",
+        False,
+        False,
+        tuple(steps),
+        gap=0.0,
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached(name: str, expr_text: "str | None") -> LipschitzDerivation:
     if expr_text is not None:
         return derive_expression(name, parse_expression(expr_text))
@@ -326,8 +427,9 @@ def _cached(name: str, expr_text: "str | None") -> LipschitzDerivation:
     return derive_expression(str(spec), expr)
 
 
-def derive_lipschitz(spec: "str | ActivationSpec", *, expr: "str | None" = None,
-                     time_limit: "float | None" = None) -> LipschitzDerivation:
+def derive_lipschitz(
+    spec: "str | ActivationSpec", *, expr: "str | None" = None, time_limit: "float | None" = None
+) -> LipschitzDerivation:
     """Derive the Lipschitz constant of a registered activation or of `expr` (in x).
 
     Without `time_limit` the derivation runs in this process (cached). With one it runs in a

@@ -11,8 +11,8 @@ every norm) and lambdify makes it a fast function.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import sympy as sp
 
@@ -30,14 +30,24 @@ class PropagationBound:
     symbols: tuple[tuple[sp.Symbol, ...], ...]  # (a, b, e, K, c): ||W||, ||W~||, ||E||, K_l, offsets
     _function: Callable[..., float]
 
-    def evaluate(self, norms_full: Sequence[float], norms_pruned: Sequence[float], norms_error: Sequence[float],
-                 lipschitz: Sequence[float], offsets: "Sequence[float] | None" = None) -> float:
+    def evaluate(
+        self,
+        norms_full: Sequence[float],
+        norms_pruned: Sequence[float],
+        norms_error: Sequence[float],
+        lipschitz: Sequence[float],
+        offsets: "Sequence[float] | None" = None,
+    ) -> float:
         """Plug (upper bounds of) the norms in; returns an upper bound of the sup error."""
         L = self.depth
         offsets = [0.0] * (L - 1) if offsets is None else list(offsets)
-        for name, values, size in (("norms_full", norms_full, L), ("norms_pruned", norms_pruned, L),
-                                   ("norms_error", norms_error, L), ("lipschitz", lipschitz, L - 1),
-                                   ("offsets", offsets, L - 1)):
+        for name, values, size in (
+            ("norms_full", norms_full, L),
+            ("norms_pruned", norms_pruned, L),
+            ("norms_error", norms_error, L),
+            ("lipschitz", lipschitz, L - 1),
+            ("offsets", offsets, L - 1),
+        ):
             if len(values) != size:
                 raise InputError(f"{name} needs {size} values for depth {L}, got {len(values)}")
             if any(not (v >= 0) for v in values):
@@ -45,7 +55,7 @@ class PropagationBound:
         return float(self._function(*norms_full, *norms_pruned, *norms_error, *lipschitz, *offsets))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def propagation_bound(depth: int) -> PropagationBound:
     """Derive the bound for `depth` layers (cached)."""
     if not isinstance(depth, int) or depth < 1:

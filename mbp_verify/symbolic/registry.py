@@ -8,7 +8,7 @@ derivatives are taken piece by piece. Users can add activations from an expressi
 from __future__ import annotations
 
 import re
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import sympy as sp
 from sympy.parsing.sympy_parser import (
@@ -86,12 +86,36 @@ _TRANSFORMS = standard_transformations + (implicit_multiplication_application, c
 _T = sp.Symbol("t", real=True)
 _ALLOWED_FUNCTIONS: dict[str, object] = {
     name: getattr(sp, name)
-    for name in ("exp", "log", "sqrt", "tanh", "sinh", "cosh", "atan", "asinh", "erf", "erfc", "Abs", "Max",
-                 "Min", "sin", "cos", "tan", "Piecewise", "sign", "pi", "E")
+    for name in (
+        "exp",
+        "log",
+        "sqrt",
+        "tanh",
+        "sinh",
+        "cosh",
+        "atan",
+        "asinh",
+        "erf",
+        "erfc",
+        "Abs",
+        "Max",
+        "Min",
+        "sin",
+        "cos",
+        "tan",
+        "Piecewise",
+        "sign",
+        "pi",
+        "E",
+    )
 }
 _ALLOWED_FUNCTIONS.update(
-    abs=sp.Abs, max=sp.Max, min=sp.Min, e=sp.E,
-    sigmoid=sp.Lambda(_T, _sigmoid(_T)), softplus=sp.Lambda(_T, _softplus(_T, sp.Integer(1))),
+    abs=sp.Abs,
+    max=sp.Max,
+    min=sp.Min,
+    e=sp.E,
+    sigmoid=sp.Lambda(_T, _sigmoid(_T)),
+    softplus=sp.Lambda(_T, _softplus(_T, sp.Integer(1))),
     relu=sp.Lambda(_T, sp.Max(_T, 0)),
 )
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -102,11 +126,14 @@ def parse_expression(text: str) -> sp.Expr:
     """Parse a user expression in `x` (e.g. "x*tanh(log(1+exp(x)))"); InputError if it is not one."""
     if not isinstance(text, str) or not text.strip():
         raise InputError("the activation expression is empty")
-    unknown = sorted({name for name in _NAME_RE.findall(text) if name not in _ALLOWED_FUNCTIONS and name not in _KEYWORDS})
+    unknown = sorted(
+        {name for name in _NAME_RE.findall(text) if name not in _ALLOWED_FUNCTIONS and name not in _KEYWORDS}
+    )
     if unknown:
         known = ", ".join(sorted(_ALLOWED_FUNCTIONS))
-        raise InputError(f"activation expression {text!r} uses unknown name(s) {', '.join(unknown)}; "
-                         f"write it in x with: {known}")
+        raise InputError(
+            f"activation expression {text!r} uses unknown name(s) {', '.join(unknown)}; write it in x with: {known}"
+        )
     local = dict(_ALLOWED_FUNCTIONS, x=X)
     try:
         expr = parse_expr(text, local_dict=local, transformations=_TRANSFORMS, evaluate=True)

@@ -7,7 +7,7 @@ alpha=..., delta=..., C1=..., ...)` gives the smallest eps the theorem guarantee
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import sympy as sp
 
@@ -22,8 +22,12 @@ WIDTH_SYMBOLS = {s.name: s for s in (eps, delta, alpha, d, *C)}
 
 def width_terms() -> tuple[sp.Expr, ...]:
     """The four lower bounds on d."""
-    return (C[0] ** (1 / alpha), (C[1] / eps) ** (1 / alpha), (C[2] / delta) ** (1 / alpha),
-            C[3] + C[4] * sp.log(1 / delta))
+    return (
+        C[0] ** (1 / alpha),
+        (C[1] / eps) ** (1 / alpha),
+        (C[2] / delta) ** (1 / alpha),
+        C[3] + C[4] * sp.log(1 / delta),
+    )
 
 
 def width_condition() -> sp.Expr:

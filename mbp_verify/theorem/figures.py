@@ -28,8 +28,14 @@ def _closeness(result: SweepResult, path: Path) -> Path:
         point = np.array([1.0 - v.k_not_certified / v.n for _, v in rows])
         low = np.array([1.0 - v.ci[1] for _, v in rows])
         high = np.array([1.0 - v.ci[0] for _, v in rows])
-        axes.errorbar(widths, point, yerr=[point - low, high - point], marker="o", capsize=4,
-                      label=f"alpha={alpha:g} (certified fraction, CP interval)")
+        axes.errorbar(
+            widths,
+            point,
+            yerr=[point - low, high - point],
+            marker="o",
+            capsize=4,
+            label=f"alpha={alpha:g} (certified fraction, CP interval)",
+        )
     axes.axhline(1.0 - delta, color="k", linestyle="--", label=f"1 - delta = {1 - delta:g}")
     axes.set_xscale("log", base=2)
     axes.set_ylim(-0.02, 1.02)
@@ -44,8 +50,10 @@ def _ends(result: SweepResult, alpha: float, key: BracketEnd) -> tuple[np.ndarra
     """Widths and each cell's geometric mean of one bracket end (nan where there is none)."""
     cells = [c for c in result.cells if c.spec.alpha == alpha]
     centres = [c.geomean(key) for c in cells]
-    return (np.array([c.spec.width for c in cells], dtype=float),
-            np.array([np.nan if g is None else g for g in centres], dtype=float))
+    return (
+        np.array([c.spec.width for c in cells], dtype=float),
+        np.array([np.nan if g is None else g for g in centres], dtype=float),
+    )
 
 
 def _scaling(result: SweepResult, audit: ScalingAudit, path: Path, comparison: bool) -> Path:
@@ -62,13 +70,22 @@ def _scaling(result: SweepResult, audit: ScalingAudit, path: Path, comparison: b
             line = ax.plot(widths, centre, marker="o", linestyle="none", label=f"{key} (geometric mean)")[0]
             fit = alpha_audit.fits.get(key)
             if fit is not None:
-                ax.plot(widths, [fit.predict(w) for w in widths], color=line.get_color(),
-                        label=f"fit slope {fit.slope:.3f} [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]")
+                ax.plot(
+                    widths,
+                    [fit.predict(w) for w in widths],
+                    color=line.get_color(),
+                    label=f"fit slope {fit.slope:.3f} [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]",
+                )
                 expected = alpha_audit.expected.get(key)
                 if expected is not None:
                     anchor = float(np.exp(np.mean(np.log(widths))))
-                    ax.plot(widths, fit.predict(anchor) * (widths / anchor) ** expected, color=line.get_color(),
-                            linestyle=":", label=f"theory slope {expected:.2f}")
+                    ax.plot(
+                        widths,
+                        fit.predict(anchor) * (widths / anchor) ** expected,
+                        color=line.get_color(),
+                        linestyle=":",
+                        label=f"theory slope {expected:.2f}",
+                    )
         ax.axhline(result.config.eps, color="k", linestyle="--", linewidth=0.8, label=f"eps = {result.config.eps:g}")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -82,8 +99,10 @@ def _scaling(result: SweepResult, audit: ScalingAudit, path: Path, comparison: b
 def write_figures(result: SweepResult, audit: ScalingAudit, folder: "str | Path") -> dict[str, Path]:
     """Write the figures into `folder`; the comparison only when random pruning was bracketed."""
     base = Path(folder)
-    written = {"closeness": _closeness(result, base / FIGURE_FILES["closeness"]),
-               "scaling": _scaling(result, audit, base / FIGURE_FILES["scaling"], comparison=False)}
+    written = {
+        "closeness": _closeness(result, base / FIGURE_FILES["closeness"]),
+        "scaling": _scaling(result, audit, base / FIGURE_FILES["scaling"], comparison=False),
+    }
     if any(o.random_upper is not None for c in result.cells for o in c.outcomes):
         written["comparison"] = _scaling(result, audit, base / FIGURE_FILES["comparison"], comparison=True)
     return written

@@ -65,7 +65,8 @@ def format_tables(payload: dict[str, Any]) -> str:
     config, lines = payload["config"], []
     for alpha in config["alphas"]:
         lines += [f"alpha = {alpha:g}: eps = {config['eps']:g}, delta = {config['delta']:g}, "
-                  f"pruning = {config['pruning']}, {config['depth']} layers, {config['activation']}, {config['weights']} weights",
+                  f"pruning = {config['pruning']}, {config['depth']} layers, {config['activation']}, "
+                  f"{config['weights']} weights",
                   f"{'width':>6} {'status':>12} {'n':>4} {'viol':>5} {'unkn':>5} {'P(not eps-close) CI':>22} "
                   f"{'lower':>9} {'upper':>9} {'rand lo':>9} {'rand up':>9}"]
         for row in payload["widths"]:
@@ -94,7 +95,8 @@ def render_markdown(payload: dict[str, Any], figures: dict[str, Path]) -> str:
         "# mbp-verify theorem report", "",
         f"- status: **{payload['status']}** (exit code {payload['exit_code']})",
         f"- seed {config['seed']}; alphas {config['alphas']}; widths {config['widths']}; depth {config['depth']}; "
-        f"{config['shape']} layers; activation {config['activation']}; {config['weights']} weights; pruning {config['pruning']}",
+        f"{config['shape']} layers; activation {config['activation']}; {config['weights']} weights; pruning "
+        f"{config['pruning']}",
         f"- eps = {config['eps']:g}, delta = {config['delta']:g}; bracket effort {config['effort']}",
         f"- design: looks at {design['looks']} trials; per-cell level {design['per_cell_level']:.3g} "
         f"(exact sequential error rates: guarantee {design['guarantee']['exact_error_rate']:.3g}, "

@@ -11,8 +11,8 @@ of C_2, C_3 consistent with the data and whether the measured rate is at least t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -58,16 +58,31 @@ class AlphaAudit:
 
     def to_dict(self) -> dict:
         return {
-            "alpha": self.alpha, "widths": list(self.widths), "tolerance": self.tolerance,
-            "slopes": {k: {**fit.to_dict(), "expected": self.expected.get(k), "within_tolerance": self.within_tolerance(k),
-                           "at_least_theorem_rate": self.at_least_theorem_rate(k)} for k, fit in self.fits.items()},
+            "alpha": self.alpha,
+            "widths": list(self.widths),
+            "tolerance": self.tolerance,
+            "slopes": {
+                k: {
+                    **fit.to_dict(),
+                    "expected": self.expected.get(k),
+                    "within_tolerance": self.within_tolerance(k),
+                    "at_least_theorem_rate": self.at_least_theorem_rate(k),
+                }
+                for k, fit in self.fits.items()
+            },
             "theorem_rate": -self.alpha,
-            "C2": {"necessary": self.c2[0], "sufficient": self.c2[1],
-                   "meaning": "error <= C2 d^-alpha with probability >= 1 - delta at every width: C2 below "
-                              "'necessary' contradicts the witnesses, 'sufficient' is backed by the certified upper bounds"},
-            "C3": {"necessary": self.c3[0], "sufficient": self.c3[1],
-                   "meaning": "P(not eps-close) <= C3 d^-alpha at every width: from the Clopper-Pearson ends of each "
-                              "width's interval (lower end: violated, upper end: not certified)"},
+            "C2": {
+                "necessary": self.c2[0],
+                "sufficient": self.c2[1],
+                "meaning": "error <= C2 d^-alpha with probability >= 1 - delta at every width: C2 below "
+                "'necessary' contradicts the witnesses, 'sufficient' is backed by the certified upper bounds",
+            },
+            "C3": {
+                "necessary": self.c3[0],
+                "sufficient": self.c3[1],
+                "meaning": "P(not eps-close) <= C3 d^-alpha at every width: from the Clopper-Pearson ends of each "
+                "width's interval (lower end: violated, upper end: not certified)",
+            },
         }
 
 
@@ -104,14 +119,17 @@ def _audit_alpha(result: SweepResult, alpha: float, tolerance: float, n_boot: in
         if slope is not None:
             expected[key] = slope
     level = 1.0 - config.delta
-    c2 = (_quantile_scaled(cells, ends[f"{config.pruning}_lower"], alpha, level),
-          _quantile_scaled(cells, ends[f"{config.pruning}_upper"], alpha, level))
+    c2 = (
+        _quantile_scaled(cells, ends[f"{config.pruning}_lower"], alpha, level),
+        _quantile_scaled(cells, ends[f"{config.pruning}_upper"], alpha, level),
+    )
     c3 = (max(v.ci[0] * c.spec.width**alpha for c, v in picked), max(v.ci[1] * c.spec.width**alpha for c, v in picked))
     return AlphaAudit(alpha, tuple(widths), fits, expected, tolerance, c2, c3)
 
 
-def scaling_audit(result: SweepResult, *, tolerance: float = 0.05, n_boot: int = 4000,
-                  confidence: float = 0.95) -> ScalingAudit:
+def scaling_audit(
+    result: SweepResult, *, tolerance: float = 0.05, n_boot: int = 4000, confidence: float = 0.95
+) -> ScalingAudit:
     """Fit every bracket end against d for each alpha of the sweep (bootstrap seeded from the sweep)."""
     if not isinstance(result, SweepResult):
         raise InputError(f"scaling_audit needs a SweepResult (see run_sweep), got {type(result).__name__}")
@@ -119,5 +137,7 @@ def scaling_audit(result: SweepResult, *, tolerance: float = 0.05, n_boot: int =
         raise InputError(f"tolerance must be a non-negative finite number, got {tolerance!r}")
     n_boot = validate_integer(n_boot, "n_boot", 100)
     confidence = validate_probability(confidence, "confidence")
-    return ScalingAudit(result.config.pruning,
-                        tuple(_audit_alpha(result, a, tolerance, n_boot, confidence) for a in result.config.alphas))
+    return ScalingAudit(
+        result.config.pruning,
+        tuple(_audit_alpha(result, a, tolerance, n_boot, confidence) for a in result.config.alphas),
+    )

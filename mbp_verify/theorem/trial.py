@@ -90,8 +90,11 @@ class TrialSpec:
         _positive_finite(self.eps, "eps")
         validate_integer(self.random_trials, "random_trials")
         _positive_finite(self.scale, "weight scale K")
-        for value, allowed, what in ((self.weights, WEIGHT_LAWS, "weight law"), (self.pruning, PRUNING_RULES, "pruning rule"),
-                                     (self.effort, EFFORTS, "bracket effort")):
+        for value, allowed, what in (
+            (self.weights, WEIGHT_LAWS, "weight law"),
+            (self.pruning, PRUNING_RULES, "pruning rule"),
+            (self.effort, EFFORTS, "bracket effort"),
+        ):
             if value not in allowed:
                 raise InputError(f"unknown {what} {value!r}; use one of {', '.join(allowed)}")
 
@@ -102,8 +105,10 @@ class TrialSpec:
     @property
     def network_id(self) -> str:
         """Seed id of the sampled networks (independent of eps, alpha and the pruning rule)."""
-        return (f"theorem.trial/widths={'x'.join(map(str, self.widths))}/act={self.activation}/"
-                f"weights={self.weights}/K={self.scale!r}")
+        return (
+            f"theorem.trial/widths={'x'.join(map(str, self.widths))}/act={self.activation}/"
+            f"weights={self.weights}/K={self.scale!r}"
+        )
 
     @property
     def label(self) -> str:
@@ -113,9 +118,19 @@ class TrialSpec:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return {"width": self.width, "widths": list(self.widths), "alpha": self.alpha, "eps": self.eps,
-                "depth": self.depth, "activation": self.activation, "weights": self.weights,
-                "pruning": self.pruning, "shape": self.shape, "scale": self.scale, "effort": self.effort}
+        return {
+            "width": self.width,
+            "widths": list(self.widths),
+            "alpha": self.alpha,
+            "eps": self.eps,
+            "depth": self.depth,
+            "activation": self.activation,
+            "weights": self.weights,
+            "pruning": self.pruning,
+            "shape": self.shape,
+            "scale": self.scale,
+            "effort": self.effort,
+        }
 
 
 @dataclass(frozen=True)
@@ -131,14 +146,19 @@ class TrialOutcome:
     random_upper: "float | None" = None
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "outcome": self.outcome, "lower": self.lower, "upper": self.upper,
-                "random_lower": self.random_lower, "random_upper": self.random_upper}
+        return {
+            "index": self.index,
+            "outcome": self.outcome,
+            "lower": self.lower,
+            "upper": self.upper,
+            "random_lower": self.random_lower,
+            "random_upper": self.random_upper,
+        }
 
 
 def sample_trial_network(spec: TrialSpec, rng: np.random.Generator) -> Network:
     """F under hypothesis (iii), Gaussian weights of the same variance, or Cauchy weights."""
-    return sample_network(spec.widths, rng, scale=spec.scale, activation=spec.activation,
-                          distribution=spec.weights)  # type: ignore[arg-type]
+    return sample_network(spec.widths, rng, scale=spec.scale, activation=spec.activation, distribution=spec.weights)  # type: ignore[arg-type]
 
 
 def prune_trial_network(spec: TrialSpec, network: Network, rng: np.random.Generator) -> NetworkPair:
@@ -160,4 +180,6 @@ def run_trial(spec: TrialSpec, root_seed: int, index: int) -> TrialOutcome:
         random_pair = prune_network(network, spec.alpha, method="random", rng=rng)
         random_bracket = bracket_sup_error(random_pair, rng=rng, effort=spec.effort)
         random_lower, random_upper = float(random_bracket.lower), float(random_bracket.upper)
-    return TrialOutcome(index, bracket.decide(spec.eps), float(bracket.lower), float(bracket.upper), random_lower, random_upper)
+    return TrialOutcome(
+        index, bracket.decide(spec.eps), float(bracket.lower), float(bracket.upper), random_lower, random_upper
+    )

@@ -16,8 +16,8 @@ Clopper–Pearson bounds on P(violated) <= q <= P(not certified), each at confid
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..errors import InputError
 from ..statistics import (
@@ -30,11 +30,20 @@ from ..statistics import (
 )
 from ..statistics.binomial import validate_integer, validate_probability
 
-__all__ = ["CELL_METHOD", "TheoremDesign", "CellVerdict", "FamilyVerdict", "theorem_design", "failure_counts",
-           "decide_family"]
+__all__ = [
+    "CELL_METHOD",
+    "TheoremDesign",
+    "CellVerdict",
+    "FamilyVerdict",
+    "theorem_design",
+    "failure_counts",
+    "decide_family",
+]
 
-CELL_METHOD = ("group-sequential exact binomial tests (Clopper-Pearson duality): guarantee on P(not certified), "
-               "refutation on P(violated); Holm across cells")
+CELL_METHOD = (
+    "group-sequential exact binomial tests (Clopper-Pearson duality): guarantee on P(not certified), "
+    "refutation on P(violated); Holm across cells"
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,14 +71,23 @@ class TheoremDesign:
 
     def should_stop(self, look: int, k_not_certified: int, k_violated: int) -> bool:
         """Stop a cell at `look` once either boundary is crossed (or at the last look)."""
-        return (look == len(self.looks) - 1 or self.guarantee.crosses(look, k_not_certified)
-                or self.refutation.crosses(look, k_violated))
+        return (
+            look == len(self.looks) - 1
+            or self.guarantee.crosses(look, k_not_certified)
+            or self.refutation.crosses(look, k_violated)
+        )
 
     def to_dict(self) -> dict:
-        return {"delta": self.delta, "confidence": self.confidence, "family_size": self.family_size,
-                "looks": list(self.looks), "per_cell_level": self.guarantee.level,
-                "guarantee": self.guarantee.to_dict(), "refutation": self.refutation.to_dict(),
-                "min_trials_to_pass": self.min_trials_to_pass}
+        return {
+            "delta": self.delta,
+            "confidence": self.confidence,
+            "family_size": self.family_size,
+            "looks": list(self.looks),
+            "per_cell_level": self.guarantee.level,
+            "guarantee": self.guarantee.to_dict(),
+            "refutation": self.refutation.to_dict(),
+            "min_trials_to_pass": self.min_trials_to_pass,
+        }
 
 
 def theorem_design(delta: float, confidence: float, n_max: int, looks: int, family_size: int) -> TheoremDesign:
@@ -79,9 +97,13 @@ def theorem_design(delta: float, confidence: float, n_max: int, looks: int, fami
     family_size = validate_integer(family_size, "family size", 1)
     schedule = equally_spaced_looks(n_max, looks)
     level = (1.0 - confidence) / family_size
-    return TheoremDesign(delta, confidence, family_size,
-                         group_sequential_design(schedule, delta, level, "below"),
-                         group_sequential_design(schedule, delta, level, "above"))
+    return TheoremDesign(
+        delta,
+        confidence,
+        family_size,
+        group_sequential_design(schedule, delta, level, "below"),
+        group_sequential_design(schedule, delta, level, "above"),
+    )
 
 
 @dataclass(frozen=True)
@@ -109,18 +131,33 @@ class CellVerdict:
 
     def statement(self) -> str:
         """One line with the status, n, the counts, the interval and the Holm-adjusted p-values."""
-        return (f"{self.label}: {self.status} - n={self.n}, not certified {self.k_not_certified} "
-                f"(violated {self.k_violated}, unknown {self.k_unknown}); P(not eps-close) in "
-                f"[{self.ci[0]:.3g}, {self.ci[1]:.3g}] vs delta={self.delta:g}; Holm-adjusted p: guarantee "
-                f"{self.guarantee_adjusted:.3g}, refutation {self.refutation_adjusted:.3g} (level {1 - self.confidence:g})")
+        return (
+            f"{self.label}: {self.status} - n={self.n}, not certified {self.k_not_certified} "
+            f"(violated {self.k_violated}, unknown {self.k_unknown}); P(not eps-close) in "
+            f"[{self.ci[0]:.3g}, {self.ci[1]:.3g}] vs delta={self.delta:g}; Holm-adjusted p: guarantee "
+            f"{self.guarantee_adjusted:.3g}, refutation {self.refutation_adjusted:.3g} (level {1 - self.confidence:g})"
+        )
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "status": self.status, "n": self.n, "k_violated": self.k_violated,
-                "k_unknown": self.k_unknown, "k_not_certified": self.k_not_certified, "ci": list(self.ci),
-                "ci_confidence": self.ci_confidence, "delta": self.delta, "confidence": self.confidence,
-                "method": self.method,
-                "pvalues": {"guarantee": self.guarantee_pvalue, "refutation": self.refutation_pvalue,
-                            "guarantee_holm": self.guarantee_adjusted, "refutation_holm": self.refutation_adjusted}}
+        return {
+            "label": self.label,
+            "status": self.status,
+            "n": self.n,
+            "k_violated": self.k_violated,
+            "k_unknown": self.k_unknown,
+            "k_not_certified": self.k_not_certified,
+            "ci": list(self.ci),
+            "ci_confidence": self.ci_confidence,
+            "delta": self.delta,
+            "confidence": self.confidence,
+            "method": self.method,
+            "pvalues": {
+                "guarantee": self.guarantee_pvalue,
+                "refutation": self.refutation_pvalue,
+                "guarantee_holm": self.guarantee_adjusted,
+                "refutation_holm": self.refutation_adjusted,
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -139,9 +176,13 @@ class FamilyVerdict:
         return any(c.status == "fail" for c in self.cells)
 
     def to_dict(self) -> dict:
-        return {"holds": self.holds, "refuted": self.refuted, "design": self.design.to_dict(),
-                "method": CELL_METHOD,
-                "cells": [c.to_dict() for c in self.cells]}
+        return {
+            "holds": self.holds,
+            "refuted": self.refuted,
+            "design": self.design.to_dict(),
+            "method": CELL_METHOD,
+            "cells": [c.to_dict() for c in self.cells],
+        }
 
 
 def failure_counts(outcomes: Sequence[str]) -> tuple[int, int]:
@@ -154,7 +195,9 @@ def decide_family(design: TheoremDesign, labels: Sequence[str], outcomes: Sequen
     if not isinstance(design, TheoremDesign):
         raise InputError(f"decide_family needs a TheoremDesign (see theorem_design), got {type(design).__name__}")
     if len(labels) != len(outcomes) or len(labels) != design.family_size:
-        raise InputError(f"the design covers {design.family_size} cells; got {len(labels)} labels and {len(outcomes)} sequences")
+        raise InputError(
+            f"the design covers {design.family_size} cells; got {len(labels)} labels and {len(outcomes)} sequences"
+        )
     guarantee_p, refutation_p, counts = [], [], []
     for label, seq in zip(labels, outcomes):
         if len(seq) not in design.looks:
@@ -173,6 +216,21 @@ def decide_family(design: TheoremDesign, labels: Sequence[str], outcomes: Sequen
     for i, (label, (n, k_v, k_u)) in enumerate(zip(labels, counts)):
         status = "fail" if r_holm.rejected[i] else "pass" if g_holm.rejected[i] else "inconclusive"
         ci = (clopper_pearson_lower(k_v, n, ci_confidence), clopper_pearson_upper(k_v + k_u, n, ci_confidence))
-        cells.append(CellVerdict(label, status, n, k_v, k_u, ci, ci_confidence, guarantee_p[i], refutation_p[i],
-                                 g_holm.adjusted[i], r_holm.adjusted[i], design.delta, design.confidence))
+        cells.append(
+            CellVerdict(
+                label,
+                status,
+                n,
+                k_v,
+                k_u,
+                ci,
+                ci_confidence,
+                guarantee_p[i],
+                refutation_p[i],
+                g_holm.adjusted[i],
+                r_holm.adjusted[i],
+                design.delta,
+                design.confidence,
+            )
+        )
     return FamilyVerdict(design, tuple(cells))

@@ -13,8 +13,17 @@ where they differ.
 
 from __future__ import annotations
 
-__all__ = ["PER_DECISION", "CHECK_CONFIDENCE", "share", "LEVEL", "CALIBRATION_TRIALS", "POWER_DRAWS", "POWER_FULL_AUDITS",
-           "EXACTNESS_TRIALS", "CALIBRATION_SHAPES"]
+__all__ = [
+    "PER_DECISION",
+    "CHECK_CONFIDENCE",
+    "share",
+    "LEVEL",
+    "CALIBRATION_TRIALS",
+    "POWER_DRAWS",
+    "POWER_FULL_AUDITS",
+    "EXACTNESS_TRIALS",
+    "CALIBRATION_SHAPES",
+]
 
 PER_DECISION = 2e-6
 CHECK_CONFIDENCE = 1 - PER_DECISION

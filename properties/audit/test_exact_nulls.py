@@ -26,8 +26,9 @@ from .budget import CHECK_CONFIDENCE, EXACTNESS_TRIALS, LEVEL, share
 
 @mbp_property(
     id="audit.implied_k_interval_exact",
-    statement=f"the {1 - LEVEL:g} interval for the half-width a of U[-a, a] (so for K = a sqrt(max(d_l, d_l-1))) misses "
-              "at rate exactly the level: neither significantly above nor below; the point range [M, M(n+1)/n] is flagged",
+    statement=f"the {1 - LEVEL:g} interval for the half-width a of U[-a, a] (so for K = a sqrt(max(d_l, d_l-1))) "
+    f"misses "
+    "at rate exactly the level: neither significantly above nor below; the point range [M, M(n+1)/n] is flagged",
     source="Theorem 1 hypothesis (iii); max|w| / a ~ Beta(n, 1)",
     false_failure=share(3),
 )
@@ -54,7 +55,7 @@ def test_implied_K_interval_is_exact(mbp_root_seed, mbp_profile, mbp_evidence):
 @mbp_property(
     id="audit.common_k_exact",
     statement=f"Hogg's test of one K across layers rejects iid uniform layers with a common K at rate <= {LEVEL} "
-              "and flags layers whose K differ by 10%",
+    "and flags layers whose K differ by 10%",
     source="Theorem 1 hypothesis (iii) (one K for all layers); Hogg (1956), exact chi-square(2(k-1))",
     false_failure=share(2),
 )
@@ -71,15 +72,18 @@ def test_common_K_is_exact(mbp_root_seed, mbp_profile, mbp_evidence):
         control_rejected += common_scale_test(skewed).pvalue <= LEVEL
     verdict = refutation_test(rejected, trials, LEVEL, CHECK_CONFIDENCE)
     control = refutation_test(control_rejected, trials, LEVEL, CHECK_CONFIDENCE)
-    mbp_evidence.update(trials=trials, rejected=rejected, rate=rejected / trials, control_rate=control_rejected / trials)
+    mbp_evidence.update(
+        trials=trials, rejected=rejected, rate=rejected / trials, control_rate=control_rejected / trials
+    )
     assert not verdict.rejected, f"the common-K test rejects a common K too often: {verdict.statement()}"
     assert control.rejected, f"negative control (K differing by 10%) not flagged: {control.statement()}"
 
 
 @mbp_property(
     id="audit.iid_spectrum_predictions",
-    statement="iid uniform and same-variance Gaussian layers have sigma_1 within 5% of (K/sqrt 3)(1 + sqrt(d_min/d_max)) "
-              "and a bulk within KS distance 0.03 of Marchenko-Pastur; a rank-one spike of twice the edge is flagged",
+    statement="iid uniform and same-variance Gaussian layers have sigma_1 within 5% of (K/sqrt 3)(1 + "
+    "sqrt(d_min/d_max)) "
+    "and a bulk within KS distance 0.03 of Marchenko-Pastur; a rank-one spike of twice the edge is flagged",
     source="docs/design.md section 2 (facts measured by Monte Carlo); the audit's spectral predictions",
 )
 @pytest.mark.parametrize("shape", [(512, 512), (256, 1024), (1024, 256)])
@@ -87,7 +91,10 @@ def test_iid_spectrum_predictions(shape, mbp_root_seed, mbp_evidence):
     rng = rng_for(mbp_root_seed, "audit.iid_spectrum_predictions", shape[0] * 10_000 + shape[1])
     K = 1.7
     half = K / math.sqrt(max(shape))
-    for name, w in (("uniform", rng.uniform(-half, half, shape)), ("gaussian", rng.normal(0.0, half / math.sqrt(3), shape))):
+    for name, w in (
+        ("uniform", rng.uniform(-half, half, shape)),
+        ("gaussian", rng.normal(0.0, half / math.sqrt(3), shape)),
+    ):
         summary = spectrum_summary(w)
         ratio = summary.top / summary.predicted_top(K)
         mbp_evidence[name] = {"sigma_1_over_prediction": ratio, "mp_ks_distance": summary.mp_ks_distance}

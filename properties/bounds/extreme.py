@@ -11,16 +11,23 @@ arithmetic's verdict, never noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 import numpy as np
 
 from mbp_verify.bounds import ErrorBracket
 from mbp_verify.engine import Network, NetworkPair, apply_masks, prune_network
 
-__all__ = ["ACTIVATIONS", "HOMOGENEOUS", "extreme_pair", "exact_norm", "exact_square_error", "reference_points",
-           "violations"]
+__all__ = [
+    "ACTIVATIONS",
+    "HOMOGENEOUS",
+    "extreme_pair",
+    "exact_norm",
+    "exact_square_error",
+    "reference_points",
+    "violations",
+]
 
 _HALF, _QUARTER, _SIX = Fraction(1, 2), Fraction(1, 4), Fraction(6)
 EXACT: dict[str, Callable[[Fraction], Fraction]] = {
@@ -42,7 +49,7 @@ def _layer(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     kind = ENTRIES[int(rng.integers(len(ENTRIES)))]
     exponent = int(rng.integers(-1000, 1001))
     if kind == "subnormal":
-        return np.ldexp(rng.integers(-2**20, 2**20, size=shape).astype(np.float64), -1074)
+        return np.ldexp(rng.integers(-(2**20), 2**20, size=shape).astype(np.float64), -1074)
     if kind == "ties":
         return np.ldexp(rng.choice([-1.0, 1.0], size=shape) * rng.choice([1.0, 1.5, 3.0]), exponent)
     weights = np.ldexp(rng.standard_normal(shape), exponent)
@@ -73,12 +80,18 @@ def _masks(rng: np.random.Generator, network: Network, kind: str) -> NetworkPair
 def extreme_pair(rng: np.random.Generator) -> tuple[NetworkPair, str]:
     """A random extreme-scale pair (input dimension 1 or 2, depth 1-4, widths 1-4) and its description."""
     depth = int(rng.integers(1, 5))
-    widths = [int(rng.integers(1, 3))] + [int(v) for v in rng.integers(1, 5, size=depth - 1)] + [int(rng.integers(1, 4))]
+    widths = (
+        [int(rng.integers(1, 3))] + [int(v) for v in rng.integers(1, 5, size=depth - 1)] + [int(rng.integers(1, 4))]
+    )
     activation = ACTIVATIONS[int(rng.integers(len(ACTIVATIONS)))]
     weights = [_layer(rng, (widths[l + 1], widths[l])) for l in range(depth)]
     mask = MASKS[int(rng.integers(len(MASKS)))]
     pair = _masks(rng, Network(weights, activation), mask)
-    return pair, f"widths {widths}, {activation}, masks {mask}, shifts {[math.frexp(float(np.max(np.abs(w))))[1] for w in weights]}"
+    return (
+        pair,
+        f"widths {widths}, {activation}, masks {mask}, "
+        f"shifts {[math.frexp(float(np.max(np.abs(w))))[1] for w in weights]}",
+    )
 
 
 def _exact_output(network: Network, activation: Callable[[Fraction], Fraction], x: list[Fraction]) -> list[Fraction]:
@@ -140,8 +153,12 @@ def _at_most(value: float, square: Fraction) -> bool:
 def violations(pair: NetworkPair, result: ErrorBracket) -> list[str]:
     """Every way the bracket contradicts exact arithmetic (empty when it is sound)."""
     found = []
-    numbers = {"upper": result.upper, "lower": result.lower, "lower_margin": result.lower_margin,
-               **{f"upper_bounds[{k}]": v for k, v in result.upper_bounds.items()}}
+    numbers = {
+        "upper": result.upper,
+        "lower": result.lower,
+        "lower_margin": result.lower_margin,
+        **{f"upper_bounds[{k}]": v for k, v in result.upper_bounds.items()},
+    }
     for name, value in numbers.items():
         if not isinstance(value, float) or math.isnan(value):
             found.append(f"{name} is {value!r}")
@@ -160,14 +177,18 @@ def violations(pair: NetworkPair, result: ErrorBracket) -> list[str]:
         square = exact_square_error(pair, x)
         for name, value in {"upper": result.upper, **result.upper_bounds}.items():
             if not _at_most(value, square):
-                found.append(f"{name} {value!r} < exact ||f - F|| (about {_magnitude(square)}) at {[float(v) for v in x]}")
+                found.append(
+                    f"{name} {value!r} < exact ||f - F|| (about {_magnitude(square)}) at {[float(v) for v in x]}"
+                )
     square = exact_square_error(pair, result.witness)
     if math.isfinite(result.lower_margin):  # an infinite margin promises nothing
         low = Fraction(result.lower) - Fraction(result.lower_margin)
         high = Fraction(result.lower) + Fraction(result.lower_margin)
-        if (low > 0 and low ** 2 > square) or high ** 2 < square:
-            found.append(f"|lower - exact| > lower_margin at the witness: lower {result.lower!r}, margin "
-                         f"{result.lower_margin!r}, exact about {_magnitude(square)}")
+        if (low > 0 and low**2 > square) or high**2 < square:
+            found.append(
+                f"|lower - exact| > lower_margin at the witness: lower {result.lower!r}, margin "
+                f"{result.lower_margin!r}, exact about {_magnitude(square)}"
+            )
     if not _at_most(result.upper, square):
         found.append("the witness's exact error exceeds upper")
     return found

@@ -23,8 +23,8 @@ NETWORKS = 16
 @mbp_property(
     id="bounds.branch_extreme_sound",
     statement=f"on {NETWORKS} extreme-scale networks (layer scales 2^+-1000, subnormals, ties, every mask kind, "
-              "d0 = 1, 2) the branch-and-bound upper bound is >= the exact error at reference points and its "
-              "replayed witness is within lower_margin of the exact value (exact rationals)",
+    "d0 = 1, 2) the branch-and-bound upper bound is >= the exact error at reference points and its "
+    "replayed witness is within lower_margin of the exact value (exact rationals)",
     source="docs/certificates.md (branch-and-bound is certified like every other upper bound)",
 )
 def test_branch_extreme_sound(mbp_root_seed, mbp_evidence):

@@ -14,7 +14,8 @@ import functools
 import mpmath
 import numpy as np
 import sympy as sp
-from hypothesis import given, target, strategies as st
+from hypothesis import given, target
+from hypothesis import strategies as st
 
 from mbp_verify.bounds import certified_spectral_norm, layer_constants, replay_error
 from mbp_verify.engine import prune_network, sample_network
@@ -32,10 +33,13 @@ def adversarial_recipes(draw: st.DrawFn) -> dict:
     `adversarial_matrix` with a generator from rng_for(root seed, property id, trial)."""
     kind = draw(st.sampled_from(["entries", "rank_one", "orthogonal", "spread"]))
     return {
-        "rows": draw(st.integers(1, 7)), "cols": draw(st.integers(1, 7)), "kind": kind,
+        "rows": draw(st.integers(1, 7)),
+        "cols": draw(st.integers(1, 7)),
+        "kind": kind,
         "scale": 2.0 ** draw(st.integers(-1000, 1000)),
         "pool": draw(st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=True), min_size=1, max_size=5))
-        if kind == "entries" else None,
+        if kind == "entries"
+        else None,
         "trial": draw(st.integers(0, 10**6)),
     }
 
@@ -45,7 +49,9 @@ def adversarial_matrix(recipe: dict, rng: np.random.Generator) -> np.ndarray:
     if kind == "entries":
         matrix = rng.choice(np.array(recipe["pool"] + [0.0]), size=(rows, cols))
     elif kind == "rank_one":
-        matrix = np.outer(rng.standard_normal(rows), rng.standard_normal(cols)) + 1e-9 * rng.standard_normal((rows, cols))
+        matrix = np.outer(rng.standard_normal(rows), rng.standard_normal(cols)) + 1e-9 * rng.standard_normal(
+            (rows, cols)
+        )
     elif kind == "orthogonal":  # all singular values equal: no gap for any iteration to exploit
         q, _ = np.linalg.qr(rng.standard_normal((max(rows, cols), max(rows, cols))))
         matrix = q[:rows, :cols]
@@ -81,7 +87,7 @@ def test_spectral_norm_certified(recipe, mbp_root_seed):
         assert bound <= float(exact) * (1 + 1e-4) + 1e-300
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mp_activation(spec: str):
     _, expr = symbolic_activation(spec)
     return sp.lambdify(X, expr.subs(CONSTANT_VALUES), modules="mpmath")
@@ -101,11 +107,17 @@ def exact_output(weights, activations, x) -> list:
     statement="the replayed ||f(x) - F(x)|| is within its stated rounding margin of the 50-digit value",
     source="docs/design.md section 4 (a VIOLATED witness must exceed eps beyond the forward pass' rounding)",
 )
-@given(depth=st.integers(1, 3), width=st.integers(1, 6), activation=st.sampled_from(
-    ["relu", "tanh", "sigmoid", "gelu", "elu", "softplus", "leaky_relu(a=0.2)"]), trial=st.integers(0, 10**6))
+@given(
+    depth=st.integers(1, 3),
+    width=st.integers(1, 6),
+    activation=st.sampled_from(["relu", "tanh", "sigmoid", "gelu", "elu", "softplus", "leaky_relu(a=0.2)"]),
+    trial=st.integers(0, 10**6),
+)
 def test_replay_margin(depth, width, activation, trial, mbp_root_seed):
     rng = rng_for(mbp_root_seed, "bounds.replay_margin", trial)
-    pair = prune_network(sample_network([width] * (depth + 1), rng, scale=3.0, activation=activation), 0.5, method="largest")
+    pair = prune_network(
+        sample_network([width] * (depth + 1), rng, scale=3.0, activation=activation), 0.5, method="largest"
+    )
     x = rng.standard_normal(width)
     x /= np.linalg.norm(x) * (1 + 1e-12)
     replay = replay_error(pair, x, [c.lipschitz for c in layer_constants(pair.original)])

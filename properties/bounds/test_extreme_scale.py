@@ -45,16 +45,20 @@ def _sweep(count: int, root_seed: int, property_id: str, evidence: dict) -> None
             failures.append(f"network {index} ({description}): {found[0]}")
         unavailable.update(result.unavailable.keys())
         infinite += result.upper == math.inf
-    evidence.update(networks_checked=count, violations=len(failures), upper_infinite=infinite,
-                    unavailable_methods=dict(unavailable))
-    assert not failures, f"{len(failures)} of {count} networks violated exact arithmetic; first: " + "; ".join(failures[:3])
+    evidence.update(
+        networks_checked=count, violations=len(failures), upper_infinite=infinite, unavailable_methods=dict(unavailable)
+    )
+    assert not failures, f"{len(failures)} of {count} networks violated exact arithmetic; first: " + "; ".join(
+        failures[:3]
+    )
 
 
 @mbp_property(
     id="bounds.extreme_scale_sound",
-    statement=f"on {DEFAULT_NETWORKS} extreme-scale networks (layer scales 2^+-1000, subnormals, ties, every mask kind, "
-              "d0 = 1, 2) no bracket value is NaN, every upper bound is >= the exact error at reference points "
-              "and |lower - exact| <= lower_margin at the witness (exact rationals)",
+    statement=f"on {DEFAULT_NETWORKS} extreme-scale networks (layer scales 2^+-1000, subnormals, ties, every mask "
+    f"kind, "
+    "d0 = 1, 2) no bracket value is NaN, every upper bound is >= the exact error at reference points "
+    "and |lower - exact| <= lower_margin at the witness (exact rationals)",
     source="docs/certificates.md (sound at every scale); docs/design.md section 4 (CERTIFIED decisions must be sound)",
 )
 def test_extreme_scale_sound(mbp_root_seed, mbp_evidence):
@@ -64,7 +68,8 @@ def test_extreme_scale_sound(mbp_root_seed, mbp_evidence):
 @pytest.mark.slow
 @mbp_property(
     id="bounds.extreme_scale_fuzz",
-    statement=f"the same checks as bounds.extreme_scale_sound on {SLOW_NETWORKS} extreme-scale networks: zero violations",
+    statement=f"the same checks as bounds.extreme_scale_sound on {SLOW_NETWORKS} extreme-scale networks: zero "
+    f"violations",
     source="docs/certificates.md (sound at every scale: >= 2,000 extreme-scale networks under --full)",
 )
 def test_extreme_scale_fuzz(mbp_root_seed, mbp_evidence):
@@ -120,7 +125,7 @@ REPRODUCERS = {
 @mbp_property(
     id="bounds.extreme_scale_reproducers",
     statement="the reported reproducers (underflowed layerwise products, NaN bounds, an underflowed replay) get sound "
-              "brackets: no NaN, JSON-safe, upper >= the exact error, |lower - exact| <= margin, no wrong certificate",
+    "brackets: no NaN, JSON-safe, upper >= the exact error, |lower - exact| <= margin, no wrong certificate",
     source="docs/certificates.md (sound at every scale: every reported reproducer pinned)",
 )
 @pytest.mark.parametrize("name", sorted(REPRODUCERS))
@@ -134,5 +139,10 @@ def test_reproducers(name, mbp_evidence):
     exact = exact_square_error(pair, result.witness)
     if eps is not None:
         assert exact > 0 and result.decide(eps) != "certified"
-    mbp_evidence.update(upper=result.upper, lower=result.lower, lower_margin=result.lower_margin,
-                        exact_at_witness=exact_norm(exact), unavailable=sorted(result.unavailable))
+    mbp_evidence.update(
+        upper=result.upper,
+        lower=result.lower,
+        lower_margin=result.lower_margin,
+        exact_at_witness=exact_norm(exact),
+        unavailable=sorted(result.unavailable),
+    )

@@ -12,7 +12,8 @@ failure is a proof, never noise (false-failure rate 0).
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, target, strategies as st
+from hypothesis import given, target
+from hypothesis import strategies as st
 
 from mbp_verify.bounds import bracket_sup_error, layer_constants, replay_error
 from mbp_verify.bounds.grid import certified_grid_value, observed_errors
@@ -20,15 +21,27 @@ from mbp_verify.engine import prune_network, sample_network
 from mbp_verify.seeding import rng_for
 from mbp_verify.suite import mbp_property
 
-ACTIVATIONS = ("relu", "leaky_relu(a=0.2)", "identity", "tanh", "elu", "silu", "gelu", "hardswish", "sigmoid", "softplus")
+ACTIVATIONS = (
+    "relu",
+    "leaky_relu(a=0.2)",
+    "identity",
+    "tanh",
+    "elu",
+    "silu",
+    "gelu",
+    "hardswish",
+    "sigmoid",
+    "softplus",
+)
 
 
 @st.composite
 def network_specs(draw: st.DrawFn, input_dim: "int | None" = None) -> dict:
     depth = draw(st.integers(1, 4))
     return {
-        "widths": [input_dim or draw(st.integers(3, 12))] + draw(st.lists(st.integers(1, 16), min_size=depth - 1,
-                                                                           max_size=depth - 1)) + [draw(st.integers(1, 8))],
+        "widths": [input_dim or draw(st.integers(3, 12))]
+        + draw(st.lists(st.integers(1, 16), min_size=depth - 1, max_size=depth - 1))
+        + [draw(st.integers(1, 8))],
         "activation": draw(st.sampled_from(ACTIVATIONS)),
         "alpha": draw(st.sampled_from([0.1, 0.2, 0.3, 0.5, 0.8])),
         "method": draw(st.sampled_from(["magnitude", "random", "largest"])),
@@ -42,8 +55,9 @@ def bracketed(spec: dict, root_seed: int, property_id: str):
     """The pair `spec` describes and its fast bracket; every draw (weights, random pruning, search
     starts) comes from rng_for(root_seed, property_id, trial)."""
     rng = rng_for(root_seed, property_id, spec["trial"])
-    net = sample_network(spec["widths"], rng, scale=spec["scale"], activation=spec["activation"],
-                         distribution=spec["distribution"])
+    net = sample_network(
+        spec["widths"], rng, scale=spec["scale"], activation=spec["activation"], distribution=spec["distribution"]
+    )
     pair = prune_network(net, spec["alpha"], method=spec["method"], rng=rng)
     return pair, bracket_sup_error(pair, rng=rng, effort="fast")
 
@@ -51,7 +65,7 @@ def bracketed(spec: dict, root_seed: int, property_id: str):
 @mbp_property(
     id="bounds.upper_sound_plane",
     statement="with input dimension 2 every certified upper bound is >= the dense-grid maximum of ||f - F|| "
-              "(minus its rounding margin), and the replayed lower bound is <= it",
+    "(minus its rounding margin), and the replayed lower bound is <= it",
     source="docs/design.md section 2 (eps-closeness) and section 4 (CERTIFIED decisions must be sound)",
 )
 @given(spec=network_specs(input_dim=2))
@@ -71,7 +85,8 @@ def test_upper_sound_in_the_plane(spec, mbp_root_seed, mbp_evidence):
 
 @mbp_property(
     id="bounds.upper_sound_sampled",
-    statement="in input dimensions 3-12 every upper bound is >= ||f(x) - F(x)|| at 2000 random points of the ball and sphere",
+    statement="in input dimensions 3-12 every upper bound is >= ||f(x) - F(x)|| at 2000 random points of the ball "
+    "and sphere",
     source="docs/design.md section 4 (CERTIFIED decisions must be sound)",
 )
 @given(spec=network_specs())
@@ -108,7 +123,7 @@ def test_lower_is_replayed(spec, mbp_root_seed):
 @mbp_property(
     id="bounds.headline_ratio",
     statement="on a sampled 3-layer ReLU network (width 256, alpha 0.2; 128 under --quick) the bracket's "
-              "upper / lower is at most 5 and the averaged bound is the tightest",
+    "upper / lower is at most 5 and the averaged bound is the tightest",
     source="docs/benchmarks.md (certified bracket: target upper / lower <= 5 at depth 3)",
     tier="advisory",
 )

@@ -21,10 +21,14 @@ def conv_cases(draw: st.DrawFn, paddings: "tuple[str, ...]" = PADDINGS, strides:
     low_h, low_w = (kh, kw) if padding == "valid" else (1, 1)
     h, w = draw(st.integers(low_h, 8)), draw(st.integers(low_w, 8))
     c_in = draw(st.integers(1, min(8, _MAX_FEATURES // (h * w))))
-    return {"kernel_shape": (draw(st.integers(1, 8)), c_in, kh, kw), "input_shape": (c_in, h, w),
-            "stride": draw(st.sampled_from(strides)), "padding": padding,
-            "kind": draw(st.sampled_from(["gaussian", "uniform", "integers", "rank_one", "positive"])),
-            "trial": draw(st.integers(0, 10**6))}
+    return {
+        "kernel_shape": (draw(st.integers(1, 8)), c_in, kh, kw),
+        "input_shape": (c_in, h, w),
+        "stride": draw(st.sampled_from(strides)),
+        "padding": padding,
+        "kind": draw(st.sampled_from(["gaussian", "uniform", "integers", "rank_one", "positive"])),
+        "trial": draw(st.integers(0, 10**6)),
+    }
 
 
 def conv_kernel(case: dict, rng: np.random.Generator) -> np.ndarray:
@@ -41,6 +45,7 @@ def conv_kernel(case: dict, rng: np.random.Generator) -> np.ndarray:
     if kind == "integers":
         return rng.integers(-2, 3, shape).astype(float)
     if kind == "rank_one":
-        return np.einsum("o,c,ab->ocab", rng.standard_normal(shape[0]), rng.standard_normal(shape[1]),
-                         rng.standard_normal(shape[2:]))
+        return np.einsum(
+            "o,c,ab->ocab", rng.standard_normal(shape[0]), rng.standard_normal(shape[1]), rng.standard_normal(shape[2:])
+        )
     return rng.uniform(0, 1, shape)

@@ -12,7 +12,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from mbp_verify.engine import conv2d, conv2d_adjoint, conv_geometry, prune_network, sample_conv_network, unfold_conv
 from mbp_verify.seeding import rng_for
@@ -25,19 +26,30 @@ def _torch_reference(x: np.ndarray, kernel: np.ndarray, stride: int, padding: st
     torch = pytest.importorskip("torch")
     g = conv_geometry(kernel.shape, x.shape[1:], stride, padding)
     (top, bottom), (left, right) = g.pads
-    padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="wrap" if padding == "circular" else "constant")
+    padded = np.pad(
+        x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="wrap" if padding == "circular" else "constant"
+    )
     return torch.nn.functional.conv2d(torch.from_numpy(padded), torch.from_numpy(kernel), stride=stride).numpy()
 
 
 @pytest.mark.torch
 @mbp_property(
     id="cnn.conv_forward_matches_torch",
-    statement="conv2d equals torch's conv2d on the explicitly zero- or wrap-padded input (output size ceil(n/s), or (n-k)//s+1 for 'valid')",
+    statement="conv2d equals torch's conv2d on the explicitly zero- or wrap-padded input (output size ceil(n/s), or "
+    "(n-k)//s+1 for 'valid')",
     source="docs/cnn.md (conv layers); torch.nn.functional.conv2d",
 )
 @given(case=conv_cases())
-@example(case={"kernel_shape": (2, 1, 5, 5), "input_shape": (1, 2, 3), "stride": 2, "padding": "circular",
-               "kind": "gaussian", "trial": 0})  # kernel larger than the image: indices wrap twice
+@example(
+    case={
+        "kernel_shape": (2, 1, 5, 5),
+        "input_shape": (1, 2, 3),
+        "stride": 2,
+        "padding": "circular",
+        "kind": "gaussian",
+        "trial": 0,
+    }
+)  # kernel larger than the image: indices wrap twice
 def test_forward_matches_torch(case, mbp_root_seed):
     rng = rng_for(mbp_root_seed, "cnn.conv_forward_matches_torch", case["trial"])
     kernel = conv_kernel(case, rng)
@@ -72,14 +84,17 @@ def test_adjoint_is_transpose(case, mbp_root_seed):
 @st.composite
 def conv_nets(draw: st.DrawFn) -> dict:
     depth = draw(st.integers(1, 3))
-    return {"input_shape": (draw(st.integers(1, 3)), draw(st.integers(3, 8)), draw(st.integers(3, 8))),
-            "channels": draw(st.lists(st.integers(1, 8), min_size=depth, max_size=depth)),
-            "kernel_size": draw(st.lists(st.integers(1, 3), min_size=depth, max_size=depth)),
-            "stride": draw(st.lists(st.integers(1, 2), min_size=depth, max_size=depth)),
-            "padding": draw(st.lists(st.sampled_from(["zeros", "circular"]), min_size=depth, max_size=depth)),
-            "dense": draw(st.lists(st.integers(1, 6), max_size=2)),
-            "activation": draw(st.sampled_from(["relu", "tanh", "leaky_relu(a=0.2)"])),
-            "alpha": draw(st.integers(5, 95)), "trial": draw(st.integers(0, 10**6))}
+    return {
+        "input_shape": (draw(st.integers(1, 3)), draw(st.integers(3, 8)), draw(st.integers(3, 8))),
+        "channels": draw(st.lists(st.integers(1, 8), min_size=depth, max_size=depth)),
+        "kernel_size": draw(st.lists(st.integers(1, 3), min_size=depth, max_size=depth)),
+        "stride": draw(st.lists(st.integers(1, 2), min_size=depth, max_size=depth)),
+        "padding": draw(st.lists(st.sampled_from(["zeros", "circular"]), min_size=depth, max_size=depth)),
+        "dense": draw(st.lists(st.integers(1, 6), max_size=2)),
+        "activation": draw(st.sampled_from(["relu", "tanh", "leaky_relu(a=0.2)"])),
+        "alpha": draw(st.integers(5, 95)),
+        "trial": draw(st.integers(0, 10**6)),
+    }
 
 
 @mbp_property(
@@ -90,9 +105,16 @@ def conv_nets(draw: st.DrawFn) -> dict:
 @given(spec=conv_nets())
 def test_network_matches_unfolding(spec, mbp_root_seed):
     rng = rng_for(mbp_root_seed, "cnn.network_matches_unfolding", spec["trial"])
-    net = sample_conv_network(spec["input_shape"], spec["channels"], rng, kernel_size=spec["kernel_size"],
-                              stride=spec["stride"], padding=spec["padding"], dense=spec["dense"],
-                              activation=spec["activation"])
+    net = sample_conv_network(
+        spec["input_shape"],
+        spec["channels"],
+        rng,
+        kernel_size=spec["kernel_size"],
+        stride=spec["stride"],
+        padding=spec["padding"],
+        dense=spec["dense"],
+        activation=spec["activation"],
+    )
     x = rng.standard_normal((3,) + net.input_shape)
     dense = net.to_dense()
     assert dense.widths == net.widths
@@ -113,14 +135,22 @@ def _floor_power(size: int, alpha: Fraction) -> int:
 
 @mbp_property(
     id="cnn.conv_count_exact",
-    statement="MBP on a conv network prunes exactly floor(D_l^(1-alpha)) smallest |w| per layer, D_l = c_out*c_in*kh*kw; random pruning the same count",
+    statement="MBP on a conv network prunes exactly floor(D_l^(1-alpha)) smallest |w| per layer, D_l = "
+    "c_out*c_in*kh*kw; random pruning the same count",
     source="Theorem 1's count rule applied per kernel (docs/cnn.md)",
 )
 @given(spec=conv_nets())
 def test_conv_count_exact(spec, mbp_root_seed):
     rng = rng_for(mbp_root_seed, "cnn.conv_count_exact", spec["trial"])
-    net = sample_conv_network(spec["input_shape"], spec["channels"], rng, kernel_size=spec["kernel_size"],
-                              stride=spec["stride"], padding=spec["padding"], dense=spec["dense"])
+    net = sample_conv_network(
+        spec["input_shape"],
+        spec["channels"],
+        rng,
+        kernel_size=spec["kernel_size"],
+        stride=spec["stride"],
+        padding=spec["padding"],
+        dense=spec["dense"],
+    )
     alpha = Fraction(spec["alpha"], 100)
     pair = prune_network(net, alpha)
     random_pair = prune_network(net, alpha, method="random", rng=rng)

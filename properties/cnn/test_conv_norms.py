@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
 
 from mbp_verify.bounds.conv_norms import certified_conv_norm, circular_singular_values
 from mbp_verify.engine import unfold_conv
@@ -39,12 +39,21 @@ def _dense_spectrum(kernel: np.ndarray, case: dict) -> np.ndarray:
 
 @mbp_property(
     id="cnn.circular_norm_exact",
-    statement="circular padding, stride 1: the frequency-matrix spectrum equals the unfolded operator's, and the certified norm is >= and within 1e-12 of its largest value",
+    statement="circular padding, stride 1: the frequency-matrix spectrum equals the unfolded operator's, and the "
+    "certified norm is >= and within 1e-12 of its largest value",
     source="Sedghi, Gupta & Long, The singular values of convolutional layers, ICLR 2019 (docs/cnn.md)",
 )
 @given(case=conv_cases(paddings=("circular",), strides=(1,)))
-@example(case={"kernel_shape": (3, 1, 5, 4), "input_shape": (1, 2, 3), "stride": 1, "padding": "circular",
-               "kind": "positive", "trial": 1})  # kernel larger than the image: aliased taps
+@example(
+    case={
+        "kernel_shape": (3, 1, 5, 4),
+        "input_shape": (1, 2, 3),
+        "stride": 1,
+        "padding": "circular",
+        "kind": "positive",
+        "trial": 1,
+    }
+)  # kernel larger than the image: aliased taps
 def test_circular_norm_exact(case, mbp_root_seed, mbp_evidence):
     kernel = conv_kernel(case, rng_for(mbp_root_seed, "cnn.circular_norm_exact", case["trial"]))
     dense = _dense_spectrum(kernel, case)
@@ -55,33 +64,74 @@ def test_circular_norm_exact(case, mbp_root_seed, mbp_evidence):
     assert bound.exact
     check_upper(bound.upper, dense[0])
     assert bound.upper <= dense[0] * (1 + _TOLERANCE) + 1e-300
-    mbp_evidence["worst_upper_over_dense"] = max(mbp_evidence.get("worst_upper_over_dense", 1.0), bound.upper / max(dense[0], 1e-300))
+    mbp_evidence["worst_upper_over_dense"] = max(
+        mbp_evidence.get("worst_upper_over_dense", 1.0), bound.upper / max(dense[0], 1e-300)
+    )
 
 
 @mbp_property(
     id="cnn.zero_padding_norm_sound",
-    statement="for every padding (zeros, circular, valid) and stride 1-2 the certified conv norm is >= the unfolded operator's largest singular value >= the power-iteration lower estimate",
+    statement="for every padding (zeros, circular, valid) and stride 1-2 the certified conv norm is >= the unfolded "
+    "operator's largest singular value >= the power-iteration lower estimate",
     source="docs/cnn.md: restriction of a circular operator on an enlarged grid; strided rows are a subset",
 )
 @given(case=conv_cases())
-@example(case={"kernel_shape": (1, 1, 3, 3), "input_shape": (1, 1, 1), "stride": 1, "padding": "zeros",
-               "kind": "positive", "trial": 2})  # only the centre tap acts on a 1x1 image
-@example(case={"kernel_shape": (1, 1, 1, 2), "input_shape": (1, 1, 1), "stride": 1, "padding": "zeros",
-               "kind": "values", "values": [-2, 2], "trial": 0})  # circular on the image's own grid: norm 0 < 2
-@example(case={"kernel_shape": (1, 1, 4, 4), "input_shape": (1, 5, 5), "stride": 1, "padding": "zeros", "kind": "values",
-               "values": [-2, 0, -2, 1, 1, 1, 0, -1, -1, 0, 0, 1, 2, -1, 2, -2], "trial": 0})  # same grid: 1.19x too small
-@example(case={"kernel_shape": (1, 1, 2, 2), "input_shape": (1, 5, 5), "stride": 1, "padding": "zeros",
-               "kind": "values", "values": [2, 0, 0, -1], "trial": 0})  # grid n + min(p, q): 1.01x too small
+@example(
+    case={
+        "kernel_shape": (1, 1, 3, 3),
+        "input_shape": (1, 1, 1),
+        "stride": 1,
+        "padding": "zeros",
+        "kind": "positive",
+        "trial": 2,
+    }
+)  # only the centre tap acts on a 1x1 image
+@example(
+    case={
+        "kernel_shape": (1, 1, 1, 2),
+        "input_shape": (1, 1, 1),
+        "stride": 1,
+        "padding": "zeros",
+        "kind": "values",
+        "values": [-2, 2],
+        "trial": 0,
+    }
+)  # circular on the image's own grid: norm 0 < 2
+@example(
+    case={
+        "kernel_shape": (1, 1, 4, 4),
+        "input_shape": (1, 5, 5),
+        "stride": 1,
+        "padding": "zeros",
+        "kind": "values",
+        "values": [-2, 0, -2, 1, 1, 1, 0, -1, -1, 0, 0, 1, 2, -1, 2, -2],
+        "trial": 0,
+    }
+)  # same grid: 1.19x too small
+@example(
+    case={
+        "kernel_shape": (1, 1, 2, 2),
+        "input_shape": (1, 5, 5),
+        "stride": 1,
+        "padding": "zeros",
+        "kind": "values",
+        "values": [2, 0, 0, -1],
+        "trial": 0,
+    }
+)  # grid n + min(p, q): 1.01x too small
 def test_zero_padding_norm_sound(case, mbp_root_seed, mbp_evidence):
     rng = rng_for(mbp_root_seed, "cnn.zero_padding_norm_sound", case["trial"])
     kernel = conv_kernel(case, rng)
     dense = _dense_spectrum(kernel, case)[0]
-    bound = certified_conv_norm(kernel, case["input_shape"], case["stride"], case["padding"],
-                                lower_iterations=30, rng=rng)
+    bound = certified_conv_norm(
+        kernel, case["input_shape"], case["stride"], case["padding"], lower_iterations=30, rng=rng
+    )
     check_upper(bound.upper, dense)
     assert bound.lower <= dense * (1 + _TOLERANCE) + 1e-300
     if dense > 0:
-        mbp_evidence["worst_upper_over_dense"] = max(mbp_evidence.get("worst_upper_over_dense", 1.0), bound.upper / dense)
+        mbp_evidence["worst_upper_over_dense"] = max(
+            mbp_evidence.get("worst_upper_over_dense", 1.0), bound.upper / dense
+        )
 
 
 def _reshape_norm(kernel: np.ndarray) -> float:
@@ -90,7 +140,8 @@ def _reshape_norm(kernel: np.ndarray) -> float:
 
 @mbp_property(
     id="cnn.reshape_norm_not_a_bound",
-    statement="negative control: the (c_out, c_in*kh*kw) reshape's norm is below the operator norm on some layers and above it on others, and the check rejects it and any too-small estimate",
+    statement="negative control: the (c_out, c_in*kh*kw) reshape's norm is below the operator norm on some layers "
+    "and above it on others, and the check rejects it and any too-small estimate",
     source="docs/cnn.md (the audit's reshaped kernel matrix is not the operator)",
 )
 def test_reshape_norm_not_a_bound():
@@ -112,7 +163,8 @@ def test_reshape_norm_not_a_bound():
 @pytest.mark.slow
 @mbp_property(
     id="cnn.conv_norms_sound_thorough",
-    statement="certified conv norms >= the dense norm over 2000 fuzzed layers (all paddings, strides 1-2, kernels 1-5, channels 1-8)",
+    statement="certified conv norms >= the dense norm over 2000 fuzzed layers (all paddings, strides 1-2, kernels "
+    "1-5, channels 1-8)",
     source="docs/cnn.md (certified norms against the dense reference)",
 )
 @settings(max_examples=2000)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mbp_verify.engine import prune_count_from_kept_fraction, prune_count_from_pruned_fraction
 from mbp_verify.suite import mbp_property
@@ -32,7 +33,8 @@ def test_pruned_fraction_rules(size, numerator):
 
 @mbp_property(
     id="count.halfway_and_float_cases",
-    statement="pinned cases: 0.25*10 -> 2 (half-even), 0.35*10 -> 4, 0.3*10 -> 3 under ceil, 0.7 kept of 10 -> 3 pruned",
+    statement="pinned cases: 0.25*10 -> 2 (half-even), 0.35*10 -> 4, 0.3*10 -> 3 under ceil, 0.7 kept of 10 -> 3 "
+    "pruned",
     source="docs/design.md section 3 (torch rounds half-to-even; float 0.3*10 = 3.0000000000000004)",
 )
 def test_pinned_cases():

@@ -10,7 +10,8 @@ from fractions import Fraction
 
 import mpmath
 import numpy as np
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from mbp_verify.engine import (
     magnitude_mask,
@@ -74,7 +75,8 @@ def test_exact_at_perfect_powers(base, power, mbp_evidence):
 @given(rows=st.integers(1, 60), cols=st.integers(1, 60), alpha=alphas, seed=st.integers(0, 2**32 - 1))
 def test_gamma_of_reference_mask(rows, cols, alpha, seed):
     weights = np.random.default_rng(seed).uniform(0.5, 1.0, size=(rows, cols)) * np.where(
-        np.random.default_rng(seed + 1).random((rows, cols)) < 0.5, -1, 1)
+        np.random.default_rng(seed + 1).random((rows, cols)) < 0.5, -1, 1
+    )
     mask = magnitude_mask(weights, theorem_prune_count(weights.size, alpha))
     nonzero = int(np.count_nonzero(np.where(mask, weights, 0.0)))
     assert Fraction(nonzero, weights.size) == theorem_kept_fraction(weights.size, alpha)
@@ -109,7 +111,8 @@ def test_gamma_monotone(size, a, b):
 
 @mbp_property(
     id="gamma.review_reading_inconsistent",
-    statement="the review's gamma_l = D^(-alpha) keeps what the theorem prunes; its kept fraction -> 0, the theorem's -> 1",
+    statement="the review's gamma_l = D^(-alpha) keeps what the theorem prunes; its kept fraction -> 0, the "
+    "theorem's -> 1",
     source="Review of Qian & Klabjan, 'alpha effectively specifies gamma_l = D_l^(-alpha)'; docs/design.md section 2",
 )
 @given(alpha=alphas, exponent=st.integers(4, 12))

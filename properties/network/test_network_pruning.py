@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mbp_verify.engine import prune_network, sample_network, theorem_prune_count, uniform_half_width
 from mbp_verify.seeding import rng_for
@@ -15,7 +16,8 @@ alphas = st.integers(5, 95).map(lambda k: k / 100)
 
 @mbp_property(
     id="prune.network_counts_exact",
-    statement="MBP on a network prunes exactly floor(D_l^(1-alpha)) smallest entries of every layer and zeroes exactly those",
+    statement="MBP on a network prunes exactly floor(D_l^(1-alpha)) smallest entries of every layer and zeroes "
+    "exactly those",
     source="Theorem 1 (mask M = {M_l}, pruning the smallest floor(D_l^(1-alpha)) entries of W_l)",
 )
 @given(widths=widths_strategy, alpha=alphas, trial=st.integers(0, 10**6))
@@ -50,7 +52,8 @@ def test_random_pruning_counts(widths, alpha, trial, mbp_root_seed):
 
 @mbp_property(
     id="network.sample_hypothesis_iii",
-    statement="sampled weights lie in [-K/sqrt(max(d_l,d_l-1)), K/sqrt(max(d_l,d_l-1))] and are reproducible from the seed",
+    statement="sampled weights lie in [-K/sqrt(max(d_l,d_l-1)), K/sqrt(max(d_l,d_l-1))] and are reproducible from "
+    "the seed",
     source="Theorem 1, hypothesis (iii)",
 )
 @given(widths=widths_strategy, scale=st.floats(0.1, 10), trial=st.integers(0, 10**6))
@@ -65,12 +68,15 @@ def test_sampling_range_and_reproducibility(widths, scale, trial, mbp_root_seed)
 
 @mbp_property(
     id="network.positive_homogeneity",
-    statement="for ReLU, leaky ReLU and identity, F(cx) = cF(x) and (f-F)(cx) = c(f-F)(x) for c > 0, so the sup sits on the sphere",
+    statement="for ReLU, leaky ReLU and identity, F(cx) = cF(x) and (f-F)(cx) = c(f-F)(x) for c > 0, so the sup sits "
+    "on the sphere",
     source="docs/design.md section 2 (epsilon-closeness: sup attained on the unit sphere for homogeneous sigma)",
 )
 @given(
-    widths=widths_strategy, activation=st.sampled_from(["relu", "leaky_relu(a=0.2)", "identity"]),
-    scale=st.floats(1e-3, 1e3), trial=st.integers(0, 10**6),
+    widths=widths_strategy,
+    activation=st.sampled_from(["relu", "leaky_relu(a=0.2)", "identity"]),
+    scale=st.floats(1e-3, 1e3),
+    trial=st.integers(0, 10**6),
 )
 def test_positive_homogeneity(widths, activation, scale, trial, mbp_root_seed):
     rng = rng_for(mbp_root_seed, "network.positive_homogeneity", trial)

@@ -35,7 +35,9 @@ def pruner_under_test(request: pytest.FixtureRequest) -> PrunerUnderTest:
     timeout = float(_option(config, "mbp_timeout", DEFAULT_TIMEOUT_S))
     if spec is None:
         return PrunerUnderTest(reference_pruner(), spec="reference engine", timeout_s=timeout)
-    adapter = load_pruner(spec, rules=_option(config, "mbp_rules"), global_scope=bool(_option(config, "mbp_global", False)))
+    adapter = load_pruner(
+        spec, rules=_option(config, "mbp_rules"), global_scope=bool(_option(config, "mbp_global", False))
+    )
     return PrunerUnderTest(adapter, spec=spec, timeout_s=timeout)
 
 
@@ -47,8 +49,13 @@ def counterexample(request: pytest.FixtureRequest, pruner_under_test: PrunerUnde
     directory = _option(config, "mbp_counterexample_dir")
     marker = request.node.get_closest_marker("mbp_property")
     property_id = marker.kwargs["id"] if marker else request.node.name
-    return Recorder(Path(directory) if directory else None, property_id, request.node.name, pruner_under_test.spec,
-                    label=_option(config, "mbp_counterexample_label"))
+    return Recorder(
+        Path(directory) if directory else None,
+        property_id,
+        request.node.name,
+        pruner_under_test.spec,
+        label=_option(config, "mbp_counterexample_label"),
+    )
 
 
 @pytest.fixture

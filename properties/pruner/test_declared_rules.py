@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mbp_verify.conformance.checks import describe_indices, keep_mask, pruned_count
 from mbp_verify.strategies import prune_cases, tie_free_weight_arrays
@@ -16,9 +17,30 @@ from mbp_verify.suite import CodeUnderTestError, mbp_property
 # Half-way cases (p*D ends in .5) and float artefacts (the float product lands on the other
 # side of .5 or of an integer: 0.7 * 45 = 31.499999999999996, 0.14 * 75 = 10.500000000000002,
 # 0.29 * 100 = 28.999999999999996).
-PINNED_FRACTIONS = ((10, 0.25), (10, 0.35), (10, 0.15), (4, 0.5), (6, 0.25), (45, 0.7), (75, 0.14), (90, 0.35),
-                    (100, 0.545), (110, 0.55), (100, 0.29), (50, 0.58), (10, 0.3), (1, 0.5), (3, 0.5), (7, 1.0), (7, 0.0),
-                    (10, 0.95), (10, 0.99), (20, 0.975), (10, 0.05), (2, 0.75))
+PINNED_FRACTIONS = (
+    (10, 0.25),
+    (10, 0.35),
+    (10, 0.15),
+    (4, 0.5),
+    (6, 0.25),
+    (45, 0.7),
+    (75, 0.14),
+    (90, 0.35),
+    (100, 0.545),
+    (110, 0.55),
+    (100, 0.29),
+    (50, 0.58),
+    (10, 0.3),
+    (1, 0.5),
+    (3, 0.5),
+    (7, 1.0),
+    (7, 0.0),
+    (10, 0.95),
+    (10, 0.99),
+    (20, 0.975),
+    (10, 0.05),
+    (2, 0.75),
+)
 
 
 def _distinct(size: int) -> np.ndarray:
@@ -28,8 +50,10 @@ def _distinct(size: int) -> np.ndarray:
 
 @mbp_property(
     id="pruner.count_rule",
-    statement="a fraction becomes the declared count (rounding of the pruned or kept count, exact or in float, cap, min_kept) and refused fractions raise; pinned by half-way and float-artefact cases",
-    source="docs/design.md section 3 (torch rounds n*amount half-to-even, TF-MOT rounds the kept count and refuses 1.0, torch.ao caps at D-1, NNI floors)",
+    statement="a fraction becomes the declared count (rounding of the pruned or kept count, exact or in float, cap, "
+    "min_kept) and refused fractions raise; pinned by half-way and float-artefact cases",
+    source="docs/design.md section 3 (torch rounds n*amount half-to-even, TF-MOT rounds the kept count and refuses "
+    "1.0, torch.ao caps at D-1, NNI floors)",
 )
 @given(size=st.integers(1, 300), thousandths=st.integers(0, 1000))
 def test_count_rule(pruner_under_test, counterexample, mbp_evidence, size, thousandths):
@@ -46,8 +70,10 @@ def test_count_rule(pruner_under_test, counterexample, mbp_evidence, size, thous
             expected = rules.expected_from_fraction(d, fraction)
             keep = keep_mask(pruner_under_test.prune_fraction(weights, fraction), weights)
             got = pruned_count(keep)
-            assert got == expected, (f"fraction {fraction!r} of D={d}: pruned {got}, the declared rule "
-                                     f"({rules.count_rule_text()}) gives {expected}")
+            assert got == expected, (
+                f"fraction {fraction!r} of D={d}: pruned {got}, the declared rule "
+                f"({rules.count_rule_text()}) gives {expected}"
+            )
     mbp_evidence["pinned_cases"] = len(PINNED_FRACTIONS)
 
 
@@ -56,13 +82,16 @@ def _assert_refused(pruner, weights, fraction) -> None:
         pruner.prune_fraction(weights, fraction)
     except CodeUnderTestError:
         return
-    raise AssertionError(f"fraction {fraction!r} is declared refused (refuse={'|'.join(f'{f:g}' for f in pruner.rules.refuse)}), "
-                         "but the pruner returned a mask")
+    raise AssertionError(
+        f"fraction {fraction!r} is declared refused (refuse={'|'.join(f'{f:g}' for f in pruner.rules.refuse)}), "
+        "but the pruner returned a mask"
+    )
 
 
 @mbp_property(
     id="pruner.count_base",
-    statement="re-pruning counts from the declared base: 'remaining' prunes n2 more, 'total' makes n2 the new total; earlier pruned entries stay pruned unless revival=allowed",
+    statement="re-pruning counts from the declared base: 'remaining' prunes n2 more, 'total' makes n2 the new total; "
+    "earlier pruned entries stay pruned unless revival=allowed",
     source="docs/design.md section 3 (count base on re-pruning; torch.ao recomputes the mask and revives)",
 )
 @given(weights=tie_free_weight_arrays(), data=st.data())
@@ -82,17 +111,21 @@ def test_count_base(pruner_under_test, counterexample, weights, data):
     with counterexample.case(kind="reprune", weights=weights, first=first, second=second):
         once = keep_mask(pruner_under_test.prune(weights, first), weights)
         twice = keep_mask(pruner_under_test.reprune(weights, first, second), weights)
-        assert pruned_count(twice) == expected, (f"pruning {first} then {second} (count_base={rules.count_base}) "
-                                                 f"pruned {pruned_count(twice)} in total, expected {expected}")
+        assert pruned_count(twice) == expected, (
+            f"pruning {first} then {second} (count_base={rules.count_base}) "
+            f"pruned {pruned_count(twice)} in total, expected {expected}"
+        )
         revived = np.flatnonzero((~once & twice).ravel())
         if rules.revival == "never":
-            assert revived.size == 0, (f"entries {describe_indices(revived)} pruned first are kept after re-pruning "
-                                       "(revival=never declared)")
+            assert revived.size == 0, (
+                f"entries {describe_indices(revived)} pruned first are kept after re-pruning (revival=never declared)"
+            )
 
 
 @mbp_property(
     id="pruner.gamma_reported",
-    statement="the kept fraction gamma the pruner reports equals kept entries / D of the mask it returns (integer count)",
+    statement="the kept fraction gamma the pruner reports equals kept entries / D of the mask it returns (integer "
+    "count)",
     source="docs/design.md section 2 (gamma_l = ||vec(W~_l)||_0 / D_l); section 3 (a float16 mask.sum() overflows)",
 )
 @given(case=prune_cases())
@@ -103,7 +136,8 @@ def test_gamma_reported(pruner_under_test, counterexample, case):
 
 @mbp_property(
     id="pruner.gamma_reported",
-    statement="the kept fraction gamma the pruner reports equals kept entries / D of the mask it returns (integer count)",
+    statement="the kept fraction gamma the pruner reports equals kept entries / D of the mask it returns (integer "
+    "count)",
     source="docs/design.md section 2 (gamma_l = ||vec(W~_l)||_0 / D_l); section 3 (a float16 mask.sum() overflows)",
 )
 def test_gamma_reported_float16_beyond_65504(pruner_under_test, counterexample):
@@ -126,7 +160,9 @@ def _check_gamma(pruner_under_test, counterexample, weights, n):
         except (TypeError, ValueError, OverflowError):
             raise AssertionError(f"reported gamma {gamma!r} is not a finite number; the mask keeps {truth}") from None
         assert abs(reported - truth) <= Fraction(1, 10**12), (
-            f"reported gamma {float(gamma)!r} but the returned mask keeps {truth.numerator}/{truth.denominator} = {float(truth)!r}")
+            f"reported gamma {float(gamma)!r} but the returned mask keeps {truth.numerator}/{truth.denominator} = "
+            f"{float(truth)!r}"
+        )
 
 
 @mbp_property(

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from mbp_verify.conformance.checks import assert_magnitude_order, keep_mask, magnitudes64, pruned_count, tie_adjusted_count
+from mbp_verify.conformance.checks import (
+    assert_magnitude_order,
+    keep_mask,
+    magnitudes64,
+    pruned_count,
+    tie_adjusted_count,
+)
 from mbp_verify.strategies import layer_lists
 from mbp_verify.suite import mbp_property
 
@@ -53,7 +60,11 @@ def _global_masks(pruner, layers, total):
     return [keep_mask(m, w) for m, w in zip(masks, layers)]
 
 
-@mbp_property(id="pruner.global_count", statement="global pruning prunes exactly the total count over all layers (ties and zeros included)", source=SOURCE)
+@mbp_property(
+    id="pruner.global_count",
+    statement="global pruning prunes exactly the total count over all layers (ties and zeros included)",
+    source=SOURCE,
+)
 @given(case=_global_cases())
 def test_global_count(pruner_under_test, counterexample, case):
     _needs_global(pruner_under_test)
@@ -65,7 +76,11 @@ def test_global_count(pruner_under_test, counterexample, case):
         assert got == expected, f"pruned {got} entries over {len(layers)} layers, expected exactly {expected}"
 
 
-@mbp_property(id="pruner.global_threshold", statement="one threshold across layers: every pruned |w| in any layer <= every kept |w| in any layer", source=SOURCE)
+@mbp_property(
+    id="pruner.global_threshold",
+    statement="one threshold across layers: every pruned |w| in any layer <= every kept |w| in any layer",
+    source=SOURCE,
+)
 @given(case=_global_cases())
 @_pinned
 def test_global_threshold(pruner_under_test, counterexample, case):
@@ -87,11 +102,16 @@ def test_global_threshold(pruner_under_test, counterexample, case):
 
 @mbp_property(
     id="pruner.global_collapse",
-    statement="a layer whose entries are all below the global threshold is pruned whole iff collapse=allowed (else keeps one)",
+    statement="a layer whose entries are all below the global threshold is pruned whole iff collapse=allowed (else "
+    "keeps one)",
     source=SOURCE,
 )
-@given(small=st.integers(1, 12), large=st.integers(1, 12), extra=st.integers(0, 3),
-       dtype=st.sampled_from([np.float16, np.float32, np.float64]))
+@given(
+    small=st.integers(1, 12),
+    large=st.integers(1, 12),
+    extra=st.integers(0, 3),
+    dtype=st.sampled_from([np.float16, np.float32, np.float64]),
+)
 def test_global_collapse(pruner_under_test, counterexample, small, large, extra, dtype):
     _needs_global(pruner_under_test)
     if pruner_under_test.rules.ranking != "magnitude":
@@ -104,6 +124,8 @@ def test_global_collapse(pruner_under_test, counterexample, small, large, extra,
         keeps = _global_masks(pruner_under_test, layers, total)
         kept_tiny = int(np.count_nonzero(keeps[1]))
         if pruner_under_test.rules.collapse == "allowed":
-            assert kept_tiny == 0, f"the all-small layer keeps {kept_tiny} entries; one global threshold prunes it whole"
+            assert kept_tiny == 0, (
+                f"the all-small layer keeps {kept_tiny} entries; one global threshold prunes it whole"
+            )
         else:
             assert kept_tiny >= 1, "collapse=prevented declared, but a layer was pruned whole"

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, example, given, strategies as st
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
 
 from mbp_verify.conformance.checks import (
-    assert_magnitude_order, assert_count, describe_indices, has_ties, keep_mask,
+    assert_count,
+    assert_magnitude_order,
+    describe_indices,
+    has_ties,
+    keep_mask,
 )
 from mbp_verify.strategies import prune_cases, tie_free_prune_cases, tie_free_weight_arrays, weight_arrays
 from mbp_verify.suite import mbp_property
@@ -25,9 +30,14 @@ _F16_OVERFLOW = np.array([0, 256, 257, 258, 259, 260, 261], dtype=np.float16)
 _F16_UNDERFLOW = np.array([2.0e-4, 1.0e-4, 6.0e-8, 1.0, 3.0e-5], dtype=np.float16)
 _SQUARE = (np.arange(1, 10, dtype=np.float64).reshape(3, 3) * np.array([1, -1, 1])).astype(np.float32)
 PINNED_ORDER_CASES = (
-    (_F16_OVERFLOW, 2), (_F16_OVERFLOW[::-1].copy(), 2), (_F16_OVERFLOW.reshape(1, 7) * np.float16(-1), 4),
-    (_F16_UNDERFLOW, 1), (_F16_UNDERFLOW[::-1].copy(), 2),
-    (_SQUARE, 3), (np.ascontiguousarray(_SQUARE.T), 3), (np.arange(16, dtype=np.float64).reshape(4, 4) - 7.5, 6),
+    (_F16_OVERFLOW, 2),
+    (_F16_OVERFLOW[::-1].copy(), 2),
+    (_F16_OVERFLOW.reshape(1, 7) * np.float16(-1), 4),
+    (_F16_UNDERFLOW, 1),
+    (_F16_UNDERFLOW[::-1].copy(), 2),
+    (_SQUARE, 3),
+    (np.ascontiguousarray(_SQUARE.T), 3),
+    (np.arange(16, dtype=np.float64).reshape(4, 4) - 7.5, 6),
     # ranking in a narrower dtype: one-ulp neighbours and huge values collapse into ties
     (np.array([np.nextafter(np.float32(1), np.float32(2)), 1.0, 3.0], dtype=np.float32), 1),
     (np.array([1e300, 1e299, 1.0], dtype=np.float64), 2),
@@ -45,8 +55,11 @@ def _magnitude_only(pruner) -> None:
         pytest.skip(f"the pruner declares ranking={pruner.rules.ranking}: magnitude properties do not apply")
 
 
-
-@mbp_property(id="pruner.magnitude_order", statement="every pruned |w| <= every kept |w| (ties, zeros, one-ulp neighbours, all dtypes)", source=SPEC)
+@mbp_property(
+    id="pruner.magnitude_order",
+    statement="every pruned |w| <= every kept |w| (ties, zeros, one-ulp neighbours, all dtypes)",
+    source=SPEC,
+)
 @given(case=st.one_of(prune_cases(), tie_free_prune_cases()))
 @_pinned
 def test_magnitude_order(pruner_under_test, counterexample, case):
@@ -56,7 +69,11 @@ def test_magnitude_order(pruner_under_test, counterexample, case):
         assert_magnitude_order(weights, keep_mask(pruner_under_test.prune(weights, n), weights))
 
 
-@mbp_property(id="pruner.magnitude_order", statement="every pruned |w| <= every kept |w| (ties, zeros, one-ulp neighbours, all dtypes)", source=SPEC)
+@mbp_property(
+    id="pruner.magnitude_order",
+    statement="every pruned |w| <= every kept |w| (ties, zeros, one-ulp neighbours, all dtypes)",
+    source=SPEC,
+)
 def test_magnitude_order_every_n(pruner_under_test, counterexample, mbp_evidence):
     """Pinned 2-D and 3-D arrays with distinct magnitudes and mixed signs, every n in [0, D]."""
     _magnitude_only(pruner_under_test)
@@ -69,7 +86,11 @@ def test_magnitude_order_every_n(pruner_under_test, counterexample, mbp_evidence
     mbp_evidence["pinned_cases"] = sum(a.size + 1 for a in arrays)
 
 
-@mbp_property(id="pruner.inf_policy", statement="+-inf rank as the largest magnitudes: exact count and order hold with infinities", source=SPEC)
+@mbp_property(
+    id="pruner.inf_policy",
+    statement="+-inf rank as the largest magnitudes: exact count and order hold with infinities",
+    source=SPEC,
+)
 @given(case=st.one_of(prune_cases(allow_inf=True), tie_free_prune_cases(allow_inf=True)))
 def test_inf_policy(pruner_under_test, counterexample, case):
     _magnitude_only(pruner_under_test)
@@ -80,7 +101,11 @@ def test_inf_policy(pruner_under_test, counterexample, case):
         assert_magnitude_order(weights, keep)
 
 
-@mbp_property(id="pruner.permutation_equivariance", statement="permuting the entries permutes the mask (distinct magnitudes)", source=SPEC)
+@mbp_property(
+    id="pruner.permutation_equivariance",
+    statement="permuting the entries permutes the mask (distinct magnitudes)",
+    source=SPEC,
+)
 @given(case=tie_free_prune_cases(), data=st.data())
 def test_permutation_equivariance(pruner_under_test, counterexample, case, data):
     _magnitude_only(pruner_under_test)
@@ -99,13 +124,19 @@ def _flip(weights: np.ndarray, flips: list[bool]) -> np.ndarray:
     return weights * signs
 
 
-@mbp_property(id="pruner.sign_invariance", statement="flipping signs does not change the mask (with ties under tie=index or keep_all_at_threshold)", source=SPEC)
+@mbp_property(
+    id="pruner.sign_invariance",
+    statement="flipping signs does not change the mask (with ties under tie=index or keep_all_at_threshold)",
+    source=SPEC,
+)
 @given(data=st.data())
 def test_sign_invariance(pruner_under_test, counterexample, data):
     _magnitude_only(pruner_under_test)
     exact_ties = pruner_under_test.rules.ties_deterministic
     weights, n = data.draw(prune_cases() if exact_ties else tie_free_prune_cases(), label="case")
-    flipped = _flip(weights, data.draw(st.lists(st.booleans(), min_size=weights.size, max_size=weights.size), label="flips"))
+    flipped = _flip(
+        weights, data.draw(st.lists(st.booleans(), min_size=weights.size, max_size=weights.size), label="flips")
+    )
     with counterexample.case(weights=weights, n_prune=n):
         keep = keep_mask(pruner_under_test.prune(weights, n), weights)
         keep_flipped = keep_mask(pruner_under_test.prune(flipped, n), flipped)
@@ -113,7 +144,11 @@ def test_sign_invariance(pruner_under_test, counterexample, data):
         assert wrong.size == 0, f"sign flips changed the mask at flat indices {describe_indices(wrong)}"
 
 
-@mbp_property(id="pruner.scale_invariance", statement="multiplying by c > 0 does not change the mask (exact power-of-two and general scales)", source=SPEC)
+@mbp_property(
+    id="pruner.scale_invariance",
+    statement="multiplying by c > 0 does not change the mask (exact power-of-two and general scales)",
+    source=SPEC,
+)
 @given(data=st.data(), scale=st.sampled_from([0.25, 0.5, 2.0, 4.0, 3.0, 0.1]))
 def test_scale_invariance(pruner_under_test, counterexample, data, scale):
     _magnitude_only(pruner_under_test)
@@ -142,11 +177,17 @@ def _check_nesting(pruner, counterexample, weights, n1, n2):
         small = ~keep_mask(pruner.prune(weights, n1), weights).ravel()
         large = ~keep_mask(pruner.prune(weights, n2), weights).ravel()
         lost = np.flatnonzero(small & ~large)
-        assert lost.size == 0, (f"pruned sets not nested: entries {describe_indices(lost)} pruned at n_prune={n1} "
-                                f"are kept at n_prune={n2}")
+        assert lost.size == 0, (
+            f"pruned sets not nested: entries {describe_indices(lost)} pruned at n_prune={n1} are kept at n_prune={n2}"
+        )
 
 
-@mbp_property(id="pruner.nesting", statement="the pruned set at n1 is inside the pruned set at n2 >= n1 (with ties under tie=index or keep_all_at_threshold)", source=SPEC)
+@mbp_property(
+    id="pruner.nesting",
+    statement="the pruned set at n1 is inside the pruned set at n2 >= n1 (with ties under tie=index or "
+    "keep_all_at_threshold)",
+    source=SPEC,
+)
 @given(data=st.data())
 def test_nesting(pruner_under_test, counterexample, data):
     _magnitude_only(pruner_under_test)
@@ -167,7 +208,9 @@ def test_nesting(pruner_under_test, counterexample, data):
 def test_nesting_under_ties(pruner_under_test, counterexample, data):
     _magnitude_only(pruner_under_test)
     if pruner_under_test.rules.ties_deterministic:
-        pytest.skip(f"tie={pruner_under_test.rules.tie}: nesting with ties is checked by the required property pruner.nesting")
+        pytest.skip(
+            f"tie={pruner_under_test.rules.tie}: nesting with ties is checked by the required property pruner.nesting"
+        )
     tied = np.ones(64, dtype=np.float32)  # a large tie group: torch.topk changes its pick as n grows
     for n in range(8):
         _check_nesting(pruner_under_test, counterexample, tied, n, n + 1)

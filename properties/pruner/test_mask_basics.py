@@ -4,7 +4,8 @@ boundaries (docs/design.md section 3, "Spec of a correct magnitude pruner")."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mbp_verify.conformance.checks import assert_binary, assert_count, keep_mask
 from mbp_verify.strategies import as_view, prune_cases, weight_arrays
@@ -85,8 +86,10 @@ def test_no_mutation(pruner_under_test, counterexample, case):
     with counterexample.case(weights=before, n_prune=n):
         pruner_under_test.prune(weights, n)
         equal = _bitwise_equal(weights, before)
-        assert equal.all(), (f"the pruner modified its input: {int(np.sum(~equal))} of {weights.size} entries changed, "
-                             f"first at flat index {int(np.flatnonzero(~equal)[0])}")
+        assert equal.all(), (
+            f"the pruner modified its input: {int(np.sum(~equal))} of {weights.size} entries changed, "
+            f"first at flat index {int(np.flatnonzero(~equal)[0])}"
+        )
 
 
 def _bitwise_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -95,7 +98,9 @@ def _bitwise_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a_bytes == b_bytes).all(axis=1)
 
 
-@mbp_property(id="pruner.determinism", statement="the same input gives the same mask, also on an equal copy", source=SPEC)
+@mbp_property(
+    id="pruner.determinism", statement="the same input gives the same mask, also on an equal copy", source=SPEC
+)
 @given(case=prune_cases())
 def test_determinism(pruner_under_test, counterexample, case):
     weights, n = case
@@ -103,8 +108,12 @@ def test_determinism(pruner_under_test, counterexample, case):
         first = keep_mask(pruner_under_test.prune(weights, n), weights)
         again = keep_mask(pruner_under_test.prune(weights, n), weights)
         copy = keep_mask(pruner_under_test.prune(np.array(weights, copy=True), n), weights)
-        assert np.array_equal(first, again), f"two calls on the same input differ at flat indices {np.flatnonzero(first != again)[:6].tolist()}"
-        assert np.array_equal(first, copy), f"an equal copy gives another mask at flat indices {np.flatnonzero(first != copy)[:6].tolist()}"
+        assert np.array_equal(first, again), (
+            f"two calls on the same input differ at flat indices {np.flatnonzero(first != again)[:6].tolist()}"
+        )
+        assert np.array_equal(first, copy), (
+            f"an equal copy gives another mask at flat indices {np.flatnonzero(first != copy)[:6].tolist()}"
+        )
 
 
 @mbp_property(
@@ -112,8 +121,12 @@ def test_determinism(pruner_under_test, counterexample, case):
     statement="n_prune = 0 keeps everything, n_prune = D prunes everything (but min_kept), D = 1 works",
     source=SPEC,
 )
-@given(weights=weight_arrays(), single=st.sampled_from([(1,), (1, 1), (1, 1, 1, 1)]),
-       dtype=st.sampled_from([np.float16, np.float32, np.float64]), value=st.sampled_from([0.0, -0.0, 1.5, -3.0]))
+@given(
+    weights=weight_arrays(),
+    single=st.sampled_from([(1,), (1, 1), (1, 1, 1, 1)]),
+    dtype=st.sampled_from([np.float16, np.float32, np.float64]),
+    value=st.sampled_from([0.0, -0.0, 1.5, -3.0]),
+)
 def test_boundaries(pruner_under_test, counterexample, weights, single, dtype, value):
     rules = pruner_under_test.rules
     one = np.full(single, value, dtype=dtype)

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mbp_verify.conformance.checks import (
-    assert_magnitude_order, assert_count, describe_indices, keep_mask, magnitudes64,
+    assert_count,
+    assert_magnitude_order,
+    describe_indices,
+    keep_mask,
+    magnitudes64,
 )
 from mbp_verify.conformance.harness import PrunerTimeout
 from mbp_verify.strategies import VIEW_KINDS, as_view, prune_cases, prune_counts, tie_free_weight_arrays, weight_arrays
@@ -30,7 +35,8 @@ def _call_allowing_raise(pruner, weights, n):
 
 @mbp_property(
     id="pruner.nan_policy",
-    statement="NaN weights follow the declared policy (raise, or rank largest/smallest with an exact count): never a silent wrong count",
+    statement="NaN weights follow the declared policy (raise, or rank largest/smallest with an exact count): never a "
+    "silent wrong count",
     source="docs/design.md section 3 (NaN/inf weights: a clear, documented policy)",
 )
 @given(weights=weight_arrays(allow_nan=True, allow_inf=True, min_nan=1), data=st.data())
@@ -53,11 +59,13 @@ def test_nan_policy(pruner_under_test, counterexample, mbp_evidence, weights, da
         if rules.nan in ("largest", "raise_or_largest"):
             assert not (np.any(nan & ~keep) and np.any(~nan & keep)), (
                 f"NaN must rank largest: NaN entries {describe_indices(np.flatnonzero(nan & ~keep))} are pruned while "
-                f"numbers {describe_indices(np.flatnonzero(~nan & keep))} are kept")
+                f"numbers {describe_indices(np.flatnonzero(~nan & keep))} are kept"
+            )
         else:  # smallest
             assert not (np.any(nan & keep) and np.any(~nan & ~keep)), (
                 f"NaN must rank smallest: NaN entries {describe_indices(np.flatnonzero(nan & keep))} are kept while "
-                f"numbers {describe_indices(np.flatnonzero(~nan & ~keep))} are pruned")
+                f"numbers {describe_indices(np.flatnonzero(~nan & ~keep))} are pruned"
+            )
         assert_magnitude_order(weights, keep.reshape(weights.shape))
 
 
@@ -101,8 +109,10 @@ def test_effective_zero_nonfinite(pruner_under_test, counterexample, weights):
         keep = keep_mask(pruner_under_test.prune(weights, n), weights)
         effective = np.asarray(pruner_under_test.effective_weights(weights, n))
         bad = np.flatnonzero((~keep & ~(effective == 0)).ravel())
-        assert bad.size == 0, (f"pruned entries {describe_indices(bad)} are {effective.ravel()[bad[:3]].tolist()} "
-                               "in the effective weights, not 0")
+        assert bad.size == 0, (
+            f"pruned entries {describe_indices(bad)} are {effective.ravel()[bad[:3]].tolist()} "
+            "in the effective weights, not 0"
+        )
 
 
 @mbp_property(

@@ -23,15 +23,19 @@ PROPERTIES = Path(__file__).resolve().parent.parent
 @mbp_property(
     id="suite.false_failure_budget",
     statement=f"the false-failure shares declared by the statistical properties add up to <= {FALSE_FAILURE_LIMIT:g}: "
-              "a correct engine fails a run by bad luck with at most that probability; one more share is flagged",
+    "a correct engine fails a run by bad luck with at most that probability; one more share is flagged",
     source="docs/design.md section 4 (a correct implementation fails with probability <= 1e-4 per CI run)",
 )
 def test_suite_budget(request, mbp_evidence):
     collected = request.config.stash.get(COLLECTED_FILES, frozenset())
-    missing = sorted(str(p.relative_to(PROPERTIES)) for p in PROPERTIES.rglob("test_*.py") if p.resolve() not in collected)
+    missing = sorted(
+        str(p.relative_to(PROPERTIES)) for p in PROPERTIES.rglob("test_*.py") if p.resolve() not in collected
+    )
     if missing:
-        pytest.skip(f"the budget needs the whole suite collected; not collected: {', '.join(missing[:3])}"
-                    f"{' ...' if len(missing) > 3 else ''}")
+        pytest.skip(
+            f"the budget needs the whole suite collected; not collected: {', '.join(missing[:3])}"
+            f"{' ...' if len(missing) > 3 else ''}"
+        )
     budget = false_failure_budget(request.config.stash[COLLECTED_SHARES])
     mbp_evidence.update(budget.to_dict())
     assert budget.statistical(), "no statistical property declares a share: the declarations were not collected"

@@ -13,7 +13,8 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from mbp_verify.errors import InputError
 from mbp_verify.suite import mbp_property
@@ -22,8 +23,7 @@ from mbp_verify.symbolic.lipschitz import derive_expression
 from mbp_verify.symbolic.registry import CONSTANT_VALUES, X, parse_expression, symbolic_activation
 
 _MARGIN = 1e-12  # relative: the reference's own 30-digit evaluation error is far below this
-_REPRODUCERS = ["x/(1+exp(-x/30))", "x/2+(tanh(5000*x-3)-tanh(5000*x-7))/5000", "sin(x)+cos(x)",
-                "x*sin(log(Abs(x)+1))"]
+_REPRODUCERS = ["x/(1+exp(-x/30))", "x/2+(tanh(5000*x-3)-tanh(5000*x-7))/5000", "sin(x)+cos(x)", "x*sin(log(Abs(x)+1))"]
 
 _coef = st.sampled_from(["1", "2", "1/2", "3", "-1", "1/3", "5"])
 _shift = st.sampled_from(["0", "1", "-2", "1/2"])
@@ -40,9 +40,14 @@ def _term(draw, depth=0):
     shape = draw(st.sampled_from(["tanh", "sin", "cos", "log1p2", "rational", "poly_bounded", "abs", "expneg"]))
     c = draw(_coef)
     return {
-        "tanh": f"{c}*tanh({u})", "sin": f"{c}*sin({u})", "cos": f"{c}*cos({u})",
-        "log1p2": f"{c}*log(1 + {u}**2)", "rational": f"{c}*{u}/(1 + {u}**2)",
-        "poly_bounded": f"{c}*x*tanh({u})", "abs": f"{c}*Abs({u})", "expneg": f"{c}*exp(-{u}**2)",
+        "tanh": f"{c}*tanh({u})",
+        "sin": f"{c}*sin({u})",
+        "cos": f"{c}*cos({u})",
+        "log1p2": f"{c}*log(1 + {u}**2)",
+        "rational": f"{c}*{u}/(1 + {u}**2)",
+        "poly_bounded": f"{c}*x*tanh({u})",
+        "abs": f"{c}*Abs({u})",
+        "expneg": f"{c}*exp(-{u}**2)",
     }[shape]
 
 
@@ -56,14 +61,20 @@ def _reference(expr: sp.Expr, extra: "float | None" = None) -> tuple[float, floa
     derivation's argsup) is sampled with a fine neighbourhood, so narrow peaks can be checked too."""
     f = sp.lambdify(X, sp.diff(expr, X).subs(CONSTANT_VALUES), modules="mpmath")
     positive = np.geomspace(60, 1e12, 481)
-    near = [] if extra is None or not np.isfinite(extra) else list(extra + np.linspace(-1e-3, 1e-3, 201) * max(1, abs(extra)))
+    near = (
+        []
+        if extra is None or not np.isfinite(extra)
+        else list(extra + np.linspace(-1e-3, 1e-3, 201) * max(1, abs(extra)))
+    )
     grid = np.unique(np.concatenate([-positive, np.linspace(-60, 60, 2401), positive, near]))
     with mpmath.workdps(30):
+
         def g(t):
             try:
                 return float(mpmath.re(f(mpmath.mpf(float(t)))))
             except (ValueError, ZeroDivisionError, TypeError):
                 return float("nan")
+
         sampled = np.array([g(t) for t in grid])
         values = [(v, t) for v, t in zip(sampled, grid) if np.isfinite(v)]
         for sign in (1, -1):
@@ -95,10 +106,14 @@ def _check(text: str, counts: dict) -> None:
     counts[d.kind] += 1
     low, high = _reference(expr, d.argsup)
     slack = _MARGIN * max(1.0, abs(d.lipschitz))
-    sound = (d.lipschitz >= max(abs(low), abs(high)) - slack and d.slope_max >= high - slack and d.slope_min <= low + slack)
+    sound = (
+        d.lipschitz >= max(abs(low), abs(high)) - slack and d.slope_max >= high - slack and d.slope_min <= low + slack
+    )
     if not sound:
         counts["violations"] += 1
-    assert sound, f"{text}: K = {d.lipschitz!r}, slopes [{d.slope_min!r}, {d.slope_max!r}] vs sampled [{low!r}, {high!r}]"
+    assert sound, (
+        f"{text}: K = {d.lipschitz!r}, slopes [{d.slope_min!r}, {d.slope_max!r}] vs sampled [{low!r}, {high!r}]"
+    )
     if d.kind == "exact":
         assert d.lipschitz - max(abs(low), abs(high)) <= 1e-6 * max(1.0, d.lipschitz), f"{text}: exact K not reached"
 
@@ -109,7 +124,8 @@ def _counts() -> dict:
 
 @mbp_property(
     id="symbolic.lipschitz_random_sound",
-    statement="for random expressions the proven K and slope range contain every sampled slope (exact answers are reached)",
+    statement="for random expressions the proven K and slope range contain every sampled slope (exact answers are "
+    "reached)",
     source="docs/lipschitz.md (sound by construction); Theorem 1 hypothesis (i)",
 )
 @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))

@@ -5,12 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mbp_verify.engine import parse_activation, prune_network, sample_network
 from mbp_verify.seeding import rng_for
 from mbp_verify.suite import mbp_property
-from mbp_verify.symbolic import derive_lipschitz, lipschitz_constant, propagation_bound, registered_names, symbolic_activation
+from mbp_verify.symbolic import (
+    derive_lipschitz,
+    lipschitz_constant,
+    propagation_bound,
+    registered_names,
+    symbolic_activation,
+)
 from mbp_verify.symbolic.registry import CONSTANT_VALUES, X
 
 
@@ -35,8 +42,13 @@ def test_lipschitz_crosscheck(name, mbp_evidence):
     excess = np.abs(quotients) - d.lipschitz * (1 + 1e-12) - rounding
     assert excess.max() <= 0, f"difference quotient {np.abs(quotients)[excess.argmax()]!r} exceeds K = {d.lipschitz!r}"
     assert np.abs(quotients).max() >= d.lipschitz - 1e-6
-    assert quotients.min() >= d.slope_min - 1e-9 - rounding.max() and quotients.max() <= d.slope_max + 1e-9 + rounding.max()
-    mbp_evidence.update(K=d.lipschitz, max_quotient=float(np.abs(quotients).max()), slope_range=[d.slope_min, d.slope_max])
+    assert (
+        quotients.min() >= d.slope_min - 1e-9 - rounding.max()
+        and quotients.max() <= d.slope_max + 1e-9 + rounding.max()
+    )
+    mbp_evidence.update(
+        K=d.lipschitz, max_quotient=float(np.abs(quotients).max()), slope_range=[d.slope_min, d.slope_max]
+    )
 
 
 @mbp_property(
@@ -60,17 +72,28 @@ def test_numeric_equals_symbolic(name):
     source="docs/design.md section 2 (deterministic error propagation)",
 )
 @given(
-    depth=st.integers(1, 5), width=st.integers(2, 24), alpha=st.sampled_from([0.2, 0.3, 0.5]),
-    activation=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu(a=0.2)", "softplus"]), trial=st.integers(0, 10**6),
+    depth=st.integers(1, 5),
+    width=st.integers(2, 24),
+    alpha=st.sampled_from([0.2, 0.3, 0.5]),
+    activation=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu(a=0.2)", "softplus"]),
+    trial=st.integers(0, 10**6),
 )
 def test_propagation_bound_sound(depth, width, alpha, activation, trial, mbp_root_seed):
     rng = rng_for(mbp_root_seed, "symbolic.propagation_bound_sound", trial)
     pair = prune_network(sample_network([width] * (depth + 1), rng, activation=activation), alpha)
     norm = lambda m: np.linalg.norm(m, 2) * (1 + 1e-12)
     K = [lipschitz_constant(a) for a in pair.original.activations]
-    offsets = [abs(derive_lipschitz(a).sigma0) * np.sqrt(w.shape[0]) for a, w in zip(pair.original.activations, pair.original.weights)]
-    bound = propagation_bound(depth).evaluate([norm(w) for w in pair.original.weights], [norm(w) for w in pair.pruned.weights],
-                                              [norm(e) for e in pair.error_matrices()], K, offsets)
+    offsets = [
+        abs(derive_lipschitz(a).sigma0) * np.sqrt(w.shape[0])
+        for a, w in zip(pair.original.activations, pair.original.weights)
+    ]
+    bound = propagation_bound(depth).evaluate(
+        [norm(w) for w in pair.original.weights],
+        [norm(w) for w in pair.pruned.weights],
+        [norm(e) for e in pair.error_matrices()],
+        K,
+        offsets,
+    )
     x = rng.standard_normal((256, width))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     top = np.linalg.svd(pair.error_matrices()[0])[2][:1]
@@ -90,8 +113,9 @@ def test_exact_for_one_layer(rows, cols, trial, mbp_root_seed):
     pair = prune_network(sample_network([cols, rows], rng), 0.3)
     error = pair.error_matrices()[0]
     sigma = np.linalg.norm(error, 2)
-    bound = propagation_bound(1).evaluate([np.linalg.norm(pair.original.weights[0], 2)],
-                                          [np.linalg.norm(pair.pruned.weights[0], 2)], [sigma], [], [])
+    bound = propagation_bound(1).evaluate(
+        [np.linalg.norm(pair.original.weights[0], 2)], [np.linalg.norm(pair.pruned.weights[0], 2)], [sigma], [], []
+    )
     v = np.linalg.svd(error)[2][0]
     achieved = np.linalg.norm(pair.pruned.forward(v) - pair.original.forward(v))
     assert bound == pytest.approx(sigma) and achieved == pytest.approx(bound, rel=1e-9, abs=1e-15)

@@ -26,8 +26,23 @@ from __future__ import annotations
 
 from mbp_verify.theorem import SweepConfig, SweepResult, run_sweep
 
-__all__ = ["GUARANTEE_SHARE", "CONTROL_SHARE", "REVIEW_SHARE", "ITEM_LEVEL", "ALPHA", "DELTA", "EPS", "EPS_MARGIN", "TRIALS", "LOOKS",
-           "GUARANTEE_WIDTHS", "GUARANTEE_POWER_AT", "CONTROL_POWER_AT", "item_config", "run_item"]
+__all__ = [
+    "GUARANTEE_SHARE",
+    "CONTROL_SHARE",
+    "REVIEW_SHARE",
+    "ITEM_LEVEL",
+    "ALPHA",
+    "DELTA",
+    "EPS",
+    "EPS_MARGIN",
+    "TRIALS",
+    "LOOKS",
+    "GUARANTEE_WIDTHS",
+    "GUARANTEE_POWER_AT",
+    "CONTROL_POWER_AT",
+    "item_config",
+    "run_item",
+]
 
 ITEM_LEVEL = 1e-5
 GUARANTEE_SHARE = 5.8e-5  # exact: 4 widths x 1.432e-5 = 5.727e-5
@@ -46,8 +61,17 @@ GUARANTEE_WIDTHS = {"mbp-quick": (64, 128), "mbp-default": (64, 128, 256), "mbp-
 
 def item_config(width: int, seed: int, **changes: object) -> SweepConfig:
     """A one-cell sweep at the suite's alpha, delta, eps and level (changes override)."""
-    settings = dict(alphas=(ALPHA,), widths=(width,), eps=EPS, delta=DELTA, trials=TRIALS, looks=LOOKS,
-                    confidence=1.0 - ITEM_LEVEL, random_trials=0, seed=seed)
+    settings = dict(
+        alphas=(ALPHA,),
+        widths=(width,),
+        eps=EPS,
+        delta=DELTA,
+        trials=TRIALS,
+        looks=LOOKS,
+        confidence=1.0 - ITEM_LEVEL,
+        random_trials=0,
+        seed=seed,
+    )
     settings.update(changes)
     return SweepConfig(**settings)  # type: ignore[arg-type]
 

@@ -7,24 +7,41 @@ import pytest
 
 from mbp_verify.suite import Inconclusive, mbp_property
 
-from .budget import (ALPHA, CONTROL_POWER_AT, CONTROL_SHARE, DELTA, EPS, EPS_MARGIN, GUARANTEE_POWER_AT,
-                     GUARANTEE_SHARE, GUARANTEE_WIDTHS, ITEM_LEVEL, run_item)
+from .budget import (
+    ALPHA,
+    CONTROL_POWER_AT,
+    CONTROL_SHARE,
+    DELTA,
+    EPS,
+    EPS_MARGIN,
+    GUARANTEE_POWER_AT,
+    GUARANTEE_SHARE,
+    GUARANTEE_WIDTHS,
+    ITEM_LEVEL,
+    run_item,
+)
 
 ALL_WIDTHS = sorted({w for widths in GUARANTEE_WIDTHS.values() for w in widths})
 
 
 def _record(evidence: dict, result) -> None:
     cell = result.verdict.cells[0]
-    evidence.update(status=cell.status, n=cell.n, k_violated=cell.k_violated, k_unknown=cell.k_unknown,
-                    ci=[round(v, 6) for v in cell.ci], level=ITEM_LEVEL,
-                    max_upper=max(o.upper for o in result.cells[0].outcomes),
-                    max_lower=max(o.lower for o in result.cells[0].outcomes))
+    evidence.update(
+        status=cell.status,
+        n=cell.n,
+        k_violated=cell.k_violated,
+        k_unknown=cell.k_unknown,
+        ci=[round(v, 6) for v in cell.ci],
+        level=ITEM_LEVEL,
+        max_upper=max(o.upper for o in result.cells[0].outcomes),
+        max_lower=max(o.lower for o in result.cells[0].outcomes),
+    )
 
 
 @mbp_property(
     id="theorem.guarantee_holds",
     statement=f"in the regime (square ReLU nets, depth 3, alpha={ALPHA}, uniform weights) MBP is eps-close with "
-              f"probability >= 1 - delta: the CP upper bound on P(not certified) is below delta={DELTA} (eps={EPS})",
+    f"probability >= 1 - delta: the CP upper bound on P(not certified) is below delta={DELTA} (eps={EPS})",
     source="Theorem 1; docs/design.md section 4 (guarantee test)",
     false_failure=GUARANTEE_SHARE,
 )
@@ -35,11 +52,14 @@ def test_guarantee_holds(width, mbp_root_seed, mbp_profile, mbp_evidence):
     result = run_item(width, mbp_root_seed)
     _record(mbp_evidence, result)
     cell = result.verdict.cells[0]
-    mbp_evidence.update(power_at_p=GUARANTEE_POWER_AT,
-                        power=result.verdict.design.guarantee.crossing_probability(GUARANTEE_POWER_AT))
+    mbp_evidence.update(
+        power_at_p=GUARANTEE_POWER_AT, power=result.verdict.design.guarantee.crossing_probability(GUARANTEE_POWER_AT)
+    )
     assert cell.status != "fail", f"Theorem 1's guarantee refuted at d={width}: {cell.statement()}"
     assert cell.status == "pass", f"guarantee not established at d={width}: {cell.statement()}"
-    assert EPS >= EPS_MARGIN * mbp_evidence["max_upper"], "eps is too close to the certified bounds for the stated power"
+    assert EPS >= EPS_MARGIN * mbp_evidence["max_upper"], (
+        "eps is too close to the certified bounds for the stated power"
+    )
 
 
 CONTROLS = {
@@ -52,7 +72,7 @@ CONTROLS = {
 @mbp_property(
     id="theorem.negative_controls_refuted",
     statement="the same test refutes the guarantee (CP lower bound on P(violated) above delta) for widths far below "
-              "the regime with a tiny eps, a pruner removing the largest weights, and heavy-tailed weights violating (iii)",
+    "the regime with a tiny eps, a pruner removing the largest weights, and heavy-tailed weights violating (iii)",
     source="docs/design.md section 4 (negative controls must fail); Theorem 1 hypotheses (ii), (iii)",
     false_failure=CONTROL_SHARE,
 )

@@ -15,7 +15,7 @@ N_BOOT = 200_000  # a two-sided interval at 1 - 2 ITEM_LEVEL needs tails of 1e-5
 @mbp_property(
     id="theorem.review_reading_error_does_not_vanish",
     statement="keeping only D^(-alpha) of each layer gives sup errors that do not fall with width (witnessed slope "
-              "above -alpha/2, errors above eps at every width), while Theorem 1's count falls at least like d^(-alpha)",
+    "above -alpha/2, errors above eps at every width), while Theorem 1's count falls at least like d^(-alpha)",
     source="docs/design.md section 2 (the review swaps kept and pruned); Theorem 1",
     false_failure=REVIEW_SHARE,
 )
@@ -28,9 +28,15 @@ def test_review_reading_error_does_not_vanish(mbp_root_seed, mbp_evidence):
         fits[pruning] = audit.fits
         worst[pruning] = min(min(o.lower for o in cell.outcomes) for cell in result.cells)
     review_lower, theorem_upper = fits["review"]["review_lower"], fits["magnitude"]["magnitude_upper"]
-    mbp_evidence.update(review_lower_slope=review_lower.slope, review_lower_ci=list(review_lower.ci),
-                        theorem_upper_slope=theorem_upper.slope, theorem_upper_ci=list(theorem_upper.ci),
-                        review_min_witnessed_error=worst["review"], widths=list(WIDTHS), trials=TRIALS)
+    mbp_evidence.update(
+        review_lower_slope=review_lower.slope,
+        review_lower_ci=list(review_lower.ci),
+        theorem_upper_slope=theorem_upper.slope,
+        theorem_upper_ci=list(theorem_upper.ci),
+        review_min_witnessed_error=worst["review"],
+        widths=list(WIDTHS),
+        trials=TRIALS,
+    )
     assert theorem_upper.ci[1] < -ALPHA, f"Theorem 1's count: certified error slope {theorem_upper.ci} not below -alpha"
     assert review_lower.ci[0] > -ALPHA / 2, f"review reading: witnessed error slope {review_lower.ci} falls with width"
     assert worst["review"] > EPS, "review reading: some witnessed error is below eps"

@@ -15,8 +15,9 @@ from mbp_verify.conformance.counterexamples import Recorder
 __all__ = ["run_property"]
 
 
-def run_property(module: str, name: str, pruner: PrunerUnderTest, *, explicit_only: bool = False,
-                 profile: str = "mbp-quick") -> "BaseException | None":
+def run_property(
+    module: str, name: str, pruner: PrunerUnderTest, *, explicit_only: bool = False, profile: str = "mbp-quick"
+) -> "BaseException | None":
     """The exception the property raised on `pruner` (None if it passed); skips propagate."""
     fn = getattr(importlib.import_module(f"properties.pruner.{module}"), name)
     kwargs = {"pruner_under_test": pruner, "counterexample": Recorder(None, "x", name, pruner.spec), "mbp_evidence": {}}

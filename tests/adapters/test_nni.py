@@ -36,7 +36,10 @@ def test_a_naive_fraction_prunes_one_too_few_but_the_adapter_prunes_exactly_n():
 
 def test_declared_rules_hold_and_findings_agree():
     pruner = PrunerUnderTest(LevelPruner(), spec="nni")
-    for module, name in [("test_declared_rules", "test_count_rule"), ("test_mask_basics", "test_exact_count"),
-                         ("test_magnitude", "test_magnitude_order")]:
+    for module, name in [
+        ("test_declared_rules", "test_count_rule"),
+        ("test_mask_basics", "test_exact_count"),
+        ("test_magnitude", "test_magnitude_order"),
+    ]:
         assert run_property(module, name, pruner) is None, name
     assert all(r.agrees is not False for r in observe_rules(pruner).rows)

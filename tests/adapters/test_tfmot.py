@@ -51,8 +51,11 @@ def test_entries_tied_at_the_threshold_are_all_kept(adapter):
 
 def test_declared_rules_hold_and_findings_agree(adapter):
     pruner = PrunerUnderTest(adapter, spec="tfmot")
-    for module, name in [("test_declared_rules", "test_count_rule"), ("test_magnitude", "test_magnitude_order"),
-                         ("test_magnitude", "test_nesting")]:
+    for module, name in [
+        ("test_declared_rules", "test_count_rule"),
+        ("test_magnitude", "test_magnitude_order"),
+        ("test_magnitude", "test_nesting"),
+    ]:
         assert run_property(module, name, pruner) is None, name
     rows = {r.aspect: r for r in observe_rules(pruner).rows}
     assert rows["count rule (fraction -> count)"].agrees is True

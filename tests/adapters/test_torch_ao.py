@@ -22,8 +22,10 @@ def _pruned(mask) -> int:
     return int(np.size(mask) - np.count_nonzero(mask))
 
 
-@pytest.mark.parametrize("size,fraction,expected", [(10, 0.95, 9), (10, 0.35, 4), (45, 0.7, 31), (20, 0.975, 19),
-                                                    (10, 1.0, 10), (10, 0.0, 0), (10, 0.04, 0)])
+@pytest.mark.parametrize(
+    "size,fraction,expected",
+    [(10, 0.95, 9), (10, 0.35, 4), (45, 0.7, 31), (20, 0.975, 19), (10, 1.0, 10), (10, 0.0, 0), (10, 0.04, 0)],
+)
 def test_count_rule_is_rounding_of_the_float_product_capped_below_one(size, fraction, expected):
     mask = WeightNormSparsifier().prune_fraction(np.arange(1, size + 1, dtype=np.float32), fraction)
     assert _pruned(mask) == expected
@@ -65,8 +67,12 @@ def test_real_l2_norm_fails_magnitude_order_on_float16_and_l1_passes():
 
 def test_declared_rules_hold_so_only_genuine_deviations_fail():
     pruner = PrunerUnderTest(load_pruner("mbp_verify.adapters.torch_ao:WeightNormSparsifierL1"), spec="torch.ao L1")
-    for module, name in [("test_declared_rules", "test_count_rule"), ("test_declared_rules", "test_count_base"),
-                         ("test_mask_basics", "test_exact_count"), ("test_mask_basics", "test_boundaries")]:
+    for module, name in [
+        ("test_declared_rules", "test_count_rule"),
+        ("test_declared_rules", "test_count_base"),
+        ("test_mask_basics", "test_exact_count"),
+        ("test_mask_basics", "test_boundaries"),
+    ]:
         assert run_property(module, name, pruner) is None, name
     rows = {r.aspect: r for r in observe_rules(pruner).rows}
     assert rows["count rule (fraction -> count)"].agrees is True
@@ -75,8 +81,9 @@ def test_declared_rules_hold_so_only_genuine_deviations_fail():
 
 
 def test_global_unstructured_with_global_scope_passes_the_global_properties():
-    pruner = PrunerUnderTest(load_pruner("mbp_verify.adapters.torch_prune:GlobalL1Unstructured", global_scope=True),
-                             spec="torch global")
+    pruner = PrunerUnderTest(
+        load_pruner("mbp_verify.adapters.torch_prune:GlobalL1Unstructured", global_scope=True), spec="torch global"
+    )
     for name in ("test_global_count", "test_global_threshold", "test_global_collapse"):
         assert run_property("test_global", name, pruner) is None, name
 

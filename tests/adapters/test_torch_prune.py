@@ -17,8 +17,10 @@ from mbp_verify.adapters import torch_prune as tp  # noqa: E402
 
 
 def test_importing_mbp_verify_does_not_import_torch():
-    code = "import sys, mbp_verify, mbp_verify.adapters, mbp_verify.conformance, mbp_verify.cli; " \
-           "mbp_verify.cli.build_parser(); print('torch' in sys.modules)"
+    code = (
+        "import sys, mbp_verify, mbp_verify.adapters, mbp_verify.conformance, mbp_verify.cli; "
+        "mbp_verify.cli.build_parser(); print('torch' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 

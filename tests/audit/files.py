@@ -13,8 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-_CODES = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.float16): "F16",
-          np.dtype(np.int64): "I64", np.dtype(np.int32): "I32"}
+_CODES = {
+    np.dtype(np.float64): "F64",
+    np.dtype(np.float32): "F32",
+    np.dtype(np.float16): "F16",
+    np.dtype(np.int64): "I64",
+    np.dtype(np.int32): "I32",
+}
 
 
 def bfloat16_bits(values: np.ndarray) -> np.ndarray:

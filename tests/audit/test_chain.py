@@ -80,18 +80,21 @@ def test_consequences_are_deterministic_and_consistent():
     for name in ("real", "surrogate", "shuffled"):
         a, b = getattr(first, name), getattr(again, name)
         assert (a.lower, a.upper) == (b.lower, b.upper) and np.array_equal(a.witness, b.witness)
-    assert first.counts == (math.floor(512 ** 0.7), math.floor(128 ** 0.7))
+    assert first.counts == (math.floor(512**0.7), math.floor(128**0.7))
     for ratio in (first.survival, first.dependence_cost, first.marginal_cost):
         assert ratio.low <= ratio.estimate <= ratio.high
     assert first.survival.estimate == pytest.approx(first.dependence_cost.estimate * first.marginal_cost.estimate)
     assert "costliest" in first.summary()
 
 
-@pytest.mark.parametrize("call", [
-    lambda: surrogate_network(np.eye(2), rng_for(1, "tests.audit.bad")),
-    lambda: shuffled_network([np.eye(2)], rng_for(1, "tests.audit.bad")),
-    lambda: chain_consequences(np.eye(2), 0.3, seed=1),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: surrogate_network(np.eye(2), rng_for(1, "tests.audit.bad")),
+        lambda: shuffled_network([np.eye(2)], rng_for(1, "tests.audit.bad")),
+        lambda: chain_consequences(np.eye(2), 0.3, seed=1),
+    ],
+)
 def test_consequences_need_a_network(call):
     with pytest.raises(InputError, match="need a Network"):
         call()

@@ -43,12 +43,15 @@ def _duplicate_columns(w):
     return out
 
 
-@pytest.mark.parametrize("plant, caught_by, component", [
-    (_row_scales, "rows", "iid"),
-    (_spike, "top_singular", "iid"),
-    (_shift, "sign_balance", "symmetric"),
-    (_duplicate_columns, "bulk_spectrum", "iid"),
-])
+@pytest.mark.parametrize(
+    "plant, caught_by, component",
+    [
+        (_row_scales, "rows", "iid"),
+        (_spike, "top_singular", "iid"),
+        (_shift, "sign_balance", "symmetric"),
+        (_duplicate_columns, "bulk_spectrum", "iid"),
+    ],
+)
 def test_planted_violation_is_caught_by_its_test(plant, caught_by, component):
     clean = _uniform((64, 96))
     control = audit_layer(clean, name="W", seed=3)
@@ -106,9 +109,16 @@ def test_one_signed_layer_skips_the_sign_magnitude_comparison():
     assert "sign_magnitude" not in {t.name for t in audit.tests} and "sign_balance" in audit.rejected_tests
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"draws": 99}, "too coarse"), ({"draws": 199.5}, "integer"), ({"level": 1.5}, "level"), ({"level": 0.0}, "level"), ({"level": None}, "level"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"draws": 99}, "too coarse"),
+        ({"draws": 199.5}, "integer"),
+        ({"level": 1.5}, "level"),
+        ({"level": 0.0}, "level"),
+        ({"level": None}, "level"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(InputError, match=message):
         audit_layer(_uniform((8, 8)), **kwargs)

@@ -16,8 +16,14 @@ def rng():
 
 
 def test_biases_scalars_and_integers_are_skipped_with_reasons(rng):
-    weights = WeightFile.from_arrays({"fc1.weight": rng.standard_normal((8, 4)), "fc1.bias": np.zeros(8),
-                                      "step": np.array(3.0), "ids": np.arange(6).reshape(2, 3)})
+    weights = WeightFile.from_arrays(
+        {
+            "fc1.weight": rng.standard_normal((8, 4)),
+            "fc1.bias": np.zeros(8),
+            "step": np.array(3.0),
+            "ids": np.arange(6).reshape(2, 3),
+        }
+    )
     selection = select_layers(weights)
     assert [layer.name for layer in selection.layers] == ["fc1.weight"]
     reasons = {s.name: s.reason for s in selection.skipped}
@@ -32,10 +38,19 @@ def test_natural_order_and_regex_selection(rng):
     assert {s.name for s in picked.skipped} == {"W2"}
 
 
-@pytest.mark.parametrize("pattern, message", [("(", "not a valid regular expression"), ("nothing", "matches no tensor"),
-                                              ("bias", "cannot be audited"), ("step", "scalar")])
+@pytest.mark.parametrize(
+    "pattern, message",
+    [
+        ("(", "not a valid regular expression"),
+        ("nothing", "matches no tensor"),
+        ("bias", "cannot be audited"),
+        ("step", "scalar"),
+    ],
+)
 def test_bad_selections_are_input_errors(rng, pattern, message):
-    weights = WeightFile.from_arrays({"fc.weight": rng.standard_normal((3, 3)), "fc.bias": np.zeros(3), "step": np.array(1.0)})
+    weights = WeightFile.from_arrays(
+        {"fc.weight": rng.standard_normal((3, 3)), "fc.bias": np.zeros(3), "step": np.array(1.0)}
+    )
     with pytest.raises(InputError, match=message):
         select_layers(weights, pattern)
 
@@ -65,7 +80,9 @@ def test_pytorch_layout_kept_and_ambiguous_square_chain_defaults_to_out_in(rng):
 
 
 def test_layers_that_do_not_chain_are_audited_alone(rng):
-    selection = select_layers(WeightFile.from_arrays({"a": rng.standard_normal((5, 7)), "b": rng.standard_normal((3, 4))}))
+    selection = select_layers(
+        WeightFile.from_arrays({"a": rng.standard_normal((5, 7)), "b": rng.standard_normal((3, 4))})
+    )
     assert not selection.chains and "needs 4 inputs" in selection.chain_break
     with pytest.raises(InputError, match="do not form a network"):
         selection.network()

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from mbp_verify.audit import (common_scale_test, estimate_scale, iid_top_singular, mp_cdf, mp_density, mp_edges,
-                              spectrum_summary)
+from mbp_verify.audit import (
+    common_scale_test,
+    estimate_scale,
+    iid_top_singular,
+    mp_cdf,
+    mp_density,
+    mp_edges,
+    spectrum_summary,
+)
 from mbp_verify.audit.arrangement import arrangement_tests, kurtosis, kurtosis_test
 from mbp_verify.audit.marginal import sign_balance_test, sign_magnitude_test, uniform_magnitudes_test
 from mbp_verify.audit.spectrum import ks_distance, ks_distance_to_mp, normalized_eigenvalues
@@ -23,7 +30,11 @@ def test_monte_carlo_pvalue_counts_ties_as_exceedances():
     greater = monte_carlo_test(5.0, [1.0, 5.0, 7.0])
     assert greater.pvalue == pytest.approx(3 / 4) and greater.exceedances == 2
     assert monte_carlo_test(5.0, [1.0, 5.0, 7.0], "less").pvalue == pytest.approx(3 / 4)
-    assert monte_carlo_test(9.0, [1.0, 5.0, 7.0]).pvalue == pytest.approx(1 / 4) == monte_carlo_test(9.0, [1, 5, 7]).smallest_pvalue
+    assert (
+        monte_carlo_test(9.0, [1.0, 5.0, 7.0]).pvalue
+        == pytest.approx(1 / 4)
+        == monte_carlo_test(9.0, [1, 5, 7]).smallest_pvalue
+    )
     assert monte_carlo_test(1.0, [1.0, 1.0]).standardized is None
 
 
@@ -36,8 +47,10 @@ def test_monte_carlo_pvalue_is_exactly_uniform_on_its_grid():
     assert abs(np.mean([t.exceedances / (t.draws + 1) <= 0.05 for t in tests]) - 0.05) >= 0.016
 
 
-@pytest.mark.parametrize("args, message", [((1.0, []), "non-empty"), ((math.nan, [1.0]), "finite"),
-                                           ((1.0, [1.0], "two-sided"), "alternative")])
+@pytest.mark.parametrize(
+    "args, message",
+    [((1.0, []), "non-empty"), ((math.nan, [1.0]), "finite"), ((1.0, [1.0], "two-sided"), "alternative")],
+)
 def test_monte_carlo_bad_input(args, message):
     with pytest.raises(InputError, match=message):
         monte_carlo_test(*args)
@@ -56,7 +69,7 @@ def test_scale_estimate_is_unbiased_maximum_with_exact_interval():
     w = np.array([[0.5, -1.0], [0.25, 0.75]])
     scale = estimate_scale(w, confidence=0.9)
     assert scale.half_width == pytest.approx(1.0 * 5 / 4)
-    assert scale.half_width_ci == pytest.approx((1.0 / 0.95 ** 0.25, 1.0 / 0.05 ** 0.25))
+    assert scale.half_width_ci == pytest.approx((1.0 / 0.95**0.25, 1.0 / 0.05**0.25))
     assert scale.implied_K == pytest.approx(scale.half_width * math.sqrt(2))
     assert scale.implied_K_rms == pytest.approx(math.sqrt(3 * np.mean(w * w)) * math.sqrt(2))
 
@@ -120,7 +133,7 @@ def test_iid_spectrum_matches_its_predictions():
 def test_ks_distance_is_scipys_statistic():
     values = np.sort(rng_for(6, "tests.audit.ks").uniform(0, 1, 25))
     assert ks_distance(values) == pytest.approx(stats.kstest(values, "uniform").statistic, rel=1e-12)
-    assert ks_distance(np.vstack([values, values ** 2])).tolist() == [ks_distance(values), ks_distance(values ** 2)]
+    assert ks_distance(np.vstack([values, values**2])).tolist() == [ks_distance(values), ks_distance(values**2)]
     with pytest.raises(InputError, match="non-empty"):
         ks_distance(np.array([]))
 
@@ -141,18 +154,25 @@ def test_spectrum_inputs_validated():
 _SIGNED = np.array([[0.5, -1.0, 0.25], [0.75, -0.1, 0.3]])
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: estimate_scale(_SIGNED, confidence=1.0), "confidence"),
-    (lambda: estimate_scale(_SIGNED, confidence="high"), "confidence"),
-    (lambda: estimate_scale(np.ones(4)), "2-D"),
-    (lambda: uniform_magnitudes_test(np.zeros((2, 2))), "every entry is zero"),
-    (lambda: sign_balance_test(np.array([[1.0, np.nan]])), "NaN"),
-    (lambda: sign_magnitude_test(np.abs(_SIGNED)), "one sign"),
-    (lambda: kurtosis(np.ones(5)), "constant"),
-    (lambda: kurtosis_test(_SIGNED, rng_for(1, "tests.audit.bad"), 0), "at least one Monte Carlo draw"),
-    (lambda: arrangement_tests(_SIGNED, rng_for(1, "tests.audit.bad"), 0, spectrum=spectrum_summary(_SIGNED),
-                               implied_K_rms=1.0), "at least one Monte Carlo draw"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: estimate_scale(_SIGNED, confidence=1.0), "confidence"),
+        (lambda: estimate_scale(_SIGNED, confidence="high"), "confidence"),
+        (lambda: estimate_scale(np.ones(4)), "2-D"),
+        (lambda: uniform_magnitudes_test(np.zeros((2, 2))), "every entry is zero"),
+        (lambda: sign_balance_test(np.array([[1.0, np.nan]])), "NaN"),
+        (lambda: sign_magnitude_test(np.abs(_SIGNED)), "one sign"),
+        (lambda: kurtosis(np.ones(5)), "constant"),
+        (lambda: kurtosis_test(_SIGNED, rng_for(1, "tests.audit.bad"), 0), "at least one Monte Carlo draw"),
+        (
+            lambda: arrangement_tests(
+                _SIGNED, rng_for(1, "tests.audit.bad"), 0, spectrum=spectrum_summary(_SIGNED), implied_K_rms=1.0
+            ),
+            "at least one Monte Carlo draw",
+        ),
+    ],
+)
 def test_marginal_and_arrangement_bad_input(call, message):
     with pytest.raises(InputError, match=message):
         call()

@@ -61,7 +61,9 @@ def trained(tmp_path_factory):
         model.fit(x / 16.0, y)
     folder = tmp_path_factory.mktemp("mlp")
     for name, coefs in (("init", model.initial_coefs_), ("trained", model.coefs_)):
-        arrays = {f"coefs_{i}": c for i, c in enumerate(coefs)} | {f"intercepts_{i}": b for i, b in enumerate(model.intercepts_)}
+        arrays = {f"coefs_{i}": c for i, c in enumerate(coefs)} | {
+            f"intercepts_{i}": b for i, b in enumerate(model.intercepts_)
+        }
         np.savez(folder / f"{name}.npz", **arrays)
     return model, folder
 

@@ -38,8 +38,11 @@ def _tensors(weights):
 
 
 def test_npz_keeps_order_values_and_stored_dtypes(tmp_path, rng):
-    arrays = {"W2": rng.uniform(-1, 1, (3, 4)).astype(np.float16), "W1": rng.uniform(-1, 1, (4, 5)).astype(np.float32),
-              "steps": np.arange(3)}
+    arrays = {
+        "W2": rng.uniform(-1, 1, (3, 4)).astype(np.float16),
+        "W1": rng.uniform(-1, 1, (4, 5)).astype(np.float32),
+        "steps": np.arange(3),
+    }
     np.savez(tmp_path / "w.npz", **arrays)
     weights = load_weight_file(tmp_path / "w.npz")
     assert weights.format == "npz" and weights.names == ("W2", "W1", "steps")
@@ -57,9 +60,15 @@ def test_npy_is_one_tensor_named_after_the_file(tmp_path, rng):
 
 def test_safetensors_all_float_dtypes_and_bfloat16_bit_exact(tmp_path, rng):
     exact = bfloat16_grid((5, 3), rng)
-    path = write_safetensors(tmp_path / "m.safetensors", {
-        "a.weight": ("BF16", exact), "b.weight": rng.uniform(-1, 1, (3, 5)).astype(np.float16),
-        "c.weight": rng.standard_normal((2, 3)), "count": np.array([4], dtype=np.int64)})
+    path = write_safetensors(
+        tmp_path / "m.safetensors",
+        {
+            "a.weight": ("BF16", exact),
+            "b.weight": rng.uniform(-1, 1, (3, 5)).astype(np.float16),
+            "c.weight": rng.standard_normal((2, 3)),
+            "count": np.array([4], dtype=np.int64),
+        },
+    )
     weights = load_weight_file(path)
     tensors = _tensors(weights)
     assert weights.format == "safetensors"
@@ -70,8 +79,10 @@ def test_safetensors_all_float_dtypes_and_bfloat16_bit_exact(tmp_path, rng):
 
 
 def test_safetensors_dtype_numpy_cannot_hold_is_skipped_with_a_note(tmp_path):
-    header = {"w": {"dtype": "F64", "shape": [2, 2], "data_offsets": [0, 32]},
-              "q": {"dtype": "F8_E4M3", "shape": [4], "data_offsets": [32, 36]}}
+    header = {
+        "w": {"dtype": "F64", "shape": [2, 2], "data_offsets": [0, 32]},
+        "q": {"dtype": "F8_E4M3", "shape": [4], "data_offsets": [32, 36]},
+    }
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
     (tmp_path / "f8.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + np.eye(2).tobytes() + bytes(4))
@@ -87,13 +98,16 @@ def test_format_comes_from_the_bytes_not_the_name(tmp_path, rng):
     assert detect_format(tmp_path / "weights.bin") == "safetensors"
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p.write_bytes(b""), "is empty"),
-    (lambda p: p.write_bytes(b"hello, I am not weights at all"), "not a recognised weight file"),
-    (lambda p: p.write_bytes(b"PK\x03\x04 broken zip"), "cannot be read"),
-    (lambda p: zipfile.ZipFile(p, "w").writestr("notes.txt", "x"), "neither .npz nor a PyTorch"),
-    (lambda p: p.write_bytes(b"\x93NUMPY\x01\x00garbage"), "cannot read"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (lambda p: p.write_bytes(b"hello, I am not weights at all"), "not a recognised weight file"),
+        (lambda p: p.write_bytes(b"PK\x03\x04 broken zip"), "cannot be read"),
+        (lambda p: zipfile.ZipFile(p, "w").writestr("notes.txt", "x"), "neither .npz nor a PyTorch"),
+        (lambda p: p.write_bytes(b"\x93NUMPY\x01\x00garbage"), "cannot read"),
+    ],
+)
 def test_unreadable_files_raise_input_error(tmp_path, make, message):
     path = tmp_path / "bad.weights"
     make(path)
@@ -151,9 +165,14 @@ def test_torch_refuses_arbitrary_pickles_with_weights_only(tmp_path):
 def test_torch_state_dicts_zip_and_legacy_bfloat16_and_nesting(tmp_path, rng, zip_format):
     torch = pytest.importorskip("torch")
     exact = bfloat16_grid((4, 3), rng)
-    checkpoint = {"state_dict": {"fc1.weight": torch.tensor(exact, dtype=torch.bfloat16),
-                                 "fc1.bias": torch.zeros(4), "fc2.weight": torch.tensor(rng.standard_normal((2, 4)))},
-                  "epoch": 3}
+    checkpoint = {
+        "state_dict": {
+            "fc1.weight": torch.tensor(exact, dtype=torch.bfloat16),
+            "fc1.bias": torch.zeros(4),
+            "fc2.weight": torch.tensor(rng.standard_normal((2, 4))),
+        },
+        "epoch": 3,
+    }
     torch.save(checkpoint, tmp_path / "ckpt.pth", _use_new_zipfile_serialization=zip_format)
     weights = load_weight_file(tmp_path / "ckpt.pth")
     tensors = _tensors(weights)

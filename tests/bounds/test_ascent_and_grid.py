@@ -73,6 +73,7 @@ def test_grids():
 
 def test_search_stops_once_it_stalls():
     from mbp_verify.engine import apply_masks
+
     network = sample_network([3, 5, 2], 0)
     same = apply_masks(network, [np.ones(w.shape, dtype=bool) for w in network.weights])  # f = F: nothing to gain
     result = maximise_error(same, np.eye(3), iterations=200, on_sphere=True)

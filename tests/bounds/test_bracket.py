@@ -6,8 +6,16 @@ import math
 import numpy as np
 import pytest
 
-from mbp_verify.bounds import (ErrorBracket, bracket_sup_error, certified_grid_value, grid_sup, layer_constants,
-                               maximise_error, pair_parts, replay_error)
+from mbp_verify.bounds import (
+    ErrorBracket,
+    bracket_sup_error,
+    certified_grid_value,
+    grid_sup,
+    layer_constants,
+    maximise_error,
+    pair_parts,
+    replay_error,
+)
 from mbp_verify.bounds.grid import observed_errors
 from mbp_verify.engine import NetworkPair, apply_masks, prune_network, sample_network
 from mbp_verify.errors import InputError

@@ -19,7 +19,7 @@ from mbp_verify.engine import prune_network, sample_network
 def _patterns_and_maps(network, points):
     """Activation patterns (one row per point) and the linear map x -> F(x) on each point's region."""
     h, masks = points, []
-    for layer, w in enumerate(network.weights[:-1]):
+    for w in network.weights[:-1]:
         z = h @ w.T
         masks.append(z > 0)
         h = np.maximum(z, 0.0)

@@ -24,8 +24,18 @@ def test_json_fields(network_file, tmp_path, capsys):
     assert main(["bound", str(network_file), "--alpha", "0.3", "--effort", "fast", "--json", str(out)]) == 0
     document = json.loads(out.read_text())
     assert document["schema"] == "mbp-verify/bound"
-    for key in ("lower", "upper", "ratio", "witness", "activation", "alpha", "upper_bounds", "upper_method",
-                "widths", "counts"):
+    for key in (
+        "lower",
+        "upper",
+        "ratio",
+        "witness",
+        "activation",
+        "alpha",
+        "upper_bounds",
+        "upper_method",
+        "widths",
+        "counts",
+    ):
         assert key in document
     assert document["activation"] == "relu" and document["alpha"] == "0.3"
     assert document["widths"] == [6, 16, 16, 3] and len(document["witness"]) == 6
@@ -44,19 +54,27 @@ def test_eps_exit_codes(network_file, tmp_path):
 
 def test_mask_file_and_sample(network_file, tmp_path):
     masks = tmp_path / "m.npz"
-    np.savez(masks, M1=np.ones((16, 6)), M2=(np.arange(256).reshape(16, 16) % 5 != 0).astype(np.int8), M3=np.ones((3, 16), bool))
+    np.savez(
+        masks,
+        M1=np.ones((16, 6)),
+        M2=(np.arange(256).reshape(16, 16) % 5 != 0).astype(np.int8),
+        M3=np.ones((3, 16), bool),
+    )
     assert main(["bound", str(network_file), "--mask-file", str(masks), "--effort", "fast"]) == 0
     assert main(["bound", "--sample", "8,12,4", "--alpha", "0.2", "--seed", "3", "--effort", "fast"]) == 0
 
 
-@pytest.mark.parametrize("make_args, message", [
-    (lambda d, n: ["bound", str(d / "missing.npz"), "--alpha", "0.3"], "does not exist"),
-    (lambda d, n: ["bound", str(n)], "--alpha"),
-    (lambda d, n: ["bound", str(n), "--alpha", "1.5"], "alpha"),
-    (lambda d, n: ["bound", str(n), "--alpha", "0.3", "--activation", "swishy"], "unknown activation"),
-    (lambda d, n: ["bound", "--sample", "3xq", "--alpha", "0.3"], "--sample"),
-    (lambda d, n: ["bound", str(n), "--alpha", "0.3", "--eps", "nan"], "--eps"),
-])
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda d, n: ["bound", str(d / "missing.npz"), "--alpha", "0.3"], "does not exist"),
+        (lambda d, n: ["bound", str(n)], "--alpha"),
+        (lambda d, n: ["bound", str(n), "--alpha", "1.5"], "alpha"),
+        (lambda d, n: ["bound", str(n), "--alpha", "0.3", "--activation", "swishy"], "unknown activation"),
+        (lambda d, n: ["bound", "--sample", "3xq", "--alpha", "0.3"], "--sample"),
+        (lambda d, n: ["bound", str(n), "--alpha", "0.3", "--eps", "nan"], "--eps"),
+    ],
+)
 def test_bad_input_exit_2(network_file, tmp_path, capsys, make_args, message):
     assert main(make_args(tmp_path, network_file)) == 2
     err = capsys.readouterr().err.strip()
@@ -78,11 +96,15 @@ def test_bad_files_exit_2(tmp_path, capsys):
     np.savez(one_mask, M1=np.ones((4, 3)))
     text = tmp_path / "masks.txt"
     text.write_text("1 0 1")
-    cases = [([str(unchained), "--alpha", "0.3"], "do not chain"), ([str(nan), "--alpha", "0.3"], "NaN"),
-             ([str(good), "--mask-file", str(wrong_shape)], "shape"), ([str(good), "--mask-file", str(not_binary)], "binary"),
-             ([str(good), "--mask-file", str(one_mask)], "1 masks given, the network has 2 layers"),
-             ([str(good), "--mask-file", str(tmp_path / "none.npz")], "mask file"),
-             ([str(good), "--mask-file", str(text)], "not a .npz mask")]
+    cases = [
+        ([str(unchained), "--alpha", "0.3"], "do not chain"),
+        ([str(nan), "--alpha", "0.3"], "NaN"),
+        ([str(good), "--mask-file", str(wrong_shape)], "shape"),
+        ([str(good), "--mask-file", str(not_binary)], "binary"),
+        ([str(good), "--mask-file", str(one_mask)], "1 masks given, the network has 2 layers"),
+        ([str(good), "--mask-file", str(tmp_path / "none.npz")], "mask file"),
+        ([str(good), "--mask-file", str(text)], "not a .npz mask"),
+    ]
     for args, message in cases:
         assert main(["bound", *args]) == 2
         assert message in capsys.readouterr().err
@@ -91,20 +113,59 @@ def test_bad_files_exit_2(tmp_path, capsys):
 def test_subprocess(network_file, tmp_path):
     out = tmp_path / "sub.json"
     env = single_thread_env()
-    done = subprocess.run([sys.executable, "-m", "mbp_verify", "bound", str(network_file), "--alpha", "0.3",
-                           "--effort", "fast", "--json", str(out)], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mbp_verify",
+            "bound",
+            str(network_file),
+            "--alpha",
+            "0.3",
+            "--effort",
+            "fast",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text())["upper"] > 0
-    bad = subprocess.run([sys.executable, "-m", "mbp_verify", "bound", str(network_file)], capture_output=True, text=True,
-                         env=env, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "mbp_verify", "bound", str(network_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
 def test_target_ratio_branches_on_small_inputs(tmp_path):
     path, out = tmp_path / "small.npz", tmp_path / "bb.json"
     save_network(path, sample_network([2, 12, 12, 2], 5))
-    assert main(["bound", str(path), "--alpha", "0.3", "--effort", "fast", "--target-ratio", "1.05",
-                 "--time-limit", "20", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bound",
+                str(path),
+                "--alpha",
+                "0.3",
+                "--effort",
+                "fast",
+                "--target-ratio",
+                "1.05",
+                "--time-limit",
+                "20",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     document = json.loads(out.read_text())
     assert document["upper_method"] == "branch_and_bound" and document["upper"] <= 1.05 * document["lower"]
     assert "branch_and_bound" in document["timings"]

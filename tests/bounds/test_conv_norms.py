@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from mbp_verify.bounds.conv_norms import (
-    certified_circular_norm, certified_conv_norm, circular_grid, circular_singular_values, frequency_error_bound,
-    frequency_matrices, frobenius_norm_bound, power_iteration_norm,
+    certified_circular_norm,
+    certified_conv_norm,
+    circular_grid,
+    circular_singular_values,
+    frequency_error_bound,
+    frequency_matrices,
+    frobenius_norm_bound,
+    power_iteration_norm,
 )
 from mbp_verify.engine import conv_geometry, unfold_conv
 from mbp_verify.errors import InputError
@@ -34,8 +40,12 @@ def test_frequency_matrices_within_the_stated_error_of_the_exact_dft():
                 error = mpmath.matrix(2, 3)
                 for o in range(2):
                     for c in range(3):
-                        exact = mpmath.fsum(mpmath.mpf(float(kernel[o, c, a, b])) * mpmath.expjpi(mpmath.mpf(2 * u * a) / n1 + mpmath.mpf(2 * v * b) / n2)
-                                            for a in range(3) for b in range(2))
+                        exact = mpmath.fsum(
+                            mpmath.mpf(float(kernel[o, c, a, b]))
+                            * mpmath.expjpi(mpmath.mpf(2 * u * a) / n1 + mpmath.mpf(2 * v * b) / n2)
+                            for a in range(3)
+                            for b in range(2)
+                        )
                         error[o, c] = mpmath.mpc(real[u, v, o, c], imag[u, v, o, c]) - exact
                 worst = max(worst, float(mpmath.mnorm(error, "F")))
     assert 0 < worst <= delta, (worst, delta)
@@ -101,8 +111,10 @@ def test_frobenius_bound_refuses_aliased_circular_taps():
 
 def test_mpmath_reference_on_small_operators():
     rng = np.random.default_rng(3)
-    for kernel, image, padding in [(rng.standard_normal((2, 1, 2, 2)), (1, 3, 3), "zeros"),
-                                   (rng.standard_normal((1, 2, 3, 1)), (2, 3, 2), "circular")]:
+    for kernel, image, padding in [
+        (rng.standard_normal((2, 1, 2, 2)), (1, 3, 3), "zeros"),
+        (rng.standard_normal((1, 2, 3, 1)), (2, 3, 2), "circular"),
+    ]:
         dense = unfold_conv(kernel, image, 1, padding)
         with mpmath.workdps(30):
             exact = max(mpmath.svd_r(mpmath.matrix(dense.tolist()), compute_uv=False))

@@ -22,8 +22,18 @@ TINY = 2.0**-1074
 HUGE = float(np.finfo(np.float64).max)
 
 
-@pytest.mark.parametrize("value", [Fraction(1, 3), Fraction(3, 2) * Fraction(TINY), Fraction(TINY) / 3,
-                                   Fraction(HUGE) * 2, -Fraction(HUGE) * 2, Fraction(-7, 3) * Fraction(TINY), Fraction(0)])
+@pytest.mark.parametrize(
+    "value",
+    [
+        Fraction(1, 3),
+        Fraction(3, 2) * Fraction(TINY),
+        Fraction(TINY) / 3,
+        Fraction(HUGE) * 2,
+        -Fraction(HUGE) * 2,
+        Fraction(-7, 3) * Fraction(TINY),
+        Fraction(0),
+    ],
+)
 def test_directed_conversions_enclose_the_rational(value):
     up, down = float_up(value), float_down(value)
     assert down <= up
@@ -46,8 +56,10 @@ def test_scaling_is_exact_or_reports_its_residual():
     for w, v, s in zip(exact.original.weights, scaled.original.weights, scaling.shifts):
         assert np.array_equal(np.ldexp(v, s), w) and 0.5 <= np.max(np.abs(v)) < 1
     x = np.array([0.3, -0.2, 0.9])  # relu: f - F scales by exactly 2^S
-    assert np.array_equal(np.ldexp(scaled.pruned.forward(x) - scaled.original.forward(x), scaling.total),
-                          exact.pruned.forward(x) - exact.original.forward(x))
+    assert np.array_equal(
+        np.ldexp(scaled.pruned.forward(x) - scaled.original.forward(x), scaling.total),
+        exact.pruned.forward(x) - exact.original.forward(x),
+    )
     wide = Network([np.array([[2.0**1000, 3 * TINY], [1.0, 5 * TINY]])])  # spans more than float64's range
     pair = apply_masks(wide, [np.array([[1, 0], [1, 1]])])
     _, scaling = scale_pair(pair)
@@ -58,7 +70,7 @@ def test_spectral_norm_is_sound_where_the_scaling_rounds_and_in_the_subnormal_ra
     for row in ([2.0**1000, 3 * TINY, TINY], [3 * TINY, TINY, 0.0], [2.0**-1070, 2.0**-1073, TINY]):
         bound = certified_spectral_norm(np.array([row]))
         square = sum(Fraction(v) ** 2 for v in row)
-        assert Fraction(bound.upper) ** 2 >= square and bound.exact_upper ** 2 >= square
+        assert Fraction(bound.upper) ** 2 >= square and bound.exact_upper**2 >= square
     assert certified_spectral_norm(np.full((3, 3), HUGE)).upper == math.inf  # 3 * HUGE: no finite bound
 
 
@@ -87,18 +99,33 @@ def _mask_file(path, pair):
     return path
 
 
-@pytest.mark.parametrize("name, eps, status", [("layerwise_underflow_1e-100_1e100", "1e-310", 1),
-                                               ("scalar_underflow_2^-537_2^1000", "6e-23", 1),
-                                               ("softsign_1e100_nan", "1e300", 1),
-                                               ("hardtanh_2^280_nan", None, 0)])
+@pytest.mark.parametrize(
+    "name, eps, status",
+    [
+        ("layerwise_underflow_1e-100_1e100", "1e-310", 1),
+        ("scalar_underflow_2^-537_2^1000", "6e-23", 1),
+        ("softsign_1e100_nan", "1e300", 1),
+        ("hardtanh_2^280_nan", None, 0),
+    ],
+)
 def test_cli_on_the_reproducers(name, eps, status, tmp_path, capsys):
     with np.errstate(all="ignore"):
         pair = REPRODUCERS[name][0]()
     network = tmp_path / "net.npz"
     save_network(network, pair.original)
     out = tmp_path / "bound.json"
-    args = ["bound", str(network), "--mask-file", str(_mask_file(tmp_path / "m.npz", pair)), "--effort", "fast",
-            "--activation", str(pair.original.activations[0]), "--json", str(out)]
+    args = [
+        "bound",
+        str(network),
+        "--mask-file",
+        str(_mask_file(tmp_path / "m.npz", pair)),
+        "--effort",
+        "fast",
+        "--activation",
+        str(pair.original.activations[0]),
+        "--json",
+        str(out),
+    ]
     with np.errstate(all="ignore"):
         assert main(args + (["--eps", eps] if eps else [])) == status
     text = out.read_text()
@@ -113,9 +140,13 @@ def test_cli_on_the_reproducers(name, eps, status, tmp_path, capsys):
 
 def _float_layerwise(pair) -> float:
     """The previous evaluation: certified norms, but the polynomial in plain floats (products underflow)."""
-    norms = [[certified_spectral_norm(w).upper for w in ws]
-             for ws in (pair.original.weights, pair.pruned.weights, pair.error_matrices())]
-    return propagation_bound(pair.original.depth).evaluate(*norms, [c.lipschitz for c in layer_constants(pair.original)])
+    norms = [
+        [certified_spectral_norm(w).upper for w in ws]
+        for ws in (pair.original.weights, pair.pruned.weights, pair.error_matrices())
+    ]
+    return propagation_bound(pair.original.depth).evaluate(
+        *norms, [c.lipschitz for c in layer_constants(pair.original)]
+    )
 
 
 @pytest.mark.parametrize("name", ["layerwise_underflow_1e-100_1e100", "scalar_underflow_2^-537_2^1000"])
@@ -134,7 +165,9 @@ def test_exact_check_catches_a_margin_without_underflow_terms():
     result = bracket_sup_error(pair, rng=0, effort="fast")
     assert not violations(pair, result)
     witness = result.witness
-    naive = float(np.sqrt(np.sum((pair.pruned.forward(witness) - pair.original.forward(witness)) ** 2)))  # squares underflow
+    naive = float(
+        np.sqrt(np.sum((pair.pruned.forward(witness) - pair.original.forward(witness)) ** 2))
+    )  # squares underflow
     forged = dataclasses.replace(result, lower=naive, lower_margin=1e-215)
     assert naive == 0.0 and any("lower_margin" in v for v in violations(pair, forged))
     assert isinstance(result, ErrorBracket) and result.lower > 0
@@ -145,7 +178,9 @@ def test_replay_of_a_tiny_difference_is_not_zero():
     x = np.array([0.6, -0.8])  # ||f(x) - F(x)|| ~ 2.4e-201: its square underflows
     replay = replay_error(pair, x, [c.lipschitz for c in layer_constants(pair.original)])
     exact = exact_square_error(pair, x)
-    assert replay.value > 0 and abs(Fraction(replay.value) ** 2 - exact) <= (2 * Fraction(replay.value) + Fraction(replay.margin)) * Fraction(replay.margin)
+    assert replay.value > 0 and abs(Fraction(replay.value) ** 2 - exact) <= (
+        2 * Fraction(replay.value) + Fraction(replay.margin)
+    ) * Fraction(replay.margin)
 
 
 def test_failed_certificates_make_methods_unavailable(monkeypatch):
@@ -153,6 +188,7 @@ def test_failed_certificates_make_methods_unavailable(monkeypatch):
 
     def fail(*args, **kwargs):
         raise ArithmeticError("the spectral-norm certificate did not succeed")
+
     monkeypatch.setattr(spectral, "certify_gram", fail)
     monkeypatch.setattr(segments, "certify_gram", fail)
     pair = prune_network(sample_network([4, 6, 3], 0), 0.3)

@@ -13,8 +13,8 @@ import pytest
 
 from mbp_verify.bounds import bracket_sup_error, certified_spectral_norm, layer_constants, replay_error, segments
 from mbp_verify.bounds.averaged import averaged_bound
-from mbp_verify.bounds.parts import pair_parts
 from mbp_verify.bounds.grid import certified_grid_value
+from mbp_verify.bounds.parts import pair_parts
 from mbp_verify.engine import Network, apply_masks, prune_network, sample_network
 from mbp_verify.symbolic import propagation_bound
 
@@ -34,8 +34,11 @@ def unsound_layerwise(pair) -> float:
     norm = power_iteration_norm
     K = [c.lipschitz for c in layer_constants(pair.original)]
     return propagation_bound(pair.original.depth).evaluate(
-        [norm(w) for w in pair.original.weights], [norm(w) for w in pair.pruned.weights],
-        [norm(e) for e in pair.error_matrices()], K)
+        [norm(w) for w in pair.original.weights],
+        [norm(w) for w in pair.pruned.weights],
+        [norm(e) for e in pair.error_matrices()],
+        K,
+    )
 
 
 def test_adversarial_matrix_is_caught():

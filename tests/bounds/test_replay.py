@@ -46,6 +46,7 @@ def test_bad_witnesses(pair):
 
 def _exact_product(w, x):
     from fractions import Fraction
+
     xs = [v if isinstance(v, Fraction) else Fraction(float(v)) for v in x]
     return [sum((Fraction(float(a)) * b for a, b in zip(row, xs)), Fraction(0)) for row in w]
 
@@ -53,7 +54,9 @@ def _exact_product(w, x):
 @pytest.mark.parametrize("scale_w, scale_x", [(0, 0), (-500, -500), (-530, -520), (480, 500), (-1000, 0), (0, -1060)])
 def test_split_product_is_within_its_bound_at_every_scale(scale_w, scale_x):
     from fractions import Fraction
+
     from mbp_verify.bounds.replay import _split_product
+
     rng = np.random.default_rng(abs(scale_w) + abs(scale_x))
     w = np.ldexp(rng.standard_normal((7, 300)), scale_w)
     hi = np.ldexp(rng.standard_normal(300), scale_x)
@@ -70,6 +73,7 @@ def test_margin_is_tight_on_a_deep_relu_chain():
     # depth 8, widths 64: the norm-product analysis gave margins ~1e-9 of the value here; the
     # reference pass is within ~1e-15, and the exact check confirms the margin still holds.
     from fractions import Fraction
+
     pair = prune_network(sample_network([16] + [64] * 7 + [8], 4, activation="relu"), 0.3)
     x = unit_ball_point(np.random.default_rng(4).standard_normal(16))
     replay = replay_error(pair, x, [1.0] * 7)
@@ -81,4 +85,4 @@ def test_margin_is_tight_on_a_deep_relu_chain():
             h_f, h = [max(v, Fraction(0)) for v in h_f], [max(v, Fraction(0)) for v in h]
     square = sum(((a - b) ** 2 for a, b in zip(h_f, h)), Fraction(0))
     low, high = Fraction(replay.value) - Fraction(replay.margin), Fraction(replay.value) + Fraction(replay.margin)
-    assert low ** 2 <= square <= high ** 2
+    assert low**2 <= square <= high**2

@@ -53,7 +53,9 @@ def test_gram_shortcut_falls_back_outside_the_safe_range():
     assert certified_norm_from_gram(a, gram, True).upper >= 3e200
 
 
-@pytest.mark.parametrize("bad, message", [(np.array([[np.nan]]), "NaN"), (np.ones(3), "2-D"), (np.ones((2, 2, 2)), "2-D")])
+@pytest.mark.parametrize(
+    "bad, message", [(np.array([[np.nan]]), "NaN"), (np.ones(3), "2-D"), (np.ones((2, 2, 2)), "2-D")]
+)
 def test_bad_input(bad, message):
     with pytest.raises(InputError, match=message):
         certified_spectral_norm(bad)

@@ -6,8 +6,16 @@ import os
 
 import pytest
 
-from mbp_verify.cli._budget import (MachineMemory, bracket_bytes, check_memory, format_bytes, machine_memory,
-                                    monte_carlo_bytes, sequential_design_bytes, weight_count)
+from mbp_verify.cli._budget import (
+    MachineMemory,
+    bracket_bytes,
+    check_memory,
+    format_bytes,
+    machine_memory,
+    monte_carlo_bytes,
+    sequential_design_bytes,
+    weight_count,
+)
 from mbp_verify.errors import InputError
 from mbp_verify.statistics.sequential import equally_spaced_looks
 
@@ -21,24 +29,32 @@ def test_machine_memory_is_the_physical_memory():
 
 def test_refusal_names_the_estimate_and_the_machine():
     machine = MachineMemory(total=8 << 30, available=2 << 30)
-    with pytest.raises(InputError, match=r"--sample 9x9 needs an estimated 9\.0 GiB of memory, more than this machine's 8\.0 GiB"):
+    with pytest.raises(
+        InputError, match=r"--sample 9x9 needs an estimated 9\.0 GiB of memory, more than this machine's 8\.0 GiB"
+    ):
         check_memory("bound", "--sample 9x9", 9 << 30, machine=machine)
     line = check_memory("bound", "--sample 2x2", 4 << 30, machine=machine)
     assert line == "bound: --sample 2x2: estimated peak memory 4.0 GiB (machine 8.0 GiB; only 2.0 GiB available now)"
-    assert check_memory("bound", "x", 8 << 30, machine=machine).endswith("(machine 8.0 GiB; only 2.0 GiB available now)")
-    assert check_memory("bound", "x", 1024, machine=machine) == "bound: x: estimated peak memory 1.0 KiB (machine 8.0 GiB)"
+    assert check_memory("bound", "x", 8 << 30, machine=machine).endswith(
+        "(machine 8.0 GiB; only 2.0 GiB available now)"
+    )
+    assert (
+        check_memory("bound", "x", 1024, machine=machine) == "bound: x: estimated peak memory 1.0 KiB (machine 8.0 GiB)"
+    )
 
 
-@pytest.mark.parametrize("count, text", [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 << 40, "5.0 TiB"),
-                                         (3 << 60, "3.0 EiB"), (10 ** 23, "1e+23 B")])
+@pytest.mark.parametrize(
+    "count, text",
+    [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 << 40, "5.0 TiB"), (3 << 60, "3.0 EiB"), (10**23, "1e+23 B")],
+)
 def test_format_bytes(count, text):
     assert format_bytes(count) == text
 
 
 def test_sizes_are_exact_integer_arithmetic():
     assert weight_count([4, 3, 2]) == 12 + 6
-    assert bracket_bytes(10 ** 16, 2) == 16 * 8 * 10 ** 16 + 2 * 4096  # no float rounding at huge sizes
-    assert monte_carlo_bytes(10 ** 13, 10) >= 5 * 8 * 10 ** 13
+    assert bracket_bytes(10**16, 2) == 16 * 8 * 10**16 + 2 * 4096  # no float rounding at huge sizes
+    assert monte_carlo_bytes(10**13, 10) >= 5 * 8 * 10**13
 
 
 @pytest.mark.parametrize("trials, looks", [(1, 1), (7, 3), (140, 2), (1000, 7), (999, 999), (10, 50)])

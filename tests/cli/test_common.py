@@ -7,10 +7,17 @@ from mbp_verify.cli._common import worker_count
 from mbp_verify.errors import InputError
 
 
-@pytest.mark.parametrize("argv", [
-    ["run"], ["check-pruner", "mbp_verify.engine:magnitude_mask"], ["lipschitz", "relu"],
-    ["bound", "--sample", "2x4", "--alpha", "0.3"], ["theorem"], ["audit", "missing.npz"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run"],
+        ["check-pruner", "mbp_verify.engine:magnitude_mask"],
+        ["lipschitz", "relu"],
+        ["bound", "--sample", "2x4", "--alpha", "0.3"],
+        ["theorem"],
+        ["audit", "missing.npz"],
+    ],
+)
 def test_negative_seed_is_a_usage_error_for_every_command(argv, capsys):
     assert main([*argv, "--seed", "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

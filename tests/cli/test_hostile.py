@@ -66,9 +66,21 @@ CASES = [
     ("cp-bad-rules", ["check-pruner", PRUNER, "--rules", "zzz"], r"key=value"),
     ("cp-baseline-only-alone", ["check-pruner", PRUNER, "--baseline-only"], r"--baseline-only needs"),
     ("cp-replay-missing", ["check-pruner", PRUNER, "--replay", "missing.npz"], r"does not exist"),
-    ("cp-baseline-missing", ["check-pruner", PRUNER, "--baseline", "missing.json", "--baseline-only"], r"does not exist"),
-    ("cp-record-baseline-dir", ["check-pruner", PRUNER, "--record-baseline", "adir", "--baseline-only"], r"--record-baseline 'adir' is a directory"),
-    ("cp-record-baseline-missing-folder", ["check-pruner", PRUNER, "--record-baseline", "no/where.json", "--baseline-only"], r"does not exist"),
+    (
+        "cp-baseline-missing",
+        ["check-pruner", PRUNER, "--baseline", "missing.json", "--baseline-only"],
+        r"does not exist",
+    ),
+    (
+        "cp-record-baseline-dir",
+        ["check-pruner", PRUNER, "--record-baseline", "adir", "--baseline-only"],
+        r"--record-baseline 'adir' is a directory",
+    ),
+    (
+        "cp-record-baseline-missing-folder",
+        ["check-pruner", PRUNER, "--record-baseline", "no/where.json", "--baseline-only"],
+        r"does not exist",
+    ),
     ("cp-timeout-text", ["check-pruner", PRUNER, "--timeout", "soon"], r"invalid float value"),
     ("cp-missing-target", ["check-pruner"], r"required"),
     # --- theorem -----------------------------------------------------------------------------
@@ -85,7 +97,11 @@ CASES = [
     ("th-alpha-negative", ["theorem", "--alpha", "-0.2"], r"alpha must lie in the open interval"),
     ("th-widths-empty-entry", ["theorem", "--widths", "64,,128"], r"--widths has an empty entry"),
     ("th-widths-zero", ["theorem", "--widths", "0"], r"--widths must list positive integers"),
-    ("th-widths-fraction", ["theorem", "--widths", "64.5"], r"--widths must be a comma-separated list of positive integers"),
+    (
+        "th-widths-fraction",
+        ["theorem", "--widths", "64.5"],
+        r"--widths must be a comma-separated list of positive integers",
+    ),
     ("th-widths-hex", ["theorem", "--widths", "0x40"], r"--widths must be a comma-separated list"),
     ("th-widths-exponent", ["theorem", "--widths", "1e3"], r"--widths must be a comma-separated list"),
     ("th-widths-repeat", ["theorem", "--widths", "8,8", "--trials", "2"], r"must not repeat"),
@@ -93,21 +109,41 @@ CASES = [
     ("th-depth-one", ["theorem", "--depth", "1"], r"--depth must be an integer >= 2"),
     ("th-trials-zero", ["theorem", "--trials", "0"], r"--trials must be an integer >= 1"),
     ("th-trials-fraction", ["theorem", "--trials", "1.5"], r"invalid int value"),
-    ("th-looks-over-trials", ["theorem", "--trials", "3", "--looks", "5", "--widths", "8"], r"looks must be an integer in \[1, trials\]"),
+    (
+        "th-looks-over-trials",
+        ["theorem", "--trials", "3", "--looks", "5", "--widths", "8"],
+        r"looks must be an integer in \[1, trials\]",
+    ),
     ("th-eps-nan", ["theorem", "--eps", "nan"], r"eps must be a positive finite number"),
     ("th-eps-inf", ["theorem", "--eps", "1e400"], r"eps must be a positive finite number"),
     ("th-eps-negative", ["theorem", "--eps", "-0.1"], r"eps must be a positive finite number"),
     ("th-delta-zero", ["theorem", "--delta", "0"], r"delta must lie strictly between 0 and 1, got 0\.0"),
     ("th-confidence-one", ["theorem", "--confidence", "1"], r"confidence must lie strictly between 0 and 1, got 1\.0"),
     ("th-scale-inf", ["theorem", "--scale", "inf"], r"weight scale K must be a positive finite number"),
-    ("th-random-trials-negative", ["theorem", "--random-trials", "-1"], r"random_trials must be an integer >= 0, got -1"),
-    ("th-activation-unknown", ["theorem", "--activation", "frobnicate"], r"unknown activation 'frobnicate'; known: identity, relu"),
+    (
+        "th-random-trials-negative",
+        ["theorem", "--random-trials", "-1"],
+        r"random_trials must be an integer >= 0, got -1",
+    ),
+    (
+        "th-activation-unknown",
+        ["theorem", "--activation", "frobnicate"],
+        r"unknown activation 'frobnicate'; known: identity, relu",
+    ),
     ("th-pruning-unknown", ["theorem", "--pruning", "psychic"], r"invalid choice"),
     ("th-json-missing-folder", ["theorem", "--json", "nowhere/t.json"], r"folder 'nowhere' does not exist"),
     ("th-reports-dir-file", ["theorem", "--reports-dir", "afile"], r"exists and is not a folder"),
     # --- audit -------------------------------------------------------------------------------
-    ("au-draws-huge", ["audit", "net.npz", "--draws", HUGE], r"1e\+13 Monte Carlo draws per test needs an estimated .*TiB of memory"),
-    ("au-level-tiny", ["audit", "net.npz", "--level", "1e-300"], r"8e\+300 Monte Carlo draws per test \(the fewest that --level 1e-300 allows\) needs an estimated"),
+    (
+        "au-draws-huge",
+        ["audit", "net.npz", "--draws", HUGE],
+        r"1e\+13 Monte Carlo draws per test needs an estimated .*TiB of memory",
+    ),
+    (
+        "au-level-tiny",
+        ["audit", "net.npz", "--level", "1e-300"],
+        r"8e\+300 Monte Carlo draws per test \(the fewest that --level 1e-300 allows\) needs an estimated",
+    ),
     ("au-level-zero", ["audit", "net.npz", "--level", "0"], r"--level must lie strictly between 0 and 1, got 0\.0"),
     ("au-level-nan", ["audit", "net.npz", "--level", "nan"], r"--level must lie strictly between 0 and 1, got nan"),
     ("au-level-one", ["audit", "net.npz", "--level", "1"], r"--level must lie strictly between 0 and 1, got 1\.0"),
@@ -123,21 +159,37 @@ CASES = [
     ("au-a-directory", ["audit", "adir"], r"weight file 'adir' is a directory"),
     ("au-nan-weights", ["audit", "nan.npz"], r"tensor 'W1' contains NaN or infinite entries"),
     ("au-inf-weights", ["audit", "inf.npz"], r"tensor 'W1' contains NaN or infinite entries"),
-    ("au-string-weights", ["audit", "strings.npz"], r"holds no weight matrices .*W1: str32 tensor, not floating-point weights"),
+    (
+        "au-string-weights",
+        ["audit", "strings.npz"],
+        r"holds no weight matrices .*W1: str32 tensor, not floating-point weights",
+    ),
     ("au-vector-only", ["audit", "vector.npz"], r"holds no weight matrices .*1-D \(a bias or normalisation vector\)"),
     ("au-require-unknown", ["audit", "net.npz", "--require", "xyz"], r"--require takes"),
     ("au-require-empty-entry", ["audit", "net.npz", "--require", "iii,,ii"], r"--require has an empty entry"),
     ("au-layers-bad-regex", ["audit", "net.npz", "--layers", "("], r"--layers '\(' is not a valid regular expression"),
-    ("au-layers-no-match", ["audit", "net.npz", "--layers", "zzz"], r"--layers 'zzz' matches no tensor; net\.npz holds: W1, W2, W3"),
+    (
+        "au-layers-no-match",
+        ["audit", "net.npz", "--layers", "zzz"],
+        r"--layers 'zzz' matches no tensor; net\.npz holds: W1, W2, W3",
+    ),
     ("au-activation-unknown", ["audit", "net.npz", "--activation", "frobnicate"], r"unknown activation 'frobnicate'"),
     ("au-alpha-bad", ["audit", "net.npz", "--alpha", "2"], r"alpha must lie in the open interval \(0, 1\), got 2\.0"),
     ("au-alpha-empty", ["audit", "net.npz", "--alpha", ""], r"alpha must be a number, got ''"),
     ("au-layout-unknown", ["audit", "net.npz", "--layout", "sideways"], r"invalid choice"),
-    ("au-compare-missing", ["audit", "net.npz", "--compare", "missing.npz"], r"weight file 'missing\.npz' does not exist"),
+    (
+        "au-compare-missing",
+        ["audit", "net.npz", "--compare", "missing.npz"],
+        r"weight file 'missing\.npz' does not exist",
+    ),
     ("au-json-dir", ["audit", "net.npz", "--json", "adir"], r"is a directory"),
     ("au-reports-dir-file", ["audit", "net.npz", "--reports-dir", "afile"], r"exists and is not a folder"),
     # --- bound -------------------------------------------------------------------------------
-    ("bo-sample-huge-width", ["bound", "--sample", "2x100000000", "--alpha", "0.3"], r"--sample 2x100000000 needs an estimated .*EiB"),
+    (
+        "bo-sample-huge-width",
+        ["bound", "--sample", "2x100000000", "--alpha", "0.3"],
+        r"--sample 2x100000000 needs an estimated .*EiB",
+    ),
     ("bo-sample-huge-depth", ["bound", "--sample", "100000000x1", "--alpha", "0.3"], r"needs an estimated .*GiB"),
     ("bo-sample-astronomic", ["bound", "--sample", "99999999999999999999x2", "--alpha", "0.3"], r"needs an estimated"),
     ("bo-sample-huge-list", ["bound", "--sample", "100000000,100000000", "--alpha", "0.3"], r"needs an estimated"),
@@ -145,16 +197,40 @@ CASES = [
     ("bo-sample-zero", ["bound", "--sample", "0x4", "--alpha", "0.3"], r"depth and width must be positive"),
     ("bo-sample-one-width", ["bound", "--sample", "4", "--alpha", "0.3"], r"at least two widths"),
     ("bo-sample-text", ["bound", "--sample", "axb", "--alpha", "0.3"], r"--sample"),
-    ("bo-sample-fraction", ["bound", "--sample", "4.5,3", "--alpha", "0.3"], r"--sample must be a comma-separated list"),
-    ("bo-json-missing-folder", ["bound", "--sample", "2x4", "--alpha", "0.3", "--json", "nonexistent/dir/out.json"], r"does not exist"),
+    (
+        "bo-sample-fraction",
+        ["bound", "--sample", "4.5,3", "--alpha", "0.3"],
+        r"--sample must be a comma-separated list",
+    ),
+    (
+        "bo-json-missing-folder",
+        ["bound", "--sample", "2x4", "--alpha", "0.3", "--json", "nonexistent/dir/out.json"],
+        r"does not exist",
+    ),
     ("bo-json-dir", ["bound", "--sample", "2x4", "--alpha", "0.3", "--json", "adir"], r"is a directory"),
     ("bo-neither-network-nor-sample", ["bound", "--alpha", "0.3"], r"give a NETWORK\.npz or --sample"),
     ("bo-both-network-and-sample", ["bound", "net.npz", "--sample", "2x4", "--alpha", "0.3"], r"not both"),
     ("bo-no-alpha-no-mask", ["bound", "net.npz"], r"give --alpha A or --mask-file M"),
-    ("bo-alpha-and-mask", ["bound", "net.npz", "--alpha", "0.3", "--mask-file", "badmask.npz"], r"not allowed with argument"),
-    ("bo-eps-nan", ["bound", "net.npz", "--alpha", "0.3", "--eps", "nan"], r"--eps must be a finite non-negative number"),
-    ("bo-eps-overflow", ["bound", "net.npz", "--alpha", "0.3", "--eps", "1e400"], r"--eps must be a finite non-negative number"),
-    ("bo-eps-negative", ["bound", "net.npz", "--alpha", "0.3", "--eps", "-1"], r"--eps must be a finite non-negative number"),
+    (
+        "bo-alpha-and-mask",
+        ["bound", "net.npz", "--alpha", "0.3", "--mask-file", "badmask.npz"],
+        r"not allowed with argument",
+    ),
+    (
+        "bo-eps-nan",
+        ["bound", "net.npz", "--alpha", "0.3", "--eps", "nan"],
+        r"--eps must be a finite non-negative number",
+    ),
+    (
+        "bo-eps-overflow",
+        ["bound", "net.npz", "--alpha", "0.3", "--eps", "1e400"],
+        r"--eps must be a finite non-negative number",
+    ),
+    (
+        "bo-eps-negative",
+        ["bound", "net.npz", "--alpha", "0.3", "--eps", "-1"],
+        r"--eps must be a finite non-negative number",
+    ),
     ("bo-eps-empty", ["bound", "net.npz", "--alpha", "0.3", "--eps", ""], r"invalid float value"),
     ("bo-eps-hex", ["bound", "net.npz", "--alpha", "0.3", "--eps", "0x10"], r"invalid float value"),
     ("bo-alpha-nan", ["bound", "net.npz", "--alpha", "nan"], r"alpha must be finite, got 'nan'"),
@@ -164,20 +240,32 @@ CASES = [
     ("bo-missing-network", ["bound", "missing.npz", "--alpha", "0.3"], r"network file 'missing\.npz' does not exist"),
     ("bo-corrupt-network", ["bound", "corrupt.npz", "--alpha", "0.3"], r"'corrupt\.npz' is not a \.npz network"),
     ("bo-empty-network", ["bound", "empty.npz", "--alpha", "0.3"], r"'empty\.npz' is not a \.npz network"),
-    ("bo-nonchaining", ["bound", "nonchain.npz", "--alpha", "0.3"], r"layer shapes do not chain: W1 is \(16, 8\) but W2 is \(4, 5\)"),
+    (
+        "bo-nonchaining",
+        ["bound", "nonchain.npz", "--alpha", "0.3"],
+        r"layer shapes do not chain: W1 is \(16, 8\) but W2 is \(4, 5\)",
+    ),
     ("bo-nan-weights", ["bound", "nan.npz", "--alpha", "0.3"], r"W1 contains NaN or infinite entries"),
     ("bo-inf-weights", ["bound", "inf.npz", "--alpha", "0.3"], r"W1 contains NaN or infinite entries"),
     ("bo-wrong-extension", ["bound", "weights.txt", "--alpha", "0.3"], r"'weights\.txt' is not a \.npz network"),
     ("bo-network-is-a-directory", ["bound", "adir", "--alpha", "0.3"], r"network file 'adir' is a directory"),
     ("bo-mask-shape", ["bound", "net.npz", "--mask-file", "badmask.npz"], r"2 masks given, the network has 3 layers"),
     ("bo-mask-missing", ["bound", "net.npz", "--mask-file", "missing.npz"], r"mask file 'missing\.npz' does not exist"),
-    ("bo-activation-unknown", ["bound", "net.npz", "--alpha", "0.3", "--activation", "frobnicate"], r"unknown activation 'frobnicate'"),
+    (
+        "bo-activation-unknown",
+        ["bound", "net.npz", "--alpha", "0.3", "--activation", "frobnicate"],
+        r"unknown activation 'frobnicate'",
+    ),
     ("bo-effort-unknown", ["bound", "net.npz", "--alpha", "0.3", "--effort", "heroic"], r"invalid choice"),
     # --- lipschitz ---------------------------------------------------------------------------
     ("li-nothing", ["lipschitz"], r"give an activation NAME or --expr"),
     ("li-unknown-activation", ["lipschitz", "frobnicate"], r"frobnicate"),
     ("li-param-without-equals", ["lipschitz", "leaky_relu", "--param", "a"], r"KEY=VALUE"),
-    ("li-param-with-expr", ["lipschitz", "--expr", "tanh(x)", "--param", "a=1"], r"--param applies to registered activations"),
+    (
+        "li-param-with-expr",
+        ["lipschitz", "--expr", "tanh(x)", "--param", "a=1"],
+        r"--param applies to registered activations",
+    ),
     ("li-expr-syntax", ["lipschitz", "--expr", "x+"], r"expr|parse|syntax|x\+"),
     ("li-json-dir", ["lipschitz", "relu", "--json", "adir"], r"is a directory"),
     ("li-json-missing-folder", ["lipschitz", "relu", "--json", "nowhere/x.json"], r"does not exist"),
@@ -221,15 +309,19 @@ def test_there_are_enough_cases_across_all_six_commands():
     assert len({i for i, _, _ in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("argv, pattern", [
-    (["bound", "--sample", "2x100000000", "--alpha", "0.3"], r"needs an estimated"),
-    (["audit", "net.npz", "--draws", HUGE], r"needs an estimated"),
-    (["run", "--json", "adir"], r"is a directory"),
-])
+@pytest.mark.parametrize(
+    "argv, pattern",
+    [
+        (["bound", "--sample", "2x100000000", "--alpha", "0.3"], r"needs an estimated"),
+        (["audit", "net.npz", "--draws", HUGE], r"needs an estimated"),
+        (["run", "--json", "adir"], r"is a directory"),
+    ],
+)
 def test_as_a_subprocess(argv, pattern, sandbox):
     before = _tree(sandbox)
-    done = subprocess.run([sys.executable, "-m", "mbp_verify", *argv], cwd=sandbox, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "mbp_verify", *argv], cwd=sandbox, capture_output=True, text=True, timeout=120
+    )
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert re.search(pattern, lines[0]) and done.stdout == ""

@@ -31,8 +31,14 @@ e2e = [pytest.mark.e2e, pytest.mark.slow]  # excluded from the default run like 
 def _cli(args: list[str], cwd: Path, timeout: float = 240, env: "dict | None" = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "mbp_verify", *args], cwd=cwd, env=environment, text=True,
-                          capture_output=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mbp_verify", *args],
+        cwd=cwd,
+        env=environment,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
 
 
 def _no_traceback(result: subprocess.CompletedProcess) -> None:
@@ -44,8 +50,9 @@ def _leftovers(root: Path) -> list[str]:
     found = []
     for path in root.rglob("*"):
         rel = path.relative_to(root)
-        if rel.parts[0] in ("out.json",) or (rel.parts[0] == "reports" and len(rel.parts) >= 2
-                                              and not rel.parts[1].startswith(".")):
+        if rel.parts[0] in ("out.json",) or (
+            rel.parts[0] == "reports" and len(rel.parts) >= 2 and not rel.parts[1].startswith(".")
+        ):
             continue
         if path != root / "reports":
             found.append(str(rel))
@@ -91,8 +98,10 @@ def test_hostile_pruner_call_is_an_error_of_that_property_and_never_exit_0(case,
 # ---------------------------------------------------------------- refused before any work: exit 2, one line
 
 USAGE_CASES = {
-    "hang_at_import": (["check-pruner", f"{HOSTILE}.hang_at_import:prune", "--timeout", "1"],
-                       "timed out after 1 s at import"),
+    "hang_at_import": (
+        ["check-pruner", f"{HOSTILE}.hang_at_import:prune", "--timeout", "1"],
+        "timed out after 1 s at import",
+    ),
     "exit_at_import": (["check-pruner", f"{HOSTILE}.exit_at_import:prune"], "exited with status 0 at import"),
     "run_malformed_k": (["run", "-k", "and or ("], "is not a valid selection"),
     "check_malformed_k": (["check-pruner", f"{HOSTILE}.calls:correct", "-k", "and or ("], "is not a valid selection"),
@@ -102,8 +111,10 @@ USAGE_CASES = {
     "timeout_zero": (["check-pruner", f"{HOSTILE}.calls:correct", "--timeout", "0"], "--timeout must be a finite"),
     "timeout_negative": (["check-pruner", f"{HOSTILE}.calls:correct", "--timeout", "-3"], "--timeout must be a finite"),
     "run_selects_nothing": (["run", "--quick", "-k", "zzzzzz"], "selects no property"),
-    "check_selects_nothing": (["check-pruner", f"{HOSTILE}.calls:correct", "--quick", "-k", "zzzzzz"],
-                              "selects no property"),
+    "check_selects_nothing": (
+        ["check-pruner", f"{HOSTILE}.calls:correct", "--quick", "-k", "zzzzzz"],
+        "selects no property",
+    ),
 }
 E2E_USAGE_CASES = {"run_selects_nothing", "check_selects_nothing"}
 
@@ -141,8 +152,20 @@ def test_empty_selection_is_refused_after_collection(case, tmp_path):
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_workers_1000_is_capped_at_the_cpus_and_finishes(tmp_path):
-    result = _cli(["check-pruner", f"{HOSTILE}.calls:correct", *SHAPE, "--workers", "1000", "--reports-dir", "reports",
-                   "--json", "out.json"], tmp_path)
+    result = _cli(
+        [
+            "check-pruner",
+            f"{HOSTILE}.calls:correct",
+            *SHAPE,
+            "--workers",
+            "1000",
+            "--reports-dir",
+            "reports",
+            "--json",
+            "out.json",
+        ],
+        tmp_path,
+    )
     cpus = len(os.sched_getaffinity(0))
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"note: --workers 1000 capped at {cpus}" in result.stderr
@@ -150,6 +173,7 @@ def test_workers_1000_is_capped_at_the_cpus_and_finishes(tmp_path):
 
 
 # ---------------------------------------------------------------- no orphans after kill -9
+
 
 def _tagged(tag: str) -> list[int]:
     """Live (non-zombie) processes whose environment carries `tag`."""
@@ -183,10 +207,18 @@ KILL_CASES = {
 def test_kill_9_leaves_no_worker_alive_5_s_later(command, tmp_path):
     args, workers_expected = KILL_CASES[command]
     tag = uuid.uuid4().hex
-    environment = {**os.environ, "MBP_TEST_TAG": tag,
-                   "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, "-m", "mbp_verify", *args, "--reports-dir", "reports"], cwd=tmp_path,
-                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = {
+        **os.environ,
+        "MBP_TEST_TAG": tag,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mbp_verify", *args, "--reports-dir", "reports"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 180
     while len(_tagged(tag)) < workers_expected and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
@@ -209,11 +241,19 @@ REPLAY_CASES = {  # (property recorded, pruner replayed, exit code, verdict word
     "count_fixed": ("pruner.exact_count", "tests.conformance.correct_pruners:full_sort", 0, "does not reproduce"),
     "mutation_reproduces": ("pruner.no_mutation", "tests.conformance.buggy_pruners:mutates_input", 1, "reproduces"),
     "mutation_fixed": ("pruner.no_mutation", "tests.conformance.correct_pruners:full_sort", 0, "does not reproduce"),
-    "nondeterminism_reproduces": ("pruner.determinism", "tests.conformance.buggy_pruners:random_tie_breaking", 1,
-                                  "reproduces"),
+    "nondeterminism_reproduces": (
+        "pruner.determinism",
+        "tests.conformance.buggy_pruners:random_tie_breaking",
+        1,
+        "reproduces",
+    ),
     "crash_reproduces": ("pruner.exact_count", f"{HOSTILE}.calls:segfault", 1, "reproduces"),
-    "several_calls_not_ruled_out": ("pruner.permutation_equivariance", "tests.conformance.correct_pruners:full_sort", 1,
-                                    "not ruled out"),
+    "several_calls_not_ruled_out": (
+        "pruner.permutation_equivariance",
+        "tests.conformance.correct_pruners:full_sort",
+        1,
+        "not ruled out",
+    ),
 }
 
 
@@ -223,8 +263,15 @@ def test_replay_exits_1_when_the_recorded_failure_reproduces(case, tmp_path, cap
 
     property_id, target, code, words = REPLAY_CASES[case]
     weights = np.ones(64) if "determinism" in property_id else np.array([0.5, -2.0, 1.0, 3.0, -0.25, 4.0, 1.5])
-    path = save_counterexample(tmp_path / "case.npz", property_id=property_id, kind="layer", weights=weights,
-                               target=target, message="AssertionError: recorded", n_prune=3)
+    path = save_counterexample(
+        tmp_path / "case.npz",
+        property_id=property_id,
+        kind="layer",
+        weights=weights,
+        target=target,
+        message="AssertionError: recorded",
+        n_prune=3,
+    )
     assert main(["check-pruner", target, "--replay", str(path)]) == code
     verdict = [line for line in capsys.readouterr().out.splitlines() if line.startswith("verdict: ")]
     assert len(verdict) == 1 and words in verdict[0] and property_id in verdict[0], verdict

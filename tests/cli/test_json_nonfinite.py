@@ -27,6 +27,7 @@ EXPECTED = {"inf": "inf", "minus": "-inf", "nan": "nan"}
 def _strict(path: Path):
     def reject(token: str):
         raise AssertionError(f"{path.name} holds the bare JSON token {token}")
+
     return json.loads(Path(path).read_text(), parse_constant=reject)
 
 
@@ -40,18 +41,25 @@ def _strings(document) -> set[str]:
 
 def _fake_suite(command: str):
     """A stand-in for the pytest subprocess: writes the report folder the way the runner does."""
+
     def run(paths, *, report_dir, seed, profile, workers, command=command, target="t", **_):
         items = [ItemResult("x.nonfinite", "s", "src", "required", "t::x", "pass", evidence=dict(NONFINITE))]
-        report = build_report({"command": command, "duration_s": 0.1, "seed": seed, "workers": workers}, aggregate(items))
+        report = build_report(
+            {"command": command, "duration_s": 0.1, "seed": seed, "workers": workers}, aggregate(items)
+        )
         write_run_report(report_dir, report)
         return SuiteRun(Path(report_dir), _strict(Path(report_dir) / "report.json"), 0)
+
     return run
 
 
-@pytest.mark.parametrize("command, argv", [
-    ("run", ["run", "--workers", "1"]),
-    ("check-pruner", ["check-pruner", "mbp_verify.engine:magnitude_mask", "--workers", "1"]),
-])
+@pytest.mark.parametrize(
+    "command, argv",
+    [
+        ("run", ["run", "--workers", "1"]),
+        ("check-pruner", ["check-pruner", "mbp_verify.engine:magnitude_mask", "--workers", "1"]),
+    ],
+)
 def test_suite_commands(command, argv, tmp_path, monkeypatch, capsys):
     module = "run" if command == "run" else "check_pruner"
     monkeypatch.setattr(f"mbp_verify.cli.{module}.run_property_suite", _fake_suite(command))
@@ -69,8 +77,27 @@ def test_theorem(tmp_path, monkeypatch, capsys):
     real_sweep, real_payload = cli.run_sweep, cli.build_payload
     monkeypatch.setattr(cli, "run_sweep", lambda config, workers, on_progress: real_sweep(config, workers=0))
     monkeypatch.setattr(cli, "build_payload", lambda *a: {**real_payload(*a), "probe": dict(NONFINITE)})
-    argv = ["theorem", "--widths", "4", "--depth", "2", "--trials", "1", "--looks", "1", "--alpha", "0.5",
-            "--random-trials", "0", "--workers", "1", "--reports-dir", str(tmp_path / "r"), "--json", str(tmp_path / "t.json")]
+    argv = [
+        "theorem",
+        "--widths",
+        "4",
+        "--depth",
+        "2",
+        "--trials",
+        "1",
+        "--looks",
+        "1",
+        "--alpha",
+        "0.5",
+        "--random-trials",
+        "0",
+        "--workers",
+        "1",
+        "--reports-dir",
+        str(tmp_path / "r"),
+        "--json",
+        str(tmp_path / "t.json"),
+    ]
     assert main(argv) in (0, 1)
     assert _strict(tmp_path / "t.json")["probe"] == EXPECTED
     (folder,) = [p for p in (tmp_path / "r").iterdir() if p.is_dir()]
@@ -85,10 +112,17 @@ def test_bound(tmp_path, monkeypatch, capsys):
 
     def with_nonfinite(*args, **kwargs):
         result = real(*args, **kwargs)
-        return dataclasses.replace(result, upper_bounds={**result.upper_bounds, "probe_inf": math.inf, "probe_nan": math.nan},
-                                   timings={**result.timings, "probe": -math.inf})
+        return dataclasses.replace(
+            result,
+            upper_bounds={**result.upper_bounds, "probe_inf": math.inf, "probe_nan": math.nan},
+            timings={**result.timings, "probe": -math.inf},
+        )
+
     monkeypatch.setattr(cli, "bracket_sup_error", with_nonfinite)
-    assert main(["bound", "--sample", "2x4", "--alpha", "0.3", "--effort", "fast", "--json", str(tmp_path / "b.json")]) == 0
+    assert (
+        main(["bound", "--sample", "2x4", "--alpha", "0.3", "--effort", "fast", "--json", str(tmp_path / "b.json")])
+        == 0
+    )
     document = _strict(tmp_path / "b.json")
     assert document["upper_bounds"]["probe_inf"] == "inf" and document["upper_bounds"]["probe_nan"] == "nan"
     assert document["timings"]["probe"] == "-inf" and document["schema"] == "mbp-verify/bound"
@@ -109,8 +143,8 @@ def test_audit_tiny_and_subnormal_weights_are_audited_and_written(tmp_path, monk
     rng = np.random.default_rng(0)
     layers = {"W1": rng.uniform(-1, 1, (16, 8)), "W2": rng.uniform(-1, 1, (16, 16)), "W3": rng.uniform(-1, 1, (4, 16))}
     np.savez(tmp_path / "unit.npz", **layers)
-    np.savez(tmp_path / "tiny.npz", **{k: v * 2.0 ** -1000 for k, v in layers.items()})
-    np.savez(tmp_path / "subnormal.npz", **{k: v * 2.0 ** -1030 for k, v in layers.items()})
+    np.savez(tmp_path / "tiny.npz", **{k: v * 2.0**-1000 for k, v in layers.items()})
+    np.savez(tmp_path / "subnormal.npz", **{k: v * 2.0**-1030 for k, v in layers.items()})
     monkeypatch.chdir(tmp_path)
     common = ["--draws", "159", "--no-report", "--effort", "fast"]
     for name in ("unit", "tiny"):
@@ -120,7 +154,7 @@ def test_audit_tiny_and_subnormal_weights_are_audited_and_written(tmp_path, monk
     iii = lambda doc, key: [layer["assumptions"]["iii"][key] for layer in doc["layers"]]  # noqa: E731
     assert iii(tiny, "pvalues") == iii(unit, "pvalues")
     k_unit = [layer["scale"]["implied_K"] for layer in unit["layers"]]
-    assert [layer["scale"]["implied_K"] for layer in tiny["layers"]] == [k * 2.0 ** -1000 for k in k_unit]
+    assert [layer["scale"]["implied_K"] for layer in tiny["layers"]] == [k * 2.0**-1000 for k in k_unit]
     assert iii(sub, "status") == ["consistent"] * 3
     for got, want in zip(iii(sub, "pvalues"), iii(unit, "pvalues")):
         assert got == pytest.approx(want, rel=1e-9)

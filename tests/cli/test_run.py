@@ -14,8 +14,20 @@ SELECT = "theorem_count or count_rules or network_counts"
 def _run(tmp_path, workers):
     root = tmp_path / f"w{workers}"
     root.mkdir()  # --json never creates folders
-    code = main(["run", "--quick", "--workers", str(workers), "-k", SELECT, "--reports-dir", str(root),
-                 "--json", str(root / "out.json")])
+    code = main(
+        [
+            "run",
+            "--quick",
+            "--workers",
+            str(workers),
+            "-k",
+            SELECT,
+            "--reports-dir",
+            str(root),
+            "--json",
+            str(root / "out.json"),
+        ]
+    )
     folders = [p for p in root.iterdir() if p.is_dir()]
     assert len(folders) == 1
     return code, folders[0], json.loads((root / "out.json").read_text())

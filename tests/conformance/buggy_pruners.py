@@ -126,7 +126,7 @@ def nan_threshold_collapse(w, n):
 
 def fixed_threshold(w, n):
     """Ignores n: prunes every |w| < 0.1."""
-    return (np.abs(np.asarray(w, dtype=np.float64)) >= 0.1)
+    return np.abs(np.asarray(w, dtype=np.float64)) >= 0.1
 
 
 def returns_pruned_weights(w, n):
@@ -194,7 +194,7 @@ def global_transposed_on_square(layers, total):
 def _split(flat_keep: np.ndarray, layers) -> list[np.ndarray]:
     out, start = [], 0
     for w in layers:
-        out.append(flat_keep[start:start + np.size(w)].reshape(np.shape(w)))
+        out.append(flat_keep[start : start + np.size(w)].reshape(np.shape(w)))
         start += np.size(w)
     return out
 
@@ -288,7 +288,11 @@ BUGS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "global_per_layer": (f"{MODULE}:global_per_layer", ("--global",), "pruner.global_threshold"),
     "l2_norm_in_input_dtype": (f"{MODULE}:l2_norm_in_input_dtype", (), "pruner.magnitude_order"),
     "transposed_on_square": (f"{MODULE}:transposed_on_square", (), "pruner.magnitude_order"),
-    "global_l2_norm_in_input_dtype": (f"{MODULE}:global_l2_norm_in_input_dtype", ("--global",), "pruner.magnitude_order"),
+    "global_l2_norm_in_input_dtype": (
+        f"{MODULE}:global_l2_norm_in_input_dtype",
+        ("--global",),
+        "pruner.magnitude_order",
+    ),
     "global_transposed_on_square": (f"{MODULE}:global_transposed_on_square", ("--global",), "pruner.magnitude_order"),
     "float16_gamma": (f"{MODULE}:Float16GammaPruner", (), "pruner.gamma_reported"),
     "total_count_base": (f"{MODULE}:TotalBasePruner", (), "pruner.count_base"),

@@ -35,7 +35,7 @@ def lexsort_global(layers, total):
     keep[np.argsort(mags, kind="stable")[:total]] = False
     out, start = [], 0
     for w in layers:
-        out.append(keep[start:start + np.size(w)].reshape(np.shape(w)))
+        out.append(keep[start : start + np.size(w)].reshape(np.shape(w)))
         start += np.size(w)
     return out
 

@@ -16,13 +16,12 @@ import pytest
 from hypothesis import Phase, settings
 
 import mbp_verify.suite.plugin as plugin
+import properties.pruner as pruner_properties
 from mbp_verify.conformance import PrunerUnderTest, load_pruner, reference_pruner
 from mbp_verify.conformance.counterexamples import Recorder
 
 from .buggy_pruners import BUGS
 from .correct_pruners import argpartition, full_sort  # noqa: F401  (importable by name below)
-
-import properties.pruner as pruner_properties
 
 
 def _property_functions() -> dict[str, list]:
@@ -50,8 +49,11 @@ def _detect(profile: str) -> settings:
 def _outcome(fn, pruner: PrunerUnderTest, profile: str = "mbp-default") -> str:
     if "request" in inspect.signature(fn).parameters:  # pruner.baseline_unchanged: needs a recorded file
         return "skip"
-    kwargs = {"pruner_under_test": pruner, "counterexample": Recorder(None, "x", fn.__name__, pruner.spec),
-              "mbp_evidence": {}}
+    kwargs = {
+        "pruner_under_test": pruner,
+        "counterexample": Recorder(None, "x", fn.__name__, pruner.spec),
+        "mbp_evidence": {},
+    }
     wanted = {k: v for k, v in kwargs.items() if k in inspect.signature(fn).parameters}
     previous = getattr(fn, "_hypothesis_internal_use_settings", None)
     if previous is not None:  # a @given property: same examples as check-pruner, no shrinking
@@ -63,7 +65,9 @@ def _outcome(fn, pruner: PrunerUnderTest, profile: str = "mbp-default") -> str:
     except BaseException as exc:  # classified like the plugin does; a fail must be the property's assertion
         status = plugin._classify(pytest.ExceptionInfo.from_exception(exc))
         leaves = list(plugin._leaf_exceptions(exc))
-        return status if status != "fail" or all(type(e) is AssertionError for e in leaves) else "fail (not an assertion)"
+        return (
+            status if status != "fail" or all(type(e) is AssertionError for e in leaves) else "fail (not an assertion)"
+        )
     finally:
         if previous is not None:
             fn._hypothesis_internal_use_settings = previous
@@ -89,12 +93,14 @@ def test_bug_is_caught_by_its_required_property(bug, profile):
 # The two bug classes a real library showed (float16 squares in torch.ao's L2 norm; masks
 # transposed on square matrices), as layerwise and as global pruners: each must fail the
 # property named after its cause (magnitude order; one global threshold for global pruners).
-BUG_CLASSES = [("l2_norm_in_input_dtype", "pruner.magnitude_order"),
-               ("transposed_on_square", "pruner.magnitude_order"),
-               ("global_l2_norm_in_input_dtype", "pruner.magnitude_order"),
-               ("global_transposed_on_square", "pruner.magnitude_order"),
-               ("global_l2_norm_in_input_dtype", "pruner.global_threshold"),
-               ("global_transposed_on_square", "pruner.global_threshold")]
+BUG_CLASSES = [
+    ("l2_norm_in_input_dtype", "pruner.magnitude_order"),
+    ("transposed_on_square", "pruner.magnitude_order"),
+    ("global_l2_norm_in_input_dtype", "pruner.magnitude_order"),
+    ("global_transposed_on_square", "pruner.magnitude_order"),
+    ("global_l2_norm_in_input_dtype", "pruner.global_threshold"),
+    ("global_transposed_on_square", "pruner.global_threshold"),
+]
 
 
 @pytest.mark.parametrize("bug,property_id", BUG_CLASSES)

@@ -19,14 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "mbp_verify", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "mbp_verify", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def _check(target: str, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
     out = tmp_path / "out.json"
-    result = _cli("check-pruner", target, "--workers", "2", "--reports-dir", str(tmp_path / "reports"),
-                  "--json", str(out), *extra)
+    result = _cli(
+        "check-pruner", target, "--workers", "2", "--reports-dir", str(tmp_path / "reports"), "--json", str(out), *extra
+    )
     payload = json.loads(out.read_text()) if out.is_file() else {}
     return result, payload
 
@@ -35,12 +37,15 @@ def _statuses(payload: dict) -> dict[str, str]:
     return {p["id"]: p["status"] for p in payload["report"]["properties"]}
 
 
-@pytest.mark.parametrize("target, extra", [
-    ("mbp_verify.engine:magnitude_mask", ("--rules", "tie=index,nan=raise")),
-    ("tests.conformance.correct_pruners:full_sort", ()),
-    ("tests.conformance.correct_pruners:argpartition", ()),
-    ("tests.conformance.correct_pruners:lexsort_global", ("--global",)),
-])
+@pytest.mark.parametrize(
+    "target, extra",
+    [
+        ("mbp_verify.engine:magnitude_mask", ("--rules", "tie=index,nan=raise")),
+        ("tests.conformance.correct_pruners:full_sort", ()),
+        ("tests.conformance.correct_pruners:argpartition", ()),
+        ("tests.conformance.correct_pruners:lexsort_global", ("--global",)),
+    ],
+)
 def test_correct_pruners_pass_with_no_false_alarm(tmp_path, target, extra):
     result, payload = _check(target, tmp_path, "--quick", *extra)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -87,12 +92,15 @@ def test_buggy_pruner_fails_with_counterexample_file_and_replay(tmp_path):
     assert (report_dir / "findings.md").is_file() and (report_dir / "report.json").is_file()
 
 
-@pytest.mark.parametrize("target, message", [
-    ("no_such_module_xyz:fn", "cannot import module 'no_such_module_xyz'"),
-    ("mbp_verify.engine:no_such_attr", "has no attribute 'no_such_attr'"),
-    ("not-a-spec", "MODULE:ATTR"),
-    ("mbp_verify:__version__", "not a pruner"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("no_such_module_xyz:fn", "cannot import module 'no_such_module_xyz'"),
+        ("mbp_verify.engine:no_such_attr", "has no attribute 'no_such_attr'"),
+        ("not-a-spec", "MODULE:ATTR"),
+        ("mbp_verify:__version__", "not a pruner"),
+    ],
+)
 def test_unloadable_target_exits_2_with_one_line(tmp_path, target, message):
     result = _cli("check-pruner", target, "--reports-dir", str(tmp_path))
     assert result.returncode == 2
@@ -111,22 +119,33 @@ def test_pruner_in_the_current_directory_is_found(tmp_path):
         "def prune(w, n):\n"
         "    keep = np.ones(np.size(w), bool)\n"
         "    keep[np.argsort(np.abs(np.asarray(w, dtype=float)).ravel(), kind='stable')[:n]] = False\n"
-        "    return keep.reshape(np.shape(w))\n")
+        "    return keep.reshape(np.shape(w))\n"
+    )
     out = tmp_path / "b.json"
-    result = _cli("check-pruner", "my_local_pruner:prune", "--record-baseline", str(out), "--baseline-only", cwd=tmp_path)
+    result = _cli(
+        "check-pruner", "my_local_pruner:prune", "--record-baseline", str(out), "--baseline-only", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(out.read_text())["cases"]
 
 
 def test_baseline_records_and_flags_a_behaviour_change(tmp_path):
     baseline = tmp_path / "baseline.json"
-    recorded = _cli("check-pruner", "tests.conformance.correct_pruners:full_sort", "--record-baseline", str(baseline),
-                    "--baseline-only")
+    recorded = _cli(
+        "check-pruner",
+        "tests.conformance.correct_pruners:full_sort",
+        "--record-baseline",
+        str(baseline),
+        "--baseline-only",
+    )
     assert recorded.returncode == 0, recorded.stderr
-    same = _cli("check-pruner", "tests.conformance.correct_pruners:full_sort", "--baseline", str(baseline), "--baseline-only")
+    same = _cli(
+        "check-pruner", "tests.conformance.correct_pruners:full_sort", "--baseline", str(baseline), "--baseline-only"
+    )
     assert same.returncode == 0 and "unchanged" in same.stdout
-    changed = _cli("check-pruner", "tests.conformance.correct_pruners:argpartition", "--baseline", str(baseline),
-                   "--baseline-only")
+    changed = _cli(
+        "check-pruner", "tests.conformance.correct_pruners:argpartition", "--baseline", str(baseline), "--baseline-only"
+    )
     assert changed.returncode == 1
     assert "changed behaviour" in changed.stdout and "entries flipped at flat indices" in changed.stdout
 

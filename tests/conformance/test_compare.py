@@ -35,8 +35,17 @@ def test_a_shape_dependent_difference_keeps_its_shape():
 
 
 def test_compare_cli_writes_json_markdown_and_png(tmp_path, capsys):
-    code = main(["compare", "mbp_verify.conformance.reference:ReferencePruner", f"{BUGGY}:l2_norm_in_input_dtype",
-                 "--reports-dir", str(tmp_path), "--seed", "1"])
+    code = main(
+        [
+            "compare",
+            "mbp_verify.conformance.reference:ReferencePruner",
+            f"{BUGGY}:l2_norm_in_input_dtype",
+            "--reports-dir",
+            str(tmp_path),
+            "--seed",
+            "1",
+        ]
+    )
     assert code == 0
     folder = next(tmp_path.glob("compare-*"))
     payload = json.loads((folder / "compare.json").read_text())

@@ -30,14 +30,17 @@ def _pruner(name: str, timeout_s: float = 20.0, **kwargs) -> PrunerUnderTest:
     return PrunerUnderTest(load_pruner(f"{CALLS}:{name}", **kwargs), spec=name, timeout_s=timeout_s)
 
 
-@pytest.mark.parametrize("name, words", [
-    ("exit_zero", "the pruner exited with status 0 (sys.exit)"),
-    ("exit_three", "the pruner exited with status 3 (sys.exit)"),
-    ("os_exit_zero", "the pruner's process exited with status 0"),
-    ("kill_self", "the pruner's process was killed by SIGKILL"),
-    ("segfault", "the pruner's process was killed by SIGSEGV"),
-    ("base_exception", "the pruner raised BaseException: not an Exception"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("exit_zero", "the pruner exited with status 0 (sys.exit)"),
+        ("exit_three", "the pruner exited with status 3 (sys.exit)"),
+        ("os_exit_zero", "the pruner's process exited with status 0"),
+        ("kill_self", "the pruner's process was killed by SIGKILL"),
+        ("segfault", "the pruner's process was killed by SIGSEGV"),
+        ("base_exception", "the pruner raised BaseException: not an Exception"),
+    ],
+)
 def test_a_pruner_ending_its_process_is_an_error_naming_how(name, words):
     pruner = _pruner(name)
     for _ in range(2):  # and again on a fresh worker

@@ -17,14 +17,34 @@ pytestmark = pytest.mark.torch
 SELECT = "magnitude_order or effective_zero_nonfinite"
 
 
-@pytest.mark.parametrize("target,expected", [("mbp_verify.adapters.torch_prune:L1Unstructured", 0),
-                                             ("mbp_verify.adapters.torch_ao:WeightNormSparsifier", 1)])
+@pytest.mark.parametrize(
+    "target,expected",
+    [("mbp_verify.adapters.torch_prune:L1Unstructured", 0), ("mbp_verify.adapters.torch_ao:WeightNormSparsifier", 1)],
+)
 def test_plugin_and_check_pruner_agree(pytester, tmp_path, target, expected):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
-    cli = subprocess.run([sys.executable, "-m", "mbp_verify", "check-pruner", target, "--quick", "--workers", "1",
-                          "-k", SELECT, "--reports-dir", str(tmp_path)], capture_output=True, text=True, env=env)
-    plugin = pytester.runpytest_subprocess("--mbp-pruner", target, "--mbp-profile", "mbp-quick", "-p", "no:cacheprovider",
-                                           "-k", SELECT, "-n", "0")
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mbp_verify",
+            "check-pruner",
+            target,
+            "--quick",
+            "--workers",
+            "1",
+            "-k",
+            SELECT,
+            "--reports-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    plugin = pytester.runpytest_subprocess(
+        "--mbp-pruner", target, "--mbp-profile", "mbp-quick", "-p", "no:cacheprovider", "-k", SELECT, "-n", "0"
+    )
     assert cli.returncode == expected, cli.stdout + cli.stderr
     assert plugin.ret == expected, plugin.stdout.str()
     assert plugin.parseoutcomes()["failed"] >= 1  # the advisory failures are still reported

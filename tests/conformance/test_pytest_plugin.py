@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-PRUNERS = '''
+PRUNERS = """
 import numpy as np
 
 def good(w, n):
@@ -13,13 +13,22 @@ def good(w, n):
 def over_prunes_ties(w, n):
     a = np.abs(np.asarray(w, dtype=float))
     return np.ones(np.shape(w), bool) if n == 0 else ~(a <= np.sort(a.ravel())[n - 1])
-'''
+"""
 
 
 def _run(pytester, target, *args):
     pytester.makepyfile(their_pruners=PRUNERS, test_their_own="def test_theirs():\n    assert True\n")
-    return pytester.runpytest_subprocess("--mbp-pruner", target, "--mbp-profile", "mbp-quick", "-p", "no:cacheprovider",
-                                         "-k", "exact_count or magnitude_order or theirs", *args)
+    return pytester.runpytest_subprocess(
+        "--mbp-pruner",
+        target,
+        "--mbp-profile",
+        "mbp-quick",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "exact_count or magnitude_order or theirs",
+        *args,
+    )
 
 
 def test_plugin_runs_the_pruner_suite_in_another_project(pytester):
@@ -69,8 +78,18 @@ class NaNLeft:
 
 def test_advisory_failures_are_reported_but_do_not_fail_unless_strict(pytester):
     pytester.makepyfile(their_adapter=ADVISORY)
-    args = ("--mbp-pruner", "their_adapter:NaNLeft", "--mbp-profile", "mbp-quick", "-p", "no:cacheprovider",
-            "-k", "effective_zero", "-n", "0")
+    args = (
+        "--mbp-pruner",
+        "their_adapter:NaNLeft",
+        "--mbp-profile",
+        "mbp-quick",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "effective_zero",
+        "-n",
+        "0",
+    )
     lenient = pytester.runpytest_subprocess(*args)
     assert lenient.ret == 0, lenient.stdout.str()
     assert lenient.parseoutcomes()["failed"] == 1  # still reported

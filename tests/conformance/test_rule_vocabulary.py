@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mbp_verify.conformance import PrunerAdapter, PrunerRules, PrunerUnderTest, observe_rules, parse_rules
-from mbp_verify.conformance.baseline import CORPUS_VERSION, compare_baseline, record_baseline, load_baseline
+from mbp_verify.conformance.baseline import CORPUS_VERSION, compare_baseline, load_baseline, record_baseline
 from mbp_verify.conformance.checks import expected_count
 from mbp_verify.conformance.rules import count_from_fraction, fraction_for_count
 from mbp_verify.errors import InputError
@@ -41,16 +41,21 @@ def test_kept_float32_rule_matches_an_independent_float32_computation(size, thou
 def test_documented_library_counts():
     assert count_from_fraction("kept:float32:half_even", 45, 0.7) == 31  # TF-MOT
     assert count_from_fraction("kept:float32:half_even", 10, 0.35) == 4
-    assert PrunerRules(count="float:half_even", cap="d_minus_1_below_1").expected_from_fraction(10, 0.95) == 9  # torch.ao
+    assert (
+        PrunerRules(count="float:half_even", cap="d_minus_1_below_1").expected_from_fraction(10, 0.95) == 9
+    )  # torch.ao
     assert count_from_fraction("float:floor", 100, 0.29) == 28  # NNI
 
 
-@pytest.mark.parametrize("rules", [
-    PrunerRules(count="float:floor"),
-    PrunerRules(count="kept:float32:half_even", min_kept=1, refuse=(1.0,), tie="keep_all_at_threshold"),
-    PrunerRules(count="float:half_even", cap="d_minus_1_below_1"),
-    PrunerRules(count="half_up"),
-])
+@pytest.mark.parametrize(
+    "rules",
+    [
+        PrunerRules(count="float:floor"),
+        PrunerRules(count="kept:float32:half_even", min_kept=1, refuse=(1.0,), tie="keep_all_at_threshold"),
+        PrunerRules(count="float:half_even", cap="d_minus_1_below_1"),
+        PrunerRules(count="half_up"),
+    ],
+)
 @pytest.mark.parametrize("size", [1, 3, 10, 49, 100, 257])
 def test_fraction_for_count_reaches_every_count_under_the_rules_own_arithmetic(rules, size):
     for n in range(size + 1):
@@ -65,8 +70,15 @@ def test_fraction_for_count_says_why_it_cannot():
 
 
 def test_rules_round_trip_through_text():
-    rules = PrunerRules(tie="keep_all_at_threshold", count="kept:float32:half_even", cap="d_minus_1_below_1",
-                        count_base="total", revival="allowed", min_kept=1, refuse=(0.0, 1.0))
+    rules = PrunerRules(
+        tie="keep_all_at_threshold",
+        count="kept:float32:half_even",
+        cap="d_minus_1_below_1",
+        count_base="total",
+        revival="allowed",
+        min_kept=1,
+        refuse=(0.0, 1.0),
+    )
     assert parse_rules(rules.to_text()) == rules
     for bad in ("refuse=2.0", "refuse=abc", "cap=sometimes", "revival=maybe", "count=kept:float16:floor"):
         with pytest.raises(InputError):
@@ -97,7 +109,13 @@ class _Adapter(PrunerAdapter):
 
 def _keep_all(w, n):
     a = np.abs(np.asarray(w, dtype=np.float64))
-    return np.ones(a.shape, bool) if n == 0 else a >= np.sort(a.ravel())[min(n, a.size - 1)] if n < a.size else np.zeros(a.shape, bool)
+    return (
+        np.ones(a.shape, bool)
+        if n == 0
+        else a >= np.sort(a.ravel())[min(n, a.size - 1)]
+        if n < a.size
+        else np.zeros(a.shape, bool)
+    )
 
 
 def test_declared_tie_rules_pass_and_fail_exactly():
@@ -121,11 +139,15 @@ def test_refused_fractions_and_caps_are_held_to_the_declaration():
 
     ok = PrunerUnderTest(_fraction_adapter(PrunerRules(count="float:half_even", refuse=(1.0,)), refusing), spec="ok")
     assert run_property("test_declared_rules", "test_count_rule", ok) is None
-    silent = PrunerUnderTest(_fraction_adapter(PrunerRules(count="float:half_even", refuse=(1.0,)),
-                                               lambda d, p: round(p * d)), spec="does not refuse")
+    silent = PrunerUnderTest(
+        _fraction_adapter(PrunerRules(count="float:half_even", refuse=(1.0,)), lambda d, p: round(p * d)),
+        spec="does not refuse",
+    )
     assert "declared refused" in str(run_property("test_declared_rules", "test_count_rule", silent))
-    uncapped = PrunerUnderTest(_fraction_adapter(PrunerRules(count="float:half_even", cap="d_minus_1_below_1"),
-                                                 lambda d, p: round(p * d)), spec="no cap")
+    uncapped = PrunerUnderTest(
+        _fraction_adapter(PrunerRules(count="float:half_even", cap="d_minus_1_below_1"), lambda d, p: round(p * d)),
+        spec="no cap",
+    )
     assert isinstance(run_property("test_declared_rules", "test_count_rule", uncapped), AssertionError)
 
 
@@ -141,7 +163,9 @@ def test_revival_is_held_to_the_declaration():
 
 def test_count_rule_finding_prints_the_observed_rule_and_marks_a_mismatch():
     adapter = _fraction_adapter(PrunerRules(count="float:half_even"), lambda d, p: int(p * d))  # floors
-    row = next(r for r in observe_rules(PrunerUnderTest(adapter, spec="floors")).rows if r.aspect.startswith("count rule"))
+    row = next(
+        r for r in observe_rules(PrunerUnderTest(adapter, spec="floors")).rows if r.aspect.startswith("count rule")
+    )
     assert row.agrees is False and row.observed.startswith("float:floor")
     assert "(!)" in observe_rules(PrunerUnderTest(adapter, spec="floors")).to_text()
 

@@ -9,8 +9,13 @@ import pytest
 from hypothesis import given, settings
 
 from mbp_verify.conformance import (
-    PrunerUnderTest, count_from_fraction, load_counterexample, load_pruner, parse_rules,
-    reference_pruner, replay,
+    PrunerUnderTest,
+    count_from_fraction,
+    load_counterexample,
+    load_pruner,
+    parse_rules,
+    reference_pruner,
+    replay,
 )
 from mbp_verify.conformance.baseline import baseline_corpus, compare_baseline, load_baseline, record_baseline
 from mbp_verify.conformance.counterexamples import Recorder, save_counterexample
@@ -28,11 +33,21 @@ def test_parse_rules_and_expected_counts():
             parse_rules(bad)
 
 
-@pytest.mark.parametrize("rule, size, fraction, expected", [
-    ("half_even", 45, 0.7, 32), ("float:half_even", 45, 0.7, 31), ("half_even", 75, 0.14, 10),
-    ("float:half_even", 75, 0.14, 11), ("floor", 100, 0.29, 29), ("float:floor", 100, 0.29, 28),
-    ("half_even", 10, 0.25, 2), ("half_up", 10, 0.25, 3), ("ceil", 10, 0.21, 3), ("float:half_down", 10, 0.25, 2),
-])
+@pytest.mark.parametrize(
+    "rule, size, fraction, expected",
+    [
+        ("half_even", 45, 0.7, 32),
+        ("float:half_even", 45, 0.7, 31),
+        ("half_even", 75, 0.14, 10),
+        ("float:half_even", 75, 0.14, 11),
+        ("floor", 100, 0.29, 29),
+        ("float:floor", 100, 0.29, 28),
+        ("half_even", 10, 0.25, 2),
+        ("half_up", 10, 0.25, 3),
+        ("ceil", 10, 0.21, 3),
+        ("float:half_down", 10, 0.25, 2),
+    ],
+)
 def test_count_from_fraction_exact_versus_float(rule, size, fraction, expected):
     assert count_from_fraction(rule, size, fraction) == expected
 
@@ -72,7 +87,7 @@ def test_recorder_saves_the_failing_input_and_replay_reproduces_it(tmp_path):
     recorder = Recorder(tmp_path, "pruner.exact_count", "test_exact_count", "off")
     weights = np.array([[3.0, -1.0], [0.5, 2.0]], dtype=np.float16).T  # a transposed view
     with pytest.raises(AssertionError) as info, recorder.case(weights=weights, n_prune=2):
-        assert False, "demo failure"
+        raise AssertionError("demo failure")
     assert info.value.__notes__[0].startswith("input of the failing check: weights=np.array(")
     assert "minimal example saved to" in info.value.__notes__[1]
     example = load_counterexample(recorder.path)
@@ -85,7 +100,9 @@ def test_recorder_saves_the_failing_input_and_replay_reproduces_it(tmp_path):
 
 def test_counterexample_files_round_trip_global_inputs(tmp_path):
     layers = [np.ones(3), np.arange(4.0).reshape(2, 2)]
-    path = save_counterexample(tmp_path / "g.npz", property_id="pruner.global_count", kind="global", layers=layers, total=2)
+    path = save_counterexample(
+        tmp_path / "g.npz", property_id="pruner.global_count", kind="global", layers=layers, total=2
+    )
     example = load_counterexample(path)
     assert [a.shape for a in example.layers] == [(3,), (2, 2)] and example.values["total"] == 2
     with pytest.raises(InputError):

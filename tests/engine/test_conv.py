@@ -10,13 +10,25 @@ import numpy as np
 import pytest
 
 from mbp_verify.engine import (
-    ConvNetwork, Network, conv2d, conv2d_adjoint, conv_geometry, conv_half_width, conv_network_from_torch,
-    load_any_network, load_conv_network, load_network, prune_network, sample_conv_network, save_conv_network,
-    save_network, theorem_prune_count, unfold_conv,
+    ConvNetwork,
+    Network,
+    conv2d,
+    conv2d_adjoint,
+    conv_geometry,
+    conv_half_width,
+    conv_network_from_torch,
+    load_any_network,
+    load_conv_network,
+    load_network,
+    prune_network,
+    sample_conv_network,
+    save_conv_network,
+    save_network,
+    theorem_prune_count,
+    unfold_conv,
 )
 from mbp_verify.engine.network import META_KEY
 from mbp_verify.errors import InputError
-
 
 
 @pytest.fixture
@@ -24,9 +36,16 @@ def torch():
     """torch, or a skip when the optional torch extra is not installed."""
     return pytest.importorskip("torch")
 
+
 # (c_out, c_in, kh, kw, H, W, stride): odd, even and non-square kernels, kernels larger than the input
-CASES = [(2, 3, 3, 3, 8, 8, 1), (3, 2, 2, 4, 5, 7, 2), (1, 1, 5, 5, 3, 2, 1), (4, 3, 1, 1, 6, 6, 2),
-         (2, 2, 4, 3, 8, 5, 1), (1, 2, 5, 2, 1, 1, 2)]
+CASES = [
+    (2, 3, 3, 3, 8, 8, 1),
+    (3, 2, 2, 4, 5, 7, 2),
+    (1, 1, 5, 5, 3, 2, 1),
+    (4, 3, 1, 1, 6, 6, 2),
+    (2, 2, 4, 3, 8, 5, 1),
+    (1, 2, 5, 2, 1, 1, 2),
+]
 
 
 def _reference(torch, x, kernel, stride, padding):
@@ -51,7 +70,9 @@ def test_forward_matches_torch_and_output_rule(case, padding, torch):
     kernel = rng.standard_normal((c_out, c_in, kh, kw))
     x = rng.standard_normal((3, c_in, h, w))
     y = conv2d(x, kernel, stride, padding)
-    expected = (-(-h // stride), -(-w // stride)) if padding != "valid" else ((h - kh) // stride + 1, (w - kw) // stride + 1)
+    expected = (
+        (-(-h // stride), -(-w // stride)) if padding != "valid" else ((h - kh) // stride + 1, (w - kw) // stride + 1)
+    )
     assert y.shape == (3, c_out) + expected
     np.testing.assert_allclose(y, _reference(torch, x, kernel, stride, padding), rtol=0, atol=1e-12)
     np.testing.assert_allclose(conv2d(x[1], kernel, stride, padding), y[1], rtol=0, atol=1e-12)
@@ -108,9 +129,16 @@ def test_network_forward_matches_unfolding_and_torch(torch):
     assert dense.widths == net.widths == (192, 256, 96, 5, 3)
     np.testing.assert_allclose(net.forward(x), dense.forward(x.reshape(4, -1)), rtol=0, atol=1e-12)
     model = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3, padding=1, padding_mode="circular", bias=False), torch.nn.ReLU(),
-        torch.nn.ZeroPad2d((0, 1, 0, 1)), torch.nn.Conv2d(4, 6, 2, stride=2, bias=False), torch.nn.ReLU(),
-        torch.nn.Flatten(), torch.nn.Linear(96, 5, bias=False), torch.nn.ReLU(), torch.nn.Linear(5, 3, bias=False)).double()
+        torch.nn.Conv2d(3, 4, 3, padding=1, padding_mode="circular", bias=False),
+        torch.nn.ReLU(),
+        torch.nn.ZeroPad2d((0, 1, 0, 1)),
+        torch.nn.Conv2d(4, 6, 2, stride=2, bias=False),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(96, 5, bias=False),
+        torch.nn.ReLU(),
+        torch.nn.Linear(5, 3, bias=False),
+    ).double()
     with torch.no_grad():
         for module, w in zip([model[0], model[3], model[6], model[8]], net.weights):
             module.weight.copy_(torch.from_numpy(w.copy()))
@@ -175,9 +203,12 @@ def test_file_round_trip_and_dense_files(tmp_path):
 
 
 def test_bad_metadata_is_an_input_error(tmp_path):
-    for meta, message in [("{not json", "not valid JSON"), (json.dumps({"format": "x"}), "not an"),
-                          (json.dumps({"format": "mbp_verify.network", "version": 9}), "version"),
-                          (json.dumps({"format": "mbp_verify.network", "version": 1, "layers": []}), "input_shape")]:
+    for meta, message in [
+        ("{not json", "not valid JSON"),
+        (json.dumps({"format": "x"}), "not an"),
+        (json.dumps({"format": "mbp_verify.network", "version": 9}), "version"),
+        (json.dumps({"format": "mbp_verify.network", "version": 1, "layers": []}), "input_shape"),
+    ]:
         path = tmp_path / "bad.npz"
         np.savez(path, W1=np.ones((1, 1, 3, 3)), **{META_KEY: np.array(meta)})
         with pytest.raises(InputError, match=message):
@@ -186,15 +217,25 @@ def test_bad_metadata_is_an_input_error(tmp_path):
 
 def _torch_model(torch):
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1, bias=False), torch.nn.ReLU(),
-                               torch.nn.Conv2d(3, 4, 3, stride=2, bias=False), torch.nn.ReLU(),
-                               torch.nn.Flatten(), torch.nn.Linear(4 * 2 * 2, 3, bias=False)).double()
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3, padding=1, bias=False),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(3, 4, 3, stride=2, bias=False),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 2 * 2, 3, bias=False),
+    ).double()
 
 
-ARCH = {"input_shape": [2, 6, 6], "activation": "relu",
-        "layers": [{"kind": "conv", "weight": "0.weight", "padding": 1},
-                   {"kind": "conv", "weight": "2.weight", "stride": 2, "padding": 0},
-                   {"kind": "dense", "weight": "5.weight"}]}
+ARCH = {
+    "input_shape": [2, 6, 6],
+    "activation": "relu",
+    "layers": [
+        {"kind": "conv", "weight": "0.weight", "padding": 1},
+        {"kind": "conv", "weight": "2.weight", "stride": 2, "padding": 0},
+        {"kind": "dense", "weight": "5.weight"},
+    ],
+}
 
 
 @pytest.mark.torch

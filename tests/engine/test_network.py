@@ -70,8 +70,13 @@ def test_parse_activation_parameters():
     assert spec.param_dict == {"a": 0.2}
     assert spec(np.array([-1.0, 2.0])).tolist() == [-0.2, 2.0]
     assert str(spec) == "leaky_relu(a=0.2)"
-    for bad, match in [("leaky_relu(b=1)", "no parameter"), ("elu(a=x)", "not a number"),
-                       ("relu(", "cannot parse"), ("softplus(beta=-1)", "beta > 0"), ("elu(1)", "key=value")]:
+    for bad, match in [
+        ("leaky_relu(b=1)", "no parameter"),
+        ("elu(a=x)", "not a number"),
+        ("relu(", "cannot parse"),
+        ("softplus(beta=-1)", "beta > 0"),
+        ("elu(1)", "key=value"),
+    ]:
         with pytest.raises(InputError, match=match):
             parse_activation(bad)
 
@@ -146,7 +151,9 @@ def test_prune_network_methods():
         net.masked([np.ones((10, 10)), np.full((10, 10), 0.5)])
     with pytest.raises(InputError, match="1 masks given, the network has 2 layers"):
         net.masked([np.ones((10, 10))])
-    assert np.array_equal(net.masked([np.ones((10, 10), np.int8), np.zeros((10, 10), bool)]).weights[1], np.zeros((10, 10)))
+    assert np.array_equal(
+        net.masked([np.ones((10, 10), np.int8), np.zeros((10, 10), bool)]).weights[1], np.zeros((10, 10))
+    )
 
 
 def test_a_pruned_pair_must_share_its_architecture():

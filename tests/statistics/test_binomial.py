@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 from mbp_verify.errors import InputError
@@ -24,8 +25,12 @@ def test_zero_events_upper_bound_is_the_rule_of_three_exactly():
     assert clopper_pearson_lower(10, 10, 0.95) == pytest.approx(0.05 ** (1 / 10), rel=1e-12)
 
 
-@given(n=st.integers(1, 300), data=st.data(), confidence=st.sampled_from([0.9, 0.95, 0.999, 1 - 1e-5]),
-       delta=st.floats(0.01, 0.99))
+@given(
+    n=st.integers(1, 300),
+    data=st.data(),
+    confidence=st.sampled_from([0.9, 0.95, 0.999, 1 - 1e-5]),
+    delta=st.floats(0.01, 0.99),
+)
 def test_bound_and_pvalue_decide_identically(n, data, confidence, delta):
     k = data.draw(st.integers(0, n))
     g = guarantee_test(k, n, delta, confidence)

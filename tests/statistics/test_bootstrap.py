@@ -45,15 +45,25 @@ def test_unequal_sample_sizes_weight_every_trial_equally():
     assert fit.n_per_x == (4, 1) and fit.to_dict()["n_per_x"] == [4, 1]
 
 
-@pytest.mark.parametrize("x,samples", [([1], [[1.0]]), ([1, 1], [[1.0], [2.0]]), ([1, 2], [[1.0], [0.0]]),
-                                       ([1, 2], [[1.0], []]), ([1, -2], [[1.0], [1.0]]), ([1, 2], [[1.0]])])
+@pytest.mark.parametrize(
+    "x,samples",
+    [
+        ([1], [[1.0]]),
+        ([1, 1], [[1.0], [2.0]]),
+        ([1, 2], [[1.0], [0.0]]),
+        ([1, 2], [[1.0], []]),
+        ([1, -2], [[1.0], [1.0]]),
+        ([1, 2], [[1.0]]),
+    ],
+)
 def test_bad_inputs(x, samples):
     with pytest.raises(InputError):
         loglog_slope(x, samples, rng=rng_for(0, "tests.statistics.bootstrap.inputs"))
 
 
-@pytest.mark.parametrize("change", [dict(rng=None), dict(rng=0), dict(n_boot=50), dict(n_boot="x"), dict(n_boot=500.5),
-                                    dict(confidence=1.0)])
+@pytest.mark.parametrize(
+    "change", [dict(rng=None), dict(rng=0), dict(n_boot=50), dict(n_boot="x"), dict(n_boot=500.5), dict(confidence=1.0)]
+)
 def test_bad_options(change):
     options = {"rng": rng_for(0, "tests.statistics.bootstrap.inputs"), **change}
     with pytest.raises(InputError):

@@ -1,7 +1,8 @@
 """Holm's procedure: known values, invariances, and FWER control under the null."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mbp_verify.errors import InputError
 from mbp_verify.seeding import rng_for

@@ -53,13 +53,13 @@ def test_items_of_one_property_must_agree():
         collect_shares([*items, _Item(id="a.x", false_failure=2e-6)])
 
 
-STATISTICAL = '''
+STATISTICAL = """
 from mbp_verify.suite import mbp_property
 
 @mbp_property(id="demo.{name}", statement="a statistical check", source="test", false_failure={share!r})
 def test_{name}():
     pass
-'''
+"""
 
 
 def _suite_with(pytester, shares: dict[str, float], name: str = "props"):

@@ -2,7 +2,7 @@
 
 import json
 
-SUITE = '''
+SUITE = """
 import pytest
 from hypothesis import given, strategies as st
 from mbp_verify.suite import mbp_property, Inconclusive, CodeUnderTestError
@@ -35,7 +35,7 @@ def test_param(x):
 
 def test_unmarked():
     pass
-'''
+"""
 
 
 def _run(pytester, *args):
@@ -51,8 +51,12 @@ def test_statuses_and_report_files(pytester):
     report = json.loads((report_dir / "report.json").read_text())
     statuses = {p["id"]: p["status"] for p in report["properties"]}
     assert statuses == {
-        "demo.passes": "pass", "demo.fails": "fail", "demo.inconclusive": "inconclusive",
-        "demo.error": "error", "demo.skip": "skip", "demo.param": "fail",
+        "demo.passes": "pass",
+        "demo.fails": "fail",
+        "demo.inconclusive": "inconclusive",
+        "demo.error": "error",
+        "demo.skip": "skip",
+        "demo.param": "fail",
     }
     by_id = {p["id"]: p for p in report["properties"]}
     assert by_id["demo.passes"]["evidence"] == {"checked": 3}

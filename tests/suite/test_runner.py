@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mbp_verify.errors import InputError
-from mbp_verify.suite.runner import SuiteRun, property_ids, count_tests, validate_selection
+from mbp_verify.suite.runner import SuiteRun, count_tests, property_ids, validate_selection
 
 
 def _report(verdict: int, properties: int = 3, **counts: int) -> dict:
@@ -16,24 +16,28 @@ def _report(verdict: int, properties: int = 3, **counts: int) -> dict:
     return {"summary": {"properties": properties, "exit_code": verdict, "status_counts": status_counts}}
 
 
-@pytest.mark.parametrize("report, pytest_code, expected", [
-    (_report(0), 0, 0),                       # the only way to 0
-    (None, 0, 1),                             # no report at all
-    (_report(0, properties=0), 5, 1),         # nothing ran
-    (_report(0, properties=0), 0, 1),
-    (_report(0), 2, 1),                       # interrupted
-    (_report(0), 3, 1),                       # pytest internal error
-    (_report(0), 4, 1),                       # usage error
-    (_report(0), 1, 1),                       # pytest saw a failure the report does not explain
-    (_report(0, fail=1), 1, 0),               # a failed advisory property: pytest 1, verdict 0
-    (_report(1, fail=1), 1, 1),
-    (_report(1, error=1), 0, 1),
-])
+@pytest.mark.parametrize(
+    "report, pytest_code, expected",
+    [
+        (_report(0), 0, 0),  # the only way to 0
+        (None, 0, 1),  # no report at all
+        (_report(0, properties=0), 5, 1),  # nothing ran
+        (_report(0, properties=0), 0, 1),
+        (_report(0), 2, 1),  # interrupted
+        (_report(0), 3, 1),  # pytest internal error
+        (_report(0), 4, 1),  # usage error
+        (_report(0), 1, 1),  # pytest saw a failure the report does not explain
+        (_report(0, fail=1), 1, 0),  # a failed advisory property: pytest 1, verdict 0
+        (_report(1, fail=1), 1, 1),
+        (_report(1, error=1), 0, 1),
+    ],
+)
 def test_exit_0_only_for_a_complete_passing_run(report, pytest_code, expected):
     run = SuiteRun(Path("."), report, pytest_code)
     assert run.exit_code == expected
-    assert (run.problem is None) == (report is not None and report["summary"]["properties"] > 0
-                                     and run.exit_code == report["summary"]["exit_code"])
+    assert (run.problem is None) == (
+        report is not None and report["summary"]["properties"] > 0 and run.exit_code == report["summary"]["exit_code"]
+    )
 
 
 @pytest.mark.parametrize("expression", ["and or (", "test_shape and", "(", "not", " "])

@@ -8,7 +8,13 @@ from scipy.special import erf
 
 from mbp_verify.cli import main
 from mbp_verify.errors import InputError
-from mbp_verify.symbolic import derive_lipschitz, propagation_bound, registered_names, solve_width_condition, symbolic_activation
+from mbp_verify.symbolic import (
+    derive_lipschitz,
+    propagation_bound,
+    registered_names,
+    solve_width_condition,
+    symbolic_activation,
+)
 
 SELU = 1.0507009873554804934193349852946 * 1.6732632423543772848170429916717
 
@@ -67,30 +73,44 @@ def test_slope_ranges():
     assert derive_lipschitz("sigmoid").slope_min == 0.0
 
 
-@pytest.mark.parametrize("expr", ["x**2", "exp(x)", "sin(x**2)*x", "x*cos(x)", "sign(x)", "Piecewise((0, x < 0), (1, True))"])
+@pytest.mark.parametrize(
+    "expr", ["x**2", "exp(x)", "sin(x**2)*x", "x*cos(x)", "sign(x)", "Piecewise((0, x < 0), (1, True))"]
+)
 def test_not_lipschitz_is_reported_without_a_number(expr):
     # Unbounded slopes, and jumps (sigma' = 0 almost everywhere, yet no Lipschitz constant).
     d = derive_lipschitz("custom", expr=expr)
     assert d.lipschitz is None and not d.is_lipschitz
 
 
-@pytest.mark.parametrize("expr, value, monotone", [
-    ("sin(x)", 1.0, False),              # sigma' oscillates: an AccumBounds limit, not unbounded
-    ("x + sin(x)/2", 1.5, True),
-    ("1/(1 + x**2)", 3 * math.sqrt(3) / 8, False),
-    ("x*sigmoid(x)", 1.0998393201288670, False),   # named helpers inside expressions
-    ("relu(x) - relu(x - 1)", 1.0, True),
-])
+@pytest.mark.parametrize(
+    "expr, value, monotone",
+    [
+        ("sin(x)", 1.0, False),  # sigma' oscillates: an AccumBounds limit, not unbounded
+        ("x + sin(x)/2", 1.5, True),
+        ("1/(1 + x**2)", 3 * math.sqrt(3) / 8, False),
+        ("x*sigmoid(x)", 1.0998393201288670, False),  # named helpers inside expressions
+        ("relu(x) - relu(x - 1)", 1.0, True),
+    ],
+)
 def test_more_custom_expressions(expr, value, monotone):
     d = derive_lipschitz("custom", expr=expr)
     assert d.lipschitz == pytest.approx(value, rel=1e-12) and d.monotone is monotone
 
 
-@pytest.mark.parametrize("expr, words", [
-    ("x+", "cannot parse"), ("y*x", "unknown name(s) y"), ("", "empty"), ("import os", "unknown name"),
-    ("foo(x)", "unknown name(s) foo"), ("log(x)", "not a finite"), ("sqrt(x)", "not a finite"),
-    ("1/x", "not a finite"), ("tan(x)", "not a finite"),
-])
+@pytest.mark.parametrize(
+    "expr, words",
+    [
+        ("x+", "cannot parse"),
+        ("y*x", "unknown name(s) y"),
+        ("", "empty"),
+        ("import os", "unknown name"),
+        ("foo(x)", "unknown name(s) foo"),
+        ("log(x)", "not a finite"),
+        ("sqrt(x)", "not a finite"),
+        ("1/x", "not a finite"),
+        ("tan(x)", "not a finite"),
+    ],
+)
 def test_bad_expressions(expr, words):
     with pytest.raises(InputError, match=words.replace("(", r"\(").replace(")", r"\)")):
         derive_lipschitz("custom", expr=expr)
@@ -122,13 +142,15 @@ def test_cli_json_and_exit_codes(tmp_path, capsys):
 def test_propagation_closed_form_depth_two():
     p = propagation_bound(2)
     # ||f - F|| <= b2 K1 e1 + e2 (K1 a1 + c1)
-    assert p.evaluate([2, 3], [1.5, 2.5], [0.1, 0.2], [0.5], [0.3]) == pytest.approx(2.5 * 0.5 * 0.1 + 0.2 * (0.5 * 2 + 0.3))
+    assert p.evaluate([2, 3], [1.5, 2.5], [0.1, 0.2], [0.5], [0.3]) == pytest.approx(
+        2.5 * 0.5 * 0.1 + 0.2 * (0.5 * 2 + 0.3)
+    )
     with pytest.raises(InputError):
         p.evaluate([1], [1, 1], [1, 1], [1], [0])
 
 
 def test_width_condition_solves_for_eps():
     region = solve_width_condition("eps", d=1024, alpha=0.3, delta=0.1, C1=2, C2=1, C3=0.01, C4=10, C5=5)
-    assert float(region.inf) == pytest.approx(1024 ** -0.3)
+    assert float(region.inf) == pytest.approx(1024**-0.3)
     with pytest.raises(InputError):
         solve_width_condition("eps", d=1024)

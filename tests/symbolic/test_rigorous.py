@@ -17,17 +17,32 @@ SQRT2 = math.sqrt(2)
 
 def _slope(text, x):
     """sigma'(x) at 50 digits, by mpmath's numerical differentiation of the typed formula."""
-    f = lambda t: mpmath.mpmathify(eval(text, {"x": t, "exp": mpmath.exp, "tanh": mpmath.tanh, "sin": mpmath.sin,
-                                              "cos": mpmath.cos, "log": mpmath.log, "Abs": abs}))
+    f = lambda t: mpmath.mpmathify(
+        eval(
+            text,
+            {
+                "x": t,
+                "exp": mpmath.exp,
+                "tanh": mpmath.tanh,
+                "sin": mpmath.sin,
+                "cos": mpmath.cos,
+                "log": mpmath.log,
+                "Abs": abs,
+            },
+        )
+    )
     with mpmath.workdps(50):
         return float(mpmath.diff(f, mpmath.mpf(x)))
 
 
-@pytest.mark.parametrize("expr, true_k, where, monotone", [
-    ("x/(1+exp(-x/30))", 1.0998393201288670, 71.98, False),   # was K = 1 (critical point outside the window)
-    ("x/2+(tanh(5000*x-3)-tanh(5000*x-7))/5000", 1.4986608402672, 0.0006, False),  # was 0.5 (two roots in one step)
-    ("sin(x)+cos(x)", SQRT2, None, False),                   # was 2 (loose limits at infinity)
-])
+@pytest.mark.parametrize(
+    "expr, true_k, where, monotone",
+    [
+        ("x/(1+exp(-x/30))", 1.0998393201288670, 71.98, False),  # was K = 1 (critical point outside the window)
+        ("x/2+(tanh(5000*x-3)-tanh(5000*x-7))/5000", 1.4986608402672, 0.0006, False),  # was 0.5 (two roots in one step)
+        ("sin(x)+cos(x)", SQRT2, None, False),  # was 2 (loose limits at infinity)
+    ],
+)
 def test_reproducers_are_sound_and_tight(expr, true_k, where, monotone):
     d = derive_lipschitz("custom", expr=expr)
     assert d.lipschitz >= true_k * (1 - 1e-15) and d.lipschitz == pytest.approx(true_k, rel=1e-9)
@@ -64,7 +79,12 @@ def test_a_runaway_expression_is_stopped_at_the_time_limit():
 
 def test_worker_gives_the_same_answer_as_in_process():
     here, there = derive_lipschitz("gelu"), derive_lipschitz("gelu", time_limit=60)
-    assert (there.lipschitz, there.exact, there.kind, there.slope_min) == (here.lipschitz, here.exact, here.kind, here.slope_min)
+    assert (there.lipschitz, there.exact, there.kind, there.slope_min) == (
+        here.lipschitz,
+        here.exact,
+        here.kind,
+        here.slope_min,
+    )
 
 
 def test_cli_refuses_a_name_and_an_expression_together(capsys):
