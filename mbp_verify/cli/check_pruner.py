@@ -12,24 +12,18 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..conformance.baseline import compare_baseline, load_baseline, record_baseline
-from ..conformance.counterexamples import load_counterexample, replay
 from ..conformance.harness import DEFAULT_TIMEOUT_S, PrunerUnderTest
 from ..conformance.loader import load_pruner
-from ..conformance.probe import observe_rules
+from ..conformance.probe import Findings, observe_rules
 from ..conformance.protocol import OPTIONAL_HOOKS
+from ..conformance.replay_check import check_replay
 from ..errors import InputError
-from ..reports.atomic import atomic_write_json, atomic_write_text
-from ..reports.folders import mark_latest, new_run_folder
-from ..suite.property import CodeUnderTestError
-from ..suite.runner import count_tests, run_property_suite, validate_selection
+from ..suite.pruner_check import payload_of, run_pruner_properties
+from ..suite.runner import count_tests, validate_selection
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -146,137 +140,47 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _run_suite(
-    args: argparse.Namespace, pruner: PrunerUnderTest, workers: int, findings, payload: dict[str, Any]
+    args: argparse.Namespace, pruner: PrunerUnderTest, workers: int, findings: Findings, payload: dict[str, Any]
 ) -> int:
     profile = hypothesis_profile(args)
-    folder = new_run_folder("check-pruner", args.seed, args.reports_dir)
-    staging = folder.parent / f".{folder.name}.counterexamples-{os.getpid()}"
-    extra = [
-        "--mbp-pruner",
-        args.target,
-        "--mbp-counterexample-dir",
-        str(staging.resolve()),
-        "--mbp-counterexample-label",
-        str(folder / "counterexamples"),
-        "--mbp-timeout",
-        str(args.timeout),
-    ]
-    if args.rules:
-        extra += ["--mbp-rules", args.rules]
-    if args.global_scope:
-        extra.append("--mbp-global")
-    if args.baseline is not None:
-        extra += ["--mbp-baseline", str(args.baseline.resolve())]
-    if args.select:
-        extra += ["-k", args.select]
     hooks = sorted(h for h in OPTIONAL_HOOKS if pruner.has(h))
     progress(
         f"mbp-verify check-pruner: {pruner.name} (effective rules: {pruner.rules.to_text()}; "
         f"hooks: {', '.join(hooks) or 'none'})"
     )
     progress(f"mbp-verify check-pruner: properties/pruner with {workers} workers, profile {profile}")
-    outcome = run_property_suite(
-        ["pruner"],
-        report_dir=folder,
+    run = run_pruner_properties(
+        pruner,
+        findings,
         seed=args.seed,
         profile=profile,
         workers=workers,
-        command="check-pruner",
-        target=args.target,
-        extra_args=extra,
+        timeout_s=args.timeout,
+        rules=args.rules,
+        global_scope=args.global_scope,
+        baseline=args.baseline,
+        select=args.select,
+        reports_dir=args.reports_dir,
     )
-    if outcome.problem is not None:
-        progress(f"mbp-verify check-pruner: {outcome.problem}")
-    if outcome.report is None:
-        shutil.rmtree(staging, ignore_errors=True)
-        return outcome.exit_code
-    saved = _move_counterexamples(staging, folder)
-    atomic_write_text(folder / "findings.md", findings.to_markdown())
-    atomic_write_json(folder / "findings.json", findings.to_dict())
-    mark_latest(folder)
-    print(format_report_summary(outcome.report, str(folder)))
+    if run.outcome.problem is not None:
+        progress(f"mbp-verify check-pruner: {run.outcome.problem}")
+    if run.outcome.report is None:
+        return run.exit_code
+    print(format_report_summary(run.outcome.report, str(run.folder)))
     print()
     print(findings.to_text())
-    if saved:
+    if run.counterexamples:
         print()
         print("replayable counterexamples (minimal inputs of the failures):")
-        for path in saved:
+        for path in run.counterexamples:
             print(f"  {path}")
-        print(f"replay one with: mbp-verify check-pruner {args.target} --replay {saved[0]}")
-    payload["report"] = outcome.report
-    payload["report_dir"] = str(folder)
-    payload["counterexample_files"] = [str(p) for p in saved]
-    return outcome.exit_code
-
-
-def _move_counterexamples(staging: Path, folder: Path) -> list[Path]:
-    if not staging.is_dir():
-        return []
-    files = sorted(staging.glob("*.npz"))
-    if not files:
-        shutil.rmtree(staging, ignore_errors=True)
-        return []
-    target = folder / "counterexamples"
-    target.mkdir(parents=True, exist_ok=True)
-    moved = []
-    for file in files:
-        destination = target / file.name
-        os.replace(file, destination)
-        moved.append(destination)
-    shutil.rmtree(staging, ignore_errors=True)
-    return moved
-
-
-# Properties whose failure one saved input decides: the generic mask checks of `replay`, plus
-# the repeated calls below. Others compare transformed inputs the file does not hold.
-_DECIDED_BY_REPLAY = frozenset(
-    {
-        "pruner.shape",
-        "pruner.binary",
-        "pruner.exact_count",
-        "pruner.magnitude_order",
-        "pruner.global_count",
-        "pruner.no_mutation",
-        "pruner.determinism",
-    }
-)
+        print(f"replay one with: mbp-verify check-pruner {args.target} --replay {run.counterexamples[0]}")
+    payload.update(payload_of(run))
+    return run.exit_code
 
 
 def _replay(pruner: PrunerUnderTest, path: Path) -> int:
     """Exit 1 if the recorded failure reproduces or cannot be ruled out; 0 only if it does not."""
-    example = load_counterexample(path)
-    pristine = None if example.weights is None else np.array(example.weights, copy=True)
-    result = replay(example, pruner)
-    print(result.to_text())
-    repeated = [] if result.reproduced else _repeated_call_problems(pruner, example, pristine)
-    for problem in repeated:
-        print(f"problem: {problem}")
-    if example.message:
-        print(f"recorded failure: {example.message.splitlines()[0]}")
-    if result.reproduced or repeated:
-        print(f"verdict: the recorded failure of {example.property_id} reproduces")
-        return EXIT_FAILED
-    if example.property_id not in _DECIDED_BY_REPLAY:
-        print(
-            f"verdict: not ruled out: {example.property_id} compares several calls on transformed inputs, which "
-            f"this file does not hold; rerun check-pruner with -k on that property to confirm a fix"
-        )
-        return EXIT_FAILED
-    print(f"verdict: the recorded failure of {example.property_id} does not reproduce")
-    return EXIT_OK
-
-
-def _repeated_call_problems(pruner: PrunerUnderTest, example: Any, pristine: "np.ndarray | None") -> list[str]:
-    """No mutation (in the replay just done) and determinism (two more calls) on the saved input."""
-    if example.kind != "layer" or pristine is None or "n_prune" not in example.values:
-        return []
-    problems = [] if example.weights.tobytes() == pristine.tobytes() else ["the pruner modified its input"]
-    n = example.values["n_prune"]
-    try:
-        first = np.asarray(pruner.prune(np.array(pristine, copy=True), n))
-        again = np.asarray(pruner.prune(np.array(pristine, copy=True), n))
-    except CodeUnderTestError as exc:
-        return [*problems, str(exc)]
-    if first.shape != again.shape or not np.array_equal(first.astype(bool), again.astype(bool)):
-        problems.append("two calls on the same input return different masks")
-    return problems
+    verdict = check_replay(pruner, path)
+    print(verdict.to_text())
+    return EXIT_OK if verdict.ruled_out else EXIT_FAILED

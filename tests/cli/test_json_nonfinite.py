@@ -61,8 +61,8 @@ def _fake_suite(command: str):
     ],
 )
 def test_suite_commands(command, argv, tmp_path, monkeypatch, capsys):
-    module = "run" if command == "run" else "check_pruner"
-    monkeypatch.setattr(f"mbp_verify.cli.{module}.run_property_suite", _fake_suite(command))
+    module = "cli.run" if command == "run" else "suite.pruner_check"
+    monkeypatch.setattr(f"mbp_verify.{module}.run_property_suite", _fake_suite(command))
     assert main([*argv, "--reports-dir", str(tmp_path / "r"), "--json", str(tmp_path / "out.json")]) == 0
     document = _strict(tmp_path / "out.json")
     report = document if command == "run" else document["report"]
