@@ -1,17 +1,20 @@
 """The theorem report: JSON payload, terminal tables, report.md and the run folder.
 
 The folder `theorem-<time>-seed<S>/` holds `theorem.json` (the payload of `--json`),
-`trials.json` (every trial's outcome and bracket), `report.md` and the figures. It is staged
-under a hidden name and renamed into place only when every file is written.
+`trials.json` (every trial's outcome and bracket), `report.md`, the figures and the run's
+checkpoint `trials.jsonl`. The report files are staged under a hidden name with a copy of the
+checkpoint and renamed into place only when every file is written.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 from ..reports.atomic import atomic_write_json, atomic_write_text, json_text
 from ..reports.folders import staged_folder
+from .checkpoint import CHECKPOINT_NAME
 from .figures import write_figures
 from .scaling import ScalingAudit
 from .sweep import SweepResult
@@ -31,7 +34,8 @@ def _cell_rows(result: SweepResult) -> list[dict[str, Any]]:
         rows.append({
             "alpha": cell.spec.alpha, "width": cell.spec.width, "widths": list(cell.spec.widths), **verdict.to_dict(),
             "error_geomean": {key: cell.geomean(key) for key in ("lower", "upper", "random_lower", "random_upper")},
-            "error_max": {"lower": max(t.lower for t in o), "upper": max(t.upper for t in o)},
+            "error_max": {end: max((v for t in o if (v := getattr(t, end)) is not None), default=None)
+                          for end in ("lower", "upper")},
         })
     return rows
 
@@ -46,6 +50,7 @@ def build_payload(result: SweepResult, audit: ScalingAudit, exit_code: int) -> d
                         "ci": "each end one-sided Clopper-Pearson at confidence 1 - (1 - confidence)/(cells x looks)"},
         "widths": _cell_rows(result),
         "scaling": audit.to_dict(),
+        "errors": result.errors,
         "timing": {"wall_seconds": result.wall_seconds,
                    "trials_per_second": [{"alpha": c.spec.alpha, "width": c.spec.width, "trials": len(c.outcomes),
                                           "per_worker": c.trials_per_second} for c in result.cells]},
@@ -111,7 +116,10 @@ def render_markdown(payload: dict[str, Any], figures: dict[str, Path]) -> str:
 
 def write_theorem_folder(folder: "str | Path", result: SweepResult, audit: ScalingAudit, payload: dict[str, Any]) -> Path:
     """Write theorem.json, trials.json, report.md and figures into `folder`, atomically as a set."""
+    checkpoint = Path(folder) / CHECKPOINT_NAME
     with staged_folder(folder) as staging:
+        if checkpoint.is_file():  # the run's checkpoint stays with its report
+            shutil.copy2(checkpoint, staging / CHECKPOINT_NAME)
         figures = write_figures(result, audit, staging)
         atomic_write_json(staging / "theorem.json", payload)
         trials = [cell.to_dict() for cell in result.cells]

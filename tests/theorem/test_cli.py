@@ -67,3 +67,15 @@ def test_module_entry_point_with_two_workers_matches_one_worker(one_worker_run, 
     assert two["widths"] == one["widths"] and two["scaling"] == one["scaling"]
     bad = subprocess.run([sys.executable, "-m", "mbp_verify", "theorem", "--weights", "laplace"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_executor_dask_without_dask_installed_exits_2(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is not None:
+        pytest.skip("dask.distributed is installed here")
+    assert main([*SMALL, "--executor", "dask", "--reports-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "install mbp-verify[dask]" in err[0] and not (tmp_path / "r").exists()
+    assert main([*SMALL, "--scheduler", "tcp://127.0.0.1:1", "--reports-dir", str(tmp_path / "r")]) == 2
+    assert "--scheduler needs --executor dask" in capsys.readouterr().err
