@@ -22,6 +22,7 @@ from ..theorem import (
     scaling_audit,
     write_theorem_folder,
 )
+from ..theorem.cost import calibrate, estimate_seconds, format_seconds
 from ..theorem.checkpoint import Checkpoint, read_checkpoint
 from ..theorem.executors import EXECUTORS, SCHEDULER_VARIABLE, DaskPool, make_executor
 from ._budget import bracket_bytes, check_memory, sequential_design_bytes
@@ -199,6 +200,12 @@ def handle(args: argparse.Namespace) -> int:
     with executor as pool, Checkpoint(folder, config.to_dict(), resume=args.resume is not None) as checkpoint:
         if isinstance(pool, DaskPool):
             progress(f"theorem: Dask dashboard {pool.dashboard_link}")
+        cost = calibrate(config, pool)
+        slots = pool.slots if isinstance(pool, DaskPool) else max(1, pool.workers)
+        progress(f"theorem: cost estimate: up to {format_seconds(estimate_seconds(config, cost, slots))} "
+                 f"({config.trials} trials x {len(config.cells())} cells / {slots} workers; one trial "
+                 f"{cost.seconds_per_trial(max(config.widths)):.3g} s at d = {max(config.widths)}, calibrated at "
+                 f"d = {cost.width}, time ~ d^{cost.exponent:.2f})")
         restored = f", {len(checkpoint.done)} trials restored from {folder}" if checkpoint.done else ""
         progress(f"theorem: {design.family_size} cells, up to {config.trials} trials each (looks at {list(design.looks)}), "
                  f"{workers} workers ({args.executor}){restored}; checkpoint {checkpoint.path}")
@@ -209,7 +216,7 @@ def handle(args: argparse.Namespace) -> int:
             raise
     audit = scaling_audit(result)
     exit_code = EXIT_OK if result.holds else EXIT_FAILED
-    payload = build_payload(result, audit, exit_code)
+    payload = build_payload(result, audit, exit_code, cost)
     folder = write_theorem_folder(folder, result, audit, payload)
     mark_latest(folder)
     print(format_tables(payload))

@@ -80,11 +80,13 @@ class DaskPool:
             self._cluster.close()
             self._cluster = None
 
+    @property
+    def slots(self) -> int:
+        """Trials the cluster runs at once (its worker threads)."""
+        return sum(self._client.nthreads().values()) or self.workers
+
     def _limit(self) -> int:
-        if self.in_flight is not None:
-            return self.in_flight
-        threads = sum(self._client.nthreads().values()) or self.workers
-        return 2 * threads
+        return self.in_flight if self.in_flight is not None else 2 * self.slots
 
     def map(self, fn: Callable[..., Any], tasks: Sequence[tuple],
             on_result: "Callable[[int, tuple[Any, float]], None] | None" = None) -> list[tuple[Any, float]]:

@@ -15,6 +15,7 @@ from typing import Any
 from ..reports.atomic import atomic_write_json, atomic_write_text, json_text
 from ..reports.folders import staged_folder
 from .checkpoint import CHECKPOINT_NAME
+from .cost import CostModel
 from .figures import write_figures
 from .scaling import ScalingAudit
 from .sweep import SweepResult
@@ -40,8 +41,24 @@ def _cell_rows(result: SweepResult) -> list[dict[str, Any]]:
     return rows
 
 
-def build_payload(result: SweepResult, audit: ScalingAudit, exit_code: int) -> dict[str, Any]:
-    """The `--json` document body (the CLI adds the schema header)."""
+def _per_width(result: SweepResult, cost: "CostModel | None") -> list[dict[str, Any]]:
+    rows = []
+    for width in result.config.widths:
+        cells = [c for c in result.cells if c.spec.width == width]
+        spent, trials = sum(sum(c.seconds) for c in cells), sum(len(c.outcomes) for c in cells)
+        row = {"width": width, "trials": trials, "worker_seconds": spent,
+               "seconds_per_trial": spent / trials if trials else None}
+        if cost is not None:
+            row.update(estimated_seconds_per_trial=cost.seconds_per_trial(width),
+                       estimated_peak_bytes=cost.peak_bytes_at(width))
+        rows.append(row)
+    return rows
+
+
+def build_payload(result: SweepResult, audit: ScalingAudit, exit_code: int,
+                  cost: "CostModel | None" = None) -> dict[str, Any]:
+    """The `--json` document body (the CLI adds the schema header); `cost` adds the calibration's
+    per-width estimates next to the measured times."""
     design = result.verdict.design
     return {
         "status": overall_status(result), "exit_code": exit_code, "config": result.config.to_dict(),
@@ -53,7 +70,10 @@ def build_payload(result: SweepResult, audit: ScalingAudit, exit_code: int) -> d
         "errors": result.errors,
         "timing": {"wall_seconds": result.wall_seconds,
                    "trials_per_second": [{"alpha": c.spec.alpha, "width": c.spec.width, "trials": len(c.outcomes),
-                                          "per_worker": c.trials_per_second} for c in result.cells]},
+                                          "per_worker": c.trials_per_second} for c in result.cells],
+                   "per_width": _per_width(result, cost),
+                   "calibration": None if cost is None else {"width": cost.width, "seconds_per_trial": cost.seconds,
+                                                             "exponent": cost.exponent, "peak_bytes": cost.peak_bytes}},
     }
 
 
