@@ -22,8 +22,8 @@ from ..theorem import (
     scaling_audit,
     write_theorem_folder,
 )
-from ..theorem.cost import calibrate, estimate_seconds, format_seconds
 from ..theorem.checkpoint import Checkpoint, read_checkpoint
+from ..theorem.cost import calibrate, estimate_seconds, format_seconds
 from ..theorem.executors import EXECUTORS, SCHEDULER_VARIABLE, DaskPool, make_executor
 from ._budget import bracket_bytes, check_memory, sequential_design_bytes
 from ._common import (
@@ -94,9 +94,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="local = a process pool on this machine (default); dask = a Dask cluster "
                              "(a LocalCluster of --workers processes, or the one at --scheduler)")
     parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                        help=f"address of an existing Dask scheduler (default ${SCHEDULER_VARIABLE}, else a LocalCluster)")
+                        help=f"address of an existing Dask scheduler (default ${SCHEDULER_VARIABLE}, "
+                             "else a LocalCluster)")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_FOLDER",
-                        help="finish an interrupted run: only its missing trials run; options given must match its configuration")
+                        help="finish an interrupted run: only its missing trials run; "
+                             "options given must match its configuration")
     add_common_arguments(parser)
     parser.set_defaults(handler=handle, seed=_DefaultSeed(DEFAULT_ROOT_SEED))
 
@@ -138,7 +140,8 @@ def _settings(args: argparse.Namespace) -> dict:
     On --resume, an option that differs from the stored configuration is refused, naming the keys."""
     given = _given(args)
     if args.resume is None:
-        return {**DEFAULTS, "alphas": _alphas(DEFAULTS["alpha"]), "widths": parse_int_list(DEFAULTS["widths"], "--widths"),
+        return {**DEFAULTS, "alphas": _alphas(DEFAULTS["alpha"]),
+                "widths": parse_int_list(DEFAULTS["widths"], "--widths"),
                 "seed": int(args.seed), **given}
     stored, _ = read_checkpoint(args.resume)
     differing = [key for key, value in given.items() if stored.get(key) != value]
@@ -157,7 +160,8 @@ def _check_sizes(settings: dict, workers: int) -> str:
     cells = len(settings["alphas"]) * len(settings["widths"])
     needed = workers * bracket_bytes(entries, layers) + sequential_design_bytes(settings["trials"], settings["looks"])
     return check_memory("theorem", f"{cells} cells x up to {settings['trials']} trials, {settings['looks']} looks, "
-                        f"largest network {layers} layers of width {width} ({entries:.3g} weights), {workers} workers", needed)
+                        f"largest network {layers} layers of width {width} ({entries:.3g} weights), {workers} workers",
+                        needed)
 
 
 def _config(settings: dict) -> SweepConfig:
@@ -207,7 +211,8 @@ def handle(args: argparse.Namespace) -> int:
                  f"{cost.seconds_per_trial(max(config.widths)):.3g} s at d = {max(config.widths)}, calibrated at "
                  f"d = {cost.width}, time ~ d^{cost.exponent:.2f})")
         restored = f", {len(checkpoint.done)} trials restored from {folder}" if checkpoint.done else ""
-        progress(f"theorem: {design.family_size} cells, up to {config.trials} trials each (looks at {list(design.looks)}), "
+        progress(f"theorem: {design.family_size} cells, up to {config.trials} trials each "
+                 f"(looks at {list(design.looks)}), "
                  f"{workers} workers ({args.executor}){restored}; checkpoint {checkpoint.path}")
         try:
             result = run_sweep(config, pool=pool, checkpoint=checkpoint, on_progress=_ProgressBar(len(design.looks)))

@@ -107,7 +107,8 @@ class Checkpoint:
             contents = _parse(self.path)
             if contents.hash != self.hash:
                 keys = differing_keys(contents.config, config)
-                raise InputError(f"cannot resume {self.folder}: the configuration differs in {', '.join(keys) or 'its hash'}")
+                differ = ", ".join(keys) or "its hash"
+                raise InputError(f"cannot resume {self.folder}: the configuration differs in {differ}")
             self.done = contents.done
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
             os.truncate(self.path, contents.valid_bytes)  # drop a torn last line before appending

@@ -11,7 +11,6 @@ The estimate is trials x time per trial / workers, the worst case (every look ru
 from __future__ import annotations
 
 import math
-import time
 import tracemalloc
 from dataclasses import dataclass
 

@@ -73,7 +73,8 @@ class TrialPool:
                 os.environ[name] = value
         self._saved_env = {}
 
-    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple], on_result: "ResultCallback | None" = None) -> list[tuple[Any, float]]:
+    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple],
+            on_result: "ResultCallback | None" = None) -> list[tuple[Any, float]]:
         """[(fn(*task), seconds)] in the order of `tasks`; `on_result(position, (value, seconds))`
         in this process as each one finishes (in completion order)."""
         total = len(tasks)

@@ -165,7 +165,8 @@ def run_sweep(config: SweepConfig, *, workers: int = 0, on_progress: "LookProgre
             pool = stack.enter_context(TrialPool(workers))
         for look, n in enumerate(design.looks):
             wanted = [(c, i) for c in active for i in range(previous, n)]
-            results = {k: restored[key] for k in wanted if (key := (specs[k[0]].alpha, specs[k[0]].width, k[1])) in restored}
+            results = {k: restored[key] for k in wanted
+                       if (key := (specs[k[0]].alpha, specs[k[0]].width, k[1])) in restored}
             missing = [k for k in wanted if k not in results]
             total = len(wanted)
 
