@@ -113,7 +113,10 @@ class DaskPool:
                 if attempts[i] <= self.retries:
                     running.add(submit(i))
                     continue
-                reason = repr(future.exception())
+                try:
+                    reason = repr(future.exception())
+                except Exception as error:  # cancelled: the scheduler dropped it
+                    reason = repr(error)
                 slots[i] = (TrialError(tasks[i][-1], reason), 0.0)
             future.release()
             if on_result is not None:

@@ -79,3 +79,14 @@ def test_executor_dask_without_dask_installed_exits_2(tmp_path, capsys):
     assert len(err) == 1 and "install mbp-verify[dask]" in err[0] and not (tmp_path / "r").exists()
     assert main([*SMALL, "--scheduler", "tcp://127.0.0.1:1", "--reports-dir", str(tmp_path / "r")]) == 2
     assert "--scheduler needs --executor dask" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:8786", "", 8786])
+def test_a_scheduler_address_without_a_protocol_is_an_input_error(address):
+    from mbp_verify.errors import InputError
+    from mbp_verify.theorem.executors import DaskPool, make_executor
+
+    with pytest.raises(InputError, match="tcp://HOST:PORT"):
+        DaskPool(address)
+    with pytest.raises(InputError, match="unknown executor"):
+        make_executor("ray", 1)
