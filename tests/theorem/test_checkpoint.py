@@ -142,7 +142,8 @@ def _without_timing(folder):
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_sigkill_halfway_then_resume_equals_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
+def test_killed_halfway_then_resume_equals_an_uninterrupted_run(tmp_path, sig):
     env = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
     whole = subprocess.run([sys.executable, "-m", "mbp_verify", *SMALL, "--reports-dir", str(tmp_path / "a")],
                            capture_output=True, text=True, env=env)
@@ -151,7 +152,8 @@ def test_sigkill_halfway_then_resume_equals_an_uninterrupted_run(tmp_path):
     total = len((reference / CHECKPOINT_NAME).read_text().splitlines()) - 1
 
     run = subprocess.Popen([sys.executable, "-m", "mbp_verify", *SMALL, "--reports-dir", str(tmp_path / "b")],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     folder = None
     while time.monotonic() < deadline:
@@ -160,8 +162,10 @@ def test_sigkill_halfway_then_resume_equals_an_uninterrupted_run(tmp_path):
             folder = found[0]
             break
         time.sleep(0.01)
-    run.send_signal(signal.SIGKILL)
-    run.wait()
+    run.send_signal(sig)
+    _, err = run.communicate()
+    if sig == signal.SIGINT:
+        assert run.returncode == 130 and f"mbp-verify theorem --resume {folder}" in err
     assert folder is not None and not (folder / "theorem.json").exists()
     _, before = read_checkpoint(folder)
     assert total // 2 <= len(before) < total
