@@ -213,7 +213,7 @@ def handle(args: argparse.Namespace) -> int:
         restored = f", {len(checkpoint.done)} trials restored from {folder}" if checkpoint.done else ""
         progress(f"theorem: {design.family_size} cells, up to {config.trials} trials each "
                  f"(looks at {list(design.looks)}), "
-                 f"{workers} workers ({args.executor}){restored}; checkpoint {checkpoint.path}")
+                 f"{slots} workers ({args.executor}){restored}; checkpoint {checkpoint.path}")
         try:
             result = run_sweep(config, pool=pool, checkpoint=checkpoint, on_progress=_ProgressBar(len(design.looks)))
         except KeyboardInterrupt:
