@@ -5,9 +5,13 @@ bracket at effort `fast` (MBP only, and MBP plus random pruning on the same netw
 default `mbp-verify theorem` sweep does) and at effort `default`, with the time ratios.
 Table 2: wall time of the same small sweep with 1 and 2 worker processes (spawned, BLAS pinned)
 and the speed-up; the numbers of both runs are checked to be identical.
+Table 3 (`--executors`, needs the dask extra): trials per second at d = 256 and 1024 on the
+local pool and on a Dask LocalCluster, 1 and 2 workers each (started and warmed up before the
+clock starts), and Dask's overhead per trial against the local pool of the same size.
 
     python benchmarks/bench_theorem.py            # d = 64 ... 1024
     python benchmarks/bench_theorem.py --quick    # d = 64 ... 256
+    python benchmarks/bench_theorem.py --executors-only [--quick]   # table 3 only (d = 256 with --quick)
 """
 
 from __future__ import annotations
@@ -60,14 +64,55 @@ def pool_table(widths: tuple[int, ...], trials: int) -> None:
     print(f"identical numbers for 1 and 2 workers: {identical}")
 
 
+def executor_rate(pool, spec: TrialSpec, trials: int) -> float:
+    """Trials per second of `pool.map` over `trials` trials of `spec`."""
+    start = time.perf_counter()
+    done = pool.map(run_trial, [(spec, 0, i) for i in range(trials)])
+    wall = time.perf_counter() - start
+    assert [o.index for o, _ in done] == list(range(trials))
+    return trials / wall
+
+
+def executor_table(widths: tuple[int, ...], repeats: int) -> None:
+    """Both executors started once per worker count and warmed up; then `repeats` alternating
+    timed rounds, the best round of each kept (the one least disturbed by other processes)."""
+    from mbp_verify.theorem.executors import DaskPool
+    from mbp_verify.theorem.parallel import TrialPool
+
+    print(f"\nTable 3: trials per second by executor, best of {repeats} alternating rounds "
+          "(alpha = 0.2, depth 3, MBP only, effort fast)")
+    print(f"{'d':>6} {'workers':>8} {'trials':>7} {'local /s':>9} {'dask /s':>9} {'dask/local time':>16} "
+          f"{'overhead/trial':>15}")
+    for d in widths:
+        spec = TrialSpec(width=d, alpha=0.2, eps=1.0)
+        trials = 24 if d <= 256 else 8
+        for workers in (1, 2):
+            with TrialPool(workers) as local_pool, DaskPool(workers=workers) as dask_pool:
+                for pool in (local_pool, dask_pool):
+                    pool.map(run_trial, [(spec, 0, 10_000 + i) for i in range(2 * workers)])  # warm-up
+                local = dask = 0.0
+                for _ in range(repeats):
+                    local = max(local, executor_rate(local_pool, spec, trials))
+                    dask = max(dask, executor_rate(dask_pool, spec, trials))
+            overhead = (1 / dask - 1 / local) * workers  # worker-seconds per trial beyond the local pool's
+            print(f"{d:>6} {workers:>8} {trials:>7} {local:>9.2f} {dask:>9.2f} {local / dask:>16.3f} "
+                  f"{overhead * 1000:>12.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="widths up to 256 only")
     parser.add_argument("--alpha", type=float, default=0.2)
+    parser.add_argument("--executors", action="store_true", help="also table 3: local pool against Dask")
+    parser.add_argument("--executors-only", action="store_true", help="table 3 only")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per executor in table 3 (default 3)")
     args = parser.parse_args()
     widths = WIDTHS[:3] if args.quick else WIDTHS
-    per_width_table(widths, args.alpha)
-    pool_table((128, 256) if args.quick else (256, 512), 12)
+    if not args.executors_only:
+        per_width_table(widths, args.alpha)
+        pool_table((128, 256) if args.quick else (256, 512), 12)
+    if args.executors or args.executors_only:
+        executor_table((256,) if args.quick else (256, 1024), args.repeats)
 
 
 if __name__ == "__main__":

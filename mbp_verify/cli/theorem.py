@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 
 from ..errors import InputError
-from ..statistics.binomial import validate_integer
 from ..reports.folders import mark_latest, new_run_folder
+from ..seeding import DEFAULT_ROOT_SEED
+from ..statistics.binomial import validate_integer
 from ..theorem import (
     EFFORTS,
     PRUNING_RULES,
@@ -20,14 +22,26 @@ from ..theorem import (
     scaling_audit,
     write_theorem_folder,
 )
+from ..theorem.checkpoint import Checkpoint, read_checkpoint
+from ..theorem.cost import calibrate, estimate_seconds, format_seconds
+from ..theorem.executors import EXECUTORS, SCHEDULER_VARIABLE, DaskPool, make_executor
 from ._budget import bracket_bytes, check_memory, sequential_design_bytes
-from ._common import (EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, split_list, worker_count,
-                      write_json_output)
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_common_arguments,
+    parse_int_list,
+    progress,
+    split_list,
+    worker_count,
+    write_json_output,
+)
 
 __all__ = ["register", "handle", "DEFAULTS"]
 
 DEFAULTS = {"alpha": "0.2,0.3", "eps": 0.2, "delta": 0.1, "widths": "64,128,256,512,1024", "depth": 3,
-            "trials": 140, "looks": 2, "confidence": 0.99, "random_trials": 20}
+            "trials": 140, "looks": 2, "confidence": 0.99, "activation": "relu", "weights": "uniform",
+            "pruning": "magnitude", "shape": "square", "scale": 1.0, "effort": "fast", "random_trials": 20}
 
 _DESCRIPTION = """\
 Sample F under hypothesis (iii) at each width, prune the floor(D_l^(1-alpha)) smallest weights
@@ -53,60 +67,110 @@ Most of the cost is at d = 1024 (about 2 s per bracket)."""
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("theorem", help="statistical test of Theorem 1's probability guarantee",
                                    description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--alpha", default=DEFAULTS["alpha"], help="alpha, or a comma-separated list (default 0.2,0.3)")
-    parser.add_argument("--eps", type=float, default=DEFAULTS["eps"], help="closeness eps (default 0.2)")
-    parser.add_argument("--delta", type=float, default=DEFAULTS["delta"], help="allowed failure probability (default 0.1)")
-    parser.add_argument("--widths", default=DEFAULTS["widths"], help="minimum hidden widths d (default 64,...,1024)")
-    parser.add_argument("--depth", type=int, default=DEFAULTS["depth"], help="number of weight layers L (default 3)")
-    parser.add_argument("--trials", type=int, default=DEFAULTS["trials"], help="maximum trials per cell (default 140)")
-    parser.add_argument("--looks", type=int, default=DEFAULTS["looks"], help="sequential looks, equally spaced (default 2)")
-    parser.add_argument("--confidence", type=float, default=DEFAULTS["confidence"],
+    parser.add_argument("--alpha", default=None, help="alpha, or a comma-separated list (default 0.2,0.3)")
+    parser.add_argument("--eps", type=float, default=None, help="closeness eps (default 0.2)")
+    parser.add_argument("--delta", type=float, default=None, help="allowed failure probability (default 0.1)")
+    parser.add_argument("--widths", default=None, help="minimum hidden widths d (default 64,...,1024)")
+    parser.add_argument("--depth", type=int, default=None, help="number of weight layers L (default 3)")
+    parser.add_argument("--trials", type=int, default=None, help="maximum trials per cell (default 140)")
+    parser.add_argument("--looks", type=int, default=None, help="sequential looks, equally spaced (default 2)")
+    parser.add_argument("--confidence", type=float, default=None,
                         help="family-wise confidence of the verdicts (default 0.99)")
-    parser.add_argument("--activation", default="relu", help="hidden activation, e.g. relu, tanh, 'leaky_relu(a=0.2)'")
-    parser.add_argument("--weights", default="uniform", choices=WEIGHT_LAWS,
+    parser.add_argument("--activation", default=None, help="hidden activation, e.g. relu, tanh, 'leaky_relu(a=0.2)'")
+    parser.add_argument("--weights", default=None, choices=WEIGHT_LAWS,
                         help="uniform = hypothesis (iii); gaussian (same variance); cauchy (heavy tails, violates (iii))")
-    parser.add_argument("--pruning", default="magnitude", choices=PRUNING_RULES,
+    parser.add_argument("--pruning", default=None, choices=PRUNING_RULES,
                         help="magnitude = Theorem 1's MBP; random (same count); largest (negative control); "
                              "review (keep only D^-alpha, the review's reading)")
-    parser.add_argument("--shape", default="square", choices=SHAPES, help="width profile (default square)")
-    parser.add_argument("--scale", type=float, default=1.0, help="weight scale K of hypothesis (iii) (default 1)")
-    parser.add_argument("--effort", default="fast", choices=tuple(EFFORTS), help="bracket effort (default fast)")
-    parser.add_argument("--random-trials", type=int, default=DEFAULTS["random_trials"],
+    parser.add_argument("--shape", default=None, choices=SHAPES, help="width profile (default square)")
+    parser.add_argument("--scale", type=float, default=None, help="weight scale K of hypothesis (iii) (default 1)")
+    parser.add_argument("--effort", default=None, choices=tuple(EFFORTS), help="bracket effort (default fast)")
+    parser.add_argument("--random-trials", type=int, default=None,
                         help="also bracket random pruning of the same count on the networks of the first N trials "
                              "of each cell, for the comparison (default 20; 0 = off)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: number of CPUs)")
     parser.add_argument("--reports-dir", type=Path, default=None, help="root folder for reports (default reports/)")
+    parser.add_argument("--executor", default="local", choices=EXECUTORS,
+                        help="local = a process pool on this machine (default); dask = a Dask cluster "
+                             "(a LocalCluster of --workers processes, or the one at --scheduler)")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help=f"address of an existing Dask scheduler (default ${SCHEDULER_VARIABLE}, "
+                             "else a LocalCluster)")
+    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_FOLDER",
+                        help="finish an interrupted run: only its missing trials run; "
+                             "options given must match its configuration")
     add_common_arguments(parser)
-    parser.set_defaults(handler=handle)
+    parser.set_defaults(handler=handle, seed=_DefaultSeed(DEFAULT_ROOT_SEED))
 
 
-def _alphas(text: str) -> tuple[float, ...]:
+class _DefaultSeed(int):
+    """The root seed when --seed is not given (an int, so the common checks still apply)."""
+
+
+# argparse destination -> SweepConfig field, for the options that make up the configuration
+_CONFIG_OPTIONS = {"alpha": "alphas", "widths": "widths", "eps": "eps", "delta": "delta", "depth": "depth",
+                   "trials": "trials", "looks": "looks", "confidence": "confidence", "activation": "activation",
+                   "weights": "weights", "pruning": "pruning", "shape": "shape", "scale": "scale", "effort": "effort",
+                   "random_trials": "random_trials", "seed": "seed"}
+
+
+def _alphas(text: str) -> list[float]:
     items = split_list(text, "--alpha")
     try:
-        return tuple(float(t) for t in items)
+        return [float(t) for t in items]
     except ValueError:
         raise InputError(f"--alpha must be a number or a comma-separated list, got {text!r}") from None
 
 
-def _check_sizes(args: argparse.Namespace, widths: list[int], workers: int) -> str:
+def _given(args: argparse.Namespace) -> dict:
+    """The configuration settings given on the command line, as `SweepConfig.to_dict()` spells them."""
+    given = {}
+    for option, key in _CONFIG_OPTIONS.items():
+        value = getattr(args, option)
+        if value is None or isinstance(value, _DefaultSeed):
+            continue
+        given[key] = _alphas(value) if option == "alpha" else sorted(parse_int_list(value, "--widths")) \
+            if option == "widths" else value
+    return given
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """The run's configuration: the defaults (or the resumed run's) overridden by the options given.
+
+    On --resume, an option that differs from the stored configuration is refused, naming the keys."""
+    given = _given(args)
+    if args.resume is None:
+        return {**DEFAULTS, "alphas": _alphas(DEFAULTS["alpha"]),
+                "widths": parse_int_list(DEFAULTS["widths"], "--widths"),
+                "seed": int(args.seed), **given}
+    stored, _ = read_checkpoint(args.resume)
+    differing = [key for key, value in given.items() if stored.get(key) != value]
+    if differing:
+        raise InputError(f"cannot resume {args.resume}: the options given differ from its configuration in "
+                         f"{', '.join(differing)} (stored: {', '.join(f'{k}={stored.get(k)!r}' for k in differing)})")
+    return stored
+
+
+def _check_sizes(settings: dict, workers: int) -> str:
     """Estimate peak memory from the sizes alone (before the design or any network is built); the progress line."""
-    layers, width = validate_integer(args.depth, "--depth", 2), max(widths)
-    validate_integer(args.trials, "--trials", 1)
-    validate_integer(args.looks, "--looks", 1)
-    entries = layers * width * width * (1 if args.shape == "square" else 4)  # rectangular: widths up to 2d
-    cells = len(_alphas(args.alpha)) * len(widths)
-    needed = workers * bracket_bytes(entries, layers) + sequential_design_bytes(args.trials, args.looks)
-    return check_memory("theorem", f"{cells} cells x up to {args.trials} trials, {args.looks} looks, largest network "
-                        f"{layers} layers of width {width} ({entries:.3g} weights), {workers} workers", needed)
+    layers, width = validate_integer(settings["depth"], "--depth", 2), max(settings["widths"])
+    validate_integer(settings["trials"], "--trials", 1)
+    validate_integer(settings["looks"], "--looks", 1)
+    entries = layers * width * width * (1 if settings["shape"] == "square" else 4)  # rectangular: widths up to 2d
+    cells = len(settings["alphas"]) * len(settings["widths"])
+    needed = workers * bracket_bytes(entries, layers) + sequential_design_bytes(settings["trials"], settings["looks"])
+    return check_memory("theorem", f"{cells} cells x up to {settings['trials']} trials, {settings['looks']} looks, "
+                        f"largest network {layers} layers of width {width} ({entries:.3g} weights), {workers} workers",
+                        needed)
 
 
-def _config(args: argparse.Namespace) -> SweepConfig:
-    return SweepConfig(
-        alphas=_alphas(args.alpha), widths=tuple(parse_int_list(args.widths, "--widths")), eps=args.eps, delta=args.delta,
-        trials=args.trials, depth=args.depth, looks=args.looks, confidence=args.confidence, activation=args.activation,
-        weights=args.weights, pruning=args.pruning, shape=args.shape, scale=args.scale, effort=args.effort,
-        random_trials=args.random_trials, seed=args.seed,
-    )
+def _config(settings: dict) -> SweepConfig:
+    names = {f.name for f in fields(SweepConfig)}
+    unknown = set(settings) - names - {"alpha"}
+    if unknown:
+        raise InputError(f"unknown configuration keys {sorted(unknown)}")
+    values = {k: v for k, v in settings.items() if k in names}
+    return SweepConfig(**{**values, "alphas": tuple(values["alphas"]), "widths": tuple(values["widths"])})
 
 
 class _ProgressBar:
@@ -125,19 +189,40 @@ class _ProgressBar:
 
 def handle(args: argparse.Namespace) -> int:
     workers = worker_count(args.workers)
-    estimate = _check_sizes(args, parse_int_list(args.widths, "--widths"), workers)
-    config = _config(args)
+    settings = _settings(args)
+    estimate = _check_sizes(settings, workers)
+    config = _config(settings)
+    executor = make_executor(args.executor, workers, args.scheduler)
+    if args.resume is not None and args.reports_dir is not None:
+        raise InputError("--resume writes into the run folder it is given; drop --reports-dir")
     progress(estimate)
     design = config.design()
     if design.min_trials_to_pass is None:
         progress(f"theorem: warning: {config.trials} trials per cell cannot establish P(not eps-close) < "
                  f"{config.delta:g} at per-cell level {design.guarantee.level:.3g}; raise --trials")
-    progress(f"theorem: {design.family_size} cells, up to {config.trials} trials each (looks at {list(design.looks)}), {workers} workers")
-    result = run_sweep(config, workers=workers, on_progress=_ProgressBar(len(design.looks)))
+    folder = args.resume if args.resume is not None else new_run_folder("theorem", config.seed, args.reports_dir)
+    with executor as pool, Checkpoint(folder, config.to_dict(), resume=args.resume is not None) as checkpoint:
+        if isinstance(pool, DaskPool):
+            progress(f"theorem: Dask dashboard {pool.dashboard_link}")
+        cost = calibrate(config, pool)
+        slots = pool.slots if isinstance(pool, DaskPool) else max(1, pool.workers)
+        progress(f"theorem: cost estimate: up to {format_seconds(estimate_seconds(config, cost, slots))} "
+                 f"({config.trials} trials x {len(config.cells())} cells / {slots} workers; one trial "
+                 f"{cost.seconds_per_trial(max(config.widths)):.3g} s at d = {max(config.widths)}, calibrated at "
+                 f"d = {cost.width}, time ~ d^{cost.exponent:.2f})")
+        restored = f", {len(checkpoint.done)} trials restored from {folder}" if checkpoint.done else ""
+        progress(f"theorem: {design.family_size} cells, up to {config.trials} trials each "
+                 f"(looks at {list(design.looks)}), "
+                 f"{slots} workers ({args.executor}){restored}; checkpoint {checkpoint.path}")
+        try:
+            result = run_sweep(config, pool=pool, checkpoint=checkpoint, on_progress=_ProgressBar(len(design.looks)))
+        except KeyboardInterrupt:
+            progress(f"theorem: interrupted; finish with: mbp-verify theorem --resume {folder}")
+            raise
     audit = scaling_audit(result)
     exit_code = EXIT_OK if result.holds else EXIT_FAILED
-    payload = build_payload(result, audit, exit_code)
-    folder = write_theorem_folder(new_run_folder("theorem", config.seed, args.reports_dir), result, audit, payload)
+    payload = build_payload(result, audit, exit_code, cost)
+    folder = write_theorem_folder(folder, result, audit, payload)
     mark_latest(folder)
     print(format_tables(payload))
     print(f"report: {folder}")

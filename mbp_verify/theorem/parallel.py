@@ -13,16 +13,29 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any, Callable, Sequence
+from typing import Any
 
+from .._environment import single_thread_env
 from ..lifeline import die_with_parent
 from ..statistics.binomial import validate_integer
-from .._environment import single_thread_env
+from .trial import TrialOutcome
 
-__all__ = ["TrialPool", "timed_call"]
+__all__ = ["TrialPool", "TrialError", "timed_call"]
 
-ProgressCallback = Callable[[int, int], None]
+ResultCallback = Callable[[int, "tuple[Any, float]"], None]
+
+
+class TrialError(TrialOutcome):
+    """A trial that failed on every attempt: counted as `unknown`, with no bracket and the reason."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(index, "unknown", None, None)  # type: ignore[arg-type]
+        object.__setattr__(self, "reason", reason)
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "error": self.reason}
 
 
 def timed_call(fn: Callable[..., Any], args: tuple) -> tuple[Any, float]:
@@ -60,24 +73,28 @@ class TrialPool:
                 os.environ[name] = value
         self._saved_env = {}
 
-    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple], on_done: "ProgressCallback | None" = None) -> list[tuple[Any, float]]:
-        """[(fn(*task), seconds)] in the order of `tasks`; `on_done(done, total)` after each."""
+    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple],
+            on_result: "ResultCallback | None" = None) -> list[tuple[Any, float]]:
+        """[(fn(*task), seconds)] in the order of `tasks`; `on_result(position, (value, seconds))`
+        in this process as each one finishes (in completion order)."""
         total = len(tasks)
-        if self._executor is None:
-            results = []
-            for task in tasks:
-                results.append(timed_call(fn, task))
-                if on_done is not None:
-                    on_done(len(results), total)
-            return results
-        futures: dict[Future, int] = {self._executor.submit(timed_call, fn, task): i for i, task in enumerate(tasks)}
         slots: list[Any] = [None] * total
-        pending, done_count = set(futures), 0
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                slots[futures[future]] = future.result()
-                done_count += 1
-                if on_done is not None:
-                    on_done(done_count, total)
+        if self._executor is None:
+            for i, task in enumerate(tasks):
+                slots[i] = timed_call(fn, task)
+                if on_result is not None:
+                    on_result(i, slots[i])
+            return slots
+        futures: dict[Future, int] = {self._executor.submit(timed_call, fn, task): i for i, task in enumerate(tasks)}
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    slots[futures[future]] = future.result()
+                    if on_result is not None:
+                        on_result(futures[future], slots[futures[future]])
+        finally:
+            for future in pending:
+                future.cancel()
         return slots

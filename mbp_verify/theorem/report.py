@@ -1,17 +1,21 @@
 """The theorem report: JSON payload, terminal tables, report.md and the run folder.
 
 The folder `theorem-<time>-seed<S>/` holds `theorem.json` (the payload of `--json`),
-`trials.json` (every trial's outcome and bracket), `report.md` and the figures. It is staged
-under a hidden name and renamed into place only when every file is written.
+`trials.json` (every trial's outcome and bracket), `report.md`, the figures and the run's
+checkpoint `trials.jsonl`. The report files are staged under a hidden name with a copy of the
+checkpoint and renamed into place only when every file is written.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 from ..reports.atomic import atomic_write_json, atomic_write_text, json_text
 from ..reports.folders import staged_folder
+from .checkpoint import CHECKPOINT_NAME
+from .cost import CostModel
 from .figures import write_figures
 from .scaling import ScalingAudit
 from .sweep import SweepResult
@@ -31,13 +35,30 @@ def _cell_rows(result: SweepResult) -> list[dict[str, Any]]:
         rows.append({
             "alpha": cell.spec.alpha, "width": cell.spec.width, "widths": list(cell.spec.widths), **verdict.to_dict(),
             "error_geomean": {key: cell.geomean(key) for key in ("lower", "upper", "random_lower", "random_upper")},
-            "error_max": {"lower": max(t.lower for t in o), "upper": max(t.upper for t in o)},
+            "error_max": {end: max((v for t in o if (v := getattr(t, end)) is not None), default=None)
+                          for end in ("lower", "upper")},
         })
     return rows
 
 
-def build_payload(result: SweepResult, audit: ScalingAudit, exit_code: int) -> dict[str, Any]:
-    """The `--json` document body (the CLI adds the schema header)."""
+def _per_width(result: SweepResult, cost: "CostModel | None") -> list[dict[str, Any]]:
+    rows = []
+    for width in result.config.widths:
+        cells = [c for c in result.cells if c.spec.width == width]
+        spent, trials = sum(sum(c.seconds) for c in cells), sum(len(c.outcomes) for c in cells)
+        row = {"width": width, "trials": trials, "worker_seconds": spent,
+               "seconds_per_trial": spent / trials if trials else None}
+        if cost is not None:
+            row.update(estimated_seconds_per_trial=cost.seconds_per_trial(width),
+                       estimated_peak_bytes=cost.peak_bytes_at(width))
+        rows.append(row)
+    return rows
+
+
+def build_payload(result: SweepResult, audit: ScalingAudit, exit_code: int,
+                  cost: "CostModel | None" = None) -> dict[str, Any]:
+    """The `--json` document body (the CLI adds the schema header); `cost` adds the calibration's
+    per-width estimates next to the measured times."""
     design = result.verdict.design
     return {
         "status": overall_status(result), "exit_code": exit_code, "config": result.config.to_dict(),
@@ -46,9 +67,13 @@ def build_payload(result: SweepResult, audit: ScalingAudit, exit_code: int) -> d
                         "ci": "each end one-sided Clopper-Pearson at confidence 1 - (1 - confidence)/(cells x looks)"},
         "widths": _cell_rows(result),
         "scaling": audit.to_dict(),
+        "errors": result.errors,
         "timing": {"wall_seconds": result.wall_seconds,
                    "trials_per_second": [{"alpha": c.spec.alpha, "width": c.spec.width, "trials": len(c.outcomes),
-                                          "per_worker": c.trials_per_second} for c in result.cells]},
+                                          "per_worker": c.trials_per_second} for c in result.cells],
+                   "per_width": _per_width(result, cost),
+                   "calibration": None if cost is None else {"width": cost.width, "seconds_per_trial": cost.seconds,
+                                                             "exponent": cost.exponent, "peak_bytes": cost.peak_bytes}},
     }
 
 
@@ -113,7 +138,10 @@ def render_markdown(payload: dict[str, Any], figures: dict[str, Path]) -> str:
 
 def write_theorem_folder(folder: "str | Path", result: SweepResult, audit: ScalingAudit, payload: dict[str, Any]) -> Path:
     """Write theorem.json, trials.json, report.md and figures into `folder`, atomically as a set."""
+    checkpoint = Path(folder) / CHECKPOINT_NAME
     with staged_folder(folder) as staging:
+        if checkpoint.is_file():  # the run's checkpoint stays with its report
+            shutil.copy2(checkpoint, staging / CHECKPOINT_NAME)
         figures = write_figures(result, audit, staging)
         atomic_write_json(staging / "theorem.json", payload)
         trials = [cell.to_dict() for cell in result.cells]

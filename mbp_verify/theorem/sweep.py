@@ -9,19 +9,29 @@ number of workers or the order in which trials finish.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
-from typing import Callable, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from ..errors import InputError
 from ..seeding import DEFAULT_ROOT_SEED
 from ..statistics.binomial import validate_integer
-from .parallel import TrialPool
+from .checkpoint import Checkpoint
+from .parallel import TrialError, TrialPool
 from .trial import TrialOutcome, TrialSpec, run_trial
 from .verdict import FamilyVerdict, TheoremDesign, decide_family, failure_counts, theorem_design
 
-__all__ = ["SweepConfig", "CellResult", "SweepResult", "run_sweep"]
+__all__ = ["TrialExecutor", "SweepConfig", "CellResult", "SweepResult", "run_sweep"]
+
+class TrialExecutor(Protocol):
+    """What runs trials: `map(fn, tasks, on_result)` as in `parallel.TrialPool.map`."""
+
+    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple],
+            on_result: "Callable[[int, tuple[Any, float]], None] | None" = None) -> list[tuple[Any, float]]: ...
+
 
 TrialFunction = Callable[[TrialSpec, int, int], TrialOutcome]
 LookProgress = Callable[[int, int, int], None]
@@ -122,13 +132,23 @@ class SweepResult:
     def holds(self) -> bool:
         return self.verdict.holds
 
+    @property
+    def errors(self) -> list[dict]:
+        """The trials that failed on every attempt (counted as unknown): cell, index and reason."""
+        return [{"alpha": c.spec.alpha, "width": c.spec.width, "index": o.index, "error": o.reason}
+                for c in self.cells for o in c.outcomes if isinstance(o, TrialError)]
+
 
 def run_sweep(config: SweepConfig, *, workers: int = 0, on_progress: "LookProgress | None" = None,
-              trial_fn: TrialFunction = run_trial) -> SweepResult:
+              trial_fn: TrialFunction = run_trial, checkpoint: "Checkpoint | None" = None,
+              pool: "TrialExecutor | None" = None) -> SweepResult:
     """Run the sweep's sequential looks; `on_progress(look, done, total)` after each trial.
 
     `workers=0` runs the trials in this process; `workers >= 1` spawns worker processes, so a
     script calling it needs the usual `if __name__ == "__main__":` guard of the spawn method.
+    `pool`, if given, is an entered executor used instead (`workers` is then ignored).
+    With a `checkpoint`, trials it already holds are taken from it and not run again, and every
+    trial that finishes is recorded in it before the next one is looked at.
     """
     if not isinstance(config, SweepConfig):
         raise InputError(f"run_sweep needs a SweepConfig, got {type(config).__name__}")
@@ -139,16 +159,36 @@ def run_sweep(config: SweepConfig, *, workers: int = 0, on_progress: "LookProgre
     seconds: list[list[float]] = [[] for _ in specs]
     active = list(range(len(specs)))
     previous = 0
-    with TrialPool(workers) as pool:
+    restored = {} if checkpoint is None else checkpoint.done
+    with ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(TrialPool(workers))
         for look, n in enumerate(design.looks):
-            owners = [c for c in active for _ in range(previous, n)]
-            tasks = [(specs[c], config.seed, i) for c in active for i in range(previous, n)]
-            done = pool.map(trial_fn, tasks, None if on_progress is None else lambda d, t, j=look: on_progress(j, d, t))
-            for cell, (_, _, index), (outcome, spent) in zip(owners, tasks, done):
+            wanted = [(c, i) for c in active for i in range(previous, n)]
+            results = {k: restored[key] for k in wanted
+                       if (key := (specs[k[0]].alpha, specs[k[0]].width, k[1])) in restored}
+            missing = [k for k in wanted if k not in results]
+            total = len(wanted)
+
+            def finished(position: int, result: tuple[TrialOutcome, float], look: int = look, missing: list = missing,
+                         results: dict = results, total: int = total) -> None:
+                cell, index = missing[position]
+                outcome, spent = result
                 if outcome.index != index:
                     raise RuntimeError(f"trial function returned index {outcome.index} for trial {index}")
-                outcomes[cell].append(outcome)
-                seconds[cell].append(spent)
+                if checkpoint is not None:
+                    checkpoint.record(specs[cell], outcome, spent)
+                results[missing[position]] = result
+                if on_progress is not None:
+                    on_progress(look, len(results), total)
+
+            if on_progress is not None and results:
+                on_progress(look, len(results), total)
+            pool.map(trial_fn, [(specs[c], config.seed, i) for c, i in missing], finished)
+            for key in wanted:
+                outcome, spent = results[key]
+                outcomes[key[0]].append(outcome)
+                seconds[key[0]].append(spent)
             active = [c for c in active if not design.should_stop(look, *failure_counts([o.outcome for o in outcomes[c]]))]
             previous = n
             if not active:

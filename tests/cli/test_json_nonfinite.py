@@ -75,7 +75,7 @@ def test_theorem(tmp_path, monkeypatch, capsys):
     import mbp_verify.cli.theorem as cli
 
     real_sweep, real_payload = cli.run_sweep, cli.build_payload
-    monkeypatch.setattr(cli, "run_sweep", lambda config, workers, on_progress: real_sweep(config, workers=0))
+    monkeypatch.setattr(cli, "run_sweep", lambda config, **options: real_sweep(config, workers=0))
     monkeypatch.setattr(cli, "build_payload", lambda *a: {**real_payload(*a), "probe": dict(NONFINITE)})
     argv = [
         "theorem",

@@ -67,3 +67,26 @@ def test_module_entry_point_with_two_workers_matches_one_worker(one_worker_run, 
     assert two["widths"] == one["widths"] and two["scaling"] == one["scaling"]
     bad = subprocess.run([sys.executable, "-m", "mbp_verify", "theorem", "--weights", "laplace"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_executor_dask_without_dask_installed_exits_2(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is not None:
+        pytest.skip("dask.distributed is installed here")
+    assert main([*SMALL, "--executor", "dask", "--reports-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "install mbp-verify[dask]" in err[0] and not (tmp_path / "r").exists()
+    assert main([*SMALL, "--scheduler", "tcp://127.0.0.1:1", "--reports-dir", str(tmp_path / "r")]) == 2
+    assert "--scheduler needs --executor dask" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:8786", "", 8786])
+def test_a_scheduler_address_without_a_protocol_is_an_input_error(address):
+    from mbp_verify.errors import InputError
+    from mbp_verify.theorem.executors import DaskPool, make_executor
+
+    with pytest.raises(InputError, match="tcp://HOST:PORT"):
+        DaskPool(address)
+    with pytest.raises(InputError, match="unknown executor"):
+        make_executor("ray", 1)
