@@ -37,7 +37,10 @@ def trials_per_second(spec: TrialSpec, trials: int) -> float:
 
 def per_width_table(widths: tuple[int, ...], alpha: float) -> None:
     print(f"Table 1: trials per second, one process (alpha = {alpha}, depth 3, square ReLU layers)")
-    print(f"{'d':>6} {'fast MBP':>10} {'fast MBP+rand':>14} {'default MBP':>12} {'+rand/MBP time':>15} {'default/fast time':>18}")
+    print(
+        f"{'d':>6} {'fast MBP':>10} {'fast MBP+rand':>14} {'default MBP':>12} "
+        f"{'+rand/MBP time':>15} {'default/fast time':>18}"
+    )
     for d in widths:
         trials = max(4, int(400 / d))
         base = TrialSpec(width=d, alpha=alpha, eps=1.0)
@@ -49,8 +52,10 @@ def per_width_table(widths: tuple[int, ...], alpha: float) -> None:
 
 def pool_table(widths: tuple[int, ...], trials: int) -> None:
     config = SweepConfig(alphas=(0.2, 0.3), widths=widths, eps=1.0, delta=0.2, trials=trials, looks=1, confidence=0.99)
-    print(f"\nTable 2: sweep of {len(widths) * 2} cells x {trials} trials (MBP + random, d = {widths}), "
-          "wall time by worker count (includes starting the workers)")
+    print(
+        f"\nTable 2: sweep of {len(widths) * 2} cells x {trials} trials (MBP + random, d = {widths}), "
+        "wall time by worker count (includes starting the workers)"
+    )
     walls, payloads = {}, {}
     for workers in (1, 2):
         start = time.perf_counter()
@@ -79,10 +84,14 @@ def executor_table(widths: tuple[int, ...], repeats: int) -> None:
     from mbp_verify.theorem.executors import DaskPool
     from mbp_verify.theorem.parallel import TrialPool
 
-    print(f"\nTable 3: trials per second by executor, best of {repeats} alternating rounds "
-          "(alpha = 0.2, depth 3, MBP only, effort fast)")
-    print(f"{'d':>6} {'workers':>8} {'trials':>7} {'local /s':>9} {'dask /s':>9} {'dask/local time':>16} "
-          f"{'overhead/trial':>15}")
+    print(
+        f"\nTable 3: trials per second by executor, best of {repeats} alternating rounds "
+        "(alpha = 0.2, depth 3, MBP only, effort fast)"
+    )
+    print(
+        f"{'d':>6} {'workers':>8} {'trials':>7} {'local /s':>9} {'dask /s':>9} {'dask/local time':>16} "
+        f"{'overhead/trial':>15}"
+    )
     for d in widths:
         spec = TrialSpec(width=d, alpha=0.2, eps=1.0)
         trials = 24 if d <= 256 else 8
@@ -95,8 +104,10 @@ def executor_table(widths: tuple[int, ...], repeats: int) -> None:
                     local = max(local, executor_rate(local_pool, spec, trials))
                     dask = max(dask, executor_rate(dask_pool, spec, trials))
             overhead = (1 / dask - 1 / local) * workers  # worker-seconds per trial beyond the local pool's
-            print(f"{d:>6} {workers:>8} {trials:>7} {local:>9.2f} {dask:>9.2f} {local / dask:>16.3f} "
-                  f"{overhead * 1000:>12.1f} ms")
+            print(
+                f"{d:>6} {workers:>8} {trials:>7} {local:>9.2f} {dask:>9.2f} {local / dask:>16.3f} "
+                f"{overhead * 1000:>12.1f} ms"
+            )
 
 
 def main() -> None:

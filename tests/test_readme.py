@@ -51,6 +51,10 @@ PARSE_ONLY = {
     "mbp-verify check-pruner mbp_verify.adapters.torch_prune:L1Unstructured": "the whole pruner specification on torch",
     "mbp-verify theorem": "the default sweep: 10 cells of up to 140 trials, up to d = 1024",
     "mbp-verify theorem --weights cauchy --widths 64 --trials 20": "spawns worker processes (about 10 s)",
+    "mbp-verify theorem --resume reports/theorem-20260101T000000Z-seed20210701": "needs an interrupted run's folder; "
+    "tests/theorem/test_checkpoint.py resumes real checkpoints",
+    "mbp-verify theorem --executor dask --workers 8": "the default sweep on a Dask cluster (extra `dask`)",
+    "mbp-verify theorem --executor dask --scheduler tcp://HOST:8786": "needs a running Dask scheduler",
 }
 
 # Commands that import a user's package: run in a subprocess, so that nothing they import stays in

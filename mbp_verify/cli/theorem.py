@@ -39,9 +39,23 @@ from ._common import (
 
 __all__ = ["register", "handle", "DEFAULTS"]
 
-DEFAULTS = {"alpha": "0.2,0.3", "eps": 0.2, "delta": 0.1, "widths": "64,128,256,512,1024", "depth": 3,
-            "trials": 140, "looks": 2, "confidence": 0.99, "activation": "relu", "weights": "uniform",
-            "pruning": "magnitude", "shape": "square", "scale": 1.0, "effort": "fast", "random_trials": 20}
+DEFAULTS = {
+    "alpha": "0.2,0.3",
+    "eps": 0.2,
+    "delta": 0.1,
+    "widths": "64,128,256,512,1024",
+    "depth": 3,
+    "trials": 140,
+    "looks": 2,
+    "confidence": 0.99,
+    "activation": "relu",
+    "weights": "uniform",
+    "pruning": "magnitude",
+    "shape": "square",
+    "scale": 1.0,
+    "effort": "fast",
+    "random_trials": 20,
+}
 
 _DESCRIPTION = """\
 Sample F under hypothesis (iii) at each width, prune the floor(D_l^(1-alpha)) smallest weights
@@ -65,8 +79,12 @@ Most of the cost is at d = 1024 (about 2 s per bracket)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("theorem", help="statistical test of Theorem 1's probability guarantee",
-                                   description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "theorem",
+        help="statistical test of Theorem 1's probability guarantee",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--alpha", default=None, help="alpha, or a comma-separated list (default 0.2,0.3)")
     parser.add_argument("--eps", type=float, default=None, help="closeness eps (default 0.2)")
     parser.add_argument("--delta", type=float, default=None, help="allowed failure probability (default 0.1)")
@@ -74,31 +92,55 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--depth", type=int, default=None, help="number of weight layers L (default 3)")
     parser.add_argument("--trials", type=int, default=None, help="maximum trials per cell (default 140)")
     parser.add_argument("--looks", type=int, default=None, help="sequential looks, equally spaced (default 2)")
-    parser.add_argument("--confidence", type=float, default=None,
-                        help="family-wise confidence of the verdicts (default 0.99)")
+    parser.add_argument(
+        "--confidence", type=float, default=None, help="family-wise confidence of the verdicts (default 0.99)"
+    )
     parser.add_argument("--activation", default=None, help="hidden activation, e.g. relu, tanh, 'leaky_relu(a=0.2)'")
-    parser.add_argument("--weights", default=None, choices=WEIGHT_LAWS,
-                        help="uniform = hypothesis (iii); gaussian (same variance); cauchy (heavy tails, violates (iii))")
-    parser.add_argument("--pruning", default=None, choices=PRUNING_RULES,
-                        help="magnitude = Theorem 1's MBP; random (same count); largest (negative control); "
-                             "review (keep only D^-alpha, the review's reading)")
+    parser.add_argument(
+        "--weights",
+        default=None,
+        choices=WEIGHT_LAWS,
+        help="uniform = hypothesis (iii); gaussian (same variance); cauchy (heavy tails, violates (iii))",
+    )
+    parser.add_argument(
+        "--pruning",
+        default=None,
+        choices=PRUNING_RULES,
+        help="magnitude = Theorem 1's MBP; random (same count); largest (negative control); "
+        "review (keep only D^-alpha, the review's reading)",
+    )
     parser.add_argument("--shape", default=None, choices=SHAPES, help="width profile (default square)")
     parser.add_argument("--scale", type=float, default=None, help="weight scale K of hypothesis (iii) (default 1)")
     parser.add_argument("--effort", default=None, choices=tuple(EFFORTS), help="bracket effort (default fast)")
-    parser.add_argument("--random-trials", type=int, default=None,
-                        help="also bracket random pruning of the same count on the networks of the first N trials "
-                             "of each cell, for the comparison (default 20; 0 = off)")
+    parser.add_argument(
+        "--random-trials",
+        type=int,
+        default=None,
+        help="also bracket random pruning of the same count on the networks of the first N trials "
+        "of each cell, for the comparison (default 20; 0 = off)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: number of CPUs)")
     parser.add_argument("--reports-dir", type=Path, default=None, help="root folder for reports (default reports/)")
-    parser.add_argument("--executor", default="local", choices=EXECUTORS,
-                        help="local = a process pool on this machine (default); dask = a Dask cluster "
-                             "(a LocalCluster of --workers processes, or the one at --scheduler)")
-    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                        help=f"address of an existing Dask scheduler (default ${SCHEDULER_VARIABLE}, "
-                             "else a LocalCluster)")
-    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_FOLDER",
-                        help="finish an interrupted run: only its missing trials run; "
-                             "options given must match its configuration")
+    parser.add_argument(
+        "--executor",
+        default="local",
+        choices=EXECUTORS,
+        help="local = a process pool on this machine (default); dask = a Dask cluster "
+        "(a LocalCluster of --workers processes, or the one at --scheduler)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help=f"address of an existing Dask scheduler (default ${SCHEDULER_VARIABLE}, else a LocalCluster)",
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_FOLDER",
+        help="finish an interrupted run: only its missing trials run; options given must match its configuration",
+    )
     add_common_arguments(parser)
     parser.set_defaults(handler=handle, seed=_DefaultSeed(DEFAULT_ROOT_SEED))
 
@@ -108,10 +150,24 @@ class _DefaultSeed(int):
 
 
 # argparse destination -> SweepConfig field, for the options that make up the configuration
-_CONFIG_OPTIONS = {"alpha": "alphas", "widths": "widths", "eps": "eps", "delta": "delta", "depth": "depth",
-                   "trials": "trials", "looks": "looks", "confidence": "confidence", "activation": "activation",
-                   "weights": "weights", "pruning": "pruning", "shape": "shape", "scale": "scale", "effort": "effort",
-                   "random_trials": "random_trials", "seed": "seed"}
+_CONFIG_OPTIONS = {
+    "alpha": "alphas",
+    "widths": "widths",
+    "eps": "eps",
+    "delta": "delta",
+    "depth": "depth",
+    "trials": "trials",
+    "looks": "looks",
+    "confidence": "confidence",
+    "activation": "activation",
+    "weights": "weights",
+    "pruning": "pruning",
+    "shape": "shape",
+    "scale": "scale",
+    "effort": "effort",
+    "random_trials": "random_trials",
+    "seed": "seed",
+}
 
 
 def _alphas(text: str) -> list[float]:
@@ -129,8 +185,13 @@ def _given(args: argparse.Namespace) -> dict:
         value = getattr(args, option)
         if value is None or isinstance(value, _DefaultSeed):
             continue
-        given[key] = _alphas(value) if option == "alpha" else sorted(parse_int_list(value, "--widths")) \
-            if option == "widths" else value
+        given[key] = (
+            _alphas(value)
+            if option == "alpha"
+            else sorted(parse_int_list(value, "--widths"))
+            if option == "widths"
+            else value
+        )
     return given
 
 
@@ -140,14 +201,20 @@ def _settings(args: argparse.Namespace) -> dict:
     On --resume, an option that differs from the stored configuration is refused, naming the keys."""
     given = _given(args)
     if args.resume is None:
-        return {**DEFAULTS, "alphas": _alphas(DEFAULTS["alpha"]),
-                "widths": parse_int_list(DEFAULTS["widths"], "--widths"),
-                "seed": int(args.seed), **given}
+        return {
+            **DEFAULTS,
+            "alphas": _alphas(DEFAULTS["alpha"]),
+            "widths": parse_int_list(DEFAULTS["widths"], "--widths"),
+            "seed": int(args.seed),
+            **given,
+        }
     stored, _ = read_checkpoint(args.resume)
     differing = [key for key, value in given.items() if stored.get(key) != value]
     if differing:
-        raise InputError(f"cannot resume {args.resume}: the options given differ from its configuration in "
-                         f"{', '.join(differing)} (stored: {', '.join(f'{k}={stored.get(k)!r}' for k in differing)})")
+        raise InputError(
+            f"cannot resume {args.resume}: the options given differ from its configuration in "
+            f"{', '.join(differing)} (stored: {', '.join(f'{k}={stored.get(k)!r}' for k in differing)})"
+        )
     return stored
 
 
@@ -159,9 +226,12 @@ def _check_sizes(settings: dict, workers: int) -> str:
     entries = layers * width * width * (1 if settings["shape"] == "square" else 4)  # rectangular: widths up to 2d
     cells = len(settings["alphas"]) * len(settings["widths"])
     needed = workers * bracket_bytes(entries, layers) + sequential_design_bytes(settings["trials"], settings["looks"])
-    return check_memory("theorem", f"{cells} cells x up to {settings['trials']} trials, {settings['looks']} looks, "
-                        f"largest network {layers} layers of width {width} ({entries:.3g} weights), {workers} workers",
-                        needed)
+    return check_memory(
+        "theorem",
+        f"{cells} cells x up to {settings['trials']} trials, {settings['looks']} looks, "
+        f"largest network {layers} layers of width {width} ({entries:.3g} weights), {workers} workers",
+        needed,
+    )
 
 
 def _config(settings: dict) -> SweepConfig:
@@ -198,22 +268,28 @@ def handle(args: argparse.Namespace) -> int:
     progress(estimate)
     design = config.design()
     if design.min_trials_to_pass is None:
-        progress(f"theorem: warning: {config.trials} trials per cell cannot establish P(not eps-close) < "
-                 f"{config.delta:g} at per-cell level {design.guarantee.level:.3g}; raise --trials")
+        progress(
+            f"theorem: warning: {config.trials} trials per cell cannot establish P(not eps-close) < "
+            f"{config.delta:g} at per-cell level {design.guarantee.level:.3g}; raise --trials"
+        )
     folder = args.resume if args.resume is not None else new_run_folder("theorem", config.seed, args.reports_dir)
     with executor as pool, Checkpoint(folder, config.to_dict(), resume=args.resume is not None) as checkpoint:
         if isinstance(pool, DaskPool):
             progress(f"theorem: Dask dashboard {pool.dashboard_link}")
         cost = calibrate(config, pool)
         slots = pool.slots if isinstance(pool, DaskPool) else max(1, pool.workers)
-        progress(f"theorem: cost estimate: up to {format_seconds(estimate_seconds(config, cost, slots))} "
-                 f"({config.trials} trials x {len(config.cells())} cells / {slots} workers; one trial "
-                 f"{cost.seconds_per_trial(max(config.widths)):.3g} s at d = {max(config.widths)}, calibrated at "
-                 f"d = {cost.width}, time ~ d^{cost.exponent:.2f})")
+        progress(
+            f"theorem: cost estimate: up to {format_seconds(estimate_seconds(config, cost, slots))} "
+            f"({config.trials} trials x {len(config.cells())} cells / {slots} workers; one trial "
+            f"{cost.seconds_per_trial(max(config.widths)):.3g} s at d = {max(config.widths)}, calibrated at "
+            f"d = {cost.width}, time ~ d^{cost.exponent:.2f})"
+        )
         restored = f", {len(checkpoint.done)} trials restored from {folder}" if checkpoint.done else ""
-        progress(f"theorem: {design.family_size} cells, up to {config.trials} trials each "
-                 f"(looks at {list(design.looks)}), "
-                 f"{slots} workers ({args.executor}){restored}; checkpoint {checkpoint.path}")
+        progress(
+            f"theorem: {design.family_size} cells, up to {config.trials} trials each "
+            f"(looks at {list(design.looks)}), "
+            f"{slots} workers ({args.executor}){restored}; checkpoint {checkpoint.path}"
+        )
         try:
             result = run_sweep(config, pool=pool, checkpoint=checkpoint, on_progress=_ProgressBar(len(design.looks)))
         except KeyboardInterrupt:

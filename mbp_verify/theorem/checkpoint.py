@@ -123,13 +123,20 @@ class Checkpoint:
             raise RuntimeError("a checkpoint record must fit on one line")
         data = line.encode()
         while data:
-            data = data[os.write(self._fd, data):]
+            data = data[os.write(self._fd, data) :]
         os.fsync(self._fd)
 
     def record(self, spec: TrialSpec, outcome: TrialOutcome, seconds: float) -> None:
         """Append one finished trial and flush it to disk."""
-        self._append({"config_hash": self.hash, "alpha": spec.alpha, "width": spec.width,
-                      "trial": outcome.to_dict(), "seconds": seconds if math.isfinite(seconds) else 0.0})
+        self._append(
+            {
+                "config_hash": self.hash,
+                "alpha": spec.alpha,
+                "width": spec.width,
+                "trial": outcome.to_dict(),
+                "seconds": seconds if math.isfinite(seconds) else 0.0,
+            }
+        )
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -42,8 +42,9 @@ class DaskPool:
     Dask's nanny pins BLAS to one thread by default).
     """
 
-    def __init__(self, address: "str | None" = None, workers: int = 1, *, retries: int = 2,
-                 in_flight: "int | None" = None) -> None:
+    def __init__(
+        self, address: "str | None" = None, workers: int = 1, *, retries: int = 2, in_flight: "int | None" = None
+    ) -> None:
         self.address = None if address is None else _scheduler_address(address)
         self.workers = validate_integer(workers, "workers", 1)
         self.retries = validate_integer(retries, "retries")
@@ -58,9 +59,14 @@ class DaskPool:
         except ImportError:
             raise InputError(_INSTALL) from None
         if self.address is None:
-            self._cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                     env=single_thread_env({}), dashboard_address="127.0.0.1:0",
-                                                     host="127.0.0.1")
+            self._cluster = distributed.LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                env=single_thread_env({}),
+                dashboard_address="127.0.0.1:0",
+                host="127.0.0.1",
+            )
             self._client = distributed.Client(self._cluster)
             self._client.run(die_with_parent)  # worker processes end with this one (their nannies live here)
         else:
@@ -88,8 +94,12 @@ class DaskPool:
     def _limit(self) -> int:
         return self.in_flight if self.in_flight is not None else 2 * self.slots
 
-    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple],
-            on_result: "Callable[[int, tuple[Any, float]], None] | None" = None) -> list[tuple[Any, float]]:
+    def map(
+        self,
+        fn: Callable[..., Any],
+        tasks: Sequence[tuple],
+        on_result: "Callable[[int, tuple[Any, float]], None] | None" = None,
+    ) -> list[tuple[Any, float]]:
         """[(fn(*task), seconds)] in task order; `on_result(position, result)` here as each finishes."""
         from distributed import as_completed
 

@@ -58,8 +58,12 @@ class TrialPool:
             pinned = single_thread_env({})
             self._saved_env = {name: os.environ.get(name) for name in pinned}
             os.environ.update(pinned)  # inherited by every spawned worker, before it imports numpy
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=die_with_parent, initargs=(os.getpid(),))
+            self._executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -73,8 +77,9 @@ class TrialPool:
                 os.environ[name] = value
         self._saved_env = {}
 
-    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple],
-            on_result: "ResultCallback | None" = None) -> list[tuple[Any, float]]:
+    def map(
+        self, fn: Callable[..., Any], tasks: Sequence[tuple], on_result: "ResultCallback | None" = None
+    ) -> list[tuple[Any, float]]:
         """[(fn(*task), seconds)] in the order of `tasks`; `on_result(position, (value, seconds))`
         in this process as each one finishes (in completion order)."""
         total = len(tasks)

@@ -26,11 +26,16 @@ from .verdict import FamilyVerdict, TheoremDesign, decide_family, failure_counts
 
 __all__ = ["TrialExecutor", "SweepConfig", "CellResult", "SweepResult", "run_sweep"]
 
+
 class TrialExecutor(Protocol):
     """What runs trials: `map(fn, tasks, on_result)` as in `parallel.TrialPool.map`."""
 
-    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple],
-            on_result: "Callable[[int, tuple[Any, float]], None] | None" = None) -> list[tuple[Any, float]]: ...
+    def map(
+        self,
+        fn: Callable[..., Any],
+        tasks: Sequence[tuple],
+        on_result: "Callable[[int, tuple[Any, float]], None] | None" = None,
+    ) -> list[tuple[Any, float]]: ...
 
 
 TrialFunction = Callable[[TrialSpec, int, int], TrialOutcome]
@@ -135,13 +140,23 @@ class SweepResult:
     @property
     def errors(self) -> list[dict]:
         """The trials that failed on every attempt (counted as unknown): cell, index and reason."""
-        return [{"alpha": c.spec.alpha, "width": c.spec.width, "index": o.index, "error": o.reason}
-                for c in self.cells for o in c.outcomes if isinstance(o, TrialError)]
+        return [
+            {"alpha": c.spec.alpha, "width": c.spec.width, "index": o.index, "error": o.reason}
+            for c in self.cells
+            for o in c.outcomes
+            if isinstance(o, TrialError)
+        ]
 
 
-def run_sweep(config: SweepConfig, *, workers: int = 0, on_progress: "LookProgress | None" = None,
-              trial_fn: TrialFunction = run_trial, checkpoint: "Checkpoint | None" = None,
-              pool: "TrialExecutor | None" = None) -> SweepResult:
+def run_sweep(
+    config: SweepConfig,
+    *,
+    workers: int = 0,
+    on_progress: "LookProgress | None" = None,
+    trial_fn: TrialFunction = run_trial,
+    checkpoint: "Checkpoint | None" = None,
+    pool: "TrialExecutor | None" = None,
+) -> SweepResult:
     """Run the sweep's sequential looks; `on_progress(look, done, total)` after each trial.
 
     `workers=0` runs the trials in this process; `workers >= 1` spawns worker processes, so a
@@ -165,13 +180,20 @@ def run_sweep(config: SweepConfig, *, workers: int = 0, on_progress: "LookProgre
             pool = stack.enter_context(TrialPool(workers))
         for look, n in enumerate(design.looks):
             wanted = [(c, i) for c in active for i in range(previous, n)]
-            results = {k: restored[key] for k in wanted
-                       if (key := (specs[k[0]].alpha, specs[k[0]].width, k[1])) in restored}
+            results = {
+                k: restored[key] for k in wanted if (key := (specs[k[0]].alpha, specs[k[0]].width, k[1])) in restored
+            }
             missing = [k for k in wanted if k not in results]
             total = len(wanted)
 
-            def finished(position: int, result: tuple[TrialOutcome, float], look: int = look, missing: list = missing,
-                         results: dict = results, total: int = total) -> None:
+            def finished(
+                position: int,
+                result: tuple[TrialOutcome, float],
+                look: int = look,
+                missing: list = missing,
+                results: dict = results,
+                total: int = total,
+            ) -> None:
                 cell, index = missing[position]
                 outcome, spent = result
                 if outcome.index != index:
@@ -189,7 +211,9 @@ def run_sweep(config: SweepConfig, *, workers: int = 0, on_progress: "LookProgre
                 outcome, spent = results[key]
                 outcomes[key[0]].append(outcome)
                 seconds[key[0]].append(spent)
-            active = [c for c in active if not design.should_stop(look, *failure_counts([o.outcome for o in outcomes[c]]))]
+            active = [
+                c for c in active if not design.should_stop(look, *failure_counts([o.outcome for o in outcomes[c]]))
+            ]
             previous = n
             if not active:
                 break

@@ -82,8 +82,10 @@ def test_a_torn_last_line_is_ignored_and_cut_before_appending(tmp_path):
     assert counting.ran == [(16, 29)] and _cells(resumed) == _cells(reference)
     new = path.read_bytes()  # the torn bytes are gone, the record written whole (only its timing differs)
     assert new.startswith(data[: data.rindex(b"\n", 0, -1) + 1]) and new.endswith(b"\n")
-    strip = [{k: v for k, v in json.loads(line).items() if k != "seconds"}
-             for line in (data.splitlines()[-1], new.splitlines()[-1])]
+    strip = [
+        {k: v for k, v in json.loads(line).items() if k != "seconds"}
+        for line in (data.splitlines()[-1], new.splitlines()[-1])
+    ]
     assert strip[0] == strip[1] and new.count(b"\n") == data.count(b"\n")
 
 
@@ -120,8 +122,27 @@ def test_error_trials_survive_the_checkpoint(tmp_path):
     assert first.cells[0].outcomes[3].outcome == "unknown" and first.cells[0].ends("lower").size == 29
 
 
-SMALL = ["theorem", "--alpha", "0.3", "--widths", "32,48", "--trials", "24", "--looks", "2", "--delta", "0.25",
-         "--confidence", "0.95", "--random-trials", "0", "--eps", "0.3", "--workers", "1"]
+SMALL = [
+    "theorem",
+    "--alpha",
+    "0.3",
+    "--widths",
+    "32,48",
+    "--trials",
+    "24",
+    "--looks",
+    "2",
+    "--delta",
+    "0.25",
+    "--confidence",
+    "0.95",
+    "--random-trials",
+    "0",
+    "--eps",
+    "0.3",
+    "--workers",
+    "1",
+]
 
 
 def test_cli_resume_refuses_a_different_option_with_exit_2(tmp_path, capsys):
@@ -145,15 +166,24 @@ def _without_timing(folder):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
 def test_killed_halfway_then_resume_equals_an_uninterrupted_run(tmp_path, sig):
     env = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    whole = subprocess.run([sys.executable, "-m", "mbp_verify", *SMALL, "--reports-dir", str(tmp_path / "a")],
-                           capture_output=True, text=True, env=env)
+    whole = subprocess.run(
+        [sys.executable, "-m", "mbp_verify", *SMALL, "--reports-dir", str(tmp_path / "a")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert whole.returncode in (0, 1), whole.stderr
     (reference,) = [p for p in (tmp_path / "a").iterdir() if p.is_dir()]
     total = len((reference / CHECKPOINT_NAME).read_text().splitlines()) - 1
 
-    run = subprocess.Popen([sys.executable, "-m", "mbp_verify", *SMALL, "--reports-dir", str(tmp_path / "b")],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "mbp_verify", *SMALL, "--reports-dir", str(tmp_path / "b")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     folder = None
     while time.monotonic() < deadline:
@@ -170,8 +200,12 @@ def test_killed_halfway_then_resume_equals_an_uninterrupted_run(tmp_path, sig):
     _, before = read_checkpoint(folder)
     assert total // 2 <= len(before) < total
 
-    resumed = subprocess.run([sys.executable, "-m", "mbp_verify", "theorem", "--resume", str(folder)],
-                             capture_output=True, text=True, env=env)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "mbp_verify", "theorem", "--resume", str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert resumed.returncode == whole.returncode, resumed.stderr
     assert f"{len(before)} trials restored" in resumed.stderr
     assert _without_timing(folder) == _without_timing(reference)

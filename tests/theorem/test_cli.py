@@ -8,8 +8,23 @@ import pytest
 
 from mbp_verify.cli import main
 
-SMALL = ["theorem", "--alpha", "0.3", "--widths", "32,64", "--trials", "16", "--looks", "1", "--delta", "0.25",
-         "--confidence", "0.95", "--random-trials", "0"]
+SMALL = [
+    "theorem",
+    "--alpha",
+    "0.3",
+    "--widths",
+    "32,64",
+    "--trials",
+    "16",
+    "--looks",
+    "1",
+    "--delta",
+    "0.25",
+    "--confidence",
+    "0.95",
+    "--random-trials",
+    "0",
+]
 
 
 def _run(tmp_path, *extra):
@@ -47,10 +62,23 @@ def test_out_of_regime_eps_is_refuted_and_exits_1(tmp_path, capsys):
     assert all(row["status"] == "fail" and row["k_violated"] == row["n"] for row in doc["widths"])
 
 
-@pytest.mark.parametrize("argv", [["--widths", "a,b"], ["--alpha", "1.5"], ["--alpha", "x"], ["--workers", "0"],
-                                  ["--trials", "0"], ["--eps", "-1"], ["--delta", "1"], ["--seed", "-3"],
-                                  ["--activation", "nope"], ["--widths", "2"], ["--trials", "10", "--looks", "40"],
-                                  ["--random-trials", "-1"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--widths", "a,b"],
+        ["--alpha", "1.5"],
+        ["--alpha", "x"],
+        ["--workers", "0"],
+        ["--trials", "0"],
+        ["--eps", "-1"],
+        ["--delta", "1"],
+        ["--seed", "-3"],
+        ["--activation", "nope"],
+        ["--widths", "2"],
+        ["--trials", "10", "--looks", "40"],
+        ["--random-trials", "-1"],
+    ],
+)
 def test_bad_input_exits_2_with_one_line(argv, capsys):
     assert main(["theorem", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -60,12 +88,30 @@ def test_bad_input_exits_2_with_one_line(argv, capsys):
 def test_module_entry_point_with_two_workers_matches_one_worker(one_worker_run, tmp_path):
     _, code, one = one_worker_run
     out = tmp_path / "two.json"
-    done = subprocess.run([sys.executable, "-m", "mbp_verify", *SMALL, "--eps", "0.3", "--workers", "2",
-                           "--reports-dir", str(tmp_path / "r2"), "--json", str(out)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mbp_verify",
+            *SMALL,
+            "--eps",
+            "0.3",
+            "--workers",
+            "2",
+            "--reports-dir",
+            str(tmp_path / "r2"),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == code == 0, done.stderr
     two = json.loads(out.read_text())
     assert two["widths"] == one["widths"] and two["scaling"] == one["scaling"]
-    bad = subprocess.run([sys.executable, "-m", "mbp_verify", "theorem", "--weights", "laplace"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "mbp_verify", "theorem", "--weights", "laplace"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 

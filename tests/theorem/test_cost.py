@@ -41,17 +41,35 @@ def test_the_estimate_is_trials_times_time_per_trial_over_workers():
     model = CostModel(width=16, seconds=0.5, exponent=2.0, peak_bytes=1)
     config = _config(alphas=(0.2, 0.3), widths=(16, 32), trials=10, random_trials=4)
     assert estimate_seconds(config, model, 4) == pytest.approx(2 * (0.5 + 2.0) * (10 + 4) / 4)
-    assert estimate_seconds(config.__class__(**{**config.to_dict(), "alphas": (0.2, 0.3), "widths": (16, 32),
-                                                "pruning": "random"}), model, 1) == pytest.approx(2 * 2.5 * 10)
+    assert estimate_seconds(
+        config.__class__(**{**config.to_dict(), "alphas": (0.2, 0.3), "widths": (16, 32), "pruning": "random"}),
+        model,
+        1,
+    ) == pytest.approx(2 * 2.5 * 10)
 
 
 def test_the_cli_prints_the_estimate_and_reports_time_and_memory_per_width(tmp_path, capsys):
-    assert main([*SMALL, "--eps", "0.3", "--workers", "1", "--reports-dir", str(tmp_path), "--json",
-                 str(tmp_path / "t.json")]) == 0
+    assert (
+        main(
+            [
+                *SMALL,
+                "--eps",
+                "0.3",
+                "--workers",
+                "1",
+                "--reports-dir",
+                str(tmp_path),
+                "--json",
+                str(tmp_path / "t.json"),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "theorem: cost estimate: up to" in err and "calibrated at d = 32" in err
     timing = json.loads((tmp_path / "t.json").read_text())["timing"]
     rows = timing["per_width"]
     assert [r["width"] for r in rows] == [32, 64] and [r["trials"] for r in rows] == [16, 16]
-    assert all(r["worker_seconds"] > 0 and r["estimated_peak_bytes"] >= timing["calibration"]["peak_bytes"] > 0
-               for r in rows)
+    assert all(
+        r["worker_seconds"] > 0 and r["estimated_peak_bytes"] >= timing["calibration"]["peak_bytes"] > 0 for r in rows
+    )

@@ -22,8 +22,27 @@ from .test_sweep import _config  # noqa: E402
 
 pytestmark = pytest.mark.dask
 
-SMALL = ["theorem", "--alpha", "0.3", "--widths", "16,24", "--trials", "12", "--looks", "2", "--delta", "0.3",
-         "--confidence", "0.9", "--random-trials", "4", "--eps", "0.3", "--workers", "2"]
+SMALL = [
+    "theorem",
+    "--alpha",
+    "0.3",
+    "--widths",
+    "16,24",
+    "--trials",
+    "12",
+    "--looks",
+    "2",
+    "--delta",
+    "0.3",
+    "--confidence",
+    "0.9",
+    "--random-trials",
+    "4",
+    "--eps",
+    "0.3",
+    "--workers",
+    "2",
+]
 
 
 def _theorem(tmp_path, name, *extra):
@@ -40,9 +59,24 @@ def scheduler_address(tmp_path):
     """A `dask scheduler` and a `dask worker` (2 processes) as subprocesses on 127.0.0.1."""
     env = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
     file = tmp_path / "scheduler.json"
-    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                                  "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(file)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    scheduler = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--dashboard-address",
+            "127.0.0.1:0",
+            "--scheduler-file",
+            str(file),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     worker = None
     try:
         deadline = time.monotonic() + 60
@@ -50,9 +84,25 @@ def scheduler_address(tmp_path):
             time.sleep(0.1)
         address = json.loads(file.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
-        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1",
-                                   "--nworkers", "2", "--nthreads", "1", "--dashboard-address", "127.0.0.1:0"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                address,
+                "--host",
+                "127.0.0.1",
+                "--nworkers",
+                "2",
+                "--nthreads",
+                "1",
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         with distributed.Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout=60)
         yield address
@@ -116,5 +166,5 @@ def test_a_trial_that_kills_every_worker_becomes_an_error_trial(tmp_path):
     assert error["width"] == 16 and error["index"] == 1 and "KilledWorker" in error["error"]
     got, want = result.cells[0].to_dict()["trials"], reference.cells[0].to_dict()["trials"]
     assert got[1]["outcome"] == "unknown" and got[1]["lower"] is None
-    assert got[:1] + got[2:] == want[:1] + want[2:len(got)] and len(result.cells[0].outcomes) in (3, 6)
+    assert got[:1] + got[2:] == want[:1] + want[2 : len(got)] and len(result.cells[0].outcomes) in (3, 6)
     assert [c.to_dict() for c in result.cells[1:]] == [c.to_dict() for c in reference.cells[1:]]

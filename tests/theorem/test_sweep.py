@@ -19,11 +19,16 @@ def synthetic_trial(spec, seed, index):
     d = spec.width
     lower = 0.5 * d ** (-3 * spec.alpha) * np.exp(0.1 * rng.standard_normal())
     upper = 4.0 * lower
-    outcome = {16: "certified", 32: "violated" if rng.random() < 0.9 else "certified",
-               64: "unknown" if rng.random() < 0.5 else "certified"}.get(d, "certified")
+    outcome = {
+        16: "certified",
+        32: "violated" if rng.random() < 0.9 else "certified",
+        64: "unknown" if rng.random() < 0.5 else "certified",
+    }.get(d, "certified")
     if index >= spec.random_trials:
         return TrialOutcome(index, outcome, float(lower), float(upper))
-    return TrialOutcome(index, outcome, float(lower), float(upper), float(3 * lower * d**0.2), float(12 * lower * d**0.2))
+    return TrialOutcome(
+        index, outcome, float(lower), float(upper), float(3 * lower * d**0.2), float(12 * lower * d**0.2)
+    )
 
 
 def _config(**changes):
@@ -37,9 +42,15 @@ def test_cells_carry_every_trial_setting_of_the_config():
     sweep_fields = {f.name for f in fields(SweepConfig)}
     assert {f.name for f in fields(TrialSpec)} - {"width", "alpha"} <= sweep_fields
     for cell in config.cells():
-        assert all(getattr(cell, name) == getattr(config, name) for name in sweep_fields & {f.name for f in fields(TrialSpec)})
+        assert all(
+            getattr(cell, name) == getattr(config, name) for name in sweep_fields & {f.name for f in fields(TrialSpec)}
+        )
     assert [c.random_trials for c in _config(pruning="random").cells()] == [0, 0, 0]  # random is the comparison itself
-    assert list(config.to_dict()) == [f.name for f in fields(SweepConfig)] and config.to_dict()["widths"] == [16, 32, 64]
+    assert list(config.to_dict()) == [f.name for f in fields(SweepConfig)] and config.to_dict()["widths"] == [
+        16,
+        32,
+        64,
+    ]
 
 
 def test_each_cell_stops_at_its_own_look_and_gets_its_verdict():
@@ -54,7 +65,9 @@ def test_each_cell_stops_at_its_own_look_and_gets_its_verdict():
 
 def test_progress_reports_every_trial_of_every_look():
     seen = []
-    run_sweep(_config(), trial_fn=synthetic_trial, on_progress=lambda look, done, total: seen.append((look, done, total)))
+    run_sweep(
+        _config(), trial_fn=synthetic_trial, on_progress=lambda look, done, total: seen.append((look, done, total))
+    )
     # look 1: three cells x 30 trials; looks 2 and 3: only the undecided cell
     assert seen[0] == (0, 1, 90) and seen[-1] == (2, 30, 30) and len(seen) == 90 + 30 + 30
 
@@ -67,8 +80,9 @@ def test_scaling_audit_recovers_the_synthetic_power_laws_and_constants():
     assert audit.fits["random_lower"].slope == pytest.approx(-0.7, abs=0.05)
     assert audit.within_tolerance("magnitude_upper") and audit.within_tolerance("random_upper") is False
     assert audit.at_least_theorem_rate("magnitude_upper")
-    assert audit.expected == pytest.approx({"magnitude_lower": -0.9, "magnitude_upper": -0.9, "random_lower": -0.3,
-                                            "random_upper": -0.3})
+    assert audit.expected == pytest.approx(
+        {"magnitude_lower": -0.9, "magnitude_upper": -0.9, "random_lower": -0.3, "random_upper": -0.3}
+    )
     uppers = [max(o.upper for o in c.outcomes) * c.spec.width**0.3 for c in result.cells]
     assert audit.c2[1] <= max(uppers) and audit.c2[0] < audit.c2[1]
     assert audit.c3[0] > 0  # the refuted width forces a positive failure constant
@@ -101,9 +115,25 @@ def test_real_trials_are_identical_for_one_and_two_workers(monkeypatch):
     assert "OMP_NUM_THREADS" not in os.environ  # pinned for the workers only
 
 
-@pytest.mark.parametrize("change", [dict(widths=()), dict(widths=(16, 16)), dict(trials=0), dict(looks=5, trials=4),
-                                    dict(seed=-1), dict(eps=-1.0), dict(delta=0.0), dict(confidence=1.0), dict(widths=(2,)),
-                                    dict(trials="x"), dict(looks=1.5), dict(seed="x"), dict(seed=1.5), dict(widths=("a",))])
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(widths=()),
+        dict(widths=(16, 16)),
+        dict(trials=0),
+        dict(looks=5, trials=4),
+        dict(seed=-1),
+        dict(eps=-1.0),
+        dict(delta=0.0),
+        dict(confidence=1.0),
+        dict(widths=(2,)),
+        dict(trials="x"),
+        dict(looks=1.5),
+        dict(seed="x"),
+        dict(seed=1.5),
+        dict(widths=("a",)),
+    ],
+)
 def test_bad_configs(change):
     with pytest.raises(InputError):
         _config(**change)

@@ -24,10 +24,25 @@ def test_bad_profiles(args):
         width_profile(*args)
 
 
-@pytest.mark.parametrize("change", [dict(alpha=1.0), dict(eps=0.0), dict(eps=float("nan")), dict(weights="laplace"),
-                                    dict(pruning="smallest"), dict(effort="huge"), dict(activation="nope"), dict(scale=-1.0),
-                                    dict(eps="x"), dict(scale=None), dict(random_trials="x"), dict(random_trials=1.5),
-                                    dict(width="16"), dict(depth=None)])
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(alpha=1.0),
+        dict(eps=0.0),
+        dict(eps=float("nan")),
+        dict(weights="laplace"),
+        dict(pruning="smallest"),
+        dict(effort="huge"),
+        dict(activation="nope"),
+        dict(scale=-1.0),
+        dict(eps="x"),
+        dict(scale=None),
+        dict(random_trials="x"),
+        dict(random_trials=1.5),
+        dict(width="16"),
+        dict(depth=None),
+    ],
+)
 def test_bad_specs(change):
     with pytest.raises(InputError):
         TrialSpec(**{**dict(width=16, alpha=0.3, eps=0.5), **change})
@@ -70,7 +85,7 @@ def test_review_reading_keeps_only_d_to_minus_alpha():
     pair = prune_trial_network(spec, sample_trial_network(spec, rng), rng)
     for mask in pair.masks:
         kept = int(np.count_nonzero(mask))
-        assert kept == int(np.floor(mask.size * mask.size ** -0.3)) or abs(kept - mask.size ** 0.7) < 1
+        assert kept == int(np.floor(mask.size * mask.size**-0.3)) or abs(kept - mask.size**0.7) < 1
     theorem = prune_trial_network(spec.with_changes(pruning="magnitude"), pair.original, rng)
     assert theorem.counts == tuple(theorem_prune_count(m.size, 0.3) for m in pair.masks)
 
@@ -81,4 +96,4 @@ def test_heavy_tailed_control_breaks_hypothesis_iii():
     half = 1 / np.sqrt(64)
     w = net.weights[0]
     assert np.median(np.abs(w)) == pytest.approx(half / 2, rel=0.1)  # typical entries as under (iii)
-    assert np.abs(w).max() > 50 * half                              # the largest ones far outside [-a, a]
+    assert np.abs(w).max() > 50 * half  # the largest ones far outside [-a, a]

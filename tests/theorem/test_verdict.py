@@ -35,10 +35,10 @@ def test_violations_refute_and_unknowns_are_inconclusive():
 def test_stopping_rule_stops_on_either_boundary_only():
     design = _design(cells=1, n_max=90, looks=3, delta=0.25, confidence=0.999)
     assert design.looks == (30, 60, 90)
-    assert design.should_stop(0, 0, 0)            # no failures: the guarantee is established at once
-    assert design.should_stop(0, 30, 30)          # all violated: refuted at once
-    assert not design.should_stop(0, 8, 0)        # in between: keep going
-    assert design.should_stop(2, 8, 0)            # the last look always stops
+    assert design.should_stop(0, 0, 0)  # no failures: the guarantee is established at once
+    assert design.should_stop(0, 30, 30)  # all violated: refuted at once
+    assert not design.should_stop(0, 8, 0)  # in between: keep going
+    assert design.should_stop(2, 8, 0)  # the last look always stops
     assert design.min_trials_to_pass == 30
 
 
@@ -68,8 +68,14 @@ def test_false_claims_are_controlled_familywise_at_the_worst_case_null():
     assert uncorrected / 1500 > bound
 
 
-@pytest.mark.parametrize("labels,seqs", [(["a"], [["certified"] * 30]), (["a", "b", "c"], [["certified"] * 29] * 3),
-                                         (["a", "b", "c"], [["certified"] * 30, ["certified"] * 30, ["maybe"] * 30])])
+@pytest.mark.parametrize(
+    "labels,seqs",
+    [
+        (["a"], [["certified"] * 30]),
+        (["a", "b", "c"], [["certified"] * 29] * 3),
+        (["a", "b", "c"], [["certified"] * 30, ["certified"] * 30, ["maybe"] * 30]),
+    ],
+)
 def test_bad_inputs(labels, seqs):
     with pytest.raises(InputError):
         decide_family(_design(), labels, seqs)
