@@ -18,6 +18,7 @@ Check it with: `mbp-verify check-pruner mbp_verify.adapters.torch_prune:L1Unstru
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,16 +116,7 @@ class RandomUnstructured(PrunerAdapter):
 
     name = "torch.nn.utils.prune.RandomUnstructured"
     libraries = ("torch",)
-    rules = PrunerRules(
-        ranking="random",
-        tie="any",
-        nan="largest",
-        count="float:half_even",
-        count_base="remaining",
-        scope="layer",
-        collapse="allowed",
-        min_kept=0,
-    )
+    rules = dataclasses.replace(TORCH_RULES, ranking="random")
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
