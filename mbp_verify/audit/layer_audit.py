@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import validate_probability
 from ..errors import InputError
 from ..reports.atomic import json_ready
 from ..seeding import DEFAULT_ROOT_SEED, seed_sequence
-from ..statistics.binomial import validate_probability
 from ..statistics.montecarlo import minimum_draws
 from ..statistics.multiple import HolmResult, holm
 from .arrangement import arrangement_tests, kurtosis_test

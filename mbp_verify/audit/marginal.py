@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats
 
+from .._validation import validate_probability
 from ..errors import InputError
-from ..statistics.binomial import validate_probability
 from .spectrum import ks_distance
 from .testresult import AuditTestResult
 

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from .._validation import validate_integer, validate_probability
 from ..audit import (
     DEFAULT_LEVEL,
     HYPOTHESES,
@@ -19,7 +20,6 @@ from ..audit import (
 from ..bounds import EFFORTS
 from ..engine import validate_alpha
 from ..errors import InputError
-from ..statistics.binomial import validate_integer, validate_probability
 from ._budget import check_memory, monte_carlo_bytes
 from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, progress, split_list, write_json_output
 

@@ -6,10 +6,10 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
+from .._validation import validate_integer
 from ..errors import InputError
 from ..reports.folders import mark_latest, new_run_folder
 from ..seeding import DEFAULT_ROOT_SEED
-from ..statistics.binomial import validate_integer
 from ..theorem import (
     EFFORTS,
     PRUNING_RULES,

@@ -27,8 +27,6 @@ __all__ = [
     "BinomialTest",
     "BinomialVerdict",
     "validate_counts",
-    "validate_integer",
-    "validate_probability",
     "clopper_pearson_upper",
     "clopper_pearson_lower",
     "tail_pvalue",

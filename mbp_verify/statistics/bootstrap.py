@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import validate_integer, validate_probability
 from ..errors import InputError
-from .binomial import validate_integer, validate_probability
 
 __all__ = ["SlopeFit", "loglog_slope"]
 

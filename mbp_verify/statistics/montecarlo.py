@@ -16,8 +16,8 @@ from typing import Literal
 
 import numpy as np
 
+from .._validation import validate_integer, validate_probability
 from ..errors import InputError
-from .binomial import validate_integer, validate_probability
 
 __all__ = ["MonteCarloResult", "monte_carlo_test", "minimum_draws"]
 

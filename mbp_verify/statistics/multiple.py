@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import validate_probability
 from ..errors import InputError
-from .binomial import validate_probability
 
 __all__ = ["HolmResult", "holm"]
 

@@ -24,8 +24,8 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
+from .._validation import validate_integer, validate_probability
 from ..errors import InputError
-from .binomial import validate_integer, validate_probability
 
 __all__ = ["Direction", "GroupSequentialDesign", "group_sequential_design", "equally_spaced_looks"]
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._environment import single_thread_env
+from .._validation import validate_integer
 from ..errors import InputError
 from ..lifeline import die_with_parent
-from ..statistics.binomial import validate_integer
 from .parallel import TrialError, TrialPool, timed_call
 
 __all__ = ["EXECUTORS", "SCHEDULER_VARIABLE", "DaskPool", "make_executor"]

@@ -18,8 +18,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any
 
 from .._environment import single_thread_env
+from .._validation import validate_integer
 from ..lifeline import die_with_parent
-from ..statistics.binomial import validate_integer
 from .trial import TrialOutcome
 
 __all__ = ["TrialPool", "TrialError", "timed_call"]

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validation import validate_integer, validate_probability
 from ..errors import InputError
 from ..seeding import rng_for
 from ..statistics import SlopeFit, loglog_slope
-from ..statistics.binomial import validate_integer, validate_probability
 from .sweep import CellResult, SweepResult
 
 __all__ = ["EXPECTED_EXPONENTS", "AlphaAudit", "ScalingAudit", "expected_slope", "scaling_audit"]

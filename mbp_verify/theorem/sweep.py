@@ -16,9 +16,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from .._validation import validate_integer
 from ..errors import InputError
 from ..seeding import DEFAULT_ROOT_SEED
-from ..statistics.binomial import validate_integer
 from .checkpoint import Checkpoint
 from .parallel import TrialError, TrialPool
 from .trial import TrialOutcome, TrialSpec, run_trial

@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._validation import validate_integer
 from ..bounds import EFFORTS as BRACKET_EFFORTS
 from ..bounds import Decision, bracket_sup_error
 from ..engine import Network, NetworkPair, parse_activation, prune_network, sample_network, validate_alpha
 from ..errors import InputError
 from ..seeding import rng_for
-from ..statistics.binomial import validate_integer
 
 __all__ = [
     "Outcome",

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .._validation import validate_integer, validate_probability
 from ..errors import InputError
 from ..statistics import (
     GroupSequentialDesign,
@@ -28,7 +29,6 @@ from ..statistics import (
     group_sequential_design,
     holm,
 )
-from ..statistics.binomial import validate_integer, validate_probability
 
 __all__ = [
     "CELL_METHOD",

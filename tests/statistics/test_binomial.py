@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
+from mbp_verify._validation import validate_integer
 from mbp_verify.errors import InputError
 from mbp_verify.statistics import (
     clopper_pearson_lower,
@@ -14,7 +15,6 @@ from mbp_verify.statistics import (
     refutation_test,
     tail_pvalue,
 )
-from mbp_verify.statistics.binomial import validate_integer
 
 
 def test_zero_events_upper_bound_is_the_rule_of_three_exactly():
