@@ -20,8 +20,8 @@ from ..audit import (
 from ..bounds import EFFORTS
 from ..engine import validate_alpha
 from ..errors import InputError
-from ._budget import check_memory, monte_carlo_bytes
 from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, progress, split_list, write_json_output
+from ._memory import check_memory, monte_carlo_bytes
 
 __all__ = ["register", "handle"]
 

@@ -21,8 +21,8 @@ from ..engine import NetworkPair, apply_masks, load_layer_arrays, load_network, 
 from ..errors import InputError
 from ..reports.atomic import json_ready
 from ..seeding import seed_sequence
-from ._budget import bracket_bytes, check_memory, weight_count
 from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, write_json_output
+from ._memory import bracket_bytes, check_memory, weight_count
 
 __all__ = ["register", "handle", "parse_sample_widths"]
 

@@ -25,7 +25,6 @@ from ..theorem import (
 from ..theorem.checkpoint import Checkpoint, read_checkpoint
 from ..theorem.cost import calibrate, estimate_seconds, format_seconds
 from ..theorem.executors import EXECUTORS, SCHEDULER_VARIABLE, DaskPool, make_executor
-from ._budget import bracket_bytes, check_memory, sequential_design_bytes
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -36,6 +35,7 @@ from ._common import (
     worker_count,
     write_json_output,
 )
+from ._memory import bracket_bytes, check_memory, sequential_design_bytes
 
 __all__ = ["register", "handle", "DEFAULTS"]
 

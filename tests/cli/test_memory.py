@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mbp_verify.cli._budget import (
+from mbp_verify.cli._memory import (
     MachineMemory,
     bracket_bytes,
     check_memory,
