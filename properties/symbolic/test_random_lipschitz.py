@@ -144,7 +144,7 @@ def test_random_expressions_sound(text, mbp_evidence):
     source="docs/lipschitz.md (sound by construction: >= 300 random expressions under --full)",
 )
 @pytest.mark.slow
-@settings(max_examples=320, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=380, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=expressions())
 @example(text=_REPRODUCERS[3])
 @example(text="1*Abs((1*sin((1*x + 0))))")  # found here: kinks at every k pi crashed the piece split
