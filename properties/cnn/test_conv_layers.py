@@ -33,6 +33,20 @@ def _torch_reference(x: np.ndarray, kernel: np.ndarray, stride: int, padding: st
 
 
 @pytest.mark.torch
+def _sampled(spec: dict, rng, **options):
+    """The conv network a drawn spec describes."""
+    return sample_conv_network(
+        spec["input_shape"],
+        spec["channels"],
+        rng,
+        kernel_size=spec["kernel_size"],
+        stride=spec["stride"],
+        padding=spec["padding"],
+        dense=spec["dense"],
+        **options,
+    )
+
+
 @mbp_property(
     id="cnn.conv_forward_matches_torch",
     statement="conv2d equals torch's conv2d on the explicitly zero- or wrap-padded input (output size ceil(n/s), or "
@@ -105,16 +119,7 @@ def conv_nets(draw: st.DrawFn) -> dict:
 @given(spec=conv_nets())
 def test_network_matches_unfolding(spec, mbp_root_seed):
     rng = rng_for(mbp_root_seed, "cnn.network_matches_unfolding", spec["trial"])
-    net = sample_conv_network(
-        spec["input_shape"],
-        spec["channels"],
-        rng,
-        kernel_size=spec["kernel_size"],
-        stride=spec["stride"],
-        padding=spec["padding"],
-        dense=spec["dense"],
-        activation=spec["activation"],
-    )
+    net = _sampled(spec, rng, activation=spec["activation"])
     x = rng.standard_normal((3,) + net.input_shape)
     dense = net.to_dense()
     assert dense.widths == net.widths
@@ -142,15 +147,7 @@ def _floor_power(size: int, alpha: Fraction) -> int:
 @given(spec=conv_nets())
 def test_conv_count_exact(spec, mbp_root_seed):
     rng = rng_for(mbp_root_seed, "cnn.conv_count_exact", spec["trial"])
-    net = sample_conv_network(
-        spec["input_shape"],
-        spec["channels"],
-        rng,
-        kernel_size=spec["kernel_size"],
-        stride=spec["stride"],
-        padding=spec["padding"],
-        dense=spec["dense"],
-    )
+    net = _sampled(spec, rng)
     alpha = Fraction(spec["alpha"], 100)
     pair = prune_network(net, alpha)
     random_pair = prune_network(net, alpha, method="random", rng=rng)
