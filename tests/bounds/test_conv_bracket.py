@@ -1,0 +1,163 @@
+"""bracket_conv_sup_error against references: the exact sup of linear conv pairs (SVD of the
+unfolded operators), exact rational replays of ReLU conv pairs, the dense bracket of to_dense()."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from mbp_verify.bounds import bracket_sup_error
+from mbp_verify.bounds.conv_ascent import maximise_conv_error, top_error_direction
+from mbp_verify.bounds.conv_bracket import (
+    bracket_conv_sup_error,
+    conv_layer_constants,
+    conv_layer_norms,
+    conv_layerwise_bound,
+)
+from mbp_verify.bounds.conv_replay import replay_conv_error
+from mbp_verify.engine import ConvNetwork, apply_masks, prune_network, sample_conv_network
+from mbp_verify.errors import InputError
+
+
+def _pair(shape=(2, 5, 5), channels=(3, 4), dense=(3,), padding="zeros", stride=1, activation="relu", seed=0):
+    net = sample_conv_network(shape, channels, seed, dense=dense, padding=padding, stride=stride, activation=activation)
+    return prune_network(net, 0.3)
+
+
+def _dense_pair(pair):
+    """The unfolded pair: masks recovered from the unfolded matrices (exact: no aliasing here)."""
+    full, pruned = pair.original.to_dense(), pair.pruned.to_dense()
+    masks = [(p != 0) | (w == 0) for w, p in zip(full.weights, pruned.weights)]
+    dense = apply_masks(full, masks)
+    assert all(np.array_equal(a, b) for a, b in zip(dense.pruned.weights, pruned.weights))
+    return dense
+
+
+def _product(network) -> np.ndarray:
+    matrix = np.eye(network.widths[0])
+    for w in network.to_dense().weights:
+        matrix = w @ matrix
+    return matrix
+
+
+@pytest.mark.parametrize(
+    "padding, stride, channels, dense",
+    [("zeros", 1, (3, 4), (3,)), ("circular", 2, (2,), (4,)), ("valid", 1, (3, 2), ()), ("zeros", 2, (4,), ())],
+)
+def test_linear_pair_brackets_the_exact_sup(padding, stride, channels, dense):
+    """Identity activations: sup ||f - F|| = ||A_f - A_F||_2 exactly; the search finds it."""
+    pair = _pair(channels=channels, dense=dense, padding=padding, stride=stride, activation="identity")
+    exact = np.linalg.norm(_product(pair.pruned) - _product(pair.original), 2)
+    result = bracket_conv_sup_error(pair.original, pair.pruned)
+    assert result.lower - result.lower_margin <= exact * (1 + 1e-12)
+    assert result.upper >= exact * (1 - 1e-12)
+    assert result.lower >= 0.999 * exact  # the ascent on a linear map is a power iteration
+    assert result.decide(result.upper) == "certified"
+    assert result.decide(0.5 * result.lower) == "violated"
+
+
+def _exact_output(network: ConvNetwork, x: np.ndarray) -> list[Fraction]:
+    """F(x) in exact rational arithmetic from the unfolded (exact, non-aliasing) matrices."""
+    h = [Fraction(v) for v in x.ravel().tolist()]
+    dense = network.to_dense()
+    for layer, w in enumerate(dense.weights):
+        rows = [[Fraction(v) for v in row] for row in w.tolist()]
+        h = [sum((a * b for a, b in zip(row, h) if a), Fraction(0)) for row in rows]
+        if layer < dense.depth - 1:
+            h = [max(v, Fraction(0)) for v in h]
+    return h
+
+
+def test_replay_margin_holds_against_exact_rationals():
+    pair = _pair(shape=(1, 4, 4), channels=(2, 3), dense=(2,), seed=3)
+    result = bracket_conv_sup_error(pair.original, pair.pruned, effort="fast")
+    out_f, out_full = _exact_output(pair.pruned, result.witness), _exact_output(pair.original, result.witness)
+    square = sum(((a - b) ** 2 for a, b in zip(out_f, out_full)), Fraction(0))
+    low, high = (
+        Fraction(result.lower) - Fraction(result.lower_margin),
+        Fraction(result.lower) + Fraction(result.lower_margin),
+    )
+    assert max(low, Fraction(0)) ** 2 <= square <= high**2
+    assert 0 < result.lower_margin < 1e-12 * result.lower  # sound, and small enough to decide with
+
+
+def test_replay_margin_scales_with_the_norm_bounds():
+    """The margin propagates errors with the given operator norms: larger norms, larger margin."""
+    pair = _pair(seed=4)
+    x = top_error_direction(pair.original, pair.pruned, np.random.default_rng(0)).ravel()
+    full, kept, _ = conv_layer_norms(pair.original, pair.pruned).uppers()
+    tight = replay_conv_error(pair.original, pair.pruned, x, [1.0, 1.0], (full, kept))
+    loose = replay_conv_error(
+        pair.original, pair.pruned, x, [1.0, 1.0], ([10 * v for v in full], [10 * v for v in kept])
+    )
+    assert tight.value == loose.value and loose.margin > tight.margin > 0
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "leaky_relu(a=0.2)", "sigmoid"])
+def test_conv_bracket_overlaps_the_dense_bracket(activation):
+    pair = _pair(activation=activation, seed=5)
+    conv = bracket_conv_sup_error(pair.original, pair.pruned, effort="fast", rng=1)
+    dense = bracket_sup_error(_dense_pair(pair), effort="fast", rng=1)
+    assert conv.lower - conv.lower_margin <= dense.upper
+    assert dense.lower - dense.lower_margin <= conv.upper
+    assert conv.lower >= 0.9 * dense.lower  # the conv search is as good as the dense one here
+    assert conv.widths == dense.widths and conv.activations == dense.activations
+    assert conv.counts == pair.counts  # MBP of entries with no exact zeros: differing entries = pruned count
+
+
+def test_layerwise_is_the_symbolic_polynomial():
+    """For two layers the polynomial is K (||A~_2|| ||E_1|| + ||E_2|| ||A_1||), exactly (K >= 1 for relu,
+    rounded outwards)."""
+    pair = _pair(channels=(3,), dense=(2,), seed=6)
+    norms = conv_layer_norms(pair.original, pair.pruned)
+    constants = conv_layer_constants(pair.original)
+    k = Fraction(constants[0].lipschitz)
+    assert 1 <= k <= 1 + 1e-15
+    expected = k * (norms.pruned[1] * norms.error[0] + norms.error[1] * norms.full[0])
+    assert conv_layerwise_bound(pair.original, norms, constants) == expected
+    with pytest.raises(InputError, match="constants"):
+        conv_layerwise_bound(pair.original, norms, ())
+
+
+def test_non_mask_pruned_weights_add_the_rounding_remainder():
+    """f need not be a masked F: W - W~ rounds, and the bound still holds (linear: exact sup)."""
+    net = sample_conv_network((1, 4, 4), (2,), 7, dense=(2,), activation="identity")
+    other = net.with_weights([w * (1 + 2.0**-30) + 1e-3 for w in net.weights])
+    exact = np.linalg.norm(_product(other) - _product(net), 2)
+    result = bracket_conv_sup_error(net, other)
+    assert result.upper >= exact * (1 - 1e-12) and result.lower <= exact * (1 + 1e-12)
+
+
+def test_search_accepts_flat_or_image_starts():
+    pair = _pair(seed=8)
+    starts = np.random.default_rng(0).standard_normal((3,) + pair.original.input_shape)
+    a = maximise_conv_error(pair.original, pair.pruned, starts, iterations=5, on_sphere=True)
+    b = maximise_conv_error(pair.original, pair.pruned, starts.reshape(3, -1), iterations=5, on_sphere=True)
+    assert a.best_value == b.best_value and a.best_input.shape == (50,)
+    assert abs(np.linalg.norm(a.best_input) - 1) < 1e-12
+
+
+def test_bad_inputs_are_input_errors():
+    pair = _pair()
+    other = sample_conv_network((2, 5, 5), (3, 4), 0, dense=(3,), padding="circular")
+    with pytest.raises(InputError, match="same architecture"):
+        bracket_conv_sup_error(pair.original, other)
+    with pytest.raises(InputError, match="ConvNetworks"):
+        bracket_conv_sup_error(pair.original, pair.pruned.to_dense())
+    with pytest.raises(InputError, match="effort"):
+        bracket_conv_sup_error(pair.original, pair.pruned, effort="huge")
+    with pytest.raises(InputError, match="seed"):
+        bracket_conv_sup_error(pair.original, pair.pruned, rng=-1)
+    with pytest.raises(InputError, match="witness must have"):
+        replay_conv_error(pair.original, pair.pruned, np.zeros(3), [1.0, 1.0], ([1.0] * 3, [1.0] * 3))
+
+
+def test_huge_weights_give_no_finite_upper_and_no_unsound_lower():
+    net = sample_conv_network((1, 3, 3), (2,), 9, dense=(2,))
+    big = net.with_weights([w * 1e300 for w in net.weights])
+    pair = prune_network(big, 0.3)
+    result = bracket_conv_sup_error(pair.original, pair.pruned, effort="fast")
+    assert result.upper == float("inf") and "layerwise" in result.unavailable
+    assert result.decide(1e308) == "unknown"
