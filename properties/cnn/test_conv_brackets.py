@@ -184,3 +184,22 @@ def test_bracket_matches_dense(spec, mbp_root_seed, mbp_evidence):
 @given(spec=conv_pair_specs())
 def test_bracket_matches_dense_thorough(spec, mbp_root_seed, mbp_evidence):
     check_against_dense(spec, rng_for(mbp_root_seed, "cnn.bracket_matches_dense_thorough", spec["trial"]), mbp_evidence)
+
+
+@mbp_property(
+    id="cnn.bracket_negative_control",
+    statement="negative control: a layerwise bound built from the (c_out, c_in*kh*kw) reshaped kernels instead of "
+    "the conv operators is below the exact sup, and the dense-reference check rejects it",
+    source="docs/cnn.md (the reshaped kernel matrix is not the operator)",
+)
+def test_bracket_negative_control():
+    ones = np.ones((1, 1, 3, 3))  # circular 4x4: operator norm 9, reshape norm 3
+    net = sample_conv_network((1, 4, 4), [1], 0, padding="circular", activation="identity").with_weights([ones])
+    pair = prune_network(net, Fraction(1, 100))  # floor(9^0.99) = 8 of 9 entries pruned
+    exact = float(np.linalg.norm(_product(pair.pruned.to_dense()) - _product(pair.original.to_dense()), 2))
+    reshaped = float(np.linalg.norm((ones - pair.pruned.weights[0]).reshape(1, -1), 2))
+    assert reshaped < exact  # sqrt(8) < 8: the reshape is no bound
+    conv = bracket_conv_sup_error(pair.original, pair.pruned)
+    assert conv.upper >= exact * (1 - 1e-12) and conv.lower >= exact * (1 - 1e-9)
+    with pytest.raises(AssertionError):
+        assert reshaped >= exact * (1 - 1e-12) - _tolerance(pair)
