@@ -15,7 +15,7 @@ same `decide(eps)`), for inputs x the flattened C*H*W image with ||x||_2 <= 1:
 - **upper** (`coupled`, `conv_coupled`): F's state and the difference through one chain of
   block conv layers (needs sigma(0) = 0 and a hidden layer); `upper` is the smaller of the two.
 - **lower**: projected gradient ascent with conv forward and adjoint passes (`conv_ascent`),
-  started from the top right singular direction of E_1 and random points, and a float64
+  started from the top right singular direction of E_1 and the best of many random points, and a float64
   replay of the best input with a certified forward-error margin (`conv_replay`).
 
 The dense operator is never built. Unlike the dense `bracket_sup_error`, there are no
@@ -40,7 +40,7 @@ from ..errors import InputError
 from ..symbolic import propagation_bound
 from .bracket import EFFORTS, Effort, ErrorBracket
 from .constants import LayerConstants, layer_constants
-from .conv_ascent import maximise_conv_error, top_error_direction
+from .conv_ascent import maximise_conv_error, search_starts
 from .conv_coupled import coupled_bound, coupled_exponents, coupled_unavailable_reason
 from .conv_ops import certified_layer_norm, check_conv_pair, network_layers
 from .conv_replay import replay_conv_error
@@ -245,9 +245,7 @@ def bracket_conv_sup_error(
 
     homogeneous = all(c.homogeneous for c in constants)
     restarts = EFFORTS[effort].restarts
-    direction = top_error_direction(original, pruned, generator)
-    randoms = generator.standard_normal((max(restarts - 2, 0),) + original.input_shape)
-    starts = np.concatenate([direction[None], -direction[None], randoms])[:restarts]
+    starts = search_starts(original, pruned, restarts, generator)
     witness, replay, lower_method = _lower(
         original, pruned, starts, effort, homogeneous, [c.lipschitz for c in constants], replay_norms, timings
     )

@@ -57,7 +57,7 @@ def test_conv_file_json_matches_the_library_bracket(conv_file, tmp_path):
     assert document["layers"][0] == {"kind": "conv", "stride": 1, "padding": "circular"}
     assert document["layers"][2] == {"kind": "dense"}
     assert len(document["witness"]) == 72 and document["widths"][0] == 72
-    assert document["upper_method"] == "layerwise" and 0 < document["lower"] <= document["upper"]
+    assert set(document["upper_bounds"]) == {"layerwise", "coupled"} and 0 < document["lower"] <= document["upper"]
 
 
 def test_input_shape_must_agree_with_the_file(conv_file):
