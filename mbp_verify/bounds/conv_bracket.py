@@ -18,10 +18,13 @@ same `decide(eps)`), for inputs x the flattened C*H*W image with ||x||_2 <= 1:
   started from the top right singular direction of E_1 and the best of many random points, and a float64
   replay of the best input with a certified forward-error margin (`conv_replay`).
 
-The dense operator is never built. Unlike the dense `bracket_sup_error`, there are no
-multi-layer segments (averaged bound), no branch-and-bound and no power-of-two rescaling of
-the pair: at extreme weight scales the bounds stay sound but may be +inf (upper, listed in
-`unavailable`) or have an unbounded margin (lower).
+With positively homogeneous activations (relu, leaky_relu, identity) the search and the replay
+run on the pair scaled layer by layer by exact powers of two (`scaling.scale_pair`:
+f - F = 2^S (f_V - F_V)), and the replayed value is scaled back exactly (rounded to nearest,
+that rounding added to the margin), as in the dense bracket. The dense operator is never
+built. Unlike the dense `bracket_sup_error`, there are no multi-layer segments (averaged
+bound) and no branch-and-bound; at extreme weight scales the upper bounds stay sound but may be
++inf (listed in `unavailable`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ..engine import ConvNetwork, Network
+from ..engine import ConvNetwork, Network, NetworkPair
 from ..errors import InputError
 from ..symbolic import propagation_bound
 from .bracket import EFFORTS, Effort, ErrorBracket
@@ -45,7 +48,8 @@ from .conv_coupled import coupled_bound, coupled_exponents, coupled_unavailable_
 from .conv_ops import certified_layer_norm, check_conv_pair, network_layers
 from .conv_replay import replay_conv_error
 from .replay import Replay, unit_ball_point
-from .rounding import float_up, mul_up, sqrt_up
+from .rounding import float_up, ldexp_up, mul_up, sqrt_up
+from .scaling import scale_pair
 
 __all__ = [
     "ConvLayerNorms",
@@ -138,6 +142,20 @@ def _record(name: str, exact: Fraction, upper_bounds: dict[str, float], unavaila
         upper_bounds[name] = value
     else:
         unavailable[name] = "the bound exceeds the float64 range; no finite sound float64 value exists"
+
+
+def _scaled_back(replay: Replay, total: int) -> Replay:
+    """The replay of the scaled pair as one of the pair: value 2^S v rounded to nearest, margin
+    2^S m plus that rounding, rounded up (an unbounded margin stays unbounded)."""
+    factor = Fraction(2) ** total
+    exact = Fraction(replay.value) * factor
+    largest = float(np.finfo(np.float64).max)
+    value = largest if exact > Fraction(largest) else float(exact)
+    if not math.isfinite(replay.margin):
+        return Replay(value, math.inf, replay.input_norm_bound)
+    return Replay(
+        value, float_up(Fraction(replay.margin) * factor + abs(Fraction(value) - exact)), replay.input_norm_bound
+    )
 
 
 def _generator(rng: "np.random.Generator | np.random.SeedSequence | int | None") -> np.random.Generator:
@@ -244,11 +262,24 @@ def bracket_conv_sup_error(
         unavailable["coupled"] = reason
 
     homogeneous = all(c.homogeneous for c in constants)
-    restarts = EFFORTS[effort].restarts
-    starts = search_starts(original, pruned, restarts, generator)
+    counts = tuple(int(np.count_nonzero(w != p)) for w, p in zip(original.weights, pruned.weights))
+    target, target_norms, total = (original, pruned), replay_norms, None
+    if homogeneous:  # search and replay at magnitude ~1: f - F = 2^S (f_V - F_V) exactly
+        masks = tuple(w == p for w, p in zip(original.weights, pruned.weights))
+        scaled, scaling = scale_pair(NetworkPair(original, pruned, masks, counts))
+        if scaling.exact:
+            target, total = (scaled.original, scaled.pruned), scaling.total
+            target_norms = tuple(
+                [ldexp_up(v, -s) if math.isfinite(v) else v for v, s in zip(values, scaling.shifts)]
+                for values in replay_norms
+            )
+    starts = search_starts(*target, EFFORTS[effort].restarts, generator)
     witness, replay, lower_method = _lower(
-        original, pruned, starts, effort, homogeneous, [c.lipschitz for c in constants], replay_norms, timings
+        *target, starts, effort, homogeneous, [c.lipschitz for c in constants], target_norms, timings
     )
+    if total is not None:
+        replay = _scaled_back(replay, total)
+        lower_method += " on the pair scaled by 2^-S (exact: positively homogeneous activations)"
 
     if upper_bounds:
         method = min(upper_bounds, key=upper_bounds.__getitem__)
@@ -270,7 +301,7 @@ def bracket_conv_sup_error(
         lower_margin=replay.margin,
         activations=tuple(c.activation for c in constants),
         widths=original.widths,
-        counts=tuple(int(np.count_nonzero(w != p)) for w, p in zip(original.weights, pruned.weights)),
+        counts=counts,
         unavailable=unavailable,
-        layer_shifts=(0,) * depth,
+        layer_shifts=(0,) * depth if total is None else scaling.shifts,
     )
