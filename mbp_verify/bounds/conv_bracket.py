@@ -16,13 +16,10 @@ same `decide(eps)`), for inputs x the flattened C*H*W image with ||x||_2 <= 1:
   block conv layers (needs sigma(0) = 0 and a hidden layer); `upper` is the smaller of the two.
 - **lower**: projected gradient ascent with conv forward and adjoint passes (`conv_ascent`),
   started from the top right singular direction of E_1 and the best of many random points, and a float64
-  replay of the best input with a certified forward-error margin (`conv_replay`).
+  replay of the best input with a certified forward-error margin (`conv_replay`), on the
+  exactly rescaled pair for positively homogeneous activations (`conv_witness`).
 
-With positively homogeneous activations (relu, leaky_relu, identity) the search and the replay
-run on the pair scaled layer by layer by exact powers of two (`scaling.scale_pair`:
-f - F = 2^S (f_V - F_V)), and the replayed value is scaled back exactly (rounded to nearest,
-that rounding added to the margin), as in the dense bracket. The dense operator is never
-built. Unlike the dense `bracket_sup_error`, there are no multi-layer segments (averaged
+The dense operator is never built. Unlike the dense `bracket_sup_error`, there are no multi-layer segments (averaged
 bound) and no branch-and-bound; at extreme weight scales the upper bounds stay sound but may be
 +inf (listed in `unavailable`).
 """
@@ -38,18 +35,15 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ..engine import ConvNetwork, Network, NetworkPair
+from ..engine import ConvNetwork, Network
 from ..errors import InputError
 from ..symbolic import propagation_bound
 from .bracket import EFFORTS, Effort, ErrorBracket
 from .constants import LayerConstants, layer_constants
-from .conv_ascent import maximise_conv_error, search_starts
 from .conv_coupled import coupled_bound, coupled_exponents, coupled_unavailable_reason
 from .conv_ops import certified_layer_norm, check_conv_pair, network_layers
-from .conv_replay import replay_conv_error
-from .replay import Replay, unit_ball_point
-from .rounding import float_up, ldexp_up, mul_up, sqrt_up
-from .scaling import scale_pair
+from .conv_witness import find_conv_witness
+from .rounding import float_up, mul_up, sqrt_up
 
 __all__ = [
     "ConvLayerNorms",
@@ -144,20 +138,6 @@ def _record(name: str, exact: Fraction, upper_bounds: dict[str, float], unavaila
         unavailable[name] = "the bound exceeds the float64 range; no finite sound float64 value exists"
 
 
-def _scaled_back(replay: Replay, total: int) -> Replay:
-    """The replay of the scaled pair as one of the pair: value 2^S v rounded to nearest, margin
-    2^S m plus that rounding, rounded up (an unbounded margin stays unbounded)."""
-    factor = Fraction(2) ** total
-    exact = Fraction(replay.value) * factor
-    largest = float(np.finfo(np.float64).max)
-    value = largest if exact > Fraction(largest) else float(exact)
-    if not math.isfinite(replay.margin):
-        return Replay(value, math.inf, replay.input_norm_bound)
-    return Replay(
-        value, float_up(Fraction(replay.margin) * factor + abs(Fraction(value) - exact)), replay.input_norm_bound
-    )
-
-
 def _generator(rng: "np.random.Generator | np.random.SeedSequence | int | None") -> np.random.Generator:
     if rng is None:
         return np.random.default_rng(0)  # reproducible by default
@@ -168,50 +148,6 @@ def _generator(rng: "np.random.Generator | np.random.SeedSequence | int | None")
             raise InputError(f"a seed must be a non-negative integer, got {rng}")
         return np.random.default_rng(rng)
     raise InputError(f"rng must be a numpy Generator, SeedSequence, int or None, got {type(rng).__name__}")
-
-
-def _lower(
-    original: ConvNetwork,
-    pruned: ConvNetwork,
-    starts: np.ndarray,
-    effort: Effort,
-    homogeneous: bool,
-    lipschitz: list[float],
-    replay_norms: tuple[list[float], list[float]],
-    timings: dict[str, float],
-) -> tuple[np.ndarray, Replay, str]:
-    """The witness (flattened), its replay and how it was found; x = 0 if the search or the
-    replay overflows float64 (and lower = 0 with an unbounded margin if even that does)."""
-    budget = EFFORTS[effort]
-    reason = None
-    start = time.perf_counter()
-    try:
-        search = maximise_conv_error(original, pruned, starts, iterations=budget.iterations, on_sphere=homogeneous)
-    except InputError as exc:
-        reason = str(exc)
-    timings["lower_search"] = time.perf_counter() - start
-    start = time.perf_counter()
-    try:
-        if reason is None:
-            witness = unit_ball_point(search.best_input)
-            try:
-                replay = replay_conv_error(original, pruned, witness, lipschitz, replay_norms)
-            except InputError as exc:
-                reason = str(exc)
-            else:
-                how = (
-                    f"gradient ascent through conv layers ({search.restarts} restarts x {search.iterations} steps, "
-                    f"{'sphere' if homogeneous else 'ball'}), replayed with a forward-error margin"
-                )
-                return witness, replay, how
-        witness = np.zeros(int(np.prod(original.input_shape)))
-        try:
-            replay = replay_conv_error(original, pruned, witness, lipschitz, replay_norms)
-            return witness, replay, f"none: {reason}; replayed at x = 0 instead"
-        except InputError:
-            return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
-    finally:
-        timings["replay"] = time.perf_counter() - start
 
 
 def bracket_conv_sup_error(
@@ -261,25 +197,9 @@ def bracket_conv_sup_error(
     else:
         unavailable["coupled"] = reason
 
-    homogeneous = all(c.homogeneous for c in constants)
     counts = tuple(int(np.count_nonzero(w != p)) for w, p in zip(original.weights, pruned.weights))
-    target, target_norms, total = (original, pruned), replay_norms, None
-    if homogeneous:  # search and replay at magnitude ~1: f - F = 2^S (f_V - F_V) exactly
-        masks = tuple(w == p for w, p in zip(original.weights, pruned.weights))
-        scaled, scaling = scale_pair(NetworkPair(original, pruned, masks, counts))
-        if scaling.exact:
-            target, total = (scaled.original, scaled.pruned), scaling.total
-            target_norms = tuple(
-                [ldexp_up(v, -s) if math.isfinite(v) else v for v, s in zip(values, scaling.shifts)]
-                for values in replay_norms
-            )
-    starts = search_starts(*target, EFFORTS[effort].restarts, generator)
-    witness, replay, lower_method = _lower(
-        *target, starts, effort, homogeneous, [c.lipschitz for c in constants], target_norms, timings
-    )
-    if total is not None:
-        replay = _scaled_back(replay, total)
-        lower_method += " on the pair scaled by 2^-S (exact: positively homogeneous activations)"
+    found = find_conv_witness(original, pruned, constants, replay_norms, effort=effort, rng=generator, timings=timings)
+    replay = found.replay
 
     if upper_bounds:
         method = min(upper_bounds, key=upper_bounds.__getitem__)
@@ -293,15 +213,15 @@ def bracket_conv_sup_error(
     return ErrorBracket(
         lower=replay.value,
         upper=upper,
-        witness=witness,
+        witness=found.witness,
         upper_bounds=upper_bounds,
         upper_method=method,
-        lower_method=lower_method,
+        lower_method=found.method,
         timings=timings,
         lower_margin=replay.margin,
         activations=tuple(c.activation for c in constants),
         widths=original.widths,
         counts=counts,
         unavailable=unavailable,
-        layer_shifts=(0,) * depth if total is None else scaling.shifts,
+        layer_shifts=found.shifts,
     )
