@@ -228,7 +228,7 @@ _SLOPES = {"relu": Fraction(0), "identity": Fraction(1), "leaky_relu(a=0.25)": F
 @mbp_property(
     id="cnn.replay_margin_exact",
     statement="the conv replay's margin holds against exact rational forward passes: (lower - margin)^2 <= "
-    "exact^2 <= (lower + margin)^2 at the witness, at scales 2^-400 ... 2^300",
+    "exact^2 <= (lower + margin)^2 and exact <= upper at the witness, at scales 2^-400 ... 2^300",
     source="docs/cnn.md (why the replay margin is sound)",
 )
 @settings(max_examples=8, deadline=None)
@@ -253,4 +253,5 @@ def test_replay_margin_exact(spec, activation, shift, mbp_root_seed, mbp_evidenc
     assert np.isfinite(result.lower_margin) and "scaled by 2^-S" in result.lower_method
     value, margin = Fraction(result.lower), Fraction(result.lower_margin)
     assert max(value - margin, Fraction(0)) ** 2 <= exact <= (value + margin) ** 2
+    assert not np.isfinite(result.upper) or exact <= Fraction(result.upper) ** 2  # the upper bound, exactly
     mbp_evidence["witnesses_checked"] = mbp_evidence.get("witnesses_checked", 0) + 1
