@@ -53,7 +53,7 @@ def _closeness(result: SweepResult, path: Path) -> Path:
     axes.set_ylim(-0.02, 1.02)
     axes.set_xlabel(_width_label(result))
     axes.set_ylabel("P(eps-close)")
-    names = ", ".join(s.theorem or s.pruning for s in result.settings)
+    names = ", ".join(s.theorem or (s.pruning if s.required else f"{s.pruning} (advisory)") for s in result.settings)
     axes.set_title(f"{names} at eps={result.config.eps:g}: P(sup||f-F|| < eps) by width")
     axes.legend(fontsize=8)
     return save_figure(figure, path)

@@ -231,3 +231,13 @@ def test_real_cnn_trials_are_identical_for_one_and_two_workers():
     assert [c.to_dict() for c in one.cells] == [c.to_dict() for c in two.cells]
     assert one.verdict.to_dict() == two.verdict.to_dict()
     assert all(o.upper > 0 for c in one.cells for o in c.outcomes)
+
+
+def test_real_cnn_negative_controls_are_refuted_and_an_advisory_refutation_is_not_a_failure():
+    tiny = dict(widths=(2, 3), in_channels=1, image=3, trials=6, delta=0.25, confidence=0.9)
+    control = run_sweep(_cnn_config(pruning="largest,random", eps=0.001, **tiny))
+    assert [v.status for v in control.verdict.cells] == ["fail"] * 4  # every witness replays above eps
+    assert control.refuted and not control.holds and overall_status(control) == "fail"
+    advisory = run_sweep(_cnn_config(pruning="magnitude", eps=0.001, **tiny))
+    assert [v.status for v in advisory.verdict.cells] == ["fail", "fail"]
+    assert advisory.holds and not advisory.refuted and overall_status(advisory) == "skip"
