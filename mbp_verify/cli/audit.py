@@ -20,7 +20,15 @@ from ..audit import (
 from ..bounds import EFFORTS
 from ..engine import validate_alpha
 from ..errors import InputError
-from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, progress, split_list, write_json_output
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_common_arguments,
+    parse_int_list,
+    progress,
+    split_list,
+    write_json_output,
+)
 from ._memory import check_memory, monte_carlo_bytes
 
 __all__ = ["register", "handle"]
@@ -73,6 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-consequences", action="store_true", help="skip bracketing the pruned error")
     parser.add_argument(
+        "--conv-input",
+        default=None,
+        metavar="H,W",
+        help="image size assumed for conv kernels audited as operators when the file does not store it "
+        "(default 32,32; stride 1, zero padding)",
+    )
+    parser.add_argument(
         "--effort", choices=tuple(EFFORTS), default="default", help="bracket search effort (default default)"
     )
     parser.add_argument(
@@ -118,6 +133,13 @@ def _required(text: "str | None") -> tuple[str, ...]:
     return tuple(items)
 
 
+def _conv_input(text: str) -> tuple[int, int]:
+    values = parse_int_list(text, "--conv-input")
+    if len(values) != 2:
+        raise InputError(f"--conv-input {text!r}: give H,W (two positive integers)")
+    return values[0], values[1]
+
+
 def _after(first: str) -> Callable[[str], None]:
     """`progress`, printing `first` before the first message (once the weights are read and checked)."""
     pending = [first]
@@ -151,6 +173,7 @@ def handle(args: argparse.Namespace) -> int:
         draws=draws,
         effort=args.effort,
         progress=_after(estimate),
+        conv_input=None if args.conv_input is None else _conv_input(args.conv_input),
     )
     failed = [h for h in required if report.rejected(h)]
     payload = {
