@@ -224,8 +224,13 @@ def _alphas(text: str) -> list[float]:
 def _rules(text: str) -> str:
     items = split_list(text, "--pruning")
     unknown = [t for t in items if t not in PRUNING_RULES]
-    if unknown or len(set(items)) != len(items):
-        raise InputError(f"--pruning takes distinct rules among {', '.join(PRUNING_RULES)}, got {text!r}")
+    if unknown:
+        raise InputError(
+            f"--pruning: invalid choice {unknown[0]!r} "
+            f"(choose from {', '.join(PRUNING_RULES)}, or a comma-separated list)"
+        )
+    if len(set(items)) != len(items):
+        raise InputError(f"--pruning lists a rule twice: {text!r}")
     return ",".join(items)
 
 
