@@ -12,14 +12,16 @@ same `decide(eps)`), for inputs x the flattened C*H*W image with ||x||_2 <= 1:
   exactly in rational arithmetic, then rounded upwards once. The error kernel is computed in
   float64 with TwoSum, so a rounding of W_l - W~_l (when f is not a masked copy of F) adds the
   certified norm of the exact remainder.
+- **upper** (`coupled`, `conv_coupled`): F's state and the difference through one chain of
+  block conv layers (needs sigma(0) = 0 and a hidden layer); `upper` is the smaller of the two.
 - **lower**: projected gradient ascent with conv forward and adjoint passes (`conv_ascent`),
   started from the top right singular direction of E_1 and random points, and a float64
   replay of the best input with a certified forward-error margin (`conv_replay`).
 
-The dense operator is never built. Unlike the dense `bracket_sup_error`, there is no averaged
-bound, no branch-and-bound and no power-of-two rescaling of the pair: at extreme weight scales
-the bounds stay sound but may be +inf (upper, listed in `unavailable`) or have an unbounded
-margin (lower).
+The dense operator is never built. Unlike the dense `bracket_sup_error`, there are no
+multi-layer segments (averaged bound), no branch-and-bound and no power-of-two rescaling of
+the pair: at extreme weight scales the bounds stay sound but may be +inf (upper, listed in
+`unavailable`) or have an unbounded margin (lower).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ..symbolic import propagation_bound
 from .bracket import EFFORTS, Effort, ErrorBracket
 from .constants import LayerConstants, layer_constants
 from .conv_ascent import maximise_conv_error, top_error_direction
+from .conv_coupled import coupled_bound, coupled_exponents, coupled_unavailable_reason
 from .conv_ops import certified_layer_norm, check_conv_pair, network_layers
 from .conv_replay import replay_conv_error
 from .replay import Replay, unit_ball_point
@@ -126,6 +129,15 @@ def conv_layerwise_bound(network: ConvNetwork, norms: ConvLayerNorms, constants:
         values[offset_symbol] = _rational(Fraction(mul_up(c.sigma0, sqrt_up(float(widths[layer + 1])))))
     exact = sp.Rational(closed.expression.xreplace(values))
     return Fraction(int(exact.p), int(exact.q))
+
+
+def _record(name: str, exact: Fraction, upper_bounds: dict[str, float], unavailable: dict[str, str]) -> None:
+    """Round an exact bound upwards into `upper_bounds`, or note that it exceeds float64."""
+    value = float_up(exact)
+    if math.isfinite(value):
+        upper_bounds[name] = value
+    else:
+        unavailable[name] = "the bound exceeds the float64 range; no finite sound float64 value exists"
 
 
 def _generator(rng: "np.random.Generator | np.random.SeedSequence | int | None") -> np.random.Generator:
@@ -217,13 +229,19 @@ def bracket_conv_sup_error(
     else:
         full, kept, _ = norms.uppers()
         replay_norms = (full, kept)
-        exact = conv_layerwise_bound(original, norms, constants)
-        value = float_up(exact)
-        if math.isfinite(value):
-            upper_bounds["layerwise"] = value
-        else:
-            unavailable["layerwise"] = "the bound exceeds the float64 range; no finite sound float64 value exists"
+        _record("layerwise", conv_layerwise_bound(original, norms, constants), upper_bounds, unavailable)
     timings["layerwise"] = time.perf_counter() - start
+    reason = unavailable.get("layerwise") or coupled_unavailable_reason(original, pruned, constants)
+    if reason is None:
+        start = time.perf_counter()
+        try:
+            exponents = coupled_exponents(*norms.uppers())
+            _record("coupled", coupled_bound(original, pruned, constants, exponents), upper_bounds, unavailable)
+        except _CERTIFICATE_FAILURES as exc:
+            unavailable["coupled"] = f"a block-norm certificate failed: {exc}"
+        timings["coupled"] = time.perf_counter() - start
+    else:
+        unavailable["coupled"] = reason
 
     homogeneous = all(c.homogeneous for c in constants)
     restarts = EFFORTS[effort].restarts

@@ -33,8 +33,8 @@ _SPHERE_SAMPLES = 64
 @st.composite
 def conv_pair_specs(draw: st.DrawFn, max_side: int = 8) -> dict:
     """Input up to 3x8x8 (<= 192 features), 1-2 conv layers with channels 1-8, kernels 1-5,
-    strides 1-2, zero, circular or valid padding, 0-1 dense layers, four activations and
-    magnitude or random pruning at alpha in [0.05, 0.95]."""
+    strides 1-2, zero, circular or valid padding, 0-1 dense layers, four activations,
+    magnitude or random pruning at alpha in [0.05, 0.95], every layer scaled by 2^shift."""
     h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
     depth = draw(st.integers(1, 2))
     kernels = draw(st.lists(st.integers(1, 5), min_size=depth, max_size=depth))
@@ -49,6 +49,7 @@ def conv_pair_specs(draw: st.DrawFn, max_side: int = 8) -> dict:
         "activation": draw(st.sampled_from(["relu", "identity", "tanh", "leaky_relu(a=0.2)"])),
         "method": draw(st.sampled_from(["magnitude", "random"])),
         "alpha": draw(st.integers(5, 95)),
+        "shift": draw(st.sampled_from([0, 0, 0, -60, 60])),
         "trial": draw(st.integers(0, 10**6)),
     }
 
@@ -71,6 +72,7 @@ def _pair(spec: dict, rng: np.random.Generator) -> NetworkPair:
         dense=spec["dense"],
         activation=spec["activation"],
     )
+    net = net.with_weights([np.ldexp(w, spec.get("shift", 0)) for w in net.weights])
     return prune_network(net, Fraction(spec["alpha"], 100), method=spec["method"], rng=rng)
 
 

@@ -11,11 +11,13 @@ import pytest
 from mbp_verify.bounds import bracket_sup_error
 from mbp_verify.bounds.conv_ascent import maximise_conv_error, top_error_direction
 from mbp_verify.bounds.conv_bracket import (
+    _error_kernel,
     bracket_conv_sup_error,
     conv_layer_constants,
     conv_layer_norms,
     conv_layerwise_bound,
 )
+from mbp_verify.bounds.conv_coupled import coupled_bound, coupled_exponents, coupled_unavailable_reason
 from mbp_verify.bounds.conv_replay import replay_conv_error
 from mbp_verify.engine import ConvNetwork, apply_masks, prune_network, sample_conv_network
 from mbp_verify.errors import InputError
@@ -122,12 +124,15 @@ def test_layerwise_is_the_symbolic_polynomial():
 
 
 def test_non_mask_pruned_weights_add_the_rounding_remainder():
-    """f need not be a masked F: W - W~ rounds, and the bound still holds (linear: exact sup)."""
+    """f need not be a masked F: W - W~ rounds, the remainder's norm is added, and the bound still
+    holds (linear: the exact sup)."""
     net = sample_conv_network((1, 4, 4), (2,), 7, dense=(2,), activation="identity")
-    other = net.with_weights([w * (1 + 2.0**-30) + 1e-3 for w in net.weights])
+    other = net.with_weights([0.3 * w + 1e-20 for w in net.weights])
+    assert all(np.any(_error_kernel(w, p)[1]) for w, p in zip(net.weights, other.weights))  # W - W~ rounds
     exact = np.linalg.norm(_product(other) - _product(net), 2)
     result = bracket_conv_sup_error(net, other)
     assert result.upper >= exact * (1 - 1e-12) and result.lower <= exact * (1 + 1e-12)
+    assert "not exact" in result.unavailable["coupled"]
 
 
 def test_search_accepts_flat_or_image_starts():
@@ -161,3 +166,53 @@ def test_huge_weights_give_no_finite_upper_and_no_unsound_lower():
     result = bracket_conv_sup_error(pair.original, pair.pruned, effort="fast")
     assert result.upper == float("inf") and "layerwise" in result.unavailable
     assert result.decide(1e308) == "unknown"
+
+
+def _dense_block_bound(pair, exponents) -> float:
+    """prod ||B_l|| from the unfolded matrices (the reference for the conv blocks; relu: s_l = 1)."""
+    w = pair.original.to_dense().weights
+    p = pair.pruned.to_dense().weights
+    e = [a - b for a, b in zip(w, p)]
+    betas = [2.0**k for k in exponents]
+    value = np.linalg.norm(np.vstack([w[0], betas[0] * e[0]]), 2)
+    for l in range(1, len(w) - 1):
+        block = np.block([[w[l], np.zeros_like(w[l])], [betas[l] * e[l], betas[l] / betas[l - 1] * p[l]]])
+        value *= np.linalg.norm(block, 2)
+    return value * np.linalg.norm(np.hstack([e[-1], p[-1] / betas[-1]]), 2)
+
+
+@pytest.mark.parametrize(
+    "channels, dense, padding, stride",
+    [((3, 4), (), "zeros", 1), ((2, 3, 2), (), "circular", 1), ((3,), (4,), "zeros", 2), ((2, 2), (3, 2), "valid", 1)],
+)
+def test_coupled_blocks_match_the_unfolded_blocks(channels, dense, padding, stride):
+    pair = _pair(shape=(2, 5, 5), channels=channels, dense=dense, padding=padding, stride=stride, seed=11)
+    norms = conv_layer_norms(pair.original, pair.pruned)
+    exponents = coupled_exponents(*norms.uppers())
+    constants = conv_layer_constants(pair.original)
+    bound = float(coupled_bound(pair.original, pair.pruned, constants, exponents))
+    reference = _dense_block_bound(pair, exponents)
+    assert bound >= reference * (1 - 1e-12)
+    if padding == "circular" and stride == 1:  # exact conv norms: only the certificates' slack (1e-5 per block)
+        assert bound <= reference * (1 + 1e-3)
+    result = bracket_conv_sup_error(pair.original, pair.pruned, effort="fast")
+    assert result.upper_bounds["coupled"] == pytest.approx(bound, rel=1e-15)
+    assert result.upper == min(result.upper_bounds.values())
+
+
+def test_coupled_exponents_minimise_the_two_layer_relaxation():
+    """For two layers b^2 = ||A_1|| ||A~_2|| / (||E_1|| ||E_2||), rounded to a power of two."""
+    assert coupled_exponents([2.0, 1.0], [1.9, 1.0], [0.02, 0.005]) == (round(0.5 * np.log2(2.0 / (0.02 * 0.005))),)
+    assert coupled_exponents([1.0, 1.0], [1.0, 1.0], [0.0, 0.1]) == (0,)  # E_1 = 0: no information, b = 1
+
+
+def test_coupled_unavailable_cases():
+    tanh = _pair(activation="sigmoid", seed=12)
+    result = bracket_conv_sup_error(tanh.original, tanh.pruned, effort="fast")
+    assert "sigma(0) = 0" in result.unavailable["coupled"] and "coupled" not in result.upper_bounds
+    net = sample_conv_network((1, 4, 4), (2,), 7, dense=(2,))
+    other = net.with_weights([w * 3 * 2.0**-60 for w in net.weights])  # W - W~ rounds
+    assert "not exact" in coupled_unavailable_reason(net, other, conv_layer_constants(net))
+    single = sample_conv_network((1, 4, 4), (2,), 7)
+    pair = prune_network(single, 0.3)
+    assert "hidden layer" in bracket_conv_sup_error(pair.original, pair.pruned, effort="fast").unavailable["coupled"]
