@@ -9,8 +9,11 @@ layers applied as conv forward passes and the gradient taken through their adjoi
 ||x||_2 <= 1. Values found here are search values only; a witness counts after
 `conv_replay.replay_conv_error`.
 
-`top_error_direction` gives a start: a power-iteration estimate of the top right singular vector
-of the first layer's error operator E_1 = W_1 - W~_1.
+`search_starts` gives the starts: a power-iteration estimate of the top right singular vector
+of the first layer's error operator E_1 = W_1 - W~_1 (`top_error_direction`, both signs), and
+the best of `SCREENING` times as many random unit inputs as there are other restarts (forward
+passes only; where the gradient is nearly zero, e.g. saturated tanh, the ascent cannot move and
+the screening is what finds a large error).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from ..symbolic.derivative import activation_derivative
 from .ascent import AscentResult
 from .conv_ops import check_conv_pair, layer_adjoint, layer_forward, network_layers
 
-__all__ = ["maximise_conv_error", "top_error_direction"]
+__all__ = ["maximise_conv_error", "top_error_direction", "search_starts", "SCREENING"]
 
 _INITIAL_STEP = 0.3
 _MIN_STEP = 1e-4
@@ -34,6 +37,8 @@ _MOMENTUM = 0.9
 _PATIENCE = 25
 _STALL_GAIN = 1e-9
 _POWER_STEPS = 30
+SCREENING = 8  # random candidates per random restart
+_CHUNK = 64  # candidates per forward batch
 
 
 def _forward(network: ConvNetwork, batch: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -150,3 +155,20 @@ def top_error_direction(original: ConvNetwork, pruned: ConvNetwork, rng: np.rand
             break
         v = u / size
     return v[0]
+
+
+def search_starts(original: ConvNetwork, pruned: ConvNetwork, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` starts (n, C, H, W): +-`top_error_direction`, then the random unit inputs with the
+    largest ||f(x) - F(x)|| among SCREENING times as many."""
+    direction = top_error_direction(original, pruned, rng)
+    extra = max(count - 2, 0)
+    candidates = rng.standard_normal((SCREENING * extra,) + original.input_shape)
+    candidates /= _norms(candidates)
+    values = np.empty(candidates.shape[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for first in range(0, candidates.shape[0], _CHUNK):
+            batch = candidates[first : first + _CHUNK]
+            difference = _forward(pruned, batch)[0] - _forward(original, batch)[0]
+            values[first : first + _CHUNK] = np.linalg.norm(difference, axis=1)
+    order = np.argsort(-np.where(np.isfinite(values), values, -np.inf), kind="stable")[:extra]
+    return np.concatenate([direction[None], -direction[None], candidates[order]])[:count]

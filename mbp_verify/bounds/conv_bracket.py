@@ -15,13 +15,13 @@ same `decide(eps)`), for inputs x the flattened C*H*W image with ||x||_2 <= 1:
 - **upper** (`coupled`, `conv_coupled`): F's state and the difference through one chain of
   block conv layers (needs sigma(0) = 0 and a hidden layer); `upper` is the smaller of the two.
 - **lower**: projected gradient ascent with conv forward and adjoint passes (`conv_ascent`),
-  started from the top right singular direction of E_1 and random points, and a float64
-  replay of the best input with a certified forward-error margin (`conv_replay`).
+  started from the top right singular direction of E_1 and the best of many random points, and a float64
+  replay of the best input with a certified forward-error margin (`conv_replay`), on the
+  exactly rescaled pair for positively homogeneous activations (`conv_witness`).
 
-The dense operator is never built. Unlike the dense `bracket_sup_error`, there are no
-multi-layer segments (averaged bound), no branch-and-bound and no power-of-two rescaling of
-the pair: at extreme weight scales the bounds stay sound but may be +inf (upper, listed in
-`unavailable`) or have an unbounded margin (lower).
+The dense operator is never built. Unlike the dense `bracket_sup_error`, there are no multi-layer segments (averaged
+bound) and no branch-and-bound; at extreme weight scales the upper bounds stay sound but may be
++inf (listed in `unavailable`).
 """
 
 from __future__ import annotations
@@ -40,11 +40,9 @@ from ..errors import InputError
 from ..symbolic import propagation_bound
 from .bracket import EFFORTS, Effort, ErrorBracket
 from .constants import LayerConstants, layer_constants
-from .conv_ascent import maximise_conv_error, top_error_direction
 from .conv_coupled import coupled_bound, coupled_exponents, coupled_unavailable_reason
 from .conv_ops import certified_layer_norm, check_conv_pair, network_layers
-from .conv_replay import replay_conv_error
-from .replay import Replay, unit_ball_point
+from .conv_witness import find_conv_witness
 from .rounding import float_up, mul_up, sqrt_up
 
 __all__ = [
@@ -152,50 +150,6 @@ def _generator(rng: "np.random.Generator | np.random.SeedSequence | int | None")
     raise InputError(f"rng must be a numpy Generator, SeedSequence, int or None, got {type(rng).__name__}")
 
 
-def _lower(
-    original: ConvNetwork,
-    pruned: ConvNetwork,
-    starts: np.ndarray,
-    effort: Effort,
-    homogeneous: bool,
-    lipschitz: list[float],
-    replay_norms: tuple[list[float], list[float]],
-    timings: dict[str, float],
-) -> tuple[np.ndarray, Replay, str]:
-    """The witness (flattened), its replay and how it was found; x = 0 if the search or the
-    replay overflows float64 (and lower = 0 with an unbounded margin if even that does)."""
-    budget = EFFORTS[effort]
-    reason = None
-    start = time.perf_counter()
-    try:
-        search = maximise_conv_error(original, pruned, starts, iterations=budget.iterations, on_sphere=homogeneous)
-    except InputError as exc:
-        reason = str(exc)
-    timings["lower_search"] = time.perf_counter() - start
-    start = time.perf_counter()
-    try:
-        if reason is None:
-            witness = unit_ball_point(search.best_input)
-            try:
-                replay = replay_conv_error(original, pruned, witness, lipschitz, replay_norms)
-            except InputError as exc:
-                reason = str(exc)
-            else:
-                how = (
-                    f"gradient ascent through conv layers ({search.restarts} restarts x {search.iterations} steps, "
-                    f"{'sphere' if homogeneous else 'ball'}), replayed with a forward-error margin"
-                )
-                return witness, replay, how
-        witness = np.zeros(int(np.prod(original.input_shape)))
-        try:
-            replay = replay_conv_error(original, pruned, witness, lipschitz, replay_norms)
-            return witness, replay, f"none: {reason}; replayed at x = 0 instead"
-        except InputError:
-            return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
-    finally:
-        timings["replay"] = time.perf_counter() - start
-
-
 def bracket_conv_sup_error(
     original: ConvNetwork,
     pruned: ConvNetwork,
@@ -243,14 +197,9 @@ def bracket_conv_sup_error(
     else:
         unavailable["coupled"] = reason
 
-    homogeneous = all(c.homogeneous for c in constants)
-    restarts = EFFORTS[effort].restarts
-    direction = top_error_direction(original, pruned, generator)
-    randoms = generator.standard_normal((max(restarts - 2, 0),) + original.input_shape)
-    starts = np.concatenate([direction[None], -direction[None], randoms])[:restarts]
-    witness, replay, lower_method = _lower(
-        original, pruned, starts, effort, homogeneous, [c.lipschitz for c in constants], replay_norms, timings
-    )
+    counts = tuple(int(np.count_nonzero(w != p)) for w, p in zip(original.weights, pruned.weights))
+    found = find_conv_witness(original, pruned, constants, replay_norms, effort=effort, rng=generator, timings=timings)
+    replay = found.replay
 
     if upper_bounds:
         method = min(upper_bounds, key=upper_bounds.__getitem__)
@@ -264,15 +213,15 @@ def bracket_conv_sup_error(
     return ErrorBracket(
         lower=replay.value,
         upper=upper,
-        witness=witness,
+        witness=found.witness,
         upper_bounds=upper_bounds,
         upper_method=method,
-        lower_method=lower_method,
+        lower_method=found.method,
         timings=timings,
         lower_margin=replay.margin,
         activations=tuple(c.activation for c in constants),
         widths=original.widths,
-        counts=tuple(int(np.count_nonzero(w != p)) for w, p in zip(original.weights, pruned.weights)),
+        counts=counts,
         unavailable=unavailable,
-        layer_shifts=(0,) * depth,
+        layer_shifts=found.shifts,
     )

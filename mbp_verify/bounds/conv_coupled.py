@@ -39,6 +39,8 @@ from ..engine.conv import ConvGeometry, conv_geometry
 from .constants import LayerConstants
 from .conv_ops import certified_layer_norm, check_conv_pair, network_layers
 
+_CLIP = 60  # |log2| of a ratio in the choice of b_l
+
 __all__ = ["coupled_exponents", "coupled_blocks", "coupled_bound", "coupled_unavailable_reason"]
 
 
@@ -58,7 +60,11 @@ def coupled_unavailable_reason(
 
 
 def coupled_exponents(full: Sequence[float], pruned: Sequence[float], error: Sequence[float]) -> tuple[int, ...]:
-    """k_l with b_l = 2^k_l, l = 1..L-1, from (upper bounds of) the layer norms (module docstring)."""
+    """k_l with b_l = 2^k_l, l = 1..L-1, from (upper bounds of) the layer norms (module docstring).
+
+    Each ratio G_Delta / G_h and H / D is clipped to [2^-_CLIP, 2^_CLIP]. D = 0 (no difference yet:
+    Delta_l = 0) and G_h = 0 (no later error) both ask for a large b_l, and the bound then tends to
+    the layerwise terms that remain."""
     depth = len(full)
     exponents = []
     for l in range(depth - 1):
@@ -66,10 +72,17 @@ def coupled_exponents(full: Sequence[float], pruned: Sequence[float], error: Seq
         d = sum(error[j] * math.prod(full[:j]) * math.prod(pruned[j + 1 : l + 1]) for j in range(l + 1))
         g_delta = math.prod(pruned[l + 1 :])
         g_h = sum(math.prod(pruned[j + 1 :]) * error[j] * math.prod(full[l + 1 : j]) for j in range(l + 1, depth))
-        with np.errstate(all="ignore"):
-            square = (g_delta / g_h) * (h / d) if min(g_h, d, g_delta, h) > 0 else math.nan
-        exponents.append(round(0.5 * math.log2(square)) if math.isfinite(square) and square > 0 else 0)
+        exponents.append(round(0.5 * (_log2_ratio(g_delta, g_h) + _log2_ratio(h, d))))
     return tuple(exponents)
+
+
+def _log2_ratio(numerator: float, denominator: float) -> float:
+    """log2(numerator / denominator) clipped to [-_CLIP, _CLIP] (0 when undefined)."""
+    if not (math.isfinite(numerator) and math.isfinite(denominator)) or numerator <= 0:
+        return 0.0
+    if denominator <= 0:
+        return float(_CLIP)
+    return min(max(math.log2(numerator) - math.log2(denominator), -_CLIP), _CLIP)
 
 
 def _scaled(array: np.ndarray, exponent: int) -> np.ndarray:

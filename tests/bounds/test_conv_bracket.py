@@ -203,7 +203,19 @@ def test_coupled_blocks_match_the_unfolded_blocks(channels, dense, padding, stri
 def test_coupled_exponents_minimise_the_two_layer_relaxation():
     """For two layers b^2 = ||A_1|| ||A~_2|| / (||E_1|| ||E_2||), rounded to a power of two."""
     assert coupled_exponents([2.0, 1.0], [1.9, 1.0], [0.02, 0.005]) == (round(0.5 * np.log2(2.0 / (0.02 * 0.005))),)
-    assert coupled_exponents([1.0, 1.0], [1.0, 1.0], [0.0, 0.1]) == (0,)  # E_1 = 0: no information, b = 1
+    assert coupled_exponents([1.0, 1.0], [1.0, 1.0], [0.0, 0.1]) == (32,)  # E_1 = 0: b large (2^60 clip x 10)
+    assert coupled_exponents([1.0, 1.0], [1.0, 1.0], [0.1, 0.0]) == (32,)  # E_2 = 0: b large too
+
+
+@pytest.mark.parametrize("layer", [0, -1])
+def test_coupled_with_one_pruned_layer_tends_to_layerwise(layer):
+    """Only one layer pruned: the coupled bound is the one layerwise term, up to the clipped scaling."""
+    net = sample_conv_network((2, 5, 5), (3, 3), 0, dense=(4,))
+    masks = [np.ones(w.shape, bool) for w in net.weights]
+    masks[layer].flat[0] = False
+    pair = apply_masks(net, masks)
+    result = bracket_conv_sup_error(pair.original, pair.pruned, effort="fast")
+    assert result.upper_bounds["coupled"] <= result.upper_bounds["layerwise"] * (1 + 1e-6)
 
 
 def test_coupled_unavailable_cases():
