@@ -7,7 +7,8 @@ obey one linear recursion whose diagonals are activation difference quotients:
   Delta_l = D_l (W~_l Delta_{l-1} - E_l h_{l-1}),       D_l = (sigma(a~) - sigma(a)) / (a~ - a)
   f(x) - F(x) = [-E_L, W~_L] [h_{L-1}; Delta_{L-1}],   [h_1; Delta_1] = diag(Lambda_1, D_1) [W_1; -E_1] x
 
-Every diagonal entry lies in [s_min, s_max] (the symbolic slope range), so f - F is a chain
+Every diagonal entry lies in [s_min, s_max] (the symbolic slope range, or the narrower range
+reachable over the unit ball, `reachable`), so f - F is a chain
 of block matrices separated by diagonals diag(Lambda_l, D_l) = m I + r S with |S| <= I.
 Expanding every diagonal (Combettes & Pesquet, "Lipschitz certificates for layered network
 structures driven by averaged activation operators", SIAM J. Math. Data Sci. 2020) gives
@@ -35,11 +36,14 @@ import numpy as np
 from ..errors import InputError
 from .constants import LayerConstants
 from .parts import PairParts
-from .rounding import add_up, mul_up
+from .rounding import add_up, mul_up, up
 from .segments import Segment, chain_products, segment_norm
 from .spectral import in_safe_range
 
 __all__ = ["AveragedBound", "averaged_bound", "applicable", "unavailable_reason", "depth_factor"]
+
+# Deeper chains (2^(L-1) cut sets per evaluation) compare the local midpoints with the global (m, r) only.
+_SEARCH_DEPTH = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +90,59 @@ def _cut_sum(norm: "dict[Segment, float]", depth: int, mids: Sequence[float], ra
     return add_up(*terms)
 
 
+def _cover(low: float, high: float, mid: float) -> tuple[float, float]:
+    """(m, r) with [m - r, m + r] containing [low, high] for the float m (r rounded up)."""
+    return mid, max(up(high - mid), up(mid - low), 0.0)
+
+
+def _candidates(low: float, high: float, constants: LayerConstants) -> list[tuple[float, float]]:
+    """Ways to write a slope in [low, high] as m + r t, |t| <= 1: the global (m, r) and a few local ones."""
+    options = [(constants.mid_slope, constants.slope_radius)]
+    for mid in (0.5 * (low + high), low, high):
+        options.append(_cover(low, high, mid))
+    return options
+
+
+def _estimate(norm: "dict[Segment, float]", depth: int, choice: Sequence[tuple[float, float]]) -> float:
+    """The cut sum in plain float arithmetic (to compare choices; the chosen one is certified)."""
+    total = 0.0
+    for cuts in itertools.product((False, True), repeat=depth - 1):
+        term, start = 1.0, 0
+        for position, cut in enumerate(cuts):
+            m, r = choice[position]
+            term *= r if cut else abs(m)
+            if cut:
+                term *= norm[start, position]
+                start = position + 1
+        total += term * norm[start, depth - 1]
+    return total
+
+
+def _best_cut_sum(
+    norm: "dict[Segment, float]",
+    depth: int,
+    constants: Sequence[LayerConstants],
+    ranges: "Sequence[tuple[float, float]] | None",
+) -> float:
+    """The certified cut sum for the best (m_l, r_l) found by a coordinate search over each layer's
+    candidates (every candidate covers the layer's slopes, so every choice is sound)."""
+    landed = _cut_sum(norm, depth, [c.mid_slope for c in constants], [c.slope_radius for c in constants])
+    if ranges is None or depth < 2:
+        return landed
+    options = [_candidates(low, high, c) for (low, high), c in zip(ranges, constants)]
+    choice = [o[1] for o in options]  # start from the local midpoints
+    best = _estimate(norm, depth, choice)
+    for _ in range(2 if depth <= _SEARCH_DEPTH else 0):
+        for layer, layer_options in enumerate(options):
+            for option in layer_options:
+                trial = [*choice[:layer], option, *choice[layer + 1 :]]
+                value = _estimate(norm, depth, trial)
+                if value < best:
+                    best, choice = value, trial
+    local = _cut_sum(norm, depth, [m for m, _ in choice], [r for _, r in choice])
+    return min(landed, local)
+
+
 def depth_factor(depth: int) -> float:
     """The scaling factor c that minimised the bound on sampled ReLU networks of this depth
     (1.0 at L = 2 down to 0.7 at L = 5, measured at widths 256-1024); any c > 0 is sound."""
@@ -93,20 +150,25 @@ def depth_factor(depth: int) -> float:
 
 
 def averaged_bound(
-    parts: PairParts, constants: Sequence[LayerConstants], rng: np.random.Generator, factors: Sequence[float] = (1.0,)
+    parts: PairParts,
+    constants: Sequence[LayerConstants],
+    rng: np.random.Generator,
+    factors: Sequence[float] = (1.0,),
+    ranges: "Sequence[tuple[float, float]] | None" = None,
 ) -> AveragedBound:
     """The certified averaged-activation bound of sup ||f(x) - F(x)|| over the unit ball.
 
     Each factor k in `factors` sets beta_l = k c(L) ||W_l|| / ||E_l|| (estimated norms,
-    c(L) = `depth_factor`) and gives a sound bound; the smallest is returned.
+    c(L) = `depth_factor`) and gives a sound bound; the smallest is returned. `ranges` are
+    per hidden layer (low, high) enclosing every slope Lambda_l and D_l reachable over the unit
+    ball (`reachable.LocalSlopes`); the segment norms do not depend on (m_l, r_l), so several
+    covers of each range are compared and the smallest certified sum is kept.
     """
     if not factors or not all(f > 0 and np.isfinite(f) for f in factors):
         raise InputError(f"factors must be positive finite numbers, got {list(factors)}")
     depth = parts.depth
     if all(e.nnz == 0 for e in parts.errors):
         return AveragedBound(0.0, (), {}, ())  # f = F exactly
-    mids = [c.mid_slope for c in constants]
-    radii = [c.slope_radius for c in constants]
     products = chain_products(parts)
     segments = [(i, j) for i in range(depth) for j in range(i, depth)]
     full = [parts.estimate("full", l) for l in range(depth - 1)]
@@ -123,7 +185,7 @@ def averaged_bound(
             certified[i, j], direction = segment_norm(products, parts, i, j, beta, rng)
             if direction is not None:
                 directions.append(direction)
-        value = _cut_sum(certified, depth, mids, radii)
+        value = _best_cut_sum(certified, depth, constants, ranges)
         if best is None or value < best.value:
             best = AveragedBound(value, tuple(beta), certified, tuple(directions))
     return best  # type: ignore[return-value]  (factors is non-empty)

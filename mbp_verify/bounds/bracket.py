@@ -35,6 +35,7 @@ from .branch import DEFAULT_MAX_DIMENSION, branch_and_bound
 from .constants import layer_constants
 from .layerwise import LayerNorms, layer_norms, layerwise_bound
 from .parts import check_pair, pair_parts
+from .reachable import local_slopes
 from .replay import Replay, replay_error, unit_ball_point
 from .rounding import add_up, float_up, ldexp_up
 from .scaling import LayerScaling, power_of_two, scale_pair
@@ -47,6 +48,7 @@ _CERTIFICATE_FAILURES = (ArithmeticError, np.linalg.LinAlgError, scipy.sparse.li
 
 Effort = Literal["fast", "default", "thorough"]
 Decision = Literal["certified", "violated", "unknown"]
+Slopes = Literal["local", "global"]
 
 
 @dataclass(frozen=True)
@@ -301,12 +303,15 @@ def bracket_sup_error(
     target_ratio: "float | None" = None,
     time_limit: float = 10.0,
     branch: "bool | None" = None,
+    slopes: Slopes = "local",
 ) -> ErrorBracket:
     """Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 for the pair (F, f).
 
     With `target_ratio`, a branch-and-bound over the input (`branch`) refines the bracket until
     upper <= target_ratio * lower or `time_limit` seconds; it runs when the input dimension is
-    at most 4 (`branch=True` forces it, `branch=False` turns it off).
+    at most 4 (`branch=True` forces it, `branch=False` turns it off). With `slopes="local"`
+    the upper bounds use the slope ranges reachable over the unit ball (`reachable`), with
+    "global" the activations' slope ranges over the whole real line.
     """
     pair = check_pair(pair)
     if target_ratio is not None and not (
@@ -315,6 +320,8 @@ def bracket_sup_error(
         raise InputError(f"the target ratio must be a finite number >= 1, got {target_ratio!r}")
     if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
         raise InputError(f"the time limit must be a positive number of seconds, got {time_limit!r}")
+    if slopes not in ("local", "global"):
+        raise InputError(f"slopes must be 'local' or 'global', got {slopes!r}")
     if effort not in EFFORTS:
         raise InputError(f"effort must be one of {', '.join(EFFORTS)}, got {effort!r}")
     generator = _generator(rng)
@@ -329,13 +336,21 @@ def bracket_sup_error(
     unavailable: dict[str, str] = {}
     directions: list[np.ndarray] = []
     norms: "LayerNorms | None" = None
-    with _timed(timings, "layerwise"):
+    with _timed(timings, "norms"):
         try:
             norms = layer_norms(parts, generator)
         except _CERTIFICATE_FAILURES as exc:
             unavailable["layerwise"] = f"a spectral-norm certificate failed: {exc}"
-        else:
-            _record("layerwise", layerwise_bound(pair, norms, constants, scaling), upper_bounds, unavailable)
+    ranges = None
+    bound_constants = constants
+    if slopes == "local" and constants:
+        with _timed(timings, "slopes"):
+            local = local_slopes(pair, constants, scaling, _replay_norms(norms, scaling, False))
+            bound_constants = local.layer_constants(constants)
+            ranges = [(c.slope_min, c.slope_max) for c in bound_constants]
+    if norms is not None:
+        with _timed(timings, "layerwise"):
+            _record("layerwise", layerwise_bound(pair, norms, bound_constants, scaling), upper_bounds, unavailable)
             directions.append(norms.error[0].right_vector)
     reason = unavailable_reason(constants, parts)
     if reason is None and not scaling.exact:
@@ -343,7 +358,7 @@ def bracket_sup_error(
     if reason is None:
         with _timed(timings, "averaged"):
             try:
-                averaged = averaged_bound(parts, constants, generator, budget.factors)
+                averaged = averaged_bound(parts, constants, generator, budget.factors, ranges)
             except _CERTIFICATE_FAILURES as exc:
                 unavailable["averaged"] = f"a segment-norm certificate failed: {exc}"
             else:
