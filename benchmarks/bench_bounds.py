@@ -141,11 +141,14 @@ def _quantiles(values: list[float]) -> str:
 
 
 def small_table(args: argparse.Namespace) -> None:
-    """Upper / true sup and lower / true sup on small networks: the default bracket vs branch-and-bound."""
+    """Upper / true sup and lower / true sup on small networks: the landed bracket (global slope
+    ranges) vs local slope ranges at default effort, and branch-and-bound."""
     count = 30 if args.quick else 200
     points = 20_000 if args.quick else 160_000
-    rows: dict[int, list[tuple[float, float, float, float]]] = {}
-    by_activation: dict[str, list[tuple[float, float]]] = {}
+    rows: dict[int, list[tuple[float, ...]]] = {}
+    by_activation: dict[str, list[tuple[float, float, float]]] = {}
+    seconds = {"landed": 0.0, "local": 0.0}
+    records: list[tuple[str, tuple[float, ...]]] = []
     for index in range(count):
         rng = rng_for(args.seed, "bench.bounds.small", index)
         depth, d0 = int(rng.integers(2, 6)), int(rng.integers(1, 4))
@@ -156,48 +159,86 @@ def small_table(args: argparse.Namespace) -> None:
             sample_network(widths, rng, activation=activation, distribution=distribution),
             float(rng.choice([0.2, 0.3, 0.5])),
         )
+        seed = rng_for(args.seed, "bench.bounds.small.default", index)
+        start = time.process_time()
+        landed = bracket_sup_error(pair, rng=seed, slopes="global")
+        seconds["landed"] += time.process_time() - start
+        start = time.process_time()
         default = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.small.default", index))
+        seconds["local"] += time.process_time() - start
         branched = bracket_sup_error(
             pair,
             rng=rng_for(args.seed, "bench.bounds.small.branch", index),
             target_ratio=args.target_ratio,
             time_limit=args.time_limit,
         )
-        truth = max(brute_sup(pair, rng, points), default.lower, branched.lower)
+        truth = max(brute_sup(pair, rng, points), default.lower, branched.lower, landed.lower)
         if truth <= 0:
             continue
-        entry = (default.upper / truth, default.lower / truth, branched.upper / truth, branched.lower / truth)
+        entry = (
+            landed.upper / truth,
+            default.upper / truth,
+            default.lower / truth,
+            branched.upper / truth,
+            branched.lower / truth,
+        )
         rows.setdefault(depth, []).append(entry)
-        by_activation.setdefault(activation, []).append((entry[0], entry[2]))
+        records.append((activation, entry))
+        by_activation.setdefault(activation, []).append((entry[0], entry[1], entry[3]))
     print(
         f"small networks ({count}, d0 <= 3, widths 4-40, uniform/Gaussian, {len(SMALL_ACTIVATIONS)} activations); "
-        f"true sup ~ max(brute force {2 * points} points + ascent, both lowers); branch-and-bound: target ratio "
-        f"{args.target_ratio}, time limit {args.time_limit} s; median and 90th percentile"
+        f"true sup ~ max(brute force {2 * points} points + ascent, every lower); branch-and-bound: target ratio "
+        f"{args.target_ratio}, time limit {args.time_limit} s; median / 90th percentile"
     )
-    header = (
-        f"{'depth':>5} {'n':>4} | {'default upper/sup':>15} {'lower/sup':>15} | {'B&B upper/sup':>15} {'lower/sup':>15}"
-    )
+    names = ("landed upper/sup", "local upper/sup", "lower/sup", "B&B upper/sup", "B&B lower/sup")
+    header = f"| depth | n | {' | '.join(names)} |"
     print(header)
-    print("-" * len(header))
+    print("|---|---|" + "---|" * len(names))
     everything = [e for entries in rows.values() for e in entries]
     for depth, entries in sorted(rows.items()) + [("all", everything)]:
         cols = list(zip(*entries))
-        print(
-            f"{depth:>5} {len(entries):>4} | {_quantiles(cols[0])} {_quantiles(cols[1])} | {_quantiles(cols[2])} "
-            f"{_quantiles(cols[3])}"
-        )
-    lowers = [e[3] for e in everything]
+        print(f"| {depth} | {len(entries)} | " + " | ".join(_quantiles(c) for c in cols) + " |")
+    lowers = [e[4] for e in everything]
     print(
         f"B&B lower >= 0.99 x sup in {100 * np.mean(np.array(lowers) >= 0.99):.1f}% of {len(lowers)} networks "
-        f"(default: {100 * np.mean(np.array([e[1] for e in everything]) >= 0.99):.1f}%)"
+        f"(default: {100 * np.mean(np.array([e[2] for e in everything]) >= 0.99):.1f}%)"
     )
     print(
-        "median upper/sup by activation (default | B&B): "
-        + ", ".join(
-            f"{a} {np.median([v[0] for v in vals]):.2f} | {np.median([v[1] for v in vals]):.2f}"
-            for a, vals in by_activation.items()
-        )
+        f"CPU seconds of the default brackets: landed {seconds['landed']:.2f}, local {seconds['local']:.2f} "
+        "(the local run includes building each activation's slope table once per process)"
     )
+    print("median upper/sup by activation (landed | local | B&B):")
+    print("| activation | landed | local | B&B |")
+    print("|---|---|---|---|")
+    for a, vals in by_activation.items():
+        print(f"| {a} | " + " | ".join(f"{np.median([v[k] for v in vals]):.3g}" for k in range(3)) + " |")
+    if args.plot:
+        _plot_small(records, args.plot)
+
+
+def _plot_small(records: list[tuple[str, tuple[float, ...]]], path: str) -> None:
+    """Scatter of upper/sup, landed vs local slope ranges, one point per network (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 5.2))
+    for activation in dict.fromkeys(a for a, _ in records):
+        points = [e for a, e in records if a == activation]
+        axis.scatter([p[0] for p in points], [p[1] for p in points], label=activation, s=22)
+    top = max(max(e[0] for _, e in records), 2.0)
+    axis.plot([1, top], [1, top], color="grey", linewidth=0.8, label="no change")
+    axis.axhline(1.5, color="black", linestyle=":", linewidth=0.8, label="1.5")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("landed upper / sup (global slope ranges)")
+    axis.set_ylabel("new upper / sup (local slope ranges)")
+    axis.set_title("Default-effort upper bound on small networks")
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print(f"wrote {path}")
 
 
 def _landed_margin(network, lipschitz, x) -> float:
@@ -282,6 +323,7 @@ def main() -> None:
     parser.add_argument(
         "--time-limit", type=float, default=10.0, help="small table: branch-and-bound seconds per network"
     )
+    parser.add_argument("--plot", metavar="PNG", help="small table: also write a scatter plot (matplotlib, Agg)")
     args = parser.parse_args()
     if args.table == "small":
         return small_table(args)
