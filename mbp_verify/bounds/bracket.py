@@ -33,9 +33,10 @@ from .ascent import maximise_error
 from .averaged import averaged_bound, unavailable_reason
 from .branch import DEFAULT_MAX_DIMENSION, branch_and_bound
 from .constants import layer_constants
+from .diagonal import MAX_DEPTH, MAX_WIDTH, diagonal_bound
 from .layerwise import LayerNorms, layer_norms, layerwise_bound
 from .parts import check_pair, pair_parts
-from .reachable import local_slopes
+from .reachable import LocalSlopes, local_slopes
 from .replay import Replay, replay_error, unit_ball_point
 from .rounding import add_up, float_up, ldexp_up
 from .scaling import LayerScaling, power_of_two, scale_pair
@@ -242,6 +243,16 @@ def _lower(
             return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
 
 
+def _diagonal_applies(pair: NetworkPair, local: LocalSlopes) -> bool:
+    """Whether the per-neuron averaged bound is worth its dense products: a small network whose
+    neurons' slope ranges differ within some layer (otherwise it equals the per-layer bound)."""
+    if pair.original.depth > MAX_DEPTH or max(pair.original.widths[1:-1], default=0) > MAX_WIDTH:
+        return False
+    lows = [*local.state_low, *local.diff_low]
+    highs = [*local.state_high, *local.diff_high]
+    return any(np.ptp(low) > 0 or np.ptp(high) > 0 for low, high in zip(lows, highs))
+
+
 def _lipschitz_sum(norms: "tuple[list[float], list[float]] | None", constants) -> float:
     """Lip(f) + Lip(F) <= prod K_l ||W~_l|| + prod K_l ||W_l|| (rounded up; +inf without certified norms)."""
     if norms is None:
@@ -342,6 +353,7 @@ def bracket_sup_error(
         except _CERTIFICATE_FAILURES as exc:
             unavailable["layerwise"] = f"a spectral-norm certificate failed: {exc}"
     ranges = None
+    local = None
     bound_constants = constants
     if slopes == "local" and constants:
         with _timed(timings, "slopes"):
@@ -369,6 +381,19 @@ def bracket_sup_error(
                 else:
                     unavailable["averaged"] = "a segment's Gram matrix overflowed float64"
                 directions.extend(averaged.input_directions)
+                if local is not None and _diagonal_applies(pair, local):
+                    with _timed(timings, "averaged_local"):
+                        try:
+                            value = diagonal_bound(parts, local, averaged.scalings, generator)
+                        except _CERTIFICATE_FAILURES as exc:
+                            unavailable["averaged_local"] = f"a segment-norm certificate failed: {exc}"
+                        else:
+                            _record(
+                                "averaged_local",
+                                Fraction(value) * power_of_two(scaling.total),
+                                upper_bounds,
+                                unavailable,
+                            )
     else:
         unavailable["averaged"] = reason
 

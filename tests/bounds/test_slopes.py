@@ -86,7 +86,8 @@ def test_local_bounds_are_sound_and_never_looser(name):
     grid = certified_grid_value(pair, angles=3000)
     for method, upper in local.upper_bounds.items():
         assert grid <= upper, (method, upper, grid)
-        assert upper <= landed.upper_bounds[method] * (1 + 1e-12)
+        if method in landed.upper_bounds:  # averaged_local exists only with local ranges
+            assert upper <= landed.upper_bounds[method] * (1 + 1e-12)
     assert local.lower - local.lower_margin <= local.upper
 
 
