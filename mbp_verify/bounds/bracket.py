@@ -243,9 +243,11 @@ def _lower(
             return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
 
 
-def _diagonal_applies(pair: NetworkPair, local: LocalSlopes) -> bool:
-    """Whether the per-neuron averaged bound is worth its dense products: a small network whose
-    neurons' slope ranges differ within some layer (otherwise it equals the per-layer bound)."""
+def _diagonal_applies(pair: NetworkPair, constants, local: LocalSlopes) -> bool:
+    """Whether the per-neuron averaged bound applies (sigma(0) = 0) and is worth its dense products:
+    a small network whose neurons' slope ranges differ within some layer (else it equals the per-layer bound)."""
+    if not all(c.zero_at_zero for c in constants):
+        return False
     if pair.original.depth > MAX_DEPTH or max(pair.original.widths[1:-1], default=0) > MAX_WIDTH:
         return False
     lows = [*local.state_low, *local.diff_low]
@@ -374,14 +376,13 @@ def bracket_sup_error(
             except _CERTIFICATE_FAILURES as exc:
                 unavailable["averaged"] = f"a segment-norm certificate failed: {exc}"
             else:
-                if math.isfinite(averaged.value):
-                    _record(
-                        "averaged", Fraction(averaged.value) * power_of_two(scaling.total), upper_bounds, unavailable
-                    )
+                if math.isfinite(averaged.value) and all(map(math.isfinite, averaged.tails)):
+                    sigma0 = [c.sigma0 for c in constants]
+                    _record("averaged", averaged.total(sigma0, scaling.shifts), upper_bounds, unavailable)
                 else:
                     unavailable["averaged"] = "a segment's Gram matrix overflowed float64"
                 directions.extend(averaged.input_directions)
-                if local is not None and _diagonal_applies(pair, local):
+                if local is not None and _diagonal_applies(pair, constants, local):
                     with _timed(timings, "averaged_local"):
                         try:
                             value = diagonal_bound(parts, local, averaged.scalings, generator)
