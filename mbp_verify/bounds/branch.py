@@ -32,7 +32,7 @@ import numpy as np
 from ..engine import Network, NetworkPair
 from ..errors import InputError
 from .constants import LayerConstants
-from .enclosures import activation_enclosure, affine_enclosure, inflate
+from .enclosures import activation_enclosure, affine_enclosure, inflate, meets_domain
 from .replay import Replay, replay_error, unit_ball_point
 from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, gamma, up
 
@@ -40,7 +40,6 @@ __all__ = ["BranchResult", "branch_and_bound", "DEFAULT_MAX_DIMENSION"]
 
 DEFAULT_MAX_DIMENSION = 4
 _BATCH = 64  # boxes split per step
-_SLACK = 1e-12  # domain tests keep every box that might meet the domain
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,16 +75,6 @@ def _box_norms(pair: NetworkPair, constants: Sequence[LayerConstants], mid: np.n
     squares = np.sum(reach * reach, axis=1)
     bound = np.sqrt(inflate((squares + count * UNDERFLOW_UNIT) / (1.0 - gamma(count)), 3))
     return inflate(bound, 1)
-
-
-def _meets_domain(centres: np.ndarray, half: float, sphere: bool) -> np.ndarray:
-    """Whether each box (centre +- half) may meet the unit ball (or sphere); never a false 'no'."""
-    nearest = np.sum(np.maximum(np.abs(centres) - half, 0.0) ** 2, axis=1)
-    keep = nearest <= 1.0 + _SLACK
-    if sphere:
-        farthest = np.sum((np.abs(centres) + half) ** 2, axis=1)
-        keep &= farthest >= 1.0 - _SLACK
-    return keep
 
 
 def _domain_points(centres: np.ndarray, sphere: bool) -> np.ndarray:
@@ -169,7 +158,7 @@ def branch_and_bound(
             chosen.append(heapq.heappop(heap)[3])
         children = (np.array(chosen)[:, None, :] + offsets[None, :, :] * half).reshape(-1, d0)
         half = half * 0.5
-        centres = children[_meets_domain(children, half, sphere)]
+        centres = children[meets_domain(children, half, sphere)]
         boxes += len(centres)
     upper = max(-heap[0][0], best.certified_lower) if heap else best.certified_lower
     return BranchResult(float(upper), witness, best, boxes, len(heap), stopped)

@@ -21,9 +21,17 @@ import numpy as np
 from .constants import LayerConstants
 from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, gamma
 
-__all__ = ["inflate", "evaluation_error", "affine_enclosure", "relu_enclosure", "activation_enclosure"]
+__all__ = [
+    "inflate",
+    "evaluation_error",
+    "affine_enclosure",
+    "relu_enclosure",
+    "activation_enclosure",
+    "meets_domain",
+]
 
 _ULPS = 16.0  # activation evaluation error, as in `replay`
+_SLACK = 1e-12  # domain tests keep every box that might meet the domain
 
 
 def inflate(values: np.ndarray, operations: int) -> np.ndarray:
@@ -88,3 +96,13 @@ def activation_enclosure(
     spread = inflate(np.maximum(b - centre, centre - a), 2)
     tighter = spread < lip_rad
     return np.where(tighter, centre, value), np.where(tighter, spread, lip_rad)
+
+
+def meets_domain(centres: np.ndarray, half: float, sphere: bool) -> np.ndarray:
+    """Whether each box (centre +- half) may meet the unit ball (or sphere); never a false 'no'."""
+    nearest = np.sum(np.maximum(np.abs(centres) - half, 0.0) ** 2, axis=1)
+    keep = nearest <= 1.0 + _SLACK
+    if sphere:
+        farthest = np.sum((np.abs(centres) + half) ** 2, axis=1)
+        keep &= farthest >= 1.0 - _SLACK
+    return keep

@@ -3,12 +3,14 @@
 For F and for f separately, every pre-activation a = (W_l h_{l-1})_i over ||x|| <= 1 is enclosed
 in an interval:
 
-- layer 1: |w_i . x| <= ||w_i||_2 (row norms certified on the power-of-two scaled weights and
-  scaled back with upward rounding);
-- later layers: the sound mid-radius propagation of `enclosures` (every rounding covered),
-  intersected with |w_i . h| <= ||w_i||_2 H_{l-1}, where H_{l-1} >= ||h_{l-1}||_2 is the smaller
-  of the norm of the enclosing box and the chain K_l ||W_l||_2 H_{l-1} + |sigma(0)| sqrt(d_l)
-  (certified spectral norms; K_l the local Lipschitz constant found for that layer).
+- the ball is covered by boxes (a dyadic grid of the cube when d0 <= 3, the cube otherwise),
+  each propagated by the sound mid-radius arithmetic of `enclosures` (every rounding covered);
+  a neuron's interval is the hull over the boxes;
+- every box's interval is intersected with |w_i . h| <= ||w_i||_2 H_{l-1} (row norms certified on
+  the power-of-two scaled weights and scaled back upwards), where H_0 = 1 and H_{l-1} >=
+  ||h_{l-1}||_2 is the smaller of the norm of the boxes' hull and the chain
+  K_l ||W_l||_2 H_{l-1} + |sigma(0)| sqrt(d_l) (certified spectral norms; K_l the local Lipschitz
+  constant found for that layer).
 
 From them, per hidden layer and neuron (the diagonals of the averaged bound's recursion):
 
@@ -31,12 +33,14 @@ import numpy as np
 
 from ..engine import Network, NetworkPair
 from .constants import LayerConstants
-from .enclosures import activation_enclosure, affine_enclosure, inflate
+from .enclosures import activation_enclosure, affine_enclosure, inflate, meets_domain
 from .rounding import UNDERFLOW_UNIT, gamma, up
 from .scaling import LayerScaling
 from .slope_table import slope_table
 
-__all__ = ["LocalSlopes", "local_slopes", "reachable_intervals"]
+__all__ = ["LocalSlopes", "local_slopes", "reachable_intervals", "input_boxes"]
+
+_GRID = {1: 64, 2: 16, 3: 8}  # cells per axis of the input grid (d0 <= 3)
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,43 +92,47 @@ def _norm_up(values: np.ndarray) -> float:
         return math.inf
 
 
+def input_boxes(d0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (mid, rad; rows) covering the unit ball of R^d0: a dyadic grid of the cube for
+    d0 <= 3 (only boxes that may meet the ball), the cube itself otherwise. Exact binary numbers."""
+    cells = _GRID.get(d0, 1)
+    axis = (2.0 * np.arange(cells) + 1.0) / cells - 1.0
+    centres = np.stack(np.meshgrid(*[axis] * d0, indexing="ij"), axis=-1).reshape(-1, d0)
+    half = 1.0 / cells
+    centres = centres[meets_domain(centres, half, sphere=False)]
+    return centres, np.full_like(centres, half)
+
+
 def reachable_intervals(
     network: Network,
     constants: Sequence[LayerConstants],
     scaling: LayerScaling,
     spectral: "Sequence[float] | None" = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(low, high) of every hidden layer's pre-activations over the unit ball (None-free; +-inf
-    where nothing finite is known). `spectral` are certified ||W_l||_2 of this network."""
+    """(low, high) of every hidden layer's pre-activations over the unit ball (+-inf where nothing
+    finite is known). `spectral` are certified ||W_l||_2 of this network (they tighten the norm chain)."""
     result: list[tuple[np.ndarray, np.ndarray]] = []
-    mid = rad = None
+    mid, rad = input_boxes(network.widths[0])
     norm_bound = 1.0  # ||h_0|| = ||x|| <= 1
     for layer in range(network.depth - 1):
         w = network.weights[layer]
-        rows = _row_norms_up(w, scaling.shifts[layer]) * norm_bound if math.isfinite(norm_bound) else None
         with np.errstate(all="ignore"):
-            if mid is None:
-                low, high = -rows, rows
-            else:
-                mid_a, rad_a = affine_enclosure(w, mid[None, :], rad[None, :])
-                mid_a, rad_a = mid_a[0], rad_a[0]
-                low = np.nextafter(mid_a - rad_a, -np.inf)
-                high = np.nextafter(mid_a + rad_a, np.inf)
-                if rows is not None:
-                    rows = np.nextafter(rows, np.inf)  # the product with norm_bound rounded
-                    low, high = np.maximum(low, -rows), np.minimum(high, rows)
-        if not (np.isfinite(low).all() and np.isfinite(high).all() and (low <= high).all()):
-            for _ in range(layer, network.depth - 1):
-                width = network.widths[len(result) + 1]
+            rows = np.nextafter(_row_norms_up(w, scaling.shifts[layer]) * norm_bound, np.inf)
+            mid_a, rad_a = affine_enclosure(w, mid, rad)
+            low_b = np.maximum(np.nextafter(mid_a - rad_a, -np.inf), -rows)  # per box
+            high_b = np.minimum(np.nextafter(mid_a + rad_a, np.inf), rows)
+            low, high = low_b.min(axis=0), high_b.max(axis=0)
+        if not (np.isfinite(low).all() and np.isfinite(high).all() and (low_b <= high_b).all()):
+            for hidden in range(layer, network.depth - 1):
+                width = network.widths[hidden + 1]
                 result.append((np.full(width, -np.inf), np.full(width, np.inf)))
             return result
         result.append((low, high))
         with np.errstate(all="ignore"):
-            mid = 0.5 * (low + high)
-            rad = inflate(np.maximum(high - mid, mid - low), 1)
-            mid, rad = activation_enclosure(network.activations[layer], constants[layer], mid[None, :], rad[None, :])
-            mid, rad = mid[0], rad[0]
-            box = _norm_up(np.abs(mid) + rad)
+            mid = 0.5 * (low_b + high_b)
+            rad = inflate(np.maximum(high_b - mid, mid - low_b), 1)
+            mid, rad = activation_enclosure(network.activations[layer], constants[layer], mid, rad)
+            box = _norm_up(np.max(np.abs(mid) + rad, axis=0))
         chain = math.inf
         if spectral is not None and math.isfinite(norm_bound):
             table = slope_table(network.activations[layer], constants[layer])
