@@ -14,8 +14,8 @@ in an interval:
 
 From them, per hidden layer and neuron (the diagonals of the averaged bound's recursion):
 
-- F's state: sigma(a) = sigma(0) + Lambda a with Lambda = (sigma(a) - sigma(0)) / a in the range
-  of sigma' over hull(I_F, 0);
+- F's state: sigma(a) = sigma(0) + Lambda a with Lambda = (sigma(a) - sigma(0)) / a in the chord
+  slope's range over I_F (`SlopeTable.chord_query`);
 - the difference: D = (sigma(a~) - sigma(a)) / (a~ - a) in the range of sigma' over hull(I_F, I_f);
 
 (mean-value arguments: sigma is absolutely continuous, see `slope_table`). The local Lipschitz
@@ -136,7 +136,7 @@ def reachable_intervals(
         chain = math.inf
         if spectral is not None and math.isfinite(norm_bound):
             table = slope_table(network.activations[layer], constants[layer])
-            s_low, s_high = table.query(np.minimum(low, 0.0), np.maximum(high, 0.0))
+            s_low, s_high = table.chord_query(low, high)
             lipschitz = min(constants[layer].lipschitz, float(max(np.max(np.abs(s_low)), np.max(np.abs(s_high)))))
             offset = up(constants[layer].sigma0 * up(math.sqrt(w.shape[0])))
             chain = up(up(up(lipschitz * spectral[layer]) * norm_bound) + offset)
@@ -156,7 +156,7 @@ def local_slopes(
     state_low, state_high, diff_low, diff_high = [], [], [], []
     for layer, ((lo, hi), (lo_t, hi_t)) in enumerate(zip(full, pruned)):
         table = slope_table(pair.original.activations[layer], constants[layer])
-        s = table.query(np.minimum(lo, 0.0), np.maximum(hi, 0.0))
+        s = table.chord_query(lo, hi)
         d = table.query(np.minimum(lo, lo_t), np.maximum(hi, hi_t))
         state_low.append(s[0])
         state_high.append(s[1])

@@ -35,6 +35,7 @@ def test_table_encloses_difference_quotients(name):
     widths = rng.exponential(1.0, 60) * np.array([0.01, 0.3, 5.0])[rng.integers(0, 3, 60)]
     lo, hi = centres - widths, centres + widths
     low, high = table.query(lo, hi)
+    chord_low, chord_high = table.chord_query(lo, hi)
     assert (low >= constants.slope_min).all() and (high <= constants.slope_max).all()
     with mpmath.workdps(300):  # tanh(-108) = -1 + 1e-94: the quotient of two such values needs > 94 digits
         for a0, b0, l, h in zip(lo, hi, low, high):
@@ -44,6 +45,12 @@ def test_table_encloses_difference_quotients(name):
                     continue
                 quotient = (sigma(mpmath.mpf(b)) - sigma(mpmath.mpf(a))) / (mpmath.mpf(b) - mpmath.mpf(a))
                 assert l <= quotient <= h, (name, a, b, quotient, l, h)
+        for a0, b0, l, h in zip(lo, hi, chord_low, chord_high):
+            for t in rng.uniform(0, 1, 6):
+                a = a0 + (b0 - a0) * t
+                if a != 0:
+                    chord = (sigma(mpmath.mpf(a)) - sigma(mpmath.mpf(0))) / mpmath.mpf(a)
+                    assert l <= chord <= h, (name, a, chord, l, h)
 
 
 def test_table_is_local_where_it_should_be():
@@ -51,7 +58,10 @@ def test_table_is_local_where_it_should_be():
     table = slope_table(net.activations[0], layer_constants(net)[0])
     low, high = table.query(np.array([2.0, -0.25]), np.array([3.0, 0.25]))
     assert low[0] >= 1 - np.tanh(3.0) ** 2 - 1e-3 and high[0] <= 1 - np.tanh(2.0) ** 2 + 1e-3
-    assert low[1] >= 1 - np.tanh(0.25) ** 2 - 1e-2 and high[1] == 1.0
+    assert low[1] >= 1 - np.tanh(0.25) ** 2 - 1e-2 and high[1] >= 1.0
+    chord_low, chord_high = table.chord_query(np.array([2.0, -0.25]), np.array([3.0, 0.25]))
+    assert chord_low[0] >= np.tanh(3.0) / 3 - 1e-2 and chord_high[0] <= np.tanh(2.0) / 2 + 1e-2
+    assert chord_low[1] >= np.tanh(0.25) / 0.25 - 1e-2 and chord_high[1] >= 1.0
 
 
 @pytest.mark.parametrize("name", TEN)
@@ -94,14 +104,14 @@ def test_local_bounds_are_sound_and_never_looser(name):
 def test_negative_control_centre_slopes_are_caught(monkeypatch):
     """Slopes at each interval's centre only (a point, no range) undercut the grid value (or the
     bracket's own replayed lower bound)."""
-    original = SlopeTable.query
+    original = SlopeTable._query
 
-    def centre_only(self, lo, hi):
-        low, high = original(self, lo, hi)
+    def centre_only(self, table, lo, hi):
+        low, high = original(self, table, lo, hi)
         mid = 0.5 * (low + high)
         return mid, mid
 
-    monkeypatch.setattr(SlopeTable, "query", centre_only)
+    monkeypatch.setattr(SlopeTable, "_query", centre_only)
     caught = 0
     for name in ("tanh", "gelu", "silu"):
         pair = _pair(name, 3)
