@@ -96,6 +96,8 @@ def input_boxes(d0: int) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (mid, rad; rows) covering the unit ball of R^d0: a dyadic grid of the cube for
     d0 <= 3 (only boxes that may meet the ball), the cube itself otherwise. Exact binary numbers."""
     cells = _GRID.get(d0, 1)
+    if cells == 1:
+        return np.zeros((1, d0)), np.ones((1, d0))
     axis = (2.0 * np.arange(cells) + 1.0) / cells - 1.0
     centres = np.stack(np.meshgrid(*[axis] * d0, indexing="ij"), axis=-1).reshape(-1, d0)
     half = 1.0 / cells
