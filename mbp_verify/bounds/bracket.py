@@ -243,6 +243,31 @@ def _lower(
             return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
 
 
+def _exact_line(
+    pair: NetworkPair, scaled: NetworkPair, lipschitz: list[float], norms: "LayerNorms | None", scaling: LayerScaling
+) -> "tuple[Fraction, np.ndarray, Replay] | str":
+    """d0 = 1 with positively homogeneous activations: f(tx) - F(tx) = t (f(x) - F(x)) for t >= 0, so
+    the supremum over [-1, 1] is the larger of ||f(+-1) - F(+-1)||; each replay plus its margin
+    bounds it exactly (the upper bound, its witness and replay), or why not. The replays run on the
+    scaled pair when its scaling is exact (as the search's), and are multiplied back exactly."""
+    best = None
+    upper = Fraction(0)
+    target = scaled if scaling.exact else pair
+    for end in (1.0, -1.0):
+        x = np.array([end])
+        try:
+            replay = replay_error(target, x, lipschitz, norms=_replay_norms(norms, scaling, scaling.exact))
+            replay = _scaled_replay(replay, scaling.total) if scaling.exact else replay
+        except InputError as exc:
+            return f"the replay at x = {end:+g} failed: {exc}"
+        if not math.isfinite(replay.margin):
+            return f"the replay at x = {end:+g} has no finite margin"
+        upper = max(upper, Fraction(replay.value) + Fraction(replay.margin))
+        if best is None or replay.value > best[1].value:
+            best = (x, replay)
+    return upper, best[0], best[1]
+
+
 def _diagonal_applies(pair: NetworkPair, constants, local: LocalSlopes) -> bool:
     """Whether the per-neuron averaged bound applies (sigma(0) = 0) and is worth its dense products:
     a small network whose neurons' slope ranges differ within some layer (else it equals the per-layer bound)."""
@@ -406,6 +431,15 @@ def bracket_sup_error(
     )
 
     d0 = pair.original.widths[0]
+    if homogeneous and d0 == 1:
+        with _timed(timings, "exact_line"):
+            line = _exact_line(pair, scaled, lipschitz, norms, scaling)
+        if isinstance(line, str):
+            unavailable["exact_line"] = line
+        else:
+            _record("exact_line", line[0], upper_bounds, unavailable)
+            if line[2].certified_lower > replay.certified_lower:
+                witness, replay, lower_method = line[1], line[2], "the end of the input segment, replayed"
     if target_ratio is not None and branch is not False and (branch or d0 <= DEFAULT_MAX_DIMENSION):
         with _timed(timings, "branch_and_bound"):
             outcome = _branch(
