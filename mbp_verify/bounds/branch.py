@@ -7,7 +7,8 @@ sphere), the ball otherwise. Each box gets a sound upper bound of ||f(x) - F(x)|
 whole box, the smaller of
 
 - **interval (mid-radius) propagation** through F and f (`enclosures`), in float64 with every
-  rounding covered;
+  rounding covered, coordinate by coordinate the smaller of |f - F| enclosed from the two
+  separate enclosures and from the differential propagation of f - F (`differential`);
 - **centre plus Lipschitz**: the centre's enclosure (the same propagation with radius 0) plus
   (Lip f + Lip F) h sqrt(d0), with Lip <= prod_l K_l ||W_l||_2 from certified norms.
 
@@ -32,6 +33,7 @@ import numpy as np
 from ..engine import Network, NetworkPair
 from ..errors import InputError
 from .constants import LayerConstants
+from .differential import difference_enclosure
 from .enclosures import activation_enclosure, affine_enclosure, inflate, meets_domain
 from .replay import Replay, replay_error, unit_ball_point
 from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, gamma, up
@@ -71,6 +73,10 @@ def _box_norms(pair: NetworkPair, constants: Sequence[LayerConstants], mid: np.n
     full_mid, full_rad = _propagate(pair.original, constants, mid, rad)
     difference = f_mid - full_mid
     reach = inflate(np.abs(difference) * (1.0 + 2 * UNIT_ROUNDOFF) + f_rad + full_rad, 3)
+    with np.errstate(all="ignore"):
+        d_mid, d_rad = difference_enclosure(pair, constants, mid, rad)
+        direct = inflate(np.abs(d_mid) + d_rad, 1)
+    reach = np.where(np.isfinite(direct), np.minimum(reach, direct), reach)  # per coordinate: both enclose
     count = reach.shape[1] + 1
     squares = np.sum(reach * reach, axis=1)
     bound = np.sqrt(inflate((squares + count * UNDERFLOW_UNIT) / (1.0 - gamma(count)), 3))
