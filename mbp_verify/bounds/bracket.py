@@ -57,6 +57,7 @@ class _Budget:
     restarts: int  # lower-bound search: rows of the input matrix
     iterations: int  # ascent steps
     factors: tuple[float, ...]  # multipliers of the averaged bound's scaling (each one certified)
+    boxes: int = 0  # branch-and-bound boxes when d0 <= SMALL_INPUT and no target ratio is given
 
 
 # Every effort computes both upper bounds: the layerwise bound costs about half the averaged
@@ -64,9 +65,16 @@ class _Budget:
 # weights, width-1 layers), so even `fast` never does worse than the propagation bound.
 EFFORTS: dict[str, _Budget] = {
     "fast": _Budget(restarts=8, iterations=40, factors=(1.0,)),
-    "default": _Budget(restarts=16, iterations=100, factors=(1.0,)),
-    "thorough": _Budget(restarts=64, iterations=300, factors=(0.85, 1.0, 1.15)),
+    "default": _Budget(restarts=16, iterations=100, factors=(1.0,), boxes=1024),
+    "thorough": _Budget(restarts=64, iterations=300, factors=(0.85, 1.0, 1.15), boxes=16384),
 }
+# Without a target ratio, `default` and `thorough` still refine inputs of dimension <= 3 by a
+# branch-and-bound with a box budget (never a clock, so the result is reproducible), capped so
+# that boxes x weights stays below _BOX_WORK: a few tenths of a second on small networks.
+SMALL_INPUT = 3
+_BOX_WORK = 2 * 10**7
+_BUDGET_RATIO = 1.01
+_UNTIMED = 1e9
 
 
 @dataclass(frozen=True, eq=False)
@@ -304,6 +312,7 @@ def _branch(
     replay: Replay,
     target_ratio: float,
     time_limit: float,
+    max_boxes: int = 1_000_000,
 ) -> "tuple[float | Fraction, np.ndarray, Replay, str] | str":
     """Branch-and-bound on the (scaled, when exact) pair: (exact upper, witness, replay, how) or why not."""
     use_scaled = homogeneous and scaling.exact
@@ -321,6 +330,7 @@ def _branch(
             start=(witness, start),
             target_ratio=target_ratio,
             time_limit=time_limit,
+            max_boxes=max_boxes,
             norms=replay_norms,
         )
     except InputError as exc:
@@ -347,7 +357,9 @@ def bracket_sup_error(
 
     With `target_ratio`, a branch-and-bound over the input (`branch`) refines the bracket until
     upper <= target_ratio * lower or `time_limit` seconds; it runs when the input dimension is
-    at most 4 (`branch=True` forces it, `branch=False` turns it off). With `slopes="local"`
+    at most 4 (`branch=True` forces it, `branch=False` turns it off). Without one, efforts
+    `default` and `thorough` run it with a box budget (no clock) when the input dimension is at
+    most 3 (`branch=False` turns that off too). With `slopes="local"`
     the upper bounds use the slope ranges reachable over the unit ball (`reachable`), with
     "global" the activations' slope ranges over the whole real line.
     """
@@ -440,10 +452,17 @@ def bracket_sup_error(
             _record("exact_line", line[0], upper_bounds, unavailable)
             if line[2].certified_lower > replay.certified_lower:
                 witness, replay, lower_method = line[1], line[2], "the end of the input segment, replayed"
-    if target_ratio is not None and branch is not False and (branch or d0 <= DEFAULT_MAX_DIMENSION):
+    weights = sum(a * b for a, b in zip(pair.original.widths, pair.original.widths[1:]))
+    budgeted = target_ratio is None and branch is not False and budget.boxes > 0 and d0 <= SMALL_INPUT
+    if budgeted or (target_ratio is not None and branch is not False and (branch or d0 <= DEFAULT_MAX_DIMENSION)):
+        ratio, limit, boxes = (
+            (_BUDGET_RATIO, _UNTIMED, max(64, min(budget.boxes, _BOX_WORK // max(weights, 1))))
+            if budgeted
+            else (target_ratio, time_limit, 1_000_000)
+        )
         with _timed(timings, "branch_and_bound"):
             outcome = _branch(
-                pair, scaled, scaling, constants, homogeneous, norms, witness, replay, target_ratio, time_limit
+                pair, scaled, scaling, constants, homogeneous, norms, witness, replay, ratio, limit, boxes
             )
         if isinstance(outcome, str):
             unavailable["branch_and_bound"] = outcome
