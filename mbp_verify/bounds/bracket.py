@@ -407,6 +407,7 @@ def bracket_sup_error(
     if reason is None and not scaling.exact:
         reason = f"scaling layers {scaling.inexact_layers()} by a power of two rounded entries below 2^-1074"
     if reason is None:
+        scalings = None
         with _timed(timings, "averaged"):
             try:
                 averaged = averaged_bound(parts, constants, generator, budget.factors, ranges)
@@ -419,19 +420,19 @@ def bracket_sup_error(
                 else:
                     unavailable["averaged"] = "a segment's Gram matrix overflowed float64"
                 directions.extend(averaged.input_directions)
-                if local is not None and _diagonal_applies(pair, constants, local):
-                    with _timed(timings, "averaged_local"):
-                        try:
-                            value = diagonal_bound(parts, local, averaged.scalings, generator)
-                        except _CERTIFICATE_FAILURES as exc:
-                            unavailable["averaged_local"] = f"a segment-norm certificate failed: {exc}"
-                        else:
-                            _record(
-                                "averaged_local",
-                                Fraction(value) * power_of_two(scaling.total),
-                                upper_bounds,
-                                unavailable,
-                            )
+                scalings = averaged.scalings
+        if local is not None and scalings is not None and _diagonal_applies(pair, constants, local):
+            with _timed(timings, "averaged_local"):
+                try:
+                    value = diagonal_bound(parts, local, scalings, generator)
+                except _CERTIFICATE_FAILURES as exc:
+                    unavailable["averaged_local"] = f"a segment-norm certificate failed: {exc}"
+                else:
+                    if math.isfinite(value):
+                        exact = Fraction(value) * power_of_two(scaling.total)
+                        _record("averaged_local", exact, upper_bounds, unavailable)
+                    else:
+                        unavailable["averaged_local"] = "a segment's Gram matrix overflowed float64"
     else:
         unavailable["averaged"] = reason
 
