@@ -141,8 +141,9 @@ def _quantiles(values: list[float]) -> str:
 
 
 def small_table(args: argparse.Namespace) -> None:
-    """Upper / true sup and lower / true sup on small networks: the landed bracket (global slope
-    ranges) vs local slope ranges at default effort, and branch-and-bound."""
+    """Upper / true sup and lower / true sup on small networks: the landed default bracket, local
+    slope ranges alone (no boxes), the new default (local slopes and its box budget), and
+    branch-and-bound with a target ratio and time limit."""
     count = args.count or (30 if args.quick else 200)
     points = 20_000 if args.quick else 160_000
     for activation in SMALL_ACTIVATIONS:  # one-off costs (derivations, slope tables) outside the timings
@@ -151,7 +152,7 @@ def small_table(args: argparse.Namespace) -> None:
             bracket_sup_error(warm, rng=0, slopes=slopes)
     rows: dict[int, list[tuple[float, ...]]] = {}
     by_activation: dict[str, list[tuple[float, float, float]]] = {}
-    seconds = {"landed": 0.0, "local": 0.0}
+    seconds = {"landed": 0.0, "local": 0.0, "default": 0.0}
     records: list[tuple[str, tuple[float, ...]]] = []
     for index in range(count):
         rng = rng_for(args.seed, "bench.bounds.small", index)
@@ -166,23 +167,27 @@ def small_table(args: argparse.Namespace) -> None:
         )
         seed = rng_for(args.seed, "bench.bounds.small.default", index)
         start = time.process_time()
-        landed = bracket_sup_error(pair, rng=seed, slopes="global")
+        landed = bracket_sup_error(pair, rng=seed, slopes="global", branch=False)
         seconds["landed"] += time.process_time() - start
         landed_upper = _landed_upper(landed, pair)
         start = time.process_time()
-        default = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.small.default", index))
+        local = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.small.default", index), branch=False)
         seconds["local"] += time.process_time() - start
+        start = time.process_time()
+        default = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.small.default", index))
+        seconds["default"] += time.process_time() - start
         branched = bracket_sup_error(
             pair,
             rng=rng_for(args.seed, "bench.bounds.small.branch", index),
             target_ratio=args.target_ratio,
             time_limit=args.time_limit,
         )
-        truth = max(brute_sup(pair, rng, points), default.lower, branched.lower, landed.lower)
+        truth = max(brute_sup(pair, rng, points), default.lower, branched.lower, landed.lower, local.lower)
         if truth <= 0:
             continue
         entry = (
             landed_upper / truth,
+            local.upper / truth,
             default.upper / truth,
             default.lower / truth,
             branched.upper / truth,
@@ -190,13 +195,20 @@ def small_table(args: argparse.Namespace) -> None:
         )
         rows.setdefault(depth, []).append(entry)
         records.append((activation, entry))
-        by_activation.setdefault(activation, []).append((entry[0], entry[1], entry[3]))
+        by_activation.setdefault(activation, []).append((entry[0], entry[1], entry[2], entry[4]))
     print(
         f"small networks ({count}, d0 <= 3, widths 4-40, uniform/Gaussian, {len(SMALL_ACTIVATIONS)} activations); "
         f"true sup ~ max(brute force {2 * points} points + ascent, every lower); branch-and-bound: target ratio "
         f"{args.target_ratio}, time limit {args.time_limit} s; median / 90th percentile"
     )
-    names = ("landed upper/sup", "local upper/sup", "lower/sup", "B&B upper/sup", "B&B lower/sup")
+    names = (
+        "landed upper/sup",
+        "local slopes upper/sup",
+        "default upper/sup",
+        "default lower/sup",
+        "B&B upper/sup",
+        "B&B lower/sup",
+    )
     header = f"| depth | n | {' | '.join(names)} |"
     print(header)
     print("|---|---|" + "---|" * len(names))
@@ -204,25 +216,29 @@ def small_table(args: argparse.Namespace) -> None:
     for depth, entries in sorted(rows.items()) + [("all", everything)]:
         cols = list(zip(*entries))
         print(f"| {depth} | {len(entries)} | " + " | ".join(_quantiles(c) for c in cols) + " |")
-    lowers = [e[4] for e in everything]
+    lowers = [e[5] for e in everything]
     print(
         f"B&B lower >= 0.99 x sup in {100 * np.mean(np.array(lowers) >= 0.99):.1f}% of {len(lowers)} networks "
-        f"(default: {100 * np.mean(np.array([e[2] for e in everything]) >= 0.99):.1f}%)"
+        f"(default: {100 * np.mean(np.array([e[3] for e in everything]) >= 0.99):.1f}%)"
     )
-    print(f"CPU seconds of the default brackets: landed {seconds['landed']:.2f}, local {seconds['local']:.2f}")
-    print("median upper/sup by activation (landed | local | B&B):")
-    print("| activation | landed | local | B&B |")
-    print("|---|---|---|---|")
+    print(
+        f"CPU seconds of all brackets: landed {seconds['landed']:.2f}, local slopes {seconds['local']:.2f}, "
+        f"new default (with its box budget) {seconds['default']:.2f}"
+    )
+    print("median upper/sup by activation:")
+    print("| activation | landed | local slopes | default | B&B |")
+    print("|---|---|---|---|---|")
     for a, vals in by_activation.items():
-        print(f"| {a} | " + " | ".join(f"{np.median([v[k] for v in vals]):.3g}" for k in range(3)) + " |")
+        print(f"| {a} | " + " | ".join(f"{np.median([v[k] for v in vals]):.3g}" for k in range(4)) + " |")
     if args.plot:
         _plot_small(records, args.plot)
 
 
 def _landed_upper(bracket, pair) -> float:
     """The landed bracket's upper bound from a bracket with global slope ranges: the landed averaged
-    bound was unavailable when some sigma(0) != 0 (its offset terms are new)."""
+    bound was unavailable when some sigma(0) != 0 (its offset terms are new), exact_line is new."""
     bounds = dict(bracket.upper_bounds)
+    bounds.pop("exact_line", None)
     if not all(c.zero_at_zero for c in layer_constants(pair.original)):
         bounds.pop("averaged", None)
     return min(bounds.values(), default=float("inf"))
@@ -238,14 +254,14 @@ def _plot_small(records: list[tuple[str, tuple[float, ...]]], path: str) -> None
     figure, axis = plt.subplots(figsize=(6.4, 5.2))
     for activation in dict.fromkeys(a for a, _ in records):
         points = [e for a, e in records if a == activation]
-        axis.scatter([p[0] for p in points], [p[1] for p in points], label=activation, s=22)
+        axis.scatter([p[0] for p in points], [p[2] for p in points], label=activation, s=22)
     top = max(max(e[0] for _, e in records), 2.0)
     axis.plot([1, top], [1, top], color="grey", linewidth=0.8, label="no change")
     axis.axhline(1.5, color="black", linestyle=":", linewidth=0.8, label="1.5")
     axis.set_xscale("log")
     axis.set_yscale("log")
     axis.set_xlabel("landed upper / sup (global slope ranges)")
-    axis.set_ylabel("new upper / sup (local slope ranges)")
+    axis.set_ylabel("new default upper / sup")
     axis.set_title("Default-effort upper bound on small networks")
     axis.legend(fontsize=7, ncol=2)
     figure.tight_layout()
