@@ -6,9 +6,10 @@ exact image of every point of the input box lies in the output box:
 - an affine layer W: |fl(W m) - W m| <= gamma_n |W||m| + n eta, radii |W| r rounded upwards;
 - ReLU: neurons with m + r < 0 are exactly 0, active ones keep their interval, the others get
   [0, m + r];
-- other activations: sigma(m) +- (K r + 16 u (|m| + |sigma(m)| + 1)) (numpy's evaluation error,
-  as in `replay`), or, when sigma is non-decreasing (derived slope_min >= 0), [sigma(m - r),
-  sigma(m + r)] widened by the evaluation errors, whichever is narrower.
+- other activations: sigma(m) +- (k r + 16 u (|m| + |sigma(m)| + 1)) (numpy's evaluation error,
+  as in `replay`) with k the largest |sigma'| on the box (`slope_table`), or, where sigma' keeps
+  one sign on the box, [sigma(m - r), sigma(m + r)] (or reversed) widened by the evaluation
+  errors, whichever is narrower.
 
 Used by the branch-and-bound (boxes of the input) and by `reachable` (the pre-activation
 intervals of every neuron over the unit ball).
@@ -20,6 +21,7 @@ import numpy as np
 
 from .constants import LayerConstants
 from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, gamma
+from .slope_table import slope_table
 
 __all__ = [
     "inflate",
@@ -74,27 +76,34 @@ def relu_enclosure(mid: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.nda
 def activation_enclosure(
     spec, constants: LayerConstants, mid: np.ndarray, rad: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """sigma over mid +- rad: sigma(mid) +- (K rad + evaluation error), and for non-decreasing
-    sigma (slope_min >= 0) also [sigma(low), sigma(high)] widened by the evaluation errors;
-    per entry the one with the smaller radius (both enclose)."""
+    """sigma over mid +- rad, per entry the narrower of two enclosures: sigma(mid) +- (k rad +
+    evaluation error) with k the largest |sigma'| on the box (`slope_table`), and, where sigma'
+    keeps one sign on the box (sigma monotone there), [sigma(low), sigma(high)] (or reversed)
+    widened by the evaluation errors."""
     if spec.name == "relu":
         return relu_enclosure(mid, rad)
     if spec.name == "identity":
         return mid, rad
     value = spec(mid)
-    lip_rad = inflate(constants.lipschitz * rad + evaluation_error(mid, value), 4)
-    if constants.slope_min < 0:
-        return value, lip_rad
     low = np.nextafter(mid - rad, -np.inf)  # <= the exact mid - rad
     high = np.nextafter(mid + rad, np.inf)
-    s_low, s_high = spec(low), spec(high)
-    a = s_low - inflate(evaluation_error(low, s_low), 3)
-    b = s_high + inflate(evaluation_error(high, s_high), 3)
+    s_low, s_high = slope_table(spec, constants).query(low, high)
+    local = np.minimum(np.maximum(np.abs(s_low), np.abs(s_high)), constants.lipschitz)
+    lip_rad = inflate(local * rad + evaluation_error(mid, value), 4)
+    increasing, decreasing = s_low >= 0, s_high <= 0
+    if not (increasing.any() or decreasing.any()):
+        return value, lip_rad
+    s_at_low, s_at_high = spec(low), spec(high)
+    first = np.where(increasing, s_at_low, s_at_high)  # the smaller end where sigma is monotone
+    second = np.where(increasing, s_at_high, s_at_low)
+    first_at, second_at = np.where(increasing, low, high), np.where(increasing, high, low)
+    a = first - inflate(evaluation_error(first_at, first), 3)
+    b = second + inflate(evaluation_error(second_at, second), 3)
     a = a - inflate(2 * UNIT_ROUNDOFF * np.abs(a), 1)  # the subtraction's own rounding
     b = b + inflate(2 * UNIT_ROUNDOFF * np.abs(b), 1)
     centre = 0.5 * (a + b)
     spread = inflate(np.maximum(b - centre, centre - a), 2)
-    tighter = spread < lip_rad
+    tighter = (increasing | decreasing) & (spread < lip_rad)
     return np.where(tighter, centre, value), np.where(tighter, spread, lip_rad)
 
 
