@@ -141,14 +141,23 @@ def _quantiles(values: list[float]) -> str:
 
 
 def small_table(args: argparse.Namespace) -> None:
-    """Upper / true sup and lower / true sup on small networks: the default bracket vs branch-and-bound."""
-    count = 30 if args.quick else 200
+    """Upper / true sup and lower / true sup on small networks: the landed default bracket, local
+    slope ranges alone (no boxes), the new default (local slopes and its box budget), and
+    branch-and-bound with a target ratio and time limit."""
+    count = args.count or (30 if args.quick else 200)
     points = 20_000 if args.quick else 160_000
-    rows: dict[int, list[tuple[float, float, float, float]]] = {}
-    by_activation: dict[str, list[tuple[float, float]]] = {}
+    for activation in SMALL_ACTIVATIONS:  # one-off costs (derivations, slope tables) outside the timings
+        warm = prune_network(sample_network([2, 4, 1], 0, activation=activation), 0.3)
+        for slopes in ("global", "local"):
+            bracket_sup_error(warm, rng=0, slopes=slopes)
+    rows: dict[int, list[tuple[float, ...]]] = {}
+    by_activation: dict[str, list[tuple[float, float, float]]] = {}
+    seconds = {"landed": 0.0, "local": 0.0, "default": 0.0}
+    records: list[tuple[str, tuple[float, ...]]] = []
     for index in range(count):
         rng = rng_for(args.seed, "bench.bounds.small", index)
         depth, d0 = int(rng.integers(2, 6)), int(rng.integers(1, 4))
+        depth = args.depth or depth
         widths = [d0] + [int(v) for v in rng.integers(4, 41, size=depth - 1)] + [int(rng.integers(1, 6))]
         activation = SMALL_ACTIVATIONS[index % len(SMALL_ACTIVATIONS)]
         distribution = "uniform" if rng.random() < 0.5 else "gaussian"
@@ -156,48 +165,108 @@ def small_table(args: argparse.Namespace) -> None:
             sample_network(widths, rng, activation=activation, distribution=distribution),
             float(rng.choice([0.2, 0.3, 0.5])),
         )
+        seed = rng_for(args.seed, "bench.bounds.small.default", index)
+        start = time.process_time()
+        landed = bracket_sup_error(pair, rng=seed, slopes="global", branch=False)
+        seconds["landed"] += time.process_time() - start
+        landed_upper = _landed_upper(landed, pair)
+        start = time.process_time()
+        local = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.small.default", index), branch=False)
+        seconds["local"] += time.process_time() - start
+        start = time.process_time()
         default = bracket_sup_error(pair, rng=rng_for(args.seed, "bench.bounds.small.default", index))
+        seconds["default"] += time.process_time() - start
         branched = bracket_sup_error(
             pair,
             rng=rng_for(args.seed, "bench.bounds.small.branch", index),
             target_ratio=args.target_ratio,
             time_limit=args.time_limit,
         )
-        truth = max(brute_sup(pair, rng, points), default.lower, branched.lower)
+        truth = max(brute_sup(pair, rng, points), default.lower, branched.lower, landed.lower, local.lower)
         if truth <= 0:
             continue
-        entry = (default.upper / truth, default.lower / truth, branched.upper / truth, branched.lower / truth)
+        entry = (
+            landed_upper / truth,
+            local.upper / truth,
+            default.upper / truth,
+            default.lower / truth,
+            branched.upper / truth,
+            branched.lower / truth,
+        )
         rows.setdefault(depth, []).append(entry)
-        by_activation.setdefault(activation, []).append((entry[0], entry[2]))
+        records.append((activation, entry))
+        by_activation.setdefault(activation, []).append((entry[0], entry[1], entry[2], entry[4]))
     print(
         f"small networks ({count}, d0 <= 3, widths 4-40, uniform/Gaussian, {len(SMALL_ACTIVATIONS)} activations); "
-        f"true sup ~ max(brute force {2 * points} points + ascent, both lowers); branch-and-bound: target ratio "
-        f"{args.target_ratio}, time limit {args.time_limit} s; median and 90th percentile"
+        f"true sup ~ max(brute force {2 * points} points + ascent, every lower); branch-and-bound: target ratio "
+        f"{args.target_ratio}, time limit {args.time_limit} s; median / 90th percentile"
     )
-    header = (
-        f"{'depth':>5} {'n':>4} | {'default upper/sup':>15} {'lower/sup':>15} | {'B&B upper/sup':>15} {'lower/sup':>15}"
+    names = (
+        "landed upper/sup",
+        "local slopes upper/sup",
+        "default upper/sup",
+        "default lower/sup",
+        "B&B upper/sup",
+        "B&B lower/sup",
     )
+    header = f"| depth | n | {' | '.join(names)} |"
     print(header)
-    print("-" * len(header))
+    print("|---|---|" + "---|" * len(names))
     everything = [e for entries in rows.values() for e in entries]
     for depth, entries in sorted(rows.items()) + [("all", everything)]:
         cols = list(zip(*entries))
-        print(
-            f"{depth:>5} {len(entries):>4} | {_quantiles(cols[0])} {_quantiles(cols[1])} | {_quantiles(cols[2])} "
-            f"{_quantiles(cols[3])}"
-        )
-    lowers = [e[3] for e in everything]
+        print(f"| {depth} | {len(entries)} | " + " | ".join(_quantiles(c) for c in cols) + " |")
+    lowers = [e[5] for e in everything]
     print(
         f"B&B lower >= 0.99 x sup in {100 * np.mean(np.array(lowers) >= 0.99):.1f}% of {len(lowers)} networks "
-        f"(default: {100 * np.mean(np.array([e[1] for e in everything]) >= 0.99):.1f}%)"
+        f"(default: {100 * np.mean(np.array([e[3] for e in everything]) >= 0.99):.1f}%)"
     )
     print(
-        "median upper/sup by activation (default | B&B): "
-        + ", ".join(
-            f"{a} {np.median([v[0] for v in vals]):.2f} | {np.median([v[1] for v in vals]):.2f}"
-            for a, vals in by_activation.items()
-        )
+        f"CPU seconds of all brackets: landed {seconds['landed']:.2f}, local slopes {seconds['local']:.2f}, "
+        f"new default (with its box budget) {seconds['default']:.2f}"
     )
+    print("median upper/sup by activation:")
+    print("| activation | landed | local slopes | default | B&B |")
+    print("|---|---|---|---|---|")
+    for a, vals in by_activation.items():
+        print(f"| {a} | " + " | ".join(f"{np.median([v[k] for v in vals]):.3g}" for k in range(4)) + " |")
+    if args.plot:
+        _plot_small(records, args.plot)
+
+
+def _landed_upper(bracket, pair) -> float:
+    """The landed bracket's upper bound from a bracket with global slope ranges: the landed averaged
+    bound was unavailable when some sigma(0) != 0 (its offset terms are new), exact_line is new."""
+    bounds = dict(bracket.upper_bounds)
+    bounds.pop("exact_line", None)
+    if not all(c.zero_at_zero for c in layer_constants(pair.original)):
+        bounds.pop("averaged", None)
+    return min(bounds.values(), default=float("inf"))
+
+
+def _plot_small(records: list[tuple[str, tuple[float, ...]]], path: str) -> None:
+    """Scatter of upper/sup, landed vs local slope ranges, one point per network (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 5.2))
+    for activation in dict.fromkeys(a for a, _ in records):
+        points = [e for a, e in records if a == activation]
+        axis.scatter([p[0] for p in points], [p[2] for p in points], label=activation, s=22)
+    top = max(max(e[0] for _, e in records), 2.0)
+    axis.plot([1, top], [1, top], color="grey", linewidth=0.8, label="no change")
+    axis.axhline(1.5, color="black", linestyle=":", linewidth=0.8, label="1.5")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("landed upper / sup (global slope ranges)")
+    axis.set_ylabel("new default upper / sup")
+    axis.set_title("Default-effort upper bound on small networks")
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print(f"wrote {path}")
 
 
 def _landed_margin(network, lipschitz, x) -> float:
@@ -240,16 +309,17 @@ def trained_like_chain(seed: int, activation: str, layers: int = 12, narrow: int
 
 
 def deep_chain(args: argparse.Namespace) -> None:
-    """lower_margin / lower on the deep chain: the landed norm-product margin vs the reference-pass margin."""
+    """The deep chain: lower_margin / lower (landed norm-product margin vs the reference pass) and
+    upper / lower with global (landed) and local slope ranges, with the CPU seconds of each bracket."""
     from mbp_verify.bounds import certified_spectral_norm, maximise_error, unit_ball_point
 
     print("deep chain: 12 layers 384 <-> 1536, spectrum k^-0.6, MBP alpha = 0.2; witness from 8 x 40 ascent steps")
     header = (
-        f"{'activation':>10} {'lower':>10} | {'landed margin/lower':>19} | "
-        f"{'new margin/lower':>16} {'(Frobenius only)':>16} | {'upper/lower':>11}"
+        "| activation | lower | landed margin/lower | new margin/lower | (Frobenius only) | "
+        "landed upper/lower | local upper/lower | landed s | local s |"
     )
     print(header)
-    print("-" * len(header))
+    print("|---|---|---|---|---|---|---|---|---|")
     for activation in ("relu",) if args.quick else ("relu", "gelu", "tanh"):
         pair = prune_network(trained_like_chain(args.seed, activation), 0.2)
         lipschitz = [c.lipschitz for c in layer_constants(pair.original)]
@@ -259,12 +329,18 @@ def deep_chain(args: argparse.Namespace) -> None:
         new = replay_error(pair, x, lipschitz, norms=norms)
         frobenius = replay_error(pair, x, lipschitz)
         landed = _landed_margin(pair.original, lipschitz, x) + _landed_margin(pair.pruned, lipschitz, x)
-        ratio = "skipped" if args.quick else f"{bracket_sup_error(pair, rng=0, effort='fast').ratio:>11.3g}"
+        cells = []
+        for slopes in ("global", "local"):
+            start = time.process_time()
+            bracket = bracket_sup_error(pair, rng=0, effort="fast", slopes=slopes)
+            cells.append((bracket.ratio, time.process_time() - start, bracket.timings))
         print(
-            f"{activation:>10} {new.value:>10.3e} | {landed / new.value:>19.3g} | {new.margin / new.value:>16.3g} "
-            f"{frobenius.margin / frobenius.value:>16.3g} | {ratio:>11}",
+            f"| {activation} | {new.value:.3e} | {landed / new.value:.3g} | {new.margin / new.value:.3g} | "
+            f"{frobenius.margin / frobenius.value:.3g} | {cells[0][0]:.3g} | {cells[1][0]:.3g} | "
+            f"{cells[0][1]:.1f} | {cells[1][1]:.1f} |",
             flush=True,
         )
+        print("  local timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in cells[1][2].items()))
 
 
 def main() -> None:
@@ -282,6 +358,9 @@ def main() -> None:
     parser.add_argument(
         "--time-limit", type=float, default=10.0, help="small table: branch-and-bound seconds per network"
     )
+    parser.add_argument("--depth", type=int, help="small table: every network of this depth (default: 2-5)")
+    parser.add_argument("--count", type=int, help="small table: number of networks (default 30 with --quick, else 200)")
+    parser.add_argument("--plot", metavar="PNG", help="small table: also write a scatter plot (matplotlib, Agg)")
     args = parser.parse_args()
     if args.table == "small":
         return small_table(args)

@@ -1,13 +1,14 @@
 """Difference-aware upper bound: the coupled (F, f - F) chain with averaged activations.
 
-With sigma(0) = 0, F's hidden state h_l and the difference Delta_l = g_l - h_l (g: f's state)
-obey one linear recursion whose diagonals are activation difference quotients:
+F's hidden state h_l and the difference Delta_l = g_l - h_l (g: f's state) obey one affine
+recursion whose diagonals are activation difference quotients:
 
-  h_l     = Lambda_l W_l h_{l-1},                       Lambda_l = sigma(a) / a
+  h_l     = sigma(0) 1 + Lambda_l W_l h_{l-1},          Lambda_l = (sigma(a) - sigma(0)) / a
   Delta_l = D_l (W~_l Delta_{l-1} - E_l h_{l-1}),       D_l = (sigma(a~) - sigma(a)) / (a~ - a)
   f(x) - F(x) = [-E_L, W~_L] [h_{L-1}; Delta_{L-1}],   [h_1; Delta_1] = diag(Lambda_1, D_1) [W_1; -E_1] x
 
-Every diagonal entry lies in [s_min, s_max] (the symbolic slope range), so f - F is a chain
+Every diagonal entry lies in [s_min, s_max] (the symbolic slope range, or the narrower range
+reachable over the unit ball, `reachable`), so f - F is a chain
 of block matrices separated by diagonals diag(Lambda_l, D_l) = m I + r S with |S| <= I.
 Expanding every diagonal (Combettes & Pesquet, "Lipschitz certificates for layered network
 structures driven by averaged activation operators", SIAM J. Math. Data Sci. 2020) gives
@@ -22,6 +23,11 @@ Scaling the difference rows of layer l by beta_l > 0 commutes with the diagonals
 the bound valid; beta_l = c ||W_l|| / ||E_l|| with c from `depth_factor` (optionally times a
 few multipliers, each certified, the smallest kept); every segment norm is certified
 (`segments`, `spectral`) and widened by its rounding error (`products`).
+
+With sigma(0) != 0 the offset c_l = sigma_l(0) 1 added to h_l enters the rest of the chain like
+an input [c_l; 0] to the segments from layer l + 1 on, so f - F gains the terms
+|sigma_l(0)| x (the cut sum of the chain after layer l, its first segment applied to the vector
+[1; 0] itself) (`AveragedBound.tails`, combined by `total`).
 """
 
 from __future__ import annotations
@@ -29,17 +35,22 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from ..errors import InputError
 from .constants import LayerConstants
 from .parts import PairParts
-from .rounding import add_up, mul_up
-from .segments import Segment, chain_products, segment_norm
+from .products import Tracked
+from .rounding import add_up, frobenius_up, matmul_error_up, mul_up, sqrt_up, up
+from .segments import ChainProducts, Segment, chain_products, segment_norm
 from .spectral import in_safe_range
 
 __all__ = ["AveragedBound", "averaged_bound", "applicable", "unavailable_reason", "depth_factor"]
+
+# Deeper chains (2^(L-1) cut sets per evaluation) compare the local midpoints with the global (m, r) only.
+_SEARCH_DEPTH = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,16 +61,24 @@ class AveragedBound:
     scalings: tuple[float, ...]
     segment_norms: dict[Segment, float]
     input_directions: tuple[np.ndarray, ...]  # top right singular vectors of segments starting at layer 1
+    tails: tuple[float, ...] = ()  # tails[l]: the cut sum of the chain after hidden layer l applied to 1 (offsets)
+
+    def total(self, offsets: Sequence[float], shifts: Sequence[int]) -> Fraction:
+        """The bound for the pair itself, exactly: 2^S value + sum_l |sigma_l(0)| 2^(s_{l+1} + ... + s_L) tails[l],
+        given |sigma_l(0)| <= offsets[l] and the layers' power-of-two shifts (`scaling`)."""
+        exact = Fraction(self.value) * Fraction(2) ** sum(shifts)
+        for layer, (offset, tail) in enumerate(zip(offsets, self.tails)):
+            if offset:
+                exact += Fraction(offset) * Fraction(tail) * Fraction(2) ** sum(shifts[layer + 1 :])
+        return exact
 
 
 def unavailable_reason(constants: Sequence[LayerConstants], parts: PairParts) -> "str | None":
-    """Why the bound does not apply (None if it does): it needs a hidden layer, sigma(0) = 0
-    everywhere (h_l = Lambda_l W_l h_{l-1}), and weights whose magnitudes keep the Gram
-    products clear of overflow and underflow (the bracket passes the power-of-two scaled pair)."""
+    """Why the bound does not apply (None if it does): it needs a hidden layer and weights whose
+    magnitudes keep the Gram products clear of overflow and underflow (the bracket passes the
+    power-of-two scaled pair)."""
     if len(constants) < 1:
         return "needs a hidden layer"
-    if not all(c.zero_at_zero for c in constants):
-        return "needs sigma(0) = 0 in every hidden layer"
     matrices = [*parts.full, *parts.pruned, *parts.errors]
     if not all(map(in_safe_range, matrices)):
         return "a weight matrix W_l, W~_l or E_l of the scaled pair has its largest entry outside [2^-300, 2^300]"
@@ -71,12 +90,15 @@ def applicable(constants: Sequence[LayerConstants], parts: PairParts) -> bool:
     return unavailable_reason(constants, parts) is None
 
 
-def _cut_sum(norm: "dict[Segment, float]", depth: int, mids: Sequence[float], radii: Sequence[float]) -> float:
-    """Sum over cut sets of prod r (cut) prod |m| (uncut) prod segment norms, rounded up."""
+def _cut_sum(
+    norm: "dict[Segment, float]", depth: int, mids: Sequence[float], radii: Sequence[float], first: int = 0
+) -> float:
+    """Sum over cut sets of prod r (cut) prod |m| (uncut) prod segment norms, rounded up, for the
+    chain of layers first..L-1 (cuts after layers first..L-2)."""
     terms = []
-    for cuts in itertools.product((False, True), repeat=depth - 1):
-        factors, start = [], 0
-        for position, cut in enumerate(cuts):
+    for cuts in itertools.product((False, True), repeat=depth - 1 - first):
+        factors, start = [], first
+        for position, cut in enumerate(cuts, start=first):
             factors.append(radii[position] if cut else abs(mids[position]))
             if cut:
                 factors.append(norm[start, position])
@@ -86,6 +108,87 @@ def _cut_sum(norm: "dict[Segment, float]", depth: int, mids: Sequence[float], ra
     return add_up(*terms)
 
 
+def _cover(low: float, high: float, mid: float) -> tuple[float, float]:
+    """(m, r) with [m - r, m + r] containing [low, high] for the float m (r rounded up)."""
+    return mid, max(up(high - mid), up(mid - low), 0.0)
+
+
+def _candidates(low: float, high: float, constants: LayerConstants) -> list[tuple[float, float]]:
+    """Ways to write a slope in [low, high] as m + r t, |t| <= 1: the global (m, r) and a few local ones."""
+    options = [(constants.mid_slope, constants.slope_radius)]
+    for mid in (0.5 * (low + high), low, high):
+        options.append(_cover(low, high, mid))
+    return options
+
+
+def _estimate(norm: "dict[Segment, float]", depth: int, choice: Sequence[tuple[float, float]]) -> float:
+    """The cut sum in plain float arithmetic (to compare choices; the chosen one is certified)."""
+    total = 0.0
+    for cuts in itertools.product((False, True), repeat=depth - 1):
+        term, start = 1.0, 0
+        for position, cut in enumerate(cuts):
+            m, r = choice[position]
+            term *= r if cut else abs(m)
+            if cut:
+                term *= norm[start, position]
+                start = position + 1
+        total += term * norm[start, depth - 1]
+    return total
+
+
+def _best_cut_sum(
+    norm: "dict[Segment, float]",
+    depth: int,
+    constants: Sequence[LayerConstants],
+    ranges: "Sequence[tuple[float, float]] | None",
+) -> tuple[float, list[float], list[float]]:
+    """The certified cut sum for the best (m_l, r_l) found by a coordinate search over each layer's
+    candidates (every candidate covers the layer's slopes, so every choice is sound), and that choice."""
+    mids, radii = [c.mid_slope for c in constants], [c.slope_radius for c in constants]
+    landed = _cut_sum(norm, depth, mids, radii)
+    if ranges is None or depth < 2:
+        return landed, mids, radii
+    options = [_candidates(low, high, c) for (low, high), c in zip(ranges, constants)]
+    choice = [o[1] for o in options]  # start from the local midpoints
+    best = _estimate(norm, depth, choice)
+    for _ in range(2 if depth <= _SEARCH_DEPTH else 0):
+        for layer, layer_options in enumerate(options):
+            for option in layer_options:
+                trial = [*choice[:layer], option, *choice[layer + 1 :]]
+                value = _estimate(norm, depth, trial)
+                if value < best:
+                    best, choice = value, trial
+    local_mids, local_radii = [m for m, _ in choice], [r for _, r in choice]
+    local = _cut_sum(norm, depth, local_mids, local_radii)
+    return (local, local_mids, local_radii) if local < landed else (landed, mids, radii)
+
+
+def _vector_norm_up(tracked: Tracked, scale: float = 1.0) -> float:
+    """An upper bound of ||scale * exact @ 1|| for the exact matrix `tracked` stands for."""
+    rows, cols = tracked.shape
+    product = np.asarray(tracked.value @ np.ones(cols)).ravel()
+    ones = sqrt_up(float(cols))
+    rounding = matmul_error_up(cols, rows, tracked.frobenius, ones)
+    return mul_up(abs(scale), add_up(frobenius_up(product), rounding, mul_up(tracked.error, ones)))
+
+
+def _offset_norms(products: ChainProducts, first: int, beta: Sequence[float]) -> "dict[Segment, float]":
+    """For the offset 1 entering layer `first`: bounds of ||segment [1; 0]||, i.e. ||[P 1; beta_j X 1]||
+    (||X 1|| for the segment ending at the output), by segment end j."""
+    last = products.depth - 1
+    result = {}
+    for j in range(first, last + 1):
+        x = _vector_norm_up(products.X[first, j], 1.0 if j == last else beta[j])
+        result[first, j] = (
+            x if j == last else sqrt_up(add_up(_square_up(_vector_norm_up(products.P[first, j])), _square_up(x)))
+        )
+    return result
+
+
+def _square_up(value: float) -> float:
+    return mul_up(value, value)
+
+
 def depth_factor(depth: int) -> float:
     """The scaling factor c that minimised the bound on sampled ReLU networks of this depth
     (1.0 at L = 2 down to 0.7 at L = 5, measured at widths 256-1024); any c > 0 is sound."""
@@ -93,20 +196,25 @@ def depth_factor(depth: int) -> float:
 
 
 def averaged_bound(
-    parts: PairParts, constants: Sequence[LayerConstants], rng: np.random.Generator, factors: Sequence[float] = (1.0,)
+    parts: PairParts,
+    constants: Sequence[LayerConstants],
+    rng: np.random.Generator,
+    factors: Sequence[float] = (1.0,),
+    ranges: "Sequence[tuple[float, float]] | None" = None,
 ) -> AveragedBound:
     """The certified averaged-activation bound of sup ||f(x) - F(x)|| over the unit ball.
 
     Each factor k in `factors` sets beta_l = k c(L) ||W_l|| / ||E_l|| (estimated norms,
-    c(L) = `depth_factor`) and gives a sound bound; the smallest is returned.
+    c(L) = `depth_factor`) and gives a sound bound; the smallest is returned. `ranges` are
+    per hidden layer (low, high) enclosing every slope Lambda_l and D_l reachable over the unit
+    ball (`reachable.LocalSlopes`); the segment norms do not depend on (m_l, r_l), so several
+    covers of each range are compared and the smallest certified sum is kept.
     """
     if not factors or not all(f > 0 and np.isfinite(f) for f in factors):
         raise InputError(f"factors must be positive finite numbers, got {list(factors)}")
     depth = parts.depth
     if all(e.nnz == 0 for e in parts.errors):
-        return AveragedBound(0.0, (), {}, ())  # f = F exactly
-    mids = [c.mid_slope for c in constants]
-    radii = [c.slope_radius for c in constants]
+        return AveragedBound(0.0, (), {}, (), (0.0,) * (depth - 1))  # f = F exactly
     products = chain_products(parts)
     segments = [(i, j) for i in range(depth) for j in range(i, depth)]
     full = [parts.estimate("full", l) for l in range(depth - 1)]
@@ -123,7 +231,11 @@ def averaged_bound(
             certified[i, j], direction = segment_norm(products, parts, i, j, beta, rng)
             if direction is not None:
                 directions.append(direction)
-        value = _cut_sum(certified, depth, mids, radii)
+        value, mids, radii = _best_cut_sum(certified, depth, constants, ranges)
         if best is None or value < best.value:
-            best = AveragedBound(value, tuple(beta), certified, tuple(directions))
+            tails = tuple(
+                _cut_sum({**certified, **_offset_norms(products, l + 1, beta)}, depth, mids, radii, first=l + 1)
+                for l in range(depth - 1)
+            )
+            best = AveragedBound(value, tuple(beta), certified, tuple(directions), tails)
     return best  # type: ignore[return-value]  (factors is non-empty)

@@ -33,8 +33,10 @@ from .ascent import maximise_error
 from .averaged import averaged_bound, unavailable_reason
 from .branch import DEFAULT_MAX_DIMENSION, branch_and_bound
 from .constants import layer_constants
+from .diagonal import MAX_DEPTH, MAX_WIDTH, diagonal_bound
 from .layerwise import LayerNorms, layer_norms, layerwise_bound
 from .parts import check_pair, pair_parts
+from .reachable import LocalSlopes, local_slopes
 from .replay import Replay, replay_error, unit_ball_point
 from .rounding import add_up, float_up, ldexp_up
 from .scaling import LayerScaling, power_of_two, scale_pair
@@ -47,6 +49,7 @@ _CERTIFICATE_FAILURES = (ArithmeticError, np.linalg.LinAlgError, scipy.sparse.li
 
 Effort = Literal["fast", "default", "thorough"]
 Decision = Literal["certified", "violated", "unknown"]
+Slopes = Literal["local", "global"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class _Budget:
     restarts: int  # lower-bound search: rows of the input matrix
     iterations: int  # ascent steps
     factors: tuple[float, ...]  # multipliers of the averaged bound's scaling (each one certified)
+    boxes: int = 0  # branch-and-bound boxes when d0 <= SMALL_INPUT and no target ratio is given
 
 
 # Every effort computes both upper bounds: the layerwise bound costs about half the averaged
@@ -61,9 +65,16 @@ class _Budget:
 # weights, width-1 layers), so even `fast` never does worse than the propagation bound.
 EFFORTS: dict[str, _Budget] = {
     "fast": _Budget(restarts=8, iterations=40, factors=(1.0,)),
-    "default": _Budget(restarts=16, iterations=100, factors=(1.0,)),
-    "thorough": _Budget(restarts=64, iterations=300, factors=(0.85, 1.0, 1.15)),
+    "default": _Budget(restarts=16, iterations=100, factors=(1.0,), boxes=1024),
+    "thorough": _Budget(restarts=64, iterations=300, factors=(0.85, 1.0, 1.15), boxes=16384),
 }
+# Without a target ratio, `default` and `thorough` still refine inputs of dimension <= 3 by a
+# branch-and-bound with a box budget (never a clock, so the result is reproducible), capped so
+# that boxes x weights stays below _BOX_WORK: a few tenths of a second on small networks.
+SMALL_INPUT = 3
+_BOX_WORK = 2 * 10**7
+_BUDGET_RATIO = 1.01
+_UNTIMED = 1e9
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,6 +251,43 @@ def _lower(
             return witness, Replay(0.0, math.inf, 0.0), f"none: {reason}; lower = 0 with an unbounded margin"
 
 
+def _exact_line(
+    pair: NetworkPair, scaled: NetworkPair, lipschitz: list[float], norms: "LayerNorms | None", scaling: LayerScaling
+) -> "tuple[Fraction, np.ndarray, Replay] | str":
+    """d0 = 1 with positively homogeneous activations: f(tx) - F(tx) = t (f(x) - F(x)) for t >= 0, so
+    the supremum over [-1, 1] is the larger of ||f(+-1) - F(+-1)||; each replay plus its margin
+    bounds it exactly (the upper bound, its witness and replay), or why not. The replays run on the
+    scaled pair when its scaling is exact (as the search's), and are multiplied back exactly."""
+    best = None
+    upper = Fraction(0)
+    target = scaled if scaling.exact else pair
+    for end in (1.0, -1.0):
+        x = np.array([end])
+        try:
+            replay = replay_error(target, x, lipschitz, norms=_replay_norms(norms, scaling, scaling.exact))
+            replay = _scaled_replay(replay, scaling.total) if scaling.exact else replay
+        except InputError as exc:
+            return f"the replay at x = {end:+g} failed: {exc}"
+        if not math.isfinite(replay.margin):
+            return f"the replay at x = {end:+g} has no finite margin"
+        upper = max(upper, Fraction(replay.value) + Fraction(replay.margin))
+        if best is None or replay.value > best[1].value:
+            best = (x, replay)
+    return upper, best[0], best[1]
+
+
+def _diagonal_applies(pair: NetworkPair, constants, local: LocalSlopes) -> bool:
+    """Whether the per-neuron averaged bound applies (sigma(0) = 0) and is worth its dense products:
+    a small network whose neurons' slope ranges differ within some layer (else it equals the per-layer bound)."""
+    if not all(c.zero_at_zero for c in constants):
+        return False
+    if pair.original.depth > MAX_DEPTH or max(pair.original.widths[1:-1], default=0) > MAX_WIDTH:
+        return False
+    lows = [*local.state_low, *local.diff_low]
+    highs = [*local.state_high, *local.diff_high]
+    return any(np.ptp(low) > 0 or np.ptp(high) > 0 for low, high in zip(lows, highs))
+
+
 def _lipschitz_sum(norms: "tuple[list[float], list[float]] | None", constants) -> float:
     """Lip(f) + Lip(F) <= prod K_l ||W~_l|| + prod K_l ||W_l|| (rounded up; +inf without certified norms)."""
     if norms is None:
@@ -264,6 +312,7 @@ def _branch(
     replay: Replay,
     target_ratio: float,
     time_limit: float,
+    max_boxes: int = 1_000_000,
 ) -> "tuple[float | Fraction, np.ndarray, Replay, str] | str":
     """Branch-and-bound on the (scaled, when exact) pair: (exact upper, witness, replay, how) or why not."""
     use_scaled = homogeneous and scaling.exact
@@ -281,6 +330,7 @@ def _branch(
             start=(witness, start),
             target_ratio=target_ratio,
             time_limit=time_limit,
+            max_boxes=max_boxes,
             norms=replay_norms,
         )
     except InputError as exc:
@@ -301,12 +351,17 @@ def bracket_sup_error(
     target_ratio: "float | None" = None,
     time_limit: float = 10.0,
     branch: "bool | None" = None,
+    slopes: Slopes = "local",
 ) -> ErrorBracket:
     """Bracket sup_{||x||<=1} ||f(x) - F(x)||_2 for the pair (F, f).
 
     With `target_ratio`, a branch-and-bound over the input (`branch`) refines the bracket until
     upper <= target_ratio * lower or `time_limit` seconds; it runs when the input dimension is
-    at most 4 (`branch=True` forces it, `branch=False` turns it off).
+    at most 4 (`branch=True` forces it, `branch=False` turns it off). Without one, efforts
+    `default` and `thorough` run it with a box budget (no clock) when the input dimension is at
+    most 3 (`branch=False` turns that off too). With `slopes="local"`
+    the upper bounds use the slope ranges reachable over the unit ball (`reachable`), with
+    "global" the activations' slope ranges over the whole real line.
     """
     pair = check_pair(pair)
     if target_ratio is not None and not (
@@ -315,6 +370,8 @@ def bracket_sup_error(
         raise InputError(f"the target ratio must be a finite number >= 1, got {target_ratio!r}")
     if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
         raise InputError(f"the time limit must be a positive number of seconds, got {time_limit!r}")
+    if slopes not in ("local", "global"):
+        raise InputError(f"slopes must be 'local' or 'global', got {slopes!r}")
     if effort not in EFFORTS:
         raise InputError(f"effort must be one of {', '.join(EFFORTS)}, got {effort!r}")
     generator = _generator(rng)
@@ -329,31 +386,53 @@ def bracket_sup_error(
     unavailable: dict[str, str] = {}
     directions: list[np.ndarray] = []
     norms: "LayerNorms | None" = None
-    with _timed(timings, "layerwise"):
+    with _timed(timings, "norms"):
         try:
             norms = layer_norms(parts, generator)
         except _CERTIFICATE_FAILURES as exc:
             unavailable["layerwise"] = f"a spectral-norm certificate failed: {exc}"
-        else:
-            _record("layerwise", layerwise_bound(pair, norms, constants, scaling), upper_bounds, unavailable)
+    ranges = None
+    local = None
+    bound_constants = constants
+    if slopes == "local" and constants:
+        with _timed(timings, "slopes"):
+            local = local_slopes(pair, constants, scaling, _replay_norms(norms, scaling, False))
+            bound_constants = local.layer_constants(constants)
+            ranges = [(c.slope_min, c.slope_max) for c in bound_constants]
+    if norms is not None:
+        with _timed(timings, "layerwise"):
+            _record("layerwise", layerwise_bound(pair, norms, bound_constants, scaling), upper_bounds, unavailable)
             directions.append(norms.error[0].right_vector)
     reason = unavailable_reason(constants, parts)
     if reason is None and not scaling.exact:
         reason = f"scaling layers {scaling.inexact_layers()} by a power of two rounded entries below 2^-1074"
     if reason is None:
+        scalings = None
         with _timed(timings, "averaged"):
             try:
-                averaged = averaged_bound(parts, constants, generator, budget.factors)
+                averaged = averaged_bound(parts, constants, generator, budget.factors, ranges)
             except _CERTIFICATE_FAILURES as exc:
                 unavailable["averaged"] = f"a segment-norm certificate failed: {exc}"
             else:
-                if math.isfinite(averaged.value):
-                    _record(
-                        "averaged", Fraction(averaged.value) * power_of_two(scaling.total), upper_bounds, unavailable
-                    )
+                if math.isfinite(averaged.value) and all(map(math.isfinite, averaged.tails)):
+                    sigma0 = [c.sigma0 for c in constants]
+                    _record("averaged", averaged.total(sigma0, scaling.shifts), upper_bounds, unavailable)
                 else:
                     unavailable["averaged"] = "a segment's Gram matrix overflowed float64"
                 directions.extend(averaged.input_directions)
+                scalings = averaged.scalings
+        if local is not None and scalings is not None and _diagonal_applies(pair, constants, local):
+            with _timed(timings, "averaged_local"):
+                try:
+                    value = diagonal_bound(parts, local, scalings, generator)
+                except _CERTIFICATE_FAILURES as exc:
+                    unavailable["averaged_local"] = f"a segment-norm certificate failed: {exc}"
+                else:
+                    if math.isfinite(value):
+                        exact = Fraction(value) * power_of_two(scaling.total)
+                        _record("averaged_local", exact, upper_bounds, unavailable)
+                    else:
+                        unavailable["averaged_local"] = "a segment's Gram matrix overflowed float64"
     else:
         unavailable["averaged"] = reason
 
@@ -365,10 +444,26 @@ def bracket_sup_error(
     )
 
     d0 = pair.original.widths[0]
-    if target_ratio is not None and branch is not False and (branch or d0 <= DEFAULT_MAX_DIMENSION):
+    if homogeneous and d0 == 1:
+        with _timed(timings, "exact_line"):
+            line = _exact_line(pair, scaled, lipschitz, norms, scaling)
+        if isinstance(line, str):
+            unavailable["exact_line"] = line
+        else:
+            _record("exact_line", line[0], upper_bounds, unavailable)
+            if line[2].certified_lower > replay.certified_lower:
+                witness, replay, lower_method = line[1], line[2], "the end of the input segment, replayed"
+    weights = sum(a * b for a, b in zip(pair.original.widths, pair.original.widths[1:]))
+    budgeted = target_ratio is None and branch is not False and budget.boxes > 0 and d0 <= SMALL_INPUT
+    if budgeted or (target_ratio is not None and branch is not False and (branch or d0 <= DEFAULT_MAX_DIMENSION)):
+        ratio, limit, boxes = (
+            (_BUDGET_RATIO, _UNTIMED, max(64, min(budget.boxes, _BOX_WORK // max(weights, 1))))
+            if budgeted
+            else (target_ratio, time_limit, 1_000_000)
+        )
         with _timed(timings, "branch_and_bound"):
             outcome = _branch(
-                pair, scaled, scaling, constants, homogeneous, norms, witness, replay, target_ratio, time_limit
+                pair, scaled, scaling, constants, homogeneous, norms, witness, replay, ratio, limit, boxes
             )
         if isinstance(outcome, str):
             unavailable["branch_and_bound"] = outcome

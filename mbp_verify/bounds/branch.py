@@ -6,11 +6,9 @@ homogeneous activations (||g(tx)|| = t ||g(x)||, so the supremum over the ball i
 sphere), the ball otherwise. Each box gets a sound upper bound of ||f(x) - F(x)|| over the
 whole box, the smaller of
 
-- **interval (mid-radius) propagation** through F and f, in float64 with every rounding
-  covered: |fl(W m) - W m| <= gamma_n |W||m| + n eta, radii |W| r rounded upwards, ReLU neurons
-  with m + r < 0 set to exactly 0 and [0, m + r] where the sign may change, other activations
-  sigma(m) +- (K r + 16 u (|m| + |sigma(m)| + 1)) or, when non-decreasing (derived slope_min >= 0),
-  [sigma(m - r), sigma(m + r)] widened by the evaluation errors, whichever is narrower;
+- **interval (mid-radius) propagation** through F and f (`enclosures`), in float64 with every
+  rounding covered, coordinate by coordinate the smaller of |f - F| enclosed from the two
+  separate enclosures and from the differential propagation of f - F (`differential`);
 - **centre plus Lipschitz**: the centre's enclosure (the same propagation with radius 0) plus
   (Lip f + Lip F) h sqrt(d0), with Lip <= prod_l K_l ||W_l||_2 from certified norms.
 
@@ -35,6 +33,8 @@ import numpy as np
 from ..engine import Network, NetworkPair
 from ..errors import InputError
 from .constants import LayerConstants
+from .differential import difference_enclosure
+from .enclosures import activation_enclosure, affine_enclosure, inflate, meets_domain
 from .replay import Replay, replay_error, unit_ball_point
 from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, gamma, up
 
@@ -42,8 +42,6 @@ __all__ = ["BranchResult", "branch_and_bound", "DEFAULT_MAX_DIMENSION"]
 
 DEFAULT_MAX_DIMENSION = 4
 _BATCH = 64  # boxes split per step
-_SLACK = 1e-12  # domain tests keep every box that might meet the domain
-_ULPS = 16.0  # activation evaluation error, as in `replay`
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,73 +56,14 @@ class BranchResult:
     stopped: str  # "target ratio", "time limit", "box budget" or "exhausted"
 
 
-def _inflate(values: np.ndarray, operations: int) -> np.ndarray:
-    """An upper bound of the exact result of `operations` float operations on non-negative values
-    (relative error u per operation, plus eta per operation for the subnormal range)."""
-    return values * (1.0 + 2.0 * (operations + 1) * UNIT_ROUNDOFF) + (operations + 1) * UNDERFLOW_UNIT
-
-
-def _evaluation_error(values: np.ndarray, images: np.ndarray) -> np.ndarray:
-    """Bound of |numpy's sigma(z) - sigma(z)| per entry (as in `replay`)."""
-    return _ULPS * UNIT_ROUNDOFF * (np.abs(values) + np.abs(images) + 1.0)
-
-
-def _relu_enclosure(mid: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """relu over mid +- rad: exact 0 on inactive boxes, the same interval on active ones, and
-    [0, top] (top >= mid + rad) where the sign may change."""
-    off = mid < -rad
-    on = mid > rad
-    top = _inflate(np.maximum(mid + rad, 0.0), 1)
-    half = 0.5 * top
-    cover = np.maximum(half, top - half)  # half +- cover contains [0, top] whatever the rounding of top / 2
-    new_mid = np.where(on, mid, np.where(off, 0.0, half))
-    new_rad = np.where(on, rad, np.where(off, 0.0, cover))
-    return new_mid, new_rad
-
-
-def _activation_enclosure(
-    spec, constants: LayerConstants, mid: np.ndarray, rad: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """sigma over mid +- rad: sigma(mid) +- (K rad + evaluation error), and for non-decreasing
-    sigma (slope_min >= 0) also [sigma(low), sigma(high)] widened by the evaluation errors;
-    per entry the one with the smaller radius (both enclose)."""
-    value = spec(mid)
-    lip_rad = _inflate(constants.lipschitz * rad + _evaluation_error(mid, value), 4)
-    if constants.slope_min < 0:
-        return value, lip_rad
-    low = np.nextafter(mid - rad, -np.inf)  # <= the exact mid - rad
-    high = np.nextafter(mid + rad, np.inf)
-    s_low, s_high = spec(low), spec(high)
-    a = s_low - _inflate(_evaluation_error(low, s_low), 3)
-    b = s_high + _inflate(_evaluation_error(high, s_high), 3)
-    a = a - _inflate(2 * UNIT_ROUNDOFF * np.abs(a), 1)  # the subtraction's own rounding
-    b = b + _inflate(2 * UNIT_ROUNDOFF * np.abs(b), 1)
-    centre = 0.5 * (a + b)
-    spread = _inflate(np.maximum(b - centre, centre - a), 2)
-    tighter = spread < lip_rad
-    return np.where(tighter, centre, value), np.where(tighter, spread, lip_rad)
-
-
 def _propagate(
     network: Network, constants: Sequence[LayerConstants], mid: np.ndarray, rad: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mid-radius enclosure of the network's output over the boxes mid +- rad (rows are boxes)."""
     for layer, w in enumerate(network.weights):
-        n = w.shape[1]
-        a = np.abs(w).T
-        g = gamma(n + 1)
-        spread = rad @ a  # >= (1 - g) |W| r - n eta exactly
-        size = np.abs(mid) @ a
-        new_mid = mid @ w.T
-        rad = _inflate((spread + g * size) / (1.0 - g) + 2 * n * UNDERFLOW_UNIT, 5)
-        mid = new_mid
-        if layer == network.depth - 1:
-            break
-        spec = network.activations[layer]
-        if spec.name == "relu":
-            mid, rad = _relu_enclosure(mid, rad)
-        elif spec.name != "identity":
-            mid, rad = _activation_enclosure(spec, constants[layer], mid, rad)
+        mid, rad = affine_enclosure(w, mid, rad)
+        if layer < network.depth - 1:
+            mid, rad = activation_enclosure(network.activations[layer], constants[layer], mid, rad)
     return mid, rad
 
 
@@ -133,21 +72,15 @@ def _box_norms(pair: NetworkPair, constants: Sequence[LayerConstants], mid: np.n
     f_mid, f_rad = _propagate(pair.pruned, constants, mid, rad)
     full_mid, full_rad = _propagate(pair.original, constants, mid, rad)
     difference = f_mid - full_mid
-    reach = _inflate(np.abs(difference) * (1.0 + 2 * UNIT_ROUNDOFF) + f_rad + full_rad, 3)
+    reach = inflate(np.abs(difference) * (1.0 + 2 * UNIT_ROUNDOFF) + f_rad + full_rad, 3)
+    with np.errstate(all="ignore"):
+        d_mid, d_rad = difference_enclosure(pair, constants, mid, rad)
+        direct = inflate(np.abs(d_mid) + d_rad, 1)
+    reach = np.where(np.isfinite(direct), np.minimum(reach, direct), reach)  # per coordinate: both enclose
     count = reach.shape[1] + 1
     squares = np.sum(reach * reach, axis=1)
-    bound = np.sqrt(_inflate((squares + count * UNDERFLOW_UNIT) / (1.0 - gamma(count)), 3))
-    return _inflate(bound, 1)
-
-
-def _meets_domain(centres: np.ndarray, half: float, sphere: bool) -> np.ndarray:
-    """Whether each box (centre +- half) may meet the unit ball (or sphere); never a false 'no'."""
-    nearest = np.sum(np.maximum(np.abs(centres) - half, 0.0) ** 2, axis=1)
-    keep = nearest <= 1.0 + _SLACK
-    if sphere:
-        farthest = np.sum((np.abs(centres) + half) ** 2, axis=1)
-        keep &= farthest >= 1.0 - _SLACK
-    return keep
+    bound = np.sqrt(inflate((squares + count * UNDERFLOW_UNIT) / (1.0 - gamma(count)), 3))
+    return inflate(bound, 1)
 
 
 def _domain_points(centres: np.ndarray, sphere: bool) -> np.ndarray:
@@ -190,7 +123,7 @@ def branch_and_bound(
         if math.isfinite(lipschitz_sum):
             centre = _box_norms(pair, constants, centres, np.zeros_like(centres))
             reach = up(lipschitz_sum * up(half * up(math.sqrt(d0))))
-            boxes = np.minimum(boxes, _inflate(centre + reach, 1))
+            boxes = np.minimum(boxes, inflate(centre + reach, 1))
         return boxes
 
     heap: list[tuple[float, int, float, np.ndarray]] = []
@@ -231,7 +164,7 @@ def branch_and_bound(
             chosen.append(heapq.heappop(heap)[3])
         children = (np.array(chosen)[:, None, :] + offsets[None, :, :] * half).reshape(-1, d0)
         half = half * 0.5
-        centres = children[_meets_domain(children, half, sphere)]
+        centres = children[meets_domain(children, half, sphere)]
         boxes += len(centres)
     upper = max(-heap[0][0], best.certified_lower) if heap else best.certified_lower
     return BranchResult(float(upper), witness, best, boxes, len(heap), stopped)

@@ -5,6 +5,7 @@ import pytest
 
 from mbp_verify.bounds import bracket_sup_error, layer_constants
 from mbp_verify.bounds.averaged import applicable, averaged_bound, depth_factor
+from mbp_verify.bounds.grid import certified_grid_value
 from mbp_verify.bounds.parts import pair_parts
 from mbp_verify.engine import Network, prune_network, sample_network
 from mbp_verify.errors import InputError
@@ -39,14 +40,28 @@ def test_every_factor_is_sound_and_the_smallest_is_kept():
     assert depth_factor(3) == pytest.approx(0.9) and depth_factor(20) == 0.5
 
 
-def test_not_applicable_without_sigma_zero_or_hidden_layers():
-    rng = np.random.default_rng(0)
-    sigmoid = prune_network(sample_network([4, 6, 3], 0, activation="sigmoid"), 0.3)
-    assert not applicable(layer_constants(sigmoid.original), pair_parts(sigmoid, rng))
-    result = bracket_sup_error(sigmoid, effort="fast")
-    assert set(result.upper_bounds) == {"layerwise"}
+def test_not_applicable_without_hidden_layers():
     linear = prune_network(Network([np.arange(12.0).reshape(3, 4) + 1]), 0.3)
     assert set(bracket_sup_error(linear, effort="fast").upper_bounds) == {"layerwise"}
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "softplus", "hardsigmoid"])
+def test_sigma_zero_offsets_are_sound_and_needed(activation):
+    """sigma(0) != 0: with tiny first-layer weights the hidden states sit near sigma(0) 1, so
+    f - F ~ -E_2 sigma(0) 1 is nearly constant. The bound with its offset terms covers the grid
+    value; the linear part alone (the negative control) does not."""
+    rng = np.random.default_rng(0)
+    net = sample_network([2, 8, 8, 3], 2, activation=activation)
+    net = net.with_weights([net.weights[0] * 1e-3, *net.weights[1:]])
+    pair = prune_network(net, 0.4)
+    constants = layer_constants(pair.original)
+    assert applicable(constants, pair_parts(pair, rng))
+    bound = averaged_bound(pair_parts(pair, rng), constants, rng)
+    with_offsets = float(bound.total([c.sigma0 for c in constants], [0, 0, 0]))
+    grid = certified_grid_value(pair, angles=2000)
+    assert grid <= with_offsets
+    assert bound.value < grid  # the linear part alone would be unsound
+    assert bracket_sup_error(pair, rng=0).upper_bounds["averaged"] >= grid
 
 
 def test_input_directions_live_in_input_space():

@@ -104,3 +104,27 @@ def test_rejects_bad_effort_and_rng(relu_pair):
         bracket_sup_error(relu_pair, effort="slow")
     with pytest.raises(InputError, match="rng"):
         bracket_sup_error(relu_pair, rng="seed")
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu(a=0.25)", "identity"])
+@pytest.mark.parametrize("scale", [1.0, 2.0**-300, 2.0**200])
+def test_exact_line_for_one_input_dimension(activation, scale):
+    """d0 = 1, positively homogeneous: the sup is max ||g(+-1)||; the bound equals it up to the
+    replay margin and covers the exact rational value (properties/bounds/extreme.py)."""
+    from fractions import Fraction
+
+    from properties.bounds.extreme import exact_square_error
+
+    pair = prune_network(sample_network([1, 9, 7, 3], 5, activation=activation, scale=scale), 0.3)
+    result = bracket_sup_error(pair, rng=0, effort="fast")
+    exact = max(exact_square_error(pair, np.array([end])) for end in (1.0, -1.0))
+    upper = result.upper_bounds["exact_line"]
+    assert Fraction(upper) ** 2 >= exact
+    assert result.upper_method == "exact_line" and result.ratio <= 1 + 1e-9
+
+
+def test_exact_line_only_where_it_is_exact():
+    # d0 = 2 (the sup is not at +-e1) and tanh (not homogeneous): no exact_line bound
+    for widths, activation in (([2, 9, 3], "relu"), ([1, 9, 3], "tanh")):
+        pair = prune_network(sample_network(widths, 5, activation=activation), 0.3)
+        assert "exact_line" not in bracket_sup_error(pair, rng=0, effort="fast").upper_bounds

@@ -82,7 +82,7 @@ def test_negative_control_box_radius_is_needed(monkeypatch):
     exact = exact_circle_sup(pair)
     original = branch._box_norms
     monkeypatch.setattr(branch, "_box_norms", lambda p, c, mid, rad: original(p, c, mid, 0 * rad))
-    monkeypatch.setattr(branch, "_meets_domain", lambda centres, half, sphere: np.ones(len(centres), dtype=bool))
+    monkeypatch.setattr(branch, "meets_domain", lambda centres, half, sphere: np.ones(len(centres), dtype=bool))
     result = bracket_sup_error(pair, rng=1, effort="fast", target_ratio=1.0, time_limit=0.05)
     assert result.upper < exact
 
