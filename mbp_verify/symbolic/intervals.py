@@ -114,8 +114,10 @@ def _monotone(point: Callable, at_minus_inf, at_plus_inf) -> Callable:
             return at_plus_inf
         with mpmath.workprec(PREC + 30):
             y = point(mpmath.mpf(v))
-        pad = abs(y) * mpmath.mpf(2) ** (-PREC) + mpmath.mpf(2) ** (-2 * PREC)
-        return y - pad if lower else y + pad
+            pad = abs(y) * mpmath.mpf(2) ** (-PREC) + mpmath.mpf(2) ** (-2 * PREC)
+            # directed rounding at the working precision: at mpmath's default 53 bits, y -/+ pad
+            # rounds to nearest and can land on the wrong side (erf(6) became exactly 1)
+            return mpmath.fsub(y, pad, rounding="d") if lower else mpmath.fadd(y, pad, rounding="u")
 
     return lambda z: iv.mpf([end(z.a, True), end(z.b, False)])
 

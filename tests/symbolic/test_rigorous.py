@@ -108,3 +108,30 @@ def test_cli_softplus_json_with_infinite_argsup(tmp_path):
     assert main(["lipschitz", "softplus", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["argsup"] == json_ready(math.inf) and data["kind"] == "exact" and data["lipschitz"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "expr, point",
+    [
+        ("erf(x)", 6),  # erf(6) = 1 - 2.2e-17: one rounding to 53 bits gives exactly 1
+        ("erf(x)", -6),
+        ("erf(x)", 9),
+        ("atan(x)", 1e20),
+        ("asinh(x)", 1e-30),
+        ("asinh(x)", -3),
+    ],
+)
+def test_monotone_functions_enclose_values_within_an_ulp_of_a_round_number(expr, point):
+    """The enclosure of erf/atan/asinh at a point contains the 300-digit value (it was padded at
+    mpmath's default 53 bits, so erf(6)'s lower end rounded up to 1, above the true value)."""
+    import sympy as sp
+
+    from mbp_verify.symbolic.intervals import Box, compile_enclosure, interval, precision
+    from mbp_verify.symbolic.registry import X
+
+    enclosure = compile_enclosure(sp.sympify(expr, locals={"x": X}))
+    with precision():
+        value = enclosure(Box(interval(mpmath.mpf(point))))
+    with mpmath.workprec(1000):
+        exact = getattr(mpmath, expr.split("(")[0])(mpmath.mpf(point))
+        assert mpmath.mpf(value.a) <= exact <= mpmath.mpf(value.b)
