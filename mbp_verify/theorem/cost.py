@@ -32,6 +32,12 @@ class CostModel:
     def seconds_per_trial(self, width: int) -> float:
         return self.seconds * (width / self.width) ** self.exponent
 
+    def task_seconds(self, task: tuple) -> float:
+        """Predicted seconds of a sweep task (spec, root seed, index): twice a trial's when the
+        trial also brackets random pruning."""
+        spec, _, index = task
+        return self.seconds_per_trial(spec.width) * (2 if index < spec.random_trials else 1)
+
     def peak_bytes_at(self, width: int) -> int:
         return int(self.peak_bytes * (width / self.width) ** 2)
 
