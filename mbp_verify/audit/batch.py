@@ -232,31 +232,38 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in summary["counts"].items() if n)
     lines.append(f"{len(summary['files'])} files: {counts}; exit code {summary['exit_code']}")
-    lines += [f"{row['path']}: {row['status'].replace('_', ' ')}: {row['message']}" for row in summary["files"] if row["message"]]
+    lines += [
+        f"{row['path']}: {row['status'].replace('_', ' ')}: {row['message']}"
+        for row in summary["files"]
+        if row["message"]
+    ]
     return "\n".join(lines)
 
 
 def _summary_markdown(summary: dict[str, Any]) -> str:
-    rows = [[*_cells(row), f"[{row['report_dir']}]({row['report_dir']}/report.md)" if row["report_dir"] else ""]
-            for row in summary["files"]]
+    rows = [
+        [*_cells(row), f"[{row['report_dir']}]({row['report_dir']}/report.md)" if row["report_dir"] else ""]
+        for row in summary["files"]
+    ]
     header = [*_HEADER, "report"]
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     table += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    errors = [f"- `{row['path']}`: {row['status'].replace('_', ' ')}: {row['message']}"
-              for row in summary["files"] if row["message"]]
-    return "\n".join(
-        [
-            "# Assumption audit of several weight files",
-            "",
-            f"Seed {summary['seed']} for every file; exit code {summary['exit_code']} (the worst file's: "
-            "0 audited, 1 a required hypothesis rejected, 2 input error, 3 could not complete).",
-            "",
-            *table,
-            "",
-            *(["## Files not audited", "", *errors, ""] if errors else []),
-        ]
-    )
-    + "\n"
+    errors = [
+        f"- `{row['path']}`: {row['status'].replace('_', ' ')}: {row['message']}"
+        for row in summary["files"]
+        if row["message"]
+    ]
+    lines = [
+        "# Assumption audit of several weight files",
+        "",
+        f"Seed {summary['seed']} for every file; exit code {summary['exit_code']} (the worst file's: "
+        "0 audited, 1 a required hypothesis rejected, 2 input error, 3 could not complete).",
+        "",
+        *table,
+        "",
+        *(["## Files not audited", "", *errors] if errors else []),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def write_batch_folder(

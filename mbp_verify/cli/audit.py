@@ -128,7 +128,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"with several files: an existing Dask scheduler (default ${SCHEDULER_VARIABLE}, else a LocalCluster)",
     )
     parser.add_argument(
-        "--workers", type=int, default=None, help="with several files: worker processes (default: CPUs, at most one per file)"
+        "--workers",
+        type=int,
+        default=None,
+        help="with several files: worker processes (default: CPUs, at most one per file)",
     )
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)

@@ -142,7 +142,9 @@ class SweepProgress:
     def summary(self) -> str:
         """`theorem: 280 trials run in 4 min (12 restored from the checkpoint), 0 lost`."""
         note = f" ({self.restored} restored from the checkpoint)" if self.restored else ""
-        return f"theorem: {self.ran} trials run in {format_seconds(self.clock() - self.start)}{note}, {self._lost_text()}"
+        return (
+            f"theorem: {self.ran} trials run in {format_seconds(self.clock() - self.start)}{note}, {self._lost_text()}"
+        )
 
     def close(self) -> None:
         """End the line on a terminal and print the summary line (always)."""

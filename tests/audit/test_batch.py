@@ -28,7 +28,10 @@ def folder(tmp_path):
 
 def test_globs_expand_sorted_once_and_literals_pass_through(folder):
     found = expand_weight_paths([f"{folder}/*.npz", str(folder / "b.npz"), f"{folder}/**/*.npy", "missing.npz"])
-    assert found == [str(folder / n) for n in ("a10.npz", "b.npz", "bad.npz")] + [str(folder / "sub/c.npy"), "missing.npz"]
+    assert found == [str(folder / n) for n in ("a10.npz", "b.npz", "bad.npz")] + [
+        str(folder / "sub/c.npy"),
+        "missing.npz",
+    ]
     with pytest.raises(InputError, match=r"no weight file matches '.*\*\.safetensors'"):
         expand_weight_paths([f"{folder}/*.safetensors"])
     (folder / "odd[1].npz").write_bytes((folder / "b.npz").read_bytes())  # an existing name is never a glob
@@ -41,7 +44,9 @@ def test_a_file_audits_exactly_as_alone_and_statuses_follow_the_exit_contract(fo
     assert got.status == "audited" and got.exit_code == 0 and got.files == {}
     assert got.document == file_document(alone, ())
     gated = audit_file(str(folder / "a10.npz"), AuditSettings(alpha=None, seed=5, report=False, required=("iii",)))
-    assert gated.status == "required_rejected" and gated.exit_code == 1 and gated.document["required_rejected"] == ["iii"]
+    assert (
+        gated.status == "required_rejected" and gated.exit_code == 1 and gated.document["required_rejected"] == ["iii"]
+    )
     bad = audit_file(str(folder / "bad.npz"), SETTINGS)
     assert bad.status == "input_error" and bad.exit_code == 2 and "not a recognised weight file" in bad.message
     assert EXIT_CODES == {"audited": 0, "required_rejected": 1, "input_error": 2, "error": 3}

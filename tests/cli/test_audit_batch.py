@@ -103,6 +103,9 @@ def test_dask_gives_the_local_pools_results(weights, tmp_path):
         argv = ["audit", str(weights / "*.npz"), "--workers", "2", "--json", str(out), *extra, *FAST]
         assert main([*argv, "--reports-dir", str(tmp_path / name)]) == 0
         (run,) = _folders(tmp_path / name, "audits")
-        reports = [json.loads((run / r["report_dir"] / "report.json").read_text()) for r in json.loads(out.read_text())["files"]]
+        reports = [
+            json.loads((run / r["report_dir"] / "report.json").read_text())
+            for r in json.loads(out.read_text())["files"]
+        ]
         documents.append((json.loads(out.read_text()), reports))
     assert documents[0] == documents[1]

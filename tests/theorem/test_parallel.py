@@ -60,7 +60,9 @@ def test_a_death_is_charged_to_the_task_that_caused_it(tmp_path):
     recorder, seen = Recorder(), {}
     with TrialPool(2, retries=0) as pool:
         pool.observer = recorder
-        results = pool.map(square_or_die, [(v, 1, str(tmp_path / 'm')) for v in range(6)], lambda i, r: seen.__setitem__(i, r[0]))
+        results = pool.map(
+            square_or_die, [(v, 1, str(tmp_path / "m")) for v in range(6)], lambda i, r: seen.__setitem__(i, r[0])
+        )
     values = [value for value, _ in results]
     assert values[:1] + values[2:] == [v * v for v in range(6) if v != 1] and seen == dict(enumerate(values))
     assert isinstance(values[1], TaskFailure) and values[1].attempts == 1 and "died on each of 1" in values[1].reason
