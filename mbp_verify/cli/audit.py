@@ -182,7 +182,7 @@ def handle(args: argparse.Namespace) -> int:
         report=not args.no_report,
     )
     paths = expand_weight_paths(args.weights)
-    workers = worker_count(args.workers, len(paths))
+    workers = min(worker_count(args.workers), len(paths))
     executor = make_executor(args.executor, workers, args.scheduler)  # checks the options in either case
     estimate = check_memory(
         "audit",

@@ -75,3 +75,16 @@ def test_a_task_killing_its_worker_is_rerun_up_to_the_limit():
     with TrialPool(1, retries=2) as pool:
         ((value, seconds),) = pool.map(square_or_die, [(4, 4)])
     assert isinstance(value, TaskFailure) and value.attempts == 3 and seconds == 0.0
+
+
+def test_a_calibration_trial_whose_worker_dies_is_an_input_error(tmp_path):
+    """A width too large for a worker's memory fails before the sweep, in one line."""
+    from mbp_verify.errors import InputError
+    from mbp_verify.theorem.cost import calibrate
+
+    class Dead:
+        def map(self, fn, tasks, on_result=None):
+            return [(TaskFailure("its worker process died on each of 3 attempts", 3), 0.0) for _ in tasks]
+
+    with pytest.raises(InputError, match="calibration trial at d = 16 could not complete .*more memory"):
+        calibrate(_config(widths=(16, 32)), Dead())
