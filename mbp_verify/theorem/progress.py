@@ -43,8 +43,8 @@ class SweepProgress:
         self.clock = clock
         self.start = clock()
         self.look, self.done, self.total = 0, 0, 0
-        self.ran = self.resubmitted = self.errors = 0
-        self._ran_before_look = self._restored_before = 0
+        self.ran = self.resubmitted = self.errors = self.restored = 0
+        self._ran_at_call = 0
         self._predicted: list[float] = []
         self._unfinished: set[int] = set()
         self._in_flight: set[int] = set()
@@ -78,22 +78,13 @@ class SweepProgress:
 
     # the sweep's on_progress callback
     def __call__(self, look: int, done: int, total: int) -> None:
-        if look != self.look:
-            self._restored_before += self._restored_in_look()
-            self._ran_before_look = self.ran
-            self._drawn_at = None  # always draw a new look
-        if done == total and self.done != total:
-            self._drawn_at = None  # and a finished one
+        grew = done if look != self.look else done - self.done
+        self.restored += max(0, grew - (self.ran - self._ran_at_call))  # results no worker ran
+        self._ran_at_call = self.ran
+        if look != self.look or (done == total and self.done != total):
+            self._drawn_at = None  # always draw a new look and a finished one
         self.look, self.done, self.total = look, done, total
         self._draw()
-
-    def _restored_in_look(self) -> int:
-        """Trials of the current look taken from the checkpoint rather than run."""
-        return max(0, self.done - (self.ran - self._ran_before_look))
-
-    @property
-    def restored(self) -> int:
-        return self._restored_before + self._restored_in_look()
 
     @property
     def in_flight(self) -> int:

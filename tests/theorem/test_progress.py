@@ -65,3 +65,18 @@ def test_off_the_terminal_only_the_summary_line_and_restored_trials_are_counted(
     clock.now = 200.0
     shown.close()
     assert stream.getvalue() == "theorem: 2 trials run in 3 min (8 restored from the checkpoint), 0 lost\n"
+
+
+def test_a_new_looks_first_trial_is_not_taken_for_a_restored_one():
+    """The executor reports a trial's end before the sweep reports the look it belongs to."""
+    stream = io.StringIO()
+    shown = SweepProgress(2, 1, None, stream=stream, interactive=False, clock=Clock())
+    for look, total in ((0, 2), (1, 2)):
+        shown.begin(_tasks([16] * total))
+        for position in range(total):
+            shown.started(position)
+            shown.finished(position, 0.1)
+            shown(look, position + 1, total)
+    assert shown.restored == 0 and shown.ran == 4
+    shown.close()
+    assert stream.getvalue() == "theorem: 4 trials run in 0 s, 0 lost\n"
