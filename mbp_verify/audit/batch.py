@@ -28,6 +28,8 @@ from typing import Any, Literal, Protocol
 from ..errors import InputError
 from ..reports.atomic import atomic_write_bytes, atomic_write_text
 from ..reports.folders import mark_latest, new_run_folder, staged_folder
+from ..seeding import DEFAULT_ROOT_SEED
+from .layer_audit import DEFAULT_LEVEL
 from .report import render_audit_folder
 from .selection import Layout
 from .weights_audit import HYPOTHESES, AuditReport, audit_weights
@@ -65,8 +67,8 @@ class AuditSettings:
     activation: str = "relu"
     alpha: "float | None" = 0.3
     compare: "str | None" = None
-    seed: int = 0
-    level: float = 0.05
+    seed: int = DEFAULT_ROOT_SEED
+    level: float = DEFAULT_LEVEL
     draws: "int | None" = None
     effort: str = "default"
     required: tuple[str, ...] = ()
