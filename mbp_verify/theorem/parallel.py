@@ -154,8 +154,9 @@ class TrialPool:
         return slots
 
     def _run(self, fn: Callable[..., Any], tasks: Sequence[tuple], deliver: Callable[[int, Any], None]) -> None:
-        """Keep `workers` tasks running; after a worker death restart the pool and re-run the lost
-        tasks (several lost at once: one at a time, to find the one that kills its worker)."""
+        """Keep every worker busy (and one task queued for each); after a worker death restart the
+        pool and re-run the lost tasks (several lost at once: one at a time, to find the one that
+        kills its worker)."""
         observer = self.observer
         attempts = [0] * len(tasks)
         queue, suspects = deque(range(len(tasks))), deque[int]()
@@ -184,7 +185,7 @@ class TrialPool:
                     if not running:
                         submit(suspects.popleft())
                 else:
-                    while queue and len(running) < self.workers:
+                    while queue and len(running) < 2 * self.workers:  # one queued per worker: no idle gap
                         submit(queue.popleft())
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):

@@ -67,10 +67,12 @@ def test_a_death_is_charged_to_the_task_that_caused_it(tmp_path):
     assert values[:1] + values[2:] == [v * v for v in range(6) if v != 1] and seen == dict(enumerate(values))
     assert isinstance(values[1], TaskFailure) and values[1].attempts == 1 and "died on each of 1" in values[1].reason
     lost = [e for e in recorder.events if e[0] == "lost"]
-    assert lost == [("lost", 0, True), ("lost", 1, True), ("lost", 1, False)]
+    assert ("lost", 0, True) in lost and ("lost", 1, True) in lost  # lost together, not charged
+    assert [e for e in lost if not e[2]] == [("lost", 1, False)] == lost[-1:]
     assert recorder.events[0] == ("begin", 6) and sum(e[0] == "finished" for e in recorder.events) == 6
 
 
+@pytest.mark.slow
 def test_a_task_killing_its_worker_is_rerun_up_to_the_limit():
     with TrialPool(1, retries=2) as pool:
         ((value, seconds),) = pool.map(square_or_die, [(4, 4)])
