@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -319,6 +320,37 @@ def _weight_arrays(
     return _finish(draw, dtype, shape, values, signs, views)
 
 
+@dataclass(frozen=True)
+class _TieFreeOptions:
+    """Validated arguments shared by `tie_free_weight_arrays` and `layer_lists(tie_free=True)`."""
+
+    dtypes: tuple[np.dtype, ...]
+    kinds: tuple[str, ...]
+    min_dims: int
+    max_dims: int
+    max_size: int
+    allow_inf: bool
+    views: bool
+
+
+def _tie_free_options(
+    *,
+    dtypes: Sequence[type] = FLOAT_DTYPES,
+    kinds: Sequence[str] = SHAPE_KINDS,
+    min_dims: int = 1,
+    max_dims: int = 4,
+    max_size: int = 48,
+    allow_inf: bool = False,
+    views: bool = True,
+) -> _TieFreeOptions:
+    dtypes_ = _check_dtypes(dtypes)
+    min_dims, max_dims = _check_dims(min_dims, max_dims)
+    max_size = _check_int("max_size", max_size, 1)
+    allow_inf, views = _check_bool("allow_inf", allow_inf), _check_bool("views", views)
+    usable = _usable_kinds(kinds, min_dims, max_dims, 1, max_size)
+    return _TieFreeOptions(dtypes_, usable, min_dims, max_dims, max_size, allow_inf, views)
+
+
 def tie_free_weight_arrays(
     *,
     dtypes: Sequence[type] = FLOAT_DTYPES,
@@ -330,29 +362,24 @@ def tie_free_weight_arrays(
     views: bool = True,
 ) -> st.SearchStrategy[np.ndarray]:
     """Arrays whose magnitudes are pairwise distinct (one-ulp neighbours, dtype extremes and one zero allowed)."""
-    dtypes_ = _check_dtypes(dtypes)
-    min_dims, max_dims = _check_dims(min_dims, max_dims)
-    max_size = _check_int("max_size", max_size, 1)
-    allow_inf, views = _check_bool("allow_inf", allow_inf), _check_bool("views", views)
-    usable = _usable_kinds(kinds, min_dims, max_dims, 1, max_size)
-    return _tie_free_weight_arrays(dtypes_, usable, min_dims, max_dims, max_size, allow_inf, views)
+    options = _tie_free_options(
+        dtypes=dtypes,
+        kinds=kinds,
+        min_dims=min_dims,
+        max_dims=max_dims,
+        max_size=max_size,
+        allow_inf=allow_inf,
+        views=views,
+    )
+    return _tie_free_weight_arrays(options)
 
 
 @st.composite
-def _tie_free_weight_arrays(
-    draw: st.DrawFn,
-    dtypes: tuple[np.dtype, ...],
-    kinds: tuple[str, ...],
-    min_dims: int,
-    max_dims: int,
-    max_size: int,
-    allow_inf: bool,
-    views: bool,
-) -> np.ndarray:
-    dtype = draw(st.sampled_from(dtypes))
-    shape = draw(_weight_shapes(kinds, min_dims, max_dims, 1, max_size))
-    values, signs = draw(_tie_free_values(dtype, math.prod(shape), allow_inf))
-    return _finish(draw, dtype, shape, values, signs, views)
+def _tie_free_weight_arrays(draw: st.DrawFn, options: _TieFreeOptions) -> np.ndarray:
+    dtype = draw(st.sampled_from(options.dtypes))
+    shape = draw(_weight_shapes(options.kinds, options.min_dims, options.max_dims, 1, options.max_size))
+    values, signs = draw(_tie_free_values(dtype, math.prod(shape), options.allow_inf))
+    return _finish(draw, dtype, shape, values, signs, options.views)
 
 
 @st.composite
@@ -407,44 +434,22 @@ def layer_lists(
     unknown = set(array_kwargs) - {"dtypes", "kinds", "min_dims", "max_dims", "allow_inf", "views"}
     if unknown:
         raise InvalidArgument(f"layer_lists(tie_free=True) does not take {', '.join(sorted(unknown))}")
-    tie_free_weight_arrays(max_size=max_size, **array_kwargs)  # validates the arguments
-    dtypes = _check_dtypes(array_kwargs.get("dtypes", FLOAT_DTYPES))
-    min_dims, max_dims = _check_dims(array_kwargs.get("min_dims", 1), array_kwargs.get("max_dims", 4))
-    kinds = _usable_kinds(array_kwargs.get("kinds", SHAPE_KINDS), min_dims, max_dims, 1, max_size)
-    return _tie_free_layers(
-        dtypes,
-        kinds,
-        min_dims,
-        max_dims,
-        max_size,
-        low,
-        high,
-        bool(array_kwargs.get("allow_inf", False)),
-        bool(array_kwargs.get("views", True)),
-    )
+    return _tie_free_layers(_tie_free_options(max_size=max_size, **array_kwargs), low, high)
 
 
 @st.composite
-def _tie_free_layers(
-    draw: st.DrawFn,
-    dtypes: tuple[np.dtype, ...],
-    kinds: tuple[str, ...],
-    min_dims: int,
-    max_dims: int,
-    max_size: int,
-    low: int,
-    high: int,
-    allow_inf: bool,
-    views: bool,
-) -> list[np.ndarray]:
+def _tie_free_layers(draw: st.DrawFn, options: _TieFreeOptions, low: int, high: int) -> list[np.ndarray]:
     count = draw(st.integers(low, high))
-    layer_dtypes = [draw(st.sampled_from(dtypes)) for _ in range(count)]
-    shapes = [draw(_weight_shapes(kinds, min_dims, max_dims, 1, max_size)) for _ in range(count)]
+    layer_dtypes = [draw(st.sampled_from(options.dtypes)) for _ in range(count)]
+    shapes = [
+        draw(_weight_shapes(options.kinds, options.min_dims, options.max_dims, 1, options.max_size))
+        for _ in range(count)
+    ]
     narrowest = min(layer_dtypes, key=lambda d: d.itemsize)
-    values, signs = draw(_tie_free_values(narrowest, sum(math.prod(s) for s in shapes), allow_inf))
+    values, signs = draw(_tie_free_values(narrowest, sum(math.prod(s) for s in shapes), options.allow_inf))
     layers, start = [], 0
     for dtype, shape in zip(layer_dtypes, shapes):
         stop = start + math.prod(shape)
-        layers.append(_finish(draw, dtype, shape, values[start:stop], signs[start:stop], views))
+        layers.append(_finish(draw, dtype, shape, values[start:stop], signs[start:stop], options.views))
         start = stop
     return layers

@@ -73,6 +73,7 @@ class AuditSettings:
     effort: str = "default"
     required: tuple[str, ...] = ()
     report: bool = True
+    conv_input: "tuple[int, int] | None" = None
 
     def audit(self, path: "str | Path", progress: "Callable[[str], None] | None" = None) -> AuditReport:
         """`audit_weights` of one file with these settings."""
@@ -88,6 +89,7 @@ class AuditSettings:
             draws=self.draws,
             effort=self.effort,
             progress=progress,
+            conv_input=self.conv_input,
         )
 
 

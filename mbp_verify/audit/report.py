@@ -13,6 +13,7 @@ from typing import Any
 
 from ..reports.atomic import atomic_write_text
 from ..reports.folders import mark_latest, new_run_folder, staged_folder
+from .conv_operator import operator_lines
 from .figures import layer_figure_name, plot_layer, plot_movement
 from .layer_audit import FAMILY
 from .weights_audit import AuditReport
@@ -78,6 +79,7 @@ def format_text(report: AuditReport) -> str:
         lines.append("consequences: " + report.consequences.summary())
     elif report.skipped_consequences:
         lines.append(f"consequences: skipped ({report.skipped_consequences})")
+    lines += operator_lines(report.conv_operators)
     if report.movement is not None:
         lines.append("movement from the initial weights (relative Frobenius / spectral change; (iii) at init):")
         init_status = _initial_status(report)
@@ -145,6 +147,10 @@ def render_markdown(report: AuditReport, figures: "dict[str, str] | None" = None
         out += [f"- not run: {reason}" for reason in audit.not_run]
         if layer.name in figures:
             out += ["", f"![{layer.name}]({figures[layer.name]})"]
+        out.append("")
+    operators = operator_lines(report.conv_operators)
+    if operators:
+        out += ["## Conv layers as operators", "", operators[0], ""] + [f"- {line.strip()}" for line in operators[1:]]
         out.append("")
     out += _consequences_section(report) + _movement_section(report, figures)
     out += ["## Method and error rates", "", _METHOD, ""]

@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..engine import load_conv_network
 from ..errors import InputError
 from ..reports.atomic import json_ready
 from ..seeding import DEFAULT_ROOT_SEED
 from .consequences import ChainConsequences, chain_consequences
+from .conv_operator import ConvGeometryHint, ConvOperatorAudit, audit_conv_operator, geometry_hints
 from .hypotheses import HypothesisVerdict, Status, activation_verdicts, parse_activations, width_verdict
 from .layer_audit import DEFAULT_LEVEL, LayerAudit, audit_layer, default_draws
 from .marginal import common_scale_test
@@ -51,6 +53,7 @@ class AuditReport:
     movement: "tuple[LayerMovement, ...] | None" = None
     initial: "AuditReport | None" = None
     skipped_consequences: "str | None" = None
+    conv_operators: tuple[ConvOperatorAudit, ...] = ()
 
     @property
     def level(self) -> float:
@@ -121,6 +124,7 @@ class AuditReport:
                 "consequences_skipped": self.skipped_consequences,
                 "movement": None if self.movement is None else [m.to_dict() for m in self.movement],
                 "initial": None if self.initial is None else self.initial.to_dict(),
+                "conv_operators": [a.to_dict() for a in self.conv_operators],
             }
         )
 
@@ -138,8 +142,10 @@ def audit_selection(
     format: str = "arrays",
     notes: Sequence[str] = (),
     progress: "Progress | None" = None,
+    conv_geometries: "dict[str, ConvGeometryHint] | None" = None,
 ) -> AuditReport:
-    """Audit already selected layers; `alpha=None` skips the consequences."""
+    """Audit already selected layers; `alpha=None` skips the consequences. Conv kernels are also
+    audited as operators on `conv_geometries` (by layer name; default: `geometry_hints`)."""
     say = progress or (lambda message: None)
     if seed < 0:
         raise InputError(f"seed must be non-negative, got {seed}")
@@ -156,6 +162,24 @@ def audit_selection(
     for index, layer in enumerate(selection.layers):
         say(f"audit: (iii) on {layer.name} {layer.shape} ({index + 1}/{len(names)}, {draws} Monte Carlo draws)")
         audits.append(audit_layer(layer.matrix, name=layer.name, seed=seed, level=level, draws=draws))
+    hints = geometry_hints(selection.layers) if conv_geometries is None else conv_geometries
+    operators = []
+    for layer in selection.layers:
+        hint = hints.get(layer.name)
+        if hint is not None:
+            say(f"audit: {layer.name} as a conv operator on {'x'.join(map(str, hint.input_shape))}")
+            kernel = layer.matrix.reshape(layer.stored_shape)
+            operators.append(
+                audit_conv_operator(
+                    kernel,
+                    hint.input_shape,
+                    hint.stride,
+                    hint.padding,
+                    name=layer.name,
+                    assumed=hint.assumed,
+                    seed=seed,
+                )
+            )
     common = common_scale_test([layer.matrix for layer in selection.layers]) if len(names) > 1 else None
     consequences, skipped = None, None
     if alpha is None:
@@ -181,6 +205,7 @@ def audit_selection(
         seed,
         consequences,
         skipped_consequences=skipped,
+        conv_operators=tuple(operators),
     )
 
 
@@ -197,10 +222,15 @@ def audit_weights(
     draws: "int | None" = None,
     effort: str = "default",
     progress: "Progress | None" = None,
+    conv_input: "tuple[int, int] | None" = None,
 ) -> AuditReport:
-    """Audit a weight file (or an in-memory `WeightFile`); with `compare`, also its initial weights."""
+    """Audit a weight file (or an in-memory `WeightFile`); with `compare`, also its initial weights.
+
+    Conv kernels are also audited as operators: on the geometry stored in a conv network file
+    (`engine.convfile`), else on an assumed (c_in, *conv_input) input, stride 1, zero padding."""
     weights = path if isinstance(path, WeightFile) else load_weight_file(path)
     selection = select_layers(weights, layers, layout)
+    hints = geometry_hints(selection.layers, _conv_network(path, weights, selection), conv_input)
     movement, initial_selection, initial_weights = None, None, None
     if compare is not None:  # read and match the initial file before the long work
         initial_weights = compare if isinstance(compare, WeightFile) else load_weight_file(compare)
@@ -226,6 +256,7 @@ def audit_weights(
         format=weights.format,
         notes=notes,
         progress=progress,
+        conv_geometries=hints,
     )
     if initial_selection is None or initial_weights is None:
         return report
@@ -239,5 +270,18 @@ def audit_weights(
         source=initial_weights.source,
         format=initial_weights.format,
         progress=progress,
+        conv_geometries={},
     )
     return replace(report, movement=movement, initial=initial)
+
+
+def _conv_network(path: "str | Path | WeightFile", weights: WeightFile, selection: LayerSelection) -> "Any":
+    """The `ConvNetwork` of a conv network file whose every layer is audited in file order, else None."""
+    if isinstance(path, WeightFile) or weights.format != "npz":
+        return None
+    try:
+        network = load_conv_network(path)
+    except InputError:
+        return None  # no metadata (a dense or foreign .npz), or metadata that does not describe the arrays
+    stored = [tuple(w.shape) for w in network.weights]
+    return network if [tuple(layer.stored_shape) for layer in selection.layers] == stored else None

@@ -12,6 +12,7 @@ from .averaged import AveragedBound, averaged_bound
 from .bracket import EFFORTS, Decision, Effort, ErrorBracket, bracket_sup_error
 from .branch import BranchResult, branch_and_bound
 from .constants import LayerConstants, layer_constants
+from .conv_bracket import ConvLayerNorms, bracket_conv_sup_error, conv_layer_norms, conv_layerwise_bound
 from .grid import GridSup, certified_grid_value, grid_sup
 from .layerwise import LayerNorms, layer_norms, layerwise_bound
 from .parts import PairParts, pair_parts
@@ -48,4 +49,8 @@ __all__ = [
     "scale_pair",
     "SpectralBound",
     "certified_spectral_norm",
+    "ConvLayerNorms",
+    "bracket_conv_sup_error",
+    "conv_layer_norms",
+    "conv_layerwise_bound",
 ]

@@ -24,7 +24,14 @@ from ..bounds import EFFORTS
 from ..engine import validate_alpha
 from ..errors import InputError
 from ..theorem.executors import EXECUTORS, SCHEDULER_VARIABLE, DaskPool, make_executor
-from ._common import add_common_arguments, progress, split_list, worker_count, write_json_output
+from ._common import (
+    add_common_arguments,
+    parse_int_list,
+    progress,
+    split_list,
+    worker_count,
+    write_json_output,
+)
 from ._memory import check_memory, monte_carlo_bytes
 
 __all__ = ["register", "handle"]
@@ -85,6 +92,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--alpha", default="0.3", help="pruning alpha for the consequences: floor(D_l^(1-alpha)) pruned (default 0.3)"
     )
     parser.add_argument("--no-consequences", action="store_true", help="skip bracketing the pruned error")
+    parser.add_argument(
+        "--conv-input",
+        default=None,
+        metavar="H,W",
+        help="image size assumed for conv kernels audited as operators when the file does not store it "
+        "(default 32,32; stride 1, zero padding)",
+    )
     parser.add_argument(
         "--effort", choices=tuple(EFFORTS), default="default", help="bracket search effort (default default)"
     )
@@ -149,6 +163,13 @@ def _required(text: "str | None") -> tuple[str, ...]:
     return tuple(items)
 
 
+def _conv_input(text: str) -> tuple[int, int]:
+    values = parse_int_list(text, "--conv-input")
+    if len(values) != 2:
+        raise InputError(f"--conv-input {text!r}: give H,W (two positive integers)")
+    return values[0], values[1]
+
+
 def _after(first: str) -> Callable[[str], None]:
     """`progress`, printing `first` before the first message (once the weights are read and checked)."""
     pending = [first]
@@ -180,6 +201,7 @@ def handle(args: argparse.Namespace) -> int:
         effort=args.effort,
         required=required,
         report=not args.no_report,
+        conv_input=None if args.conv_input is None else _conv_input(args.conv_input),
     )
     paths = expand_weight_paths(args.weights)
     workers = min(worker_count(args.workers), len(paths))

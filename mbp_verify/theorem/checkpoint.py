@@ -26,7 +26,7 @@ from .trial import TrialOutcome, TrialSpec
 __all__ = ["CHECKPOINT_NAME", "TrialKey", "Checkpoint", "config_hash", "read_checkpoint", "differing_keys"]
 
 CHECKPOINT_NAME = "trials.jsonl"
-TrialKey = tuple[float, int, int]  # (alpha, width, trial index)
+TrialKey = tuple[str, float, int, int]  # (pruning rule, alpha, width, trial index)
 _FLOAT_FIELDS = ("lower", "upper", "random_lower", "random_upper")
 
 
@@ -73,7 +73,8 @@ def _parse(path: Path) -> _Contents:
             else:
                 if record["config_hash"] != contents.hash:
                     raise InputError(f"{path}: line {number} belongs to another configuration")
-                key = (float(record["alpha"]), int(record["width"]), int(record["trial"]["index"]))
+                rule = str(record.get("pruning", contents.config.get("pruning")))  # one rule: the config's
+                key = (rule, float(record["alpha"]), int(record["width"]), int(record["trial"]["index"]))
                 contents.done[key] = (_outcome(record), float(record["seconds"]))
         except (ValueError, KeyError, TypeError) as error:
             raise InputError(f"{path}: line {number} is not a checkpoint record ({error})") from None
@@ -131,6 +132,7 @@ class Checkpoint:
         self._append(
             {
                 "config_hash": self.hash,
+                "pruning": spec.pruning,
                 "alpha": spec.alpha,
                 "width": spec.width,
                 "trial": outcome.to_dict(),

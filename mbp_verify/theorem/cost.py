@@ -82,8 +82,9 @@ def calibrate(config: SweepConfig, pool: TrialExecutor) -> CostModel:
 def estimate_seconds(config: SweepConfig, model: CostModel, workers: int) -> float:
     """Wall seconds if every cell runs all its trials: trials x time per trial / workers
     (a trial that also brackets random pruning counts twice)."""
-    paired = min(config.random_trials, config.trials) if config.pruning != "random" else 0
-    work = sum(model.seconds_per_trial(w) * (config.trials + paired) for w in config.widths) * len(config.alphas)
+    paired = min(config.random_trials, config.trials) if "random" not in config.rules else 0
+    cells = len(config.alphas) * len(config.rules)
+    work = sum(model.seconds_per_trial(w) * (config.trials + paired) for w in config.widths) * cells
     return work / max(1, workers)
 
 

@@ -24,8 +24,21 @@ __all__ = ["overall_status", "build_payload", "format_tables", "render_markdown"
 
 
 def overall_status(result: SweepResult) -> str:
-    """pass (holds at every cell), fail (refuted somewhere) or inconclusive."""
-    return "pass" if result.verdict.holds else "fail" if result.verdict.refuted else "inconclusive"
+    """Over the required cells (advisory families left out): pass (holds at every one), fail
+    (refuted somewhere) or inconclusive; skip when every family is advisory."""
+    if not result.required_statuses():
+        return "skip"
+    return "pass" if result.holds else "fail" if result.refuted else "inconclusive"
+
+
+def _families(result: SweepResult) -> list[dict[str, Any]]:
+    """Per pruning rule: what it tests, whether it decides the run, and its cells' status."""
+    rows = []
+    for setting in result.settings:
+        statuses = [v.status for c, v in zip(result.cells, result.verdict.cells) if c.spec.pruning == setting.pruning]
+        status = "pass" if all(s == "pass" for s in statuses) else "fail" if "fail" in statuses else "inconclusive"
+        rows.append({**setting.to_dict(), "status": status})
+    return rows
 
 
 def _cell_rows(result: SweepResult) -> list[dict[str, Any]]:
@@ -34,6 +47,10 @@ def _cell_rows(result: SweepResult) -> list[dict[str, Any]]:
         o = cell.outcomes
         rows.append(
             {
+                "pruning": cell.spec.pruning,
+                "arch": cell.spec.arch,
+                "setting": cell.spec.setting.kind,
+                "required": cell.spec.setting.required,
                 "alpha": cell.spec.alpha,
                 "width": cell.spec.width,
                 "widths": list(cell.spec.widths),
@@ -77,6 +94,7 @@ def build_payload(
     return {
         "status": overall_status(result),
         "exit_code": exit_code,
+        "families": _families(result),
         "config": result.config.to_dict(),
         "design": design.to_dict(),
         "error_rates": {
@@ -91,6 +109,7 @@ def build_payload(
             "wall_seconds": result.wall_seconds,
             "trials_per_second": [
                 {
+                    "pruning": c.spec.pruning,
                     "alpha": c.spec.alpha,
                     "width": c.spec.width,
                     "trials": len(c.outcomes),
@@ -119,27 +138,41 @@ def _yes(flag: "bool | None") -> str:
     return "-" if flag is None else "yes" if flag else "no"
 
 
+def _network_text(config: dict[str, Any]) -> str:
+    if config.get("arch") == "cnn":
+        c0 = "width" if config["in_channels"] is None else config["in_channels"]
+        return (
+            f"{config['depth']} conv layers {config['kernel']}x{config['kernel']} on "
+            f"{config['image']}x{config['image']} images ({config['padding']} padding, {c0} input channels), "
+            f"{config['activation']}"
+        )
+    return f"{config['depth']} layers, {config['activation']}"
+
+
 def format_tables(payload: dict[str, Any]) -> str:
-    """One table per alpha: status, n, counts, interval, bracket ends and random pruning's."""
+    """Per alpha, one table per pruning rule (status, n, counts, interval, bracket ends), then the slopes."""
     config, lines = payload["config"], []
+    width_name = "chan" if config.get("arch") == "cnn" else "width"
+    families = payload["families"]
     for alpha in config["alphas"]:
-        lines += [
-            f"alpha = {alpha:g}: eps = {config['eps']:g}, delta = {config['delta']:g}, "
-            f"pruning = {config['pruning']}, {config['depth']} layers, {config['activation']}, "
-            f"{config['weights']} weights",
-            f"{'width':>6} {'status':>12} {'n':>4} {'viol':>5} {'unkn':>5} {'P(not eps-close) CI':>22} "
-            f"{'lower':>9} {'upper':>9} {'rand lo':>9} {'rand up':>9}",
-        ]
-        for row in payload["widths"]:
-            if row["alpha"] != alpha:
-                continue
-            g = row["error_geomean"]
-            ci = f"[{row['ci'][0]:.3g}, {row['ci'][1]:.3g}]"
-            lines.append(
-                f"{row['width']:>6} {row['status']:>12} {row['n']:>4} {row['k_violated']:>5} {row['k_unknown']:>5} "
-                f"{ci:>22} {_fmt(g['lower']):>9} {_fmt(g['upper']):>9} "
-                f"{_fmt(g['random_lower']):>9} {_fmt(g['random_upper']):>9}"
-            )
+        for family in families:
+            lines += [
+                f"alpha = {alpha:g}: eps = {config['eps']:g}, delta = {config['delta']:g}, "
+                f"pruning = {family['pruning']}, {_network_text(config)}, {config['weights']} weights",
+                f"  {family['description']}",
+                f"{width_name:>6} {'status':>12} {'n':>4} {'viol':>5} {'unkn':>5} {'P(not eps-close) CI':>22} "
+                f"{'lower':>9} {'upper':>9} {'rand lo':>9} {'rand up':>9}",
+            ]
+            for row in payload["widths"]:
+                if row["alpha"] != alpha or row.get("pruning", family["pruning"]) != family["pruning"]:
+                    continue
+                g = row["error_geomean"]
+                ci = f"[{row['ci'][0]:.3g}, {row['ci'][1]:.3g}]"
+                lines.append(
+                    f"{row['width']:>6} {row['status']:>12} {row['n']:>4} {row['k_violated']:>5} "
+                    f"{row['k_unknown']:>5} {ci:>22} {_fmt(g['lower']):>9} {_fmt(g['upper']):>9} "
+                    f"{_fmt(g['random_lower']):>9} {_fmt(g['random_upper']):>9}"
+                )
         scaling = next(a for a in payload["scaling"]["alphas"] if a["alpha"] == alpha)
         for key, fit in scaling["slopes"].items():
             expected = (
@@ -152,16 +185,26 @@ def format_tables(payload: dict[str, Any]) -> str:
                 f"  slope {key}: {fit['slope']:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}]{expected}; "
                 f"at least the theorem's d^-{alpha:g}: {_yes(fit['at_least_theorem_rate'])}"
             )
-        lines.append(
-            f"  C2 in [{scaling['C2']['necessary']:.3g}, {scaling['C2']['sufficient']:.3g}], "
-            f"C3 in [{scaling['C3']['necessary']:.3g}, {scaling['C3']['sufficient']:.3g}]"
-        )
+        constants = scaling.get("constants") or {families[0]["pruning"]: scaling}
+        for rule, c in constants.items():
+            named = f" ({rule})" if len(constants) > 1 else ""
+            c2, c3 = (f"[{_c(c[k], 0)}, {_c(c[k], 1)}]" for k in ("C2", "C3"))
+            lines.append(f"  C2{named} in {c2}, C3{named} in {c3}")
         lines.append("")
+    advisory = [f for f in families if not f["required"]]
+    for family in advisory:
+        lines.append(f"{family['description']}: {family['status'].upper()} (never fails the run)")
     lines.append(
         f"guarantee: {payload['status'].upper()} (family of {payload['design']['family_size']} cells, "
-        f"confidence {payload['design']['confidence']:g}, Holm)"
+        f"confidence {payload['design']['confidence']:g}, Holm"
+        f"{', advisory cells left out' if advisory else ''})"
     )
     return "\n".join(lines)
+
+
+def _c(value: Any, end: int) -> str:
+    """One end of a constant's range: a [necessary, sufficient] pair or the audit's dict."""
+    return f"{(value[end] if isinstance(value, list) else value['necessary' if end == 0 else 'sufficient']):.3g}"
 
 
 def render_markdown(payload: dict[str, Any], figures: dict[str, Path]) -> str:
@@ -173,7 +216,13 @@ def render_markdown(payload: dict[str, Any], figures: dict[str, Path]) -> str:
         f"- seed {config['seed']}; alphas {config['alphas']}; widths {config['widths']}; depth {config['depth']}; "
         f"{config['shape']} layers; activation {config['activation']}; {config['weights']} weights; pruning "
         f"{config['pruning']}",
+        f"- network: {config.get('arch', 'fcn')}, {_network_text(config)}",
         f"- eps = {config['eps']:g}, delta = {config['delta']:g}; bracket effort {config['effort']}",
+        *(
+            f"- {f['description']}: **{f['status']}** "
+            f"({'decides the status' if f['required'] else 'advisory, never fails the run'})"
+            for f in payload["families"]
+        ),
         f"- design: looks at {design['looks']} trials; per-cell level {design['per_cell_level']:.3g} "
         f"(exact sequential error rates: guarantee {design['guarantee']['exact_error_rate']:.3g}, "
         f"refutation {design['refutation']['exact_error_rate']:.3g}); Holm across {design['family_size']} cells at "

@@ -1,9 +1,12 @@
-"""A sweep over (alpha, width) cells: sequential looks, parallel trials, verdicts.
+"""A sweep over (pruning rule, alpha, width) cells: sequential looks, parallel trials, verdicts.
 
 At look j every cell still running gets trials n_{j-1} .. n_j - 1; they run in the pool, come
 back in trial-index order, and only then does each cell decide whether to stop. So which trials
 run, and every number reported, depend on the seed and the configuration only, not on the
-number of workers or the order in which trials finish.
+number of workers or the order in which trials finish. Several pruning rules make one family
+of cells each, all applied to the same sampled networks; every cell shares one design and one
+Holm procedure, and only the families of a proved setting or a negative control decide
+`holds` (MBP on CNNs is tested beyond the theorems: advisory, `theorem.settings`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from .._validation import validate_integer
 from ..errors import InputError
 from ..seeding import DEFAULT_ROOT_SEED
 from .checkpoint import Checkpoint
+from .cnn import CONV_DEFAULTS
 from .parallel import TaskFailure, TrialError, TrialPool
+from .settings import Setting
 from .trial import TrialOutcome, TrialSpec, run_trial
 from .verdict import FamilyVerdict, TheoremDesign, decide_family, failure_counts, theorem_design
 
@@ -48,10 +53,11 @@ _CELL_SETTINGS = tuple(f.name for f in fields(TrialSpec) if f.name not in ("widt
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """Everything a sweep needs; cells are alpha-major, width-minor.
+    """Everything a sweep needs; cells are pruning-rule-major, then alpha, then width.
 
-    Besides the grid and the design, it carries each TrialSpec setting (eps ... random_trials)
-    under the same name; `cells()` passes them on.
+    Besides the grid and the design, it carries each TrialSpec setting (eps ... padding)
+    under the same name; `cells()` passes them on. `pruning` is one rule or several
+    (a tuple, or comma-separated: "random,magnitude"), kept as the comma-separated text.
     """
 
     alphas: tuple[float, ...]
@@ -70,8 +76,17 @@ class SweepConfig:
     effort: str = "fast"
     random_trials: int = 20
     seed: int = DEFAULT_ROOT_SEED
+    arch: str = "fcn"
+    kernel: int = CONV_DEFAULTS["kernel"]
+    image: int = CONV_DEFAULTS["image"]
+    in_channels: "int | None" = CONV_DEFAULTS["in_channels"]
+    padding: str = CONV_DEFAULTS["padding"]
 
     def __post_init__(self) -> None:
+        if isinstance(self.pruning, (tuple, list)):
+            object.__setattr__(self, "pruning", ",".join(map(str, self.pruning)))
+        if not isinstance(self.pruning, str) or len(set(self.rules)) != len(self.rules):
+            raise InputError(f"pruning must name rules without repeats, got {self.pruning!r}")
         if not self.alphas or not self.widths:
             raise InputError("a sweep needs at least one alpha and one width")
         if len(set(self.widths)) != len(self.widths) or len(set(self.alphas)) != len(self.alphas):
@@ -82,17 +97,37 @@ class SweepConfig:
         self.cells()  # validates every cell's specification
         self.design()
 
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The pruning rules, one family of cells each, in the order given."""
+        return tuple(self.pruning.split(","))
+
     def cells(self) -> tuple[TrialSpec, ...]:
         settings = {name: getattr(self, name) for name in _CELL_SETTINGS}
-        if self.pruning == "random":
-            settings["random_trials"] = 0  # random pruning is the comparison already
-        return tuple(TrialSpec(width=w, alpha=a, **settings) for a in self.alphas for w in sorted(self.widths))
+        if "random" in self.rules:
+            settings["random_trials"] = 0  # random pruning is bracketed on every network already
+        return tuple(
+            TrialSpec(width=w, alpha=a, **{**settings, "pruning": rule})
+            for rule in self.rules
+            for a in self.alphas
+            for w in sorted(self.widths)
+        )
+
+    def labels(self) -> tuple[str, ...]:
+        """Each cell's label: 'alpha=.. d=..', prefixed by the rule when there are several."""
+        several = len(self.rules) > 1
+        return tuple(f"{s.pruning} {s.label}" if several else s.label for s in self.cells())
 
     def design(self) -> TheoremDesign:
-        return theorem_design(self.delta, self.confidence, self.trials, self.looks, len(self.alphas) * len(self.widths))
+        cells = len(self.rules) * len(self.alphas) * len(self.widths)
+        return theorem_design(self.delta, self.confidence, self.trials, self.looks, cells)
 
     def to_dict(self) -> dict:
+        """The configuration (the checkpoint hashes it); the conv settings only for arch 'cnn'."""
         record = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.arch != "cnn":
+            for name in CONV_DEFAULTS:
+                del record[name]
         record.update(alphas=list(self.alphas), widths=sorted(self.widths))
         return record
 
@@ -134,14 +169,35 @@ class SweepResult:
     wall_seconds: float = field(repr=False)
 
     @property
+    def settings(self) -> tuple[Setting, ...]:
+        """What each pruning rule's family tests (a theorem, beyond the theorems, a control)."""
+        return tuple(next(c.spec.setting for c in self.cells if c.spec.pruning == r) for r in self.config.rules)
+
+    def required_statuses(self) -> list[str]:
+        """The statuses of the cells whose verdict decides the run (advisory families left out)."""
+        return [v.status for c, v in zip(self.cells, self.verdict.cells) if c.spec.setting.required]
+
+    @property
     def holds(self) -> bool:
-        return self.verdict.holds
+        """Established at every required cell (true when every family is advisory)."""
+        return all(s == "pass" for s in self.required_statuses())
+
+    @property
+    def refuted(self) -> bool:
+        """Refuted at some required cell."""
+        return "fail" in self.required_statuses()
 
     @property
     def errors(self) -> list[dict]:
         """The trials that failed on every attempt (counted as unknown): cell, index and reason."""
         return [
-            {"alpha": c.spec.alpha, "width": c.spec.width, "index": o.index, "error": o.reason}
+            {
+                "pruning": c.spec.pruning,
+                "alpha": c.spec.alpha,
+                "width": c.spec.width,
+                "index": o.index,
+                "error": o.reason,
+            }
             for c in self.cells
             for o in c.outcomes
             if isinstance(o, TrialError)
@@ -181,7 +237,9 @@ def run_sweep(
         for look, n in enumerate(design.looks):
             wanted = [(c, i) for c in active for i in range(previous, n)]
             results = {
-                k: restored[key] for k in wanted if (key := (specs[k[0]].alpha, specs[k[0]].width, k[1])) in restored
+                k: restored[key]
+                for k in wanted
+                if (key := (specs[k[0]].pruning, specs[k[0]].alpha, specs[k[0]].width, k[1])) in restored
             }
             missing = [k for k in wanted if k not in results]
             total = len(wanted)
@@ -220,6 +278,6 @@ def run_sweep(
             previous = n
             if not active:
                 break
-    verdict = decide_family(design, [s.label for s in specs], [[o.outcome for o in seq] for seq in outcomes])
+    verdict = decide_family(design, config.labels(), [[o.outcome for o in seq] for seq in outcomes])
     cells = tuple(CellResult(s, tuple(o), tuple(t)) for s, o, t in zip(specs, outcomes, seconds))
     return SweepResult(config, cells, verdict, time.perf_counter() - start)

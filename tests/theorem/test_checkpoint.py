@@ -118,7 +118,11 @@ def test_error_trials_survive_the_checkpoint(tmp_path):
 
     first = _checkpointed(tmp_path / "run", config, trial_fn=failing)
     again = _checkpointed(tmp_path / "run", config, resume=True, trial_fn=Counting())
-    assert first.errors == again.errors == [{"alpha": 0.3, "width": 16, "index": 3, "error": "worker died"}]
+    assert (
+        first.errors
+        == again.errors
+        == [{"pruning": "magnitude", "alpha": 0.3, "width": 16, "index": 3, "error": "worker died"}]
+    )
     assert first.cells[0].outcomes[3].outcome == "unknown" and first.cells[0].ends("lower").size == 29
 
 

@@ -136,3 +136,25 @@ def test_a_scheduler_address_without_a_protocol_is_an_input_error(address):
         DaskPool(address)
     with pytest.raises(InputError, match="unknown executor"):
         make_executor("ray", 1)
+
+
+# theorem.json of a dense run before --arch existed: every key stays (fields are only added)
+FCN_KEYS = {
+    "": {"config", "design", "error_rates", "errors", "exit_code", "scaling", "schema", "schema_version", "status"}
+    | {"timing", "widths"},
+    "config": {"activation", "alphas", "confidence", "delta", "depth", "effort", "eps", "looks", "pruning"}
+    | {"random_trials", "scale", "seed", "shape", "trials", "weights", "widths"},
+    "widths": {"alpha", "ci", "ci_confidence", "confidence", "delta", "error_geomean", "error_max", "k_not_certified"}
+    | {"k_unknown", "k_violated", "label", "method", "n", "pvalues", "status", "width", "widths"},
+    "alphas": {"C2", "C3", "alpha", "slopes", "theorem_rate", "tolerance", "widths"},
+}
+
+
+def test_the_dense_json_keeps_its_schema_and_names_theorem_1(one_worker_run):
+    _, _, doc = one_worker_run
+    assert FCN_KEYS[""] <= set(doc) and FCN_KEYS["config"] <= set(doc["config"])
+    assert all(FCN_KEYS["widths"] <= set(row) for row in doc["widths"])
+    assert FCN_KEYS["alphas"] <= set(doc["scaling"]["alphas"][0]) and doc["scaling"]["pruning"] == "magnitude"
+    assert doc["config"]["arch"] == "fcn" and not {"kernel", "image", "in_channels", "padding"} & set(doc["config"])
+    assert doc["widths"][0]["label"] == "alpha=0.3 d=32" and doc["config"]["pruning"] == "magnitude"
+    assert [(f["theorem"], f["required"], f["status"]) for f in doc["families"]] == [("Theorem 1", True, "pass")]

@@ -46,6 +46,8 @@ def test_the_estimate_is_trials_times_time_per_trial_over_workers():
         model,
         1,
     ) == pytest.approx(2 * 2.5 * 10)
+    both = config.__class__(**{**config.to_dict(), "alphas": (0.3,), "widths": (16, 32), "pruning": "random,magnitude"})
+    assert estimate_seconds(both, model, 2) == pytest.approx(2 * 2.5 * 10 / 2)  # one family per rule, no pairs
 
 
 def test_the_cli_prints_the_estimate_and_reports_time_and_memory_per_width(tmp_path, capsys):

@@ -46,10 +46,14 @@ def test_cells_carry_every_trial_setting_of_the_config():
             getattr(cell, name) == getattr(config, name) for name in sweep_fields & {f.name for f in fields(TrialSpec)}
         )
     assert [c.random_trials for c in _config(pruning="random").cells()] == [0, 0, 0]  # random is the comparison itself
-    assert list(config.to_dict()) == [f.name for f in fields(SweepConfig)] and config.to_dict()["widths"] == [
-        16,
-        32,
-        64,
+    conv = {"kernel", "image", "in_channels", "padding"}  # recorded for arch 'cnn' only
+    assert list(config.to_dict()) == [f.name for f in fields(SweepConfig) if f.name not in conv]
+    assert config.to_dict()["widths"] == [16, 32, 64] and config.to_dict()["arch"] == "fcn"
+    cnn = _config(arch="cnn", widths=(4, 8), in_channels=2, kernel=1, image=3)
+    assert list(cnn.to_dict()) == [f.name for f in fields(SweepConfig)]
+    assert [(c.kernel, c.image, c.in_channels, c.widths) for c in cnn.cells()] == [
+        (1, 3, 2, (2, 4, 4, 2)),
+        (1, 3, 2, (2, 8, 8, 2)),
     ]
 
 
