@@ -7,7 +7,11 @@ Table 2: wall time of the same small sweep with 1 and 2 worker processes (spawne
 and the speed-up; the numbers of both runs are checked to be identical.
 Table 3 (`--executors`, needs the dask extra): trials per second at d = 256 and 1024 on the
 local pool and on a Dask LocalCluster, 1 and 2 workers each (started and warmed up before the
-clock starts), and Dask's overhead per trial against the local pool of the same size.
+clock starts), and Dask's overhead per trial against the local pool of the same size. The two
+run the same trials in paired rounds (which goes first alternates), and the table reports the
+median over rounds of the per-round time ratio dask/local with its range and interquartile
+range: pairing cancels the slow drift of a shared machine's load, and the spread says whether
+the difference is resolved.
 
     python benchmarks/bench_theorem.py            # d = 64 ... 1024
     python benchmarks/bench_theorem.py --quick    # d = 64 ... 256
@@ -21,6 +25,8 @@ import os
 import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 from mbp_verify.theorem import SweepConfig, TrialSpec, run_sweep, run_trial  # noqa: E402
 
@@ -69,44 +75,49 @@ def pool_table(widths: tuple[int, ...], trials: int) -> None:
     print(f"identical numbers for 1 and 2 workers: {identical}")
 
 
-def executor_rate(pool, spec: TrialSpec, trials: int) -> float:
-    """Trials per second of `pool.map` over `trials` trials of `spec`."""
+def executor_seconds(pool, spec: TrialSpec, trials: int) -> float:
+    """Wall seconds of `pool.map` over `trials` trials of `spec`."""
     start = time.perf_counter()
     done = pool.map(run_trial, [(spec, 0, i) for i in range(trials)])
     wall = time.perf_counter() - start
     assert [o.index for o, _ in done] == list(range(trials))
-    return trials / wall
+    return wall
 
 
-def executor_table(widths: tuple[int, ...], repeats: int) -> None:
-    """Both executors started once per worker count and warmed up; then `repeats` alternating
-    timed rounds, the best round of each kept (the one least disturbed by other processes)."""
+def executor_table(widths: tuple[int, ...], rounds: int) -> None:
+    """Both executors started once per worker count and warmed up; then `rounds` paired rounds
+    (the same trials on each, the order alternating), summarised by the median time ratio."""
     from mbp_verify.theorem.executors import DaskPool
     from mbp_verify.theorem.parallel import TrialPool
 
     print(
-        f"\nTable 3: trials per second by executor, best of {repeats} alternating rounds "
-        "(alpha = 0.2, depth 3, MBP only, effort fast)"
+        f"\nTable 3: local pool against a Dask LocalCluster, {rounds} paired rounds "
+        "(alpha = 0.2, depth 3, MBP only, effort fast); ratio = dask time / local time per round"
     )
     print(
-        f"{'d':>6} {'workers':>8} {'trials':>7} {'local /s':>9} {'dask /s':>9} {'dask/local time':>16} "
-        f"{'overhead/trial':>15}"
+        f"{'d':>6} {'workers':>8} {'trials':>7} {'local /s':>9} {'dask /s':>9} {'median ratio':>13} "
+        f"{'IQR':>15} {'range':>15} {'overhead/trial':>15}"
     )
     for d in widths:
         spec = TrialSpec(width=d, alpha=0.2, eps=1.0)
         trials = 24 if d <= 256 else 8
         for workers in (1, 2):
+            local, dask = [], []
             with TrialPool(workers) as local_pool, DaskPool(workers=workers) as dask_pool:
                 for pool in (local_pool, dask_pool):
                     pool.map(run_trial, [(spec, 0, 10_000 + i) for i in range(2 * workers)])  # warm-up
-                local = dask = 0.0
-                for _ in range(repeats):
-                    local = max(local, executor_rate(local_pool, spec, trials))
-                    dask = max(dask, executor_rate(dask_pool, spec, trials))
-            overhead = (1 / dask - 1 / local) * workers  # worker-seconds per trial beyond the local pool's
+                for round_ in range(rounds):
+                    order = ((local_pool, local), (dask_pool, dask))
+                    for pool, times in order if round_ % 2 == 0 else order[::-1]:
+                        times.append(executor_seconds(pool, spec, trials))
+            ratios = np.array(dask) / np.array(local)
+            low, median, high = np.percentile(ratios, [25, 50, 75])
+            local_median, dask_median = float(np.median(local)), float(np.median(dask))
+            overhead = (dask_median - local_median) * workers / trials  # worker-seconds per trial
             print(
-                f"{d:>6} {workers:>8} {trials:>7} {local:>9.2f} {dask:>9.2f} {local / dask:>16.3f} "
-                f"{overhead * 1000:>12.1f} ms"
+                f"{d:>6} {workers:>8} {trials:>7} {trials / local_median:>9.2f} {trials / dask_median:>9.2f} "
+                f"{median:>13.3f} {f'[{low:.3f}, {high:.3f}]':>15} "
+                f"{f'[{ratios.min():.3f}, {ratios.max():.3f}]':>15} {overhead * 1000:>12.1f} ms"
             )
 
 
@@ -116,14 +127,14 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.2)
     parser.add_argument("--executors", action="store_true", help="also table 3: local pool against Dask")
     parser.add_argument("--executors-only", action="store_true", help="table 3 only")
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per executor in table 3 (default 3)")
+    parser.add_argument("--rounds", type=int, default=7, help="paired rounds per row of table 3 (default 7)")
     args = parser.parse_args()
     widths = WIDTHS[:3] if args.quick else WIDTHS
     if not args.executors_only:
         per_width_table(widths, args.alpha)
         pool_table((128, 256) if args.quick else (256, 512), 12)
     if args.executors or args.executors_only:
-        executor_table((256,) if args.quick else (256, 1024), args.repeats)
+        executor_table((256,) if args.quick else (256, 1024), args.rounds)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The assumption audit: Theorem 1's hypotheses tested on real weight files, and what failing them costs."""
 
 from .._deprecation import renamed
+from .batch import AuditSettings, FileAudit, audit_files, expand_weight_paths
 from .consequences import ChainConsequences, RatioBracket, chain_consequences, shuffled_network, surrogate_network
 from .hypotheses import HypothesisVerdict, activation_verdicts, parse_activations, width_verdict
 from .layer_audit import DEFAULT_LEVEL, FAMILY, LayerAudit, audit_layer, check_draws, default_draws, exact_tests
@@ -14,6 +15,10 @@ from .weight_files import FORMATS, StoredTensor, WeightFile, detect_format, load
 from .weights_audit import HYPOTHESES, AuditReport, audit_selection, audit_weights
 
 __all__ = [
+    "AuditSettings",
+    "FileAudit",
+    "audit_files",
+    "expand_weight_paths",
     "ChainConsequences",
     "RatioBracket",
     "chain_consequences",

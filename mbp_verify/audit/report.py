@@ -18,7 +18,7 @@ from .figures import layer_figure_name, plot_layer, plot_movement
 from .layer_audit import FAMILY
 from .weights_audit import AuditReport
 
-__all__ = ["format_text", "render_markdown", "write_audit_folder"]
+__all__ = ["format_text", "render_markdown", "render_audit_folder", "write_audit_folder"]
 
 _SHORT = {
     "uniform_magnitudes": "unif",
@@ -217,6 +217,22 @@ _METHOD = (
 )
 
 
+def render_audit_folder(report: AuditReport, folder: Path, progress: "Callable[[str], None] | None" = None) -> None:
+    """Write report.md and figures/ (one PNG per layer, movement.png with an initial file) into `folder`."""
+    (folder / "figures").mkdir()
+    figures: dict[str, str] = {}
+    for index, (layer, audit) in enumerate(zip(report.selection.layers, report.layers)):
+        if progress:
+            progress(f"audit: figure for {layer.name}")
+        name = layer_figure_name(index, layer.name)
+        plot_layer(layer.matrix, audit, folder / "figures" / name)
+        figures[layer.name] = f"figures/{name}"
+    if report.movement:
+        plot_movement(report.movement, folder / "figures" / "movement.png")
+        figures["movement"] = "figures/movement.png"
+    atomic_write_text(folder / "report.md", render_markdown(report, figures))
+
+
 def write_audit_folder(
     report: AuditReport,
     write_json: Callable[[Path], None],
@@ -226,18 +242,7 @@ def write_audit_folder(
     """Write report.json (through `write_json(path)`), report.md and figures into a fresh `audit-<time>-seed<S>/`."""
     final = new_run_folder("audit", report.seed, root)
     with staged_folder(final) as staging:
-        (staging / "figures").mkdir()
-        figures: dict[str, str] = {}
-        for index, (layer, audit) in enumerate(zip(report.selection.layers, report.layers)):
-            if progress:
-                progress(f"audit: figure for {layer.name}")
-            name = layer_figure_name(index, layer.name)
-            plot_layer(layer.matrix, audit, staging / "figures" / name)
-            figures[layer.name] = f"figures/{name}"
-        if report.movement:
-            plot_movement(report.movement, staging / "figures" / "movement.png")
-            figures["movement"] = "figures/movement.png"
+        render_audit_folder(report, staging, progress)
         write_json(staging / "report.json")
-        atomic_write_text(staging / "report.md", render_markdown(report, figures))
     mark_latest(final)
     return final

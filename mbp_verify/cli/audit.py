@@ -11,22 +11,25 @@ from ..audit import (
     DEFAULT_LEVEL,
     HYPOTHESES,
     LAYOUTS,
-    audit_weights,
+    AuditSettings,
+    audit_files,
     check_draws,
     default_draws,
+    expand_weight_paths,
     format_text,
     write_audit_folder,
 )
+from ..audit.batch import FileAudit, file_document, format_summary, summary_document, write_batch_folder
 from ..bounds import EFFORTS
 from ..engine import validate_alpha
 from ..errors import InputError
+from ..theorem.executors import EXECUTORS, SCHEDULER_VARIABLE, DaskPool, make_executor
 from ._common import (
-    EXIT_FAILED,
-    EXIT_OK,
     add_common_arguments,
     parse_int_list,
     progress,
     split_list,
+    worker_count,
     write_json_output,
 )
 from ._memory import check_memory, monte_carlo_bytes
@@ -46,9 +49,15 @@ Bias vectors are skipped. Matrices are W_l (d_l, d_l-1) = PyTorch's (out, in); s
 coefs_ are (in, out) and are transposed automatically when only that orientation chains
 (or say --layout in-out). Conv kernels are reshaped to (out, in*kh*kw).
 
+Several files (or a quoted glob, 'weights/*.safetensors') are audited as tasks on the local
+process pool or a Dask cluster (--executor, --scheduler, --workers), each with the same seed as
+alone: one report folder per file and a summary (table, summary.json, summary.md) in
+reports/audits-<time>-seed<S>/.
+
 Exit 0 when the audit ran (rejected hypotheses are findings), 1 when a hypothesis named in
 --require is rejected, 2 for unreadable or unknown files, pickles without torch, bad
-selections and other input errors."""
+selections and other input errors. With several files: the worst file's code, and 3 for a
+file whose audit could not complete (its worker died on every attempt)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,7 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "weights", metavar="WEIGHTS", type=Path, help="weight file (.npz, .npy, .safetensors, .pt/.pth/.bin)"
+        "weights",
+        metavar="WEIGHTS",
+        nargs="+",
+        help="weight files (.npz, .npy, .safetensors, .pt/.pth/.bin), or quoted globs such as 'weights/*.safetensors'",
     )
     parser.add_argument(
         "--layers",
@@ -117,6 +129,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--reports-dir", type=Path, default=None, help="root folder for reports (default reports/)")
     parser.add_argument("--no-report", action="store_true", help="do not write a report folder")
+    parser.add_argument(
+        "--executor",
+        default="local",
+        choices=EXECUTORS,
+        help="with several files: local = a process pool on this machine (default); dask = a Dask cluster",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help=f"with several files: an existing Dask scheduler (default ${SCHEDULER_VARIABLE}, else a LocalCluster)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="with several files: worker processes (default: CPUs, at most one per file)",
+    )
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -159,37 +189,71 @@ def handle(args: argparse.Namespace) -> int:
     fewest = (
         f" (the fewest that --level {args.level:g} allows)" if args.draws is None and draws > default_draws() else ""
     )
-    estimate = check_memory("audit", f"{draws:.3g} Monte Carlo draws per test{fewest}", monte_carlo_bytes(draws, 0))
-    alpha = None if args.no_consequences else float(validate_alpha(args.alpha))
-    report = audit_weights(
-        args.weights,
+    settings = AuditSettings(
         layers=args.layers,
         layout=args.layout,
         activation=args.activation,
-        alpha=alpha,
-        compare=args.compare,
+        alpha=None if args.no_consequences else float(validate_alpha(args.alpha)),
+        compare=None if args.compare is None else str(args.compare),
         seed=args.seed,
         level=args.level,
         draws=draws,
         effort=args.effort,
-        progress=_after(estimate),
+        required=required,
+        report=not args.no_report,
         conv_input=None if args.conv_input is None else _conv_input(args.conv_input),
     )
-    failed = [h for h in required if report.rejected(h)]
-    payload = {
-        **report.to_dict(),
-        "required": list(required),
-        "required_rejected": failed,
-        "exit_code": EXIT_FAILED if failed else EXIT_OK,
-    }
+    paths = expand_weight_paths(args.weights)
+    workers = min(worker_count(args.workers), len(paths))
+    executor = make_executor(args.executor, workers, args.scheduler)  # checks the options in either case
+    estimate = check_memory(
+        "audit",
+        f"{draws:.3g} Monte Carlo draws per test{fewest}" + (f", {workers} workers" if len(paths) > 1 else ""),
+        monte_carlo_bytes(draws, 0) * (workers if len(paths) > 1 else 1),
+    )
+    if len(paths) == 1:
+        if args.executor != "local" or args.workers is not None:
+            progress("audit: one file: audited in this process (--executor and --workers apply to several files)")
+        return _one_file(args, paths[0], settings, estimate)
+    progress(estimate)
+    with executor as pool:
+        if isinstance(pool, DaskPool):
+            progress(f"audit: Dask dashboard {pool.dashboard_link}")
+        progress(f"audit: {len(paths)} files on {pool.slots} workers ({args.executor})")
+        outcomes = audit_files(paths, settings, pool, _FileProgress(len(paths)))
+    summary = summary_document(outcomes, settings)
+    print(format_summary(summary))
+    if settings.report:
+        folder = write_batch_folder(outcomes, summary, write_json_output, args.reports_dir)
+        print(f"report: {folder}/summary.md (also summary.json, one folder per audited file)")
+    write_json_output(args.json, "audit-summary", summary)
+    return int(summary["exit_code"])
+
+
+class _FileProgress:
+    """One line on stderr per finished file."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+
+    def __call__(self, position: int, outcome: FileAudit) -> None:
+        self.done += 1
+        detail = f": {outcome.message}" if outcome.message else ""
+        progress(f"audit: [{self.done}/{self.total}] {outcome.path}: {outcome.status.replace('_', ' ')}{detail}")
+
+
+def _one_file(args: argparse.Namespace, path: str, settings: AuditSettings, estimate: str) -> int:
+    """The audit of a single file, in this process, with its own table and report folder."""
+    report = settings.audit(path, progress=_after(estimate))
+    payload = file_document(report, settings.required)
     print(format_text(report))
-    if not args.no_report:
+    if settings.report:
         folder = write_audit_folder(
-            report, lambda path: write_json_output(path, "audit", payload), args.reports_dir, progress
+            report, lambda target: write_json_output(target, "audit", payload), args.reports_dir, progress
         )
         payload["report_dir"] = str(folder)
         print(f"report: {folder}/report.md (also report.json, figures/)")
     write_json_output(args.json, "audit", payload)
-    if failed:
-        print(f"required hypotheses rejected: {', '.join(failed)}")
-    return EXIT_FAILED if failed else EXIT_OK
+    if payload["required_rejected"]:
+        print(f"required hypotheses rejected: {', '.join(payload['required_rejected'])}")
+    return int(payload["exit_code"])

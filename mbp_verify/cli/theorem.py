@@ -31,6 +31,7 @@ from ..theorem.checkpoint import Checkpoint, read_checkpoint
 from ..theorem.cnn import CNN_PADDINGS, CONV_DEFAULTS
 from ..theorem.cost import calibrate, estimate_seconds, format_seconds
 from ..theorem.executors import EXECUTORS, SCHEDULER_VARIABLE, DaskPool, make_executor
+from ..theorem.progress import SweepProgress
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -310,20 +311,6 @@ def _config(settings: dict) -> SweepConfig:
     return SweepConfig(**{**values, "alphas": tuple(values["alphas"]), "widths": tuple(values["widths"])})
 
 
-class _ProgressBar:
-    """A line on stderr at every tenth of a look's trials."""
-
-    def __init__(self, looks: int) -> None:
-        self.looks = looks
-        self.shown = (-1, -1)
-
-    def __call__(self, look: int, done: int, total: int) -> None:
-        tenth = done * 10 // total
-        if (look, tenth) != self.shown:
-            self.shown = (look, tenth)
-            progress(f"theorem: look {look + 1}/{self.looks} [{'#' * tenth}{'.' * (10 - tenth)}] {done}/{total} trials")
-
-
 def handle(args: argparse.Namespace) -> int:
     workers = worker_count(args.workers)
     settings = _settings(args)
@@ -344,7 +331,7 @@ def handle(args: argparse.Namespace) -> int:
         if isinstance(pool, DaskPool):
             progress(f"theorem: Dask dashboard {pool.dashboard_link}")
         cost = calibrate(config, pool)
-        slots = pool.slots if isinstance(pool, DaskPool) else max(1, pool.workers)
+        slots = pool.slots
         progress(
             f"theorem: cost estimate: up to {format_seconds(estimate_seconds(config, cost, slots))} "
             f"({config.trials} trials x {len(config.cells())} cells / {slots} workers; one trial "
@@ -357,11 +344,15 @@ def handle(args: argparse.Namespace) -> int:
             f"(looks at {list(design.looks)}), "
             f"{slots} workers ({args.executor}){restored}; checkpoint {checkpoint.path}"
         )
+        display = SweepProgress(len(design.looks), slots, cost.task_seconds)
+        pool.observer = display
         try:
-            result = run_sweep(config, pool=pool, checkpoint=checkpoint, on_progress=_ProgressBar(len(design.looks)))
+            result = run_sweep(config, pool=pool, checkpoint=checkpoint, on_progress=display)
         except KeyboardInterrupt:
+            display.close()
             progress(f"theorem: interrupted; finish with: mbp-verify theorem --resume {folder}")
             raise
+        display.close()
     audit = scaling_audit(result)
     exit_code = EXIT_OK if result.holds else EXIT_FAILED
     payload = build_payload(result, audit, exit_code, cost)

@@ -14,6 +14,8 @@ import math
 import tracemalloc
 from dataclasses import dataclass
 
+from ..errors import InputError
+from .parallel import TaskFailure
 from .sweep import SweepConfig, TrialExecutor
 from .trial import TrialSpec, run_trial
 
@@ -31,6 +33,12 @@ class CostModel:
 
     def seconds_per_trial(self, width: int) -> float:
         return self.seconds * (width / self.width) ** self.exponent
+
+    def task_seconds(self, task: tuple) -> float:
+        """Predicted seconds of a sweep task (spec, root seed, index): twice a trial's when the
+        trial also brackets random pruning."""
+        spec, _, index = task
+        return self.seconds_per_trial(spec.width) * (2 if index < spec.random_trials else 1)
 
     def peak_bytes_at(self, width: int) -> int:
         return int(self.peak_bytes * (width / self.width) ** 2)
@@ -54,7 +62,14 @@ def calibrate(config: SweepConfig, pool: TrialExecutor) -> CostModel:
     larger = [w for w in widths if w >= 2 * small][:1]
     specs = {w: next(c for c in config.cells() if c.width == w).with_changes(random_trials=0) for w in (small, *larger)}
     ((peak, _),) = pool.map(traced_peak_bytes, [(specs[small], config.seed, 0)])
-    timed = pool.map(run_trial, [(specs[w], config.seed, 0) for w in (small, *larger) for _ in range(2)])
+    order = [w for w in (small, *larger) for _ in range(2)]
+    timed = pool.map(run_trial, [(specs[w], config.seed, 0) for w in order])
+    for width, value in [(small, peak), *((w, v) for w, (v, _) in zip(order, timed))]:
+        if isinstance(value, TaskFailure):
+            raise InputError(
+                f"the calibration trial at d = {width} could not complete ({value.reason}); a trial at this "
+                "width may need more memory than a worker has"
+            )
     seconds = min(t for _, t in timed[:2])
     exponent = 3.0
     if larger:

@@ -1,11 +1,12 @@
-"""Where a sweep's trials run: the local process pool or a Dask cluster, behind one `map`.
+"""Where a sweep's tasks run: the local process pool or a Dask cluster, behind one `map`.
 
-`DaskPool` submits one task per trial, at most `in_flight` at a time, and hands each result to
-the caller in this process as it finishes, so the sweep still looks at its trials group by
-group and checkpoints them itself. A worker that dies takes its running trials with it; Dask's
-scheduler reschedules them, and a trial that still fails is resubmitted (same arguments, hence
-the same seeds and numbers) up to `retries` more times, then becomes an error trial: outcome
-`unknown` with no bracket, listed by the sweep, never dropped.
+`DaskPool` submits one task per trial (or per audited file), at most `in_flight` at a time, and
+hands each result to the caller in this process as it finishes, so the sweep still looks at its
+trials group by group and checkpoints them itself. A worker that dies takes its running tasks
+with it; Dask's scheduler reschedules them, and a task that still fails is resubmitted (same
+arguments, hence the same seeds and numbers) up to `retries` more times, then comes back as a
+`TaskFailure` (for a sweep: an error trial, outcome `unknown` with no bracket, listed by the
+sweep, never dropped).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .._environment import single_thread_env
 from .._validation import validate_integer
 from ..errors import InputError
 from ..lifeline import die_with_parent
-from .parallel import TrialError, TrialPool, timed_call
+from .parallel import DEFAULT_RETRIES, TaskFailure, TaskObserver, TrialPool, timed_call
 
 __all__ = ["EXECUTORS", "SCHEDULER_VARIABLE", "DaskPool", "make_executor"]
 
@@ -43,13 +44,19 @@ class DaskPool:
     """
 
     def __init__(
-        self, address: "str | None" = None, workers: int = 1, *, retries: int = 2, in_flight: "int | None" = None
+        self,
+        address: "str | None" = None,
+        workers: int = 1,
+        *,
+        retries: int = DEFAULT_RETRIES,
+        in_flight: "int | None" = None,
     ) -> None:
         self.address = None if address is None else _scheduler_address(address)
         self.workers = validate_integer(workers, "workers", 1)
         self.retries = validate_integer(retries, "retries")
         self.in_flight = in_flight
         self.dashboard_link: "str | None" = None
+        self.observer: "TaskObserver | None" = None
         self._client: Any = None
         self._cluster: Any = None
 
@@ -100,9 +107,11 @@ class DaskPool:
         tasks: Sequence[tuple],
         on_result: "Callable[[int, tuple[Any, float]], None] | None" = None,
     ) -> list[tuple[Any, float]]:
-        """[(fn(*task), seconds)] in task order; `on_result(position, result)` here as each finishes."""
+        """[(fn(*task), seconds)] in task order (a `TaskFailure` for a task that failed on every
+        attempt); `on_result(position, result)` here as each finishes."""
         from distributed import as_completed
 
+        observer = self.observer
         slots: list[Any] = [None] * len(tasks)
         attempts = [0] * len(tasks)
         positions: dict[Any, int] = {}
@@ -110,7 +119,12 @@ class DaskPool:
         def submit(i: int) -> Any:
             future = self._client.submit(timed_call, fn, tasks[i], pure=False)
             positions[future] = i
+            if observer is not None:
+                observer.started(i)
             return future
+
+        if observer is not None:
+            observer.begin(tasks)
 
         queue = iter(range(len(tasks)))
         running = as_completed([submit(i) for _, i in zip(range(self._limit()), queue)])
@@ -120,15 +134,20 @@ class DaskPool:
                 slots[i] = future.result()
             else:
                 attempts[i] += 1
-                if attempts[i] <= self.retries:
+                resubmit = attempts[i] <= self.retries
+                if observer is not None:
+                    observer.lost(i, resubmit)
+                if resubmit:
                     running.add(submit(i))
                     continue
                 try:
                     reason = repr(future.exception())
                 except Exception as error:  # cancelled: the scheduler dropped it
                     reason = repr(error)
-                slots[i] = (TrialError(tasks[i][-1], reason), 0.0)
+                slots[i] = (TaskFailure(reason, attempts[i]), 0.0)
             future.release()
+            if observer is not None:
+                observer.finished(i, slots[i][1])
             if on_result is not None:
                 on_result(i, slots[i])
             nxt = next(queue, None)

@@ -1,4 +1,4 @@
-"""Run independent trials in a process pool (or in-process), results in task order.
+"""Run independent tasks (theorem trials, audited files) in a process pool or in-process.
 
 Workers are started with the 'spawn' method while BLAS is pinned to one thread in the
 environment, so every worker's numpy starts single-threaded (a pool initializer would be too
@@ -6,6 +6,14 @@ late: numpy reads the variable when it is imported). Results come back keyed by 
 never by completion order, and each carries the seconds its worker spent on it. Each worker
 dies with the process that started it (`mbp_verify.lifeline`), so killing `theorem` leaves
 no orphan behind.
+
+A worker that dies (killed, out of memory, `os._exit`) breaks the pool and takes the running
+tasks with it. The pool is restarted and the lost tasks are run again with the same arguments
+(hence the same seeds and numbers). When several tasks were lost at once, they are re-run one
+at a time first, so a death is charged to the task that caused it and never to its neighbours;
+a task charged with more than `retries` deaths becomes a `TaskFailure` (for a theorem sweep: an
+error trial, counted as `unknown`), never dropped. A task that raises an exception is a bug and
+propagates.
 """
 
 from __future__ import annotations
@@ -13,18 +21,31 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from .._environment import single_thread_env
 from .._validation import validate_integer
 from ..lifeline import die_with_parent
 from .trial import TrialOutcome
 
-__all__ = ["TrialPool", "TrialError", "timed_call"]
+__all__ = ["TrialPool", "TrialError", "TaskFailure", "TaskObserver", "timed_call"]
 
 ResultCallback = Callable[[int, "tuple[Any, float]"], None]
+DEFAULT_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """What an executor returns for a task that failed on every attempt (its worker died, or on
+    Dask it raised): the reason and the number of attempts."""
+
+    reason: str
+    attempts: int
 
 
 class TrialError(TrialOutcome):
@@ -38,6 +59,18 @@ class TrialError(TrialOutcome):
         return {**super().to_dict(), "error": self.reason}
 
 
+class TaskObserver(Protocol):
+    """Told by an executor's `map` what happens to each task (for a progress display)."""
+
+    def begin(self, tasks: Sequence[tuple]) -> None: ...
+
+    def started(self, position: int) -> None: ...
+
+    def finished(self, position: int, seconds: float) -> None: ...
+
+    def lost(self, position: int, resubmitted: bool) -> None: ...
+
+
 def timed_call(fn: Callable[..., Any], args: tuple) -> tuple[Any, float]:
     """`fn(*args)` and the seconds it took (module-level, so it pickles to workers)."""
     start = time.perf_counter()
@@ -46,30 +79,46 @@ def timed_call(fn: Callable[..., Any], args: tuple) -> tuple[Any, float]:
 
 
 class TrialPool:
-    """`with TrialPool(workers) as pool: pool.map(fn, tasks)`; workers=0 runs in this process."""
+    """`with TrialPool(workers) as pool: pool.map(fn, tasks)`; workers=0 runs in this process.
 
-    def __init__(self, workers: int) -> None:
+    `observer`, if set, is told of every task's start, end and loss.
+    """
+
+    def __init__(self, workers: int, *, retries: int = DEFAULT_RETRIES) -> None:
         self.workers = validate_integer(workers, "workers")
+        self.retries = validate_integer(retries, "retries")
+        self.observer: "TaskObserver | None" = None
         self._executor: "ProcessPoolExecutor | None" = None
         self._saved_env: dict[str, "str | None"] = {}
+
+    @property
+    def slots(self) -> int:
+        """Tasks the pool runs at once."""
+        return max(1, self.workers)
 
     def __enter__(self) -> "TrialPool":
         if self.workers > 0:
             pinned = single_thread_env({})
             self._saved_env = {name: os.environ.get(name) for name in pinned}
             os.environ.update(pinned)  # inherited by every spawned worker, before it imports numpy
-            self._executor = ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=die_with_parent,
-                initargs=(os.getpid(),),
-            )
+            self._start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def _start(self) -> None:
+        self._executor = ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        )
+
+    def _stop(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -80,26 +129,87 @@ class TrialPool:
     def map(
         self, fn: Callable[..., Any], tasks: Sequence[tuple], on_result: "ResultCallback | None" = None
     ) -> list[tuple[Any, float]]:
-        """[(fn(*task), seconds)] in the order of `tasks`; `on_result(position, (value, seconds))`
-        in this process as each one finishes (in completion order)."""
-        total = len(tasks)
-        slots: list[Any] = [None] * total
+        """[(fn(*task), seconds)] in the order of `tasks` (a `TaskFailure` for a task whose worker
+        died on every attempt); `on_result(position, (value, seconds))` in this process as each
+        one finishes (in completion order)."""
+        observer = self.observer
+        slots: list[Any] = [None] * len(tasks)
+
+        def deliver(i: int, result: tuple[Any, float]) -> None:
+            slots[i] = result
+            if observer is not None:
+                observer.finished(i, result[1])
+            if on_result is not None:
+                on_result(i, result)
+
+        if observer is not None:
+            observer.begin(tasks)
         if self._executor is None:
             for i, task in enumerate(tasks):
-                slots[i] = timed_call(fn, task)
-                if on_result is not None:
-                    on_result(i, slots[i])
+                if observer is not None:
+                    observer.started(i)
+                deliver(i, timed_call(fn, task))
             return slots
-        futures: dict[Future, int] = {self._executor.submit(timed_call, fn, task): i for i, task in enumerate(tasks)}
-        pending = set(futures)
-        try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    slots[futures[future]] = future.result()
-                    if on_result is not None:
-                        on_result(futures[future], slots[futures[future]])
-        finally:
-            for future in pending:
-                future.cancel()
+        self._run(fn, tasks, deliver)
         return slots
+
+    def _run(self, fn: Callable[..., Any], tasks: Sequence[tuple], deliver: Callable[[int, Any], None]) -> None:
+        """Keep every worker busy (and one task queued for each); after a worker death restart the
+        pool and re-run the lost tasks (several lost at once: one at a time, to find the one that
+        kills its worker)."""
+        observer = self.observer
+        attempts = [0] * len(tasks)
+        queue, suspects = deque(range(len(tasks))), deque[int]()
+        running: dict[Future, int] = {}
+
+        def submit(i: int) -> None:
+            assert self._executor is not None
+            running[self._executor.submit(timed_call, fn, tasks[i])] = i
+            if observer is not None:
+                observer.started(i)
+
+        def charge(i: int, error: BaseException) -> None:
+            attempts[i] += 1
+            resubmit = attempts[i] <= self.retries
+            if observer is not None:
+                observer.lost(i, resubmit)
+            if resubmit:
+                suspects.appendleft(i)
+            else:
+                reason = f"its worker process died on each of {attempts[i]} attempts ({error!r})"
+                deliver(i, (TaskFailure(reason, attempts[i]), 0.0))
+
+        try:
+            while queue or suspects or running:
+                if suspects:
+                    if not running:
+                        submit(suspects.popleft())
+                else:
+                    while queue and len(running) < 2 * self.workers:  # one queued per worker: no idle gap
+                        submit(queue.popleft())
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                    wait(running)  # a broken pool fails every task still running
+                    finished = set(running)
+                lost: list[tuple[int, BaseException]] = []
+                for future in sorted(finished, key=running.__getitem__):
+                    i, error = running.pop(future), future.exception()
+                    if isinstance(error, BrokenProcessPool):
+                        lost.append((i, error))
+                    elif error is not None:
+                        raise error
+                    else:
+                        deliver(i, future.result())
+                if lost:
+                    self._stop()
+                    self._start()
+                    if len(lost) == 1:
+                        charge(*lost[0])
+                    else:  # not charged: which one killed its worker is not known yet
+                        for i, _ in lost:
+                            if observer is not None:
+                                observer.lost(i, True)
+                            suspects.append(i)
+        finally:
+            for future in running:
+                future.cancel()

@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..seeding import DEFAULT_ROOT_SEED
 from .checkpoint import Checkpoint
 from .cnn import CONV_DEFAULTS
-from .parallel import TrialError, TrialPool
+from .parallel import TaskFailure, TrialError, TrialPool
 from .settings import Setting
 from .trial import TrialOutcome, TrialSpec, run_trial
 from .verdict import FamilyVerdict, TheoremDesign, decide_family, failure_counts, theorem_design
@@ -254,6 +254,9 @@ def run_sweep(
             ) -> None:
                 cell, index = missing[position]
                 outcome, spent = result
+                if isinstance(outcome, TaskFailure):  # failed on every attempt: an error trial
+                    outcome = TrialError(index, outcome.reason)
+                    result = (outcome, spent)
                 if outcome.index != index:
                     raise RuntimeError(f"trial function returned index {outcome.index} for trial {index}")
                 if checkpoint is not None:

@@ -58,7 +58,7 @@ def test_out_of_regime_eps_is_refuted_and_exits_1(tmp_path, capsys):
     code, doc = _run(tmp_path, "--eps", "0.001", "--workers", "1", "--trials", "8")
     assert code == 1 and doc["status"] == "fail"
     out = capsys.readouterr()
-    assert "guarantee: FAIL" in out.out and "theorem: look 1/1" in out.err
+    assert "guarantee: FAIL" in out.out and "theorem: 16 trials run in" in out.err and "theorem: look" not in out.err
     assert all(row["status"] == "fail" and row["k_violated"] == row["n"] for row in doc["widths"])
 
 

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,8 @@ dask = pytest.importorskip("dask")
 from mbp_verify.cli import main  # noqa: E402
 from mbp_verify.theorem import run_sweep  # noqa: E402
 from mbp_verify.theorem.executors import DaskPool  # noqa: E402
-from mbp_verify.theorem.trial import run_trial  # noqa: E402
 
+from .killers import KillWorker  # noqa: E402
 from .test_sweep import _config  # noqa: E402
 
 pytestmark = pytest.mark.dask
@@ -132,20 +131,6 @@ def test_the_scheduler_environment_variable_is_used(tmp_path, scheduler_address,
         assert _theorem(tmp_path, "env", "--executor", "dask", "--trials", "6", "--looks", "1")[0] in (0, 1)
         assert client.run_on_scheduler(transitions) > before  # the trials ran on that scheduler
     assert "Dask dashboard" in capsys.readouterr().err
-
-
-class KillWorker:
-    """run_trial, except that trial `index` ends its worker process abruptly: the first time only
-    (a marker file remembers), or every time."""
-
-    def __init__(self, marker: Path, index: int, always: bool = False) -> None:
-        self.marker, self.index, self.always = marker, index, always
-
-    def __call__(self, spec, seed, index):
-        if index == self.index and spec.width == 16 and (self.always or not self.marker.exists()):
-            self.marker.touch()
-            os._exit(1)
-        return run_trial(spec, seed, index)
 
 
 def test_a_worker_killed_mid_sweep_changes_nothing(tmp_path):
