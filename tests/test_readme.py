@@ -142,6 +142,14 @@ def _write_inputs(folder: Path, argv: list[str]) -> None:
         from safetensors.numpy import save_file
 
         save_file(tensors, str(folder / "model.safetensors"))
+    if "weights/*.safetensors" in argv:
+        from safetensors.numpy import save_file
+
+        (folder / "weights").mkdir(exist_ok=True)
+        for name, scale in (("a", 1.0), ("b", 0.5)):
+            save_file(
+                {k: v * np.float32(scale) for k, v in tensors.items()}, str(folder / "weights" / f"{name}.safetensors")
+            )
     if any(name.endswith(".pt") for name in argv):
         torch = pytest.importorskip("torch")
         rng = mv.rng_for(0, "readme.init")
