@@ -53,7 +53,7 @@ PARSE_ONLY = {
     "mbp-verify theorem --weights cauchy --widths 64 --trials 20": "spawns worker processes (about 10 s)",
     "mbp-verify theorem --pruning random,magnitude --widths 64,128,256 --alpha 0.3 --eps 0.3": "two families of "
     "3 cells of up to 140 trials; tests/theorem/test_cnn.py runs small sweeps of several rules",
-    "mbp-verify theorem --arch cnn --workers 2": "the default CNN sweep (about 390 CPU-seconds); "
+    "mbp-verify theorem --arch cnn --workers 2": "the default CNN sweep (about 4 min on 2 cores); "
     "tests/theorem/test_cnn_sweep.py runs a small one end to end",
     "mbp-verify theorem --resume reports/theorem-20260101T000000Z-seed20210701": "needs an interrupted run's folder; "
     "tests/theorem/test_checkpoint.py resumes real checkpoints",
