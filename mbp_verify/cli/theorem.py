@@ -254,7 +254,8 @@ def _given(args: argparse.Namespace) -> dict:
     if given.get("arch", "fcn") != "cnn":
         conv = [f"--{name.replace('_', '-')}" for name in _CONV_OPTIONS if name in given]
         if conv and args.resume is None:
-            raise InputError(f"{', '.join(conv)} apply to --arch cnn only")
+            verb = "applies" if len(conv) == 1 else "apply"
+            raise InputError(f"{', '.join(conv)} {verb} to --arch cnn only")
     return given
 
 
