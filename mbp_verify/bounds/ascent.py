@@ -108,10 +108,10 @@ def maximise_error(pair: NetworkPair, starts: np.ndarray, *, iterations: int, on
     single = _single_precision(layers)
     if single is not None:
         kept_x, values, done = _ascend(single, acts, derivs, x.astype(np.float32), iterations, on_sphere)
-        kept_x = kept_x.astype(np.float64)
+        kept_x = _project(kept_x.astype(np.float64), on_sphere)
         checked = _values(layers, acts, kept_x)
         top = _top(checked)
-        if checked[top] > 0 and abs(float(values[top]) - checked[top]) <= _SINGLE_AGREEMENT * checked[top]:
+        if abs(float(values[top]) - checked[top]) <= _SINGLE_AGREEMENT * checked[top]:
             return AscentResult(kept_x[top].copy(), float(checked[top]), checked, done)
     kept_x, values, done = _ascend(layers, acts, derivs, x, iterations, on_sphere)
     top = _top(values)
