@@ -105,13 +105,15 @@ def maximise_error(pair: NetworkPair, starts: np.ndarray, *, iterations: int, on
     acts = pair.original.activations
     derivs = [activation_derivative(a) for a in acts]
     x = _project(x, on_sphere)
-    single = _single_precision(layers)
+    with np.errstate(over="ignore", invalid="ignore"):  # float32 overflow only sends the search to float64
+        single = _single_precision(layers)
+        if single is not None:
+            kept_x, values, done = _ascend(single, acts, derivs, x.astype(np.float32), iterations, on_sphere)
     if single is not None:
-        kept_x, values, done = _ascend(single, acts, derivs, x.astype(np.float32), iterations, on_sphere)
         kept_x = _project(kept_x.astype(np.float64), on_sphere)
         checked = _values(layers, acts, kept_x)
         top = _top(checked)
-        if abs(float(values[top]) - checked[top]) <= _SINGLE_AGREEMENT * checked[top]:
+        if np.isfinite(checked[top]) and abs(float(values[top]) - checked[top]) <= _SINGLE_AGREEMENT * checked[top]:
             return AscentResult(kept_x[top].copy(), float(checked[top]), checked, done)
     kept_x, values, done = _ascend(layers, acts, derivs, x, iterations, on_sphere)
     top = _top(values)
