@@ -106,6 +106,7 @@ def segment_norm(
     x = X[i, j].value
     right = True
     ratio_blocks: list[tuple[Tracked, float]] = []  # scales that are rounded ratios of the betas
+
     def gram_x(side: str) -> np.ndarray:  # X_{i,i} = -E_i: its Gram is E_i's, shared with the layer norms
         if i == j:
             return parts.gram("error", i, side)

@@ -106,7 +106,9 @@ def test_single_precision_search_reports_float64_values(monkeypatch):
     starts = np.random.default_rng(3).standard_normal((4, 8))
     result = maximise_error(pair, starts, iterations=40, on_sphere=True)
     assert calls == [np.float32]
-    assert result.best_input.dtype == np.float64 and result.best_value == pytest.approx(_float64_value(pair, result.best_input), rel=1e-12)
+    assert result.best_input.dtype == np.float64 and result.best_value == pytest.approx(
+        _float64_value(pair, result.best_input), rel=1e-12
+    )
     ball = maximise_error(pair, starts, iterations=40, on_sphere=False)
     assert np.linalg.norm(ball.best_input) <= 1 + 1e-12  # projected again in float64
 
@@ -117,7 +119,9 @@ def test_search_falls_back_to_float64_when_the_cast_or_the_cancellation_loses(mo
     tiny = prune_network(network.__class__([w * 1e-50 for w in network.weights], network.activations), 0.3)
     result = maximise_error(tiny, np.eye(6), iterations=20, on_sphere=True)
     assert calls == [np.float64]  # 1e-50 underflows in float32: no single-precision search
-    assert result.best_value > 0 and result.best_value == pytest.approx(_float64_value(tiny, result.best_input), rel=1e-12)
+    assert result.best_value > 0 and result.best_value == pytest.approx(
+        _float64_value(tiny, result.best_input), rel=1e-12
+    )
     calls.clear()
     # The pruned entries are 1e-9 of the rest: f - F cancels below float32's resolution.
     weights = [w.copy() for w in network.weights]
@@ -129,4 +133,6 @@ def test_search_falls_back_to_float64_when_the_cast_or_the_cancellation_loses(mo
     close = apply_masks(network.__class__(weights, network.activations), masks)
     result = maximise_error(close, np.eye(6), iterations=20, on_sphere=True)
     assert calls == [np.float32, np.float64]
-    assert result.best_value > 0 and result.best_value == pytest.approx(_float64_value(close, result.best_input), rel=1e-12)
+    assert result.best_value > 0 and result.best_value == pytest.approx(
+        _float64_value(close, result.best_input), rel=1e-12
+    )

@@ -84,9 +84,7 @@ def _with_singular_values(values: np.ndarray, shape: tuple[int, int], seed: int)
 
 
 @pytest.mark.parametrize("exponent", [-500, -100, 0, 100, 500])
-@pytest.mark.parametrize(
-    "kind", ["gaussian", "tied top", "near-tied top", "rank one", "sparse"]
-)
+@pytest.mark.parametrize("kind", ["gaussian", "tied top", "near-tied top", "rank one", "sparse"])
 def test_certificate_is_above_the_svd_norm(kind, exponent):
     # Near-degenerate top singular values (equal, or 1e-12 apart) leave Lanczos without a gap;
     # the Cholesky proof must still hold, at every scale (the certificate rescales internally).
