@@ -25,7 +25,7 @@ from .constants import LayerConstants
 from .parts import PairParts
 from .rounding import mul_up, sqrt_up
 from .scaling import LayerScaling, power_of_two
-from .spectral import SpectralBound, certified_norm_from_gram, certified_spectral_norm
+from .spectral import SpectralBound, certified_norm_from_gram
 
 __all__ = ["LayerNorms", "layer_norms", "layerwise_bound", "offsets"]
 
@@ -45,20 +45,20 @@ class LayerNorms:
 def layer_norms(parts: PairParts, rng: np.random.Generator) -> LayerNorms:
     """Certify ||W_l||, ||W~_l|| and ||E_l|| (E_l sparse: it has few non-zeros).
 
-    The Gram matrices are the ones the averaged bound uses (W^T W, and W~ W~^T for the last
-    layer), so they are computed once; the estimates behind ||W_l|| and ||E_l|| are recorded
+    The Gram matrices are the ones the averaged bound uses (W^T W, E^T E, and W~ W~^T, E E^T
+    for the last layer), so they are computed once; the estimates behind ||W_l|| and ||E_l|| are recorded
     in `parts`, where the averaged bound's scalings would otherwise estimate them again.
     """
     last = parts.depth - 1
 
     def certify(kind: str, layer: int) -> SpectralBound:
-        matrix = (parts.full if kind == "full" else parts.pruned)[layer]
-        right = not (kind == "pruned" and layer == last)
+        matrix = {"full": parts.full, "pruned": parts.pruned, "error": parts.errors}[kind][layer]
+        right = not (kind != "full" and layer == last)
         return certified_norm_from_gram(matrix, parts.gram(kind, layer, "right" if right else "left"), right, rng=rng)
 
     full = tuple(certify("full", l) for l in range(parts.depth))
     pruned = tuple(certify("pruned", l) for l in range(parts.depth))
-    error = tuple(certified_spectral_norm(e, rng=rng) for e in parts.errors)
+    error = tuple(certify("error", l) for l in range(parts.depth))
     for layer in range(parts.depth):
         parts.record_estimate("full", layer, full[layer].estimate)
         parts.record_estimate("error", layer, error[layer].estimate)

@@ -53,12 +53,14 @@ class PairParts:
         self._estimates[(kind, layer)] = float(value)
 
     def gram(self, kind: str, layer: int, side: str) -> np.ndarray:
-        """W^T W (side 'right') or W W^T ('left') of layer `layer`'s 'full' or 'pruned' weights,
-        computed once and shared by the layerwise and the averaged bound (read-only)."""
+        """A^T A (side 'right') or A A^T ('left') of layer `layer`'s 'full' or 'pruned' weights or
+        its 'error' E_l (a sparse product, as dense), computed once and shared by the layerwise
+        and the averaged bound (read-only)."""
         key = (kind, layer, side)
         if key not in self._grams:
-            w = (self.full if kind == "full" else self.pruned)[layer]
-            gram = w.T @ w if side == "right" else w @ w.T
+            a = {"full": self.full, "pruned": self.pruned, "error": self.errors}[kind][layer]
+            product = a.T @ a if side == "right" else a @ a.T
+            gram = np.asarray(product.toarray() if scipy.sparse.issparse(product) else product, dtype=np.float64)
             gram.setflags(write=False)
             self._grams[key] = gram
         return self._grams[key]

@@ -57,9 +57,10 @@ class LayerScaling:
 
 
 def _scaled(w: np.ndarray, shift: int) -> tuple[np.ndarray, int]:
-    """2^-shift w, and how many entries that rounded."""
+    """2^-shift w, and how many entries that rounded (none when shift <= 0: scaling up by a power
+    of two is exact, and max |2^-shift w| < 1 cannot overflow)."""
     v = np.ldexp(w, -shift)
-    return v, int(np.count_nonzero(np.ldexp(v, shift) != w))
+    return v, 0 if shift <= 0 else int(np.count_nonzero(np.ldexp(v, shift) != w))
 
 
 def scale_pair(pair: NetworkPair) -> tuple[NetworkPair, LayerScaling]:

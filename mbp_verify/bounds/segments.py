@@ -94,7 +94,8 @@ def segment_norm(
 ) -> tuple[float, "np.ndarray | None"]:
     """Certified norm of the scaled segment (i, j); for i = 0 also its top right singular vector.
 
-    Single-layer blocks take their W^T W / W W^T from `parts` (shared with the layerwise bound).
+    Single-layer blocks take their W^T W / W W^T and E^T E / E E^T from `parts` (shared with the
+    layerwise bound).
     """
     P, X, Pt = products.P, products.X, products.Pt
 
@@ -105,23 +106,29 @@ def segment_norm(
     x = X[i, j].value
     right = True
     ratio_blocks: list[tuple[Tracked, float]] = []  # scales that are rounded ratios of the betas
+
+    def gram_x(side: str) -> np.ndarray:  # X_{i,i} = -E_i: its Gram is E_i's, shared with the layer norms
+        if i == j:
+            return parts.gram("error", i, side)
+        return _ata(x) if side == "right" else _aat(x)
+
     if i == 0 and j == last:
         blocks = [(X[i, j], 1.0)]
         right = x.shape[0] >= x.shape[1]
-        gram = _ata(x) if right else _aat(x)
+        gram = gram_x("right" if right else "left")
         inner = x.shape[0] if right else x.shape[1]
     elif i == 0:
         b = beta[j]
         blocks = [(P[i, j], 1.0), (X[i, j], b)]
         gram = ata_p()
-        gram += (b * b) * _ata(x)
+        gram += (b * b) * gram_x("right")
         inner = P[i, j].shape[0] + x.shape[0]
     elif j == last:
         b = 1.0 / beta[i - 1]
         blocks = [(X[i, j], 1.0), (Pt[i, j], b)]
         ratio_blocks = [(Pt[i, j], b)]
         right = False
-        gram = _aat(x)
+        gram = gram_x("left").copy()
         gram += (b * b) * (parts.gram("pruned", i, "left") if i == j else _aat(Pt[i, j].value))
         inner = x.shape[1] + Pt[i, j].shape[1]
     else:
@@ -132,7 +139,7 @@ def segment_norm(
         size = cols + Pt[i, j].shape[1]
         gram = np.empty((size, size), order="F")
         gram[:cols, :cols] = ata_p()
-        gram[:cols, :cols] += (b * b) * _ata(x)
+        gram[:cols, :cols] += (b * b) * gram_x("right")
         gram[:cols, cols:] = (b * g) * _dense(x.T @ Pt[i, j].value)
         gram[cols:, :cols] = gram[:cols, cols:].T
         gram[cols:, cols:] = (g * g) * (parts.gram("pruned", i, "right") if i == j else _ata(Pt[i, j].value))

@@ -166,12 +166,17 @@ def in_safe_range(matrix: "np.ndarray | scipy.sparse.csr_array") -> bool:
 
 
 def certified_norm_from_gram(
-    matrix: np.ndarray, gram: np.ndarray, right: bool, *, rng: "np.random.Generator | None" = None
+    matrix: "np.ndarray | scipy.sparse.csr_array",
+    gram: np.ndarray,
+    right: bool,
+    *,
+    rng: "np.random.Generator | None" = None,
 ) -> SpectralBound:
-    """Like `certified_spectral_norm` for a dense A whose Gram (A^T A if `right`, else A A^T)
-    was computed by one float64 product; falls back to it (prescaled) when the Gram is not
-    finite, A's entries leave the safe range, or A = 0."""
-    if not (np.isfinite(gram).all() and in_safe_range(matrix)) or not matrix.any():
+    """Like `certified_spectral_norm` for an A (dense or sparse) whose Gram (A^T A if `right`, else
+    A A^T) was computed by one float64 product (inner products in any order); falls back to it
+    (prescaled) when the Gram is not finite, A's entries leave the safe range, or A = 0."""
+    values = matrix.data if scipy.sparse.issparse(matrix) else matrix
+    if not (np.isfinite(gram).all() and in_safe_range(matrix)) or not values.any():
         return certified_spectral_norm(matrix, rng=rng)
     return _from_gram(matrix, gram, right, slack=_DEFAULT_SLACK, rng=rng)
 

@@ -80,3 +80,59 @@ def test_search_stops_once_it_stalls():
     assert result.best_value == 0.0 and result.iterations == 25
     moving = maximise_error(prune_network(network, 0.3), np.eye(3), iterations=10, on_sphere=True)
     assert moving.iterations == 10
+
+
+def _record_precisions(monkeypatch) -> list:
+    from mbp_verify.bounds import ascent
+
+    calls = []
+    original = ascent._ascend
+
+    def recording(layers, acts, derivs, x, iterations, on_sphere):
+        calls.append(x.dtype)
+        return original(layers, acts, derivs, x, iterations, on_sphere)
+
+    monkeypatch.setattr(ascent, "_ascend", recording)
+    return calls
+
+
+def _float64_value(pair, x: np.ndarray) -> float:
+    return float(np.linalg.norm(pair.pruned.forward(x[None, :]) - pair.original.forward(x[None, :])))
+
+
+def test_single_precision_search_reports_float64_values(monkeypatch):
+    calls = _record_precisions(monkeypatch)
+    pair = prune_network(sample_network([8, 16, 16, 4], 2), 0.3)
+    starts = np.random.default_rng(3).standard_normal((4, 8))
+    result = maximise_error(pair, starts, iterations=40, on_sphere=True)
+    assert calls == [np.float32]
+    assert result.best_input.dtype == np.float64 and result.best_value == pytest.approx(
+        _float64_value(pair, result.best_input), rel=1e-12
+    )
+    ball = maximise_error(pair, starts, iterations=40, on_sphere=False)
+    assert np.linalg.norm(ball.best_input) <= 1 + 1e-12  # projected again in float64
+
+
+def test_search_falls_back_to_float64_when_the_cast_or_the_cancellation_loses(monkeypatch):
+    calls = _record_precisions(monkeypatch)
+    network = sample_network([6, 10, 10, 3], 0)
+    tiny = prune_network(network.__class__([w * 1e-50 for w in network.weights], network.activations), 0.3)
+    result = maximise_error(tiny, np.eye(6), iterations=20, on_sphere=True)
+    assert calls == [np.float64]  # 1e-50 underflows in float32: no single-precision search
+    assert result.best_value > 0 and result.best_value == pytest.approx(
+        _float64_value(tiny, result.best_input), rel=1e-12
+    )
+    calls.clear()
+    # The pruned entries are 1e-9 of the rest: f - F cancels below float32's resolution.
+    weights = [w.copy() for w in network.weights]
+    masks = [np.ones(w.shape, dtype=bool) for w in weights]
+    weights[1][0, :3] *= 1e-9
+    masks[1][0, :3] = False
+    from mbp_verify.engine import apply_masks
+
+    close = apply_masks(network.__class__(weights, network.activations), masks)
+    result = maximise_error(close, np.eye(6), iterations=20, on_sphere=True)
+    assert calls == [np.float32, np.float64]
+    assert result.best_value > 0 and result.best_value == pytest.approx(
+        _float64_value(close, result.best_input), rel=1e-12
+    )

@@ -1,5 +1,7 @@
 """Certified spectral norms: never below ||A||_2, close to it, for dense, sparse and extreme inputs."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -72,3 +74,47 @@ def test_gram_shortcut_agrees_with_the_direct_certificate(shape):
     assert shortcut.upper >= np.linalg.norm(a, 2) and shortcut.upper == pytest.approx(direct.upper, rel=1e-9)
     assert abs(shortcut.right_vector @ direct.right_vector) == pytest.approx(1.0)
     assert certified_norm_from_gram(np.zeros(shape), np.zeros((shape[1],) * 2), True).upper == 0.0
+
+
+def _with_singular_values(values: np.ndarray, shape: tuple[int, int], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.standard_normal((shape[0], len(values))))
+    v, _ = np.linalg.qr(rng.standard_normal((shape[1], len(values))))
+    return (u * values) @ v.T
+
+
+@pytest.mark.parametrize("exponent", [-500, -100, 0, 100, 500])
+@pytest.mark.parametrize("kind", ["gaussian", "tied top", "near-tied top", "rank one", "sparse"])
+def test_certificate_is_above_the_svd_norm(kind, exponent):
+    # Near-degenerate top singular values (equal, or 1e-12 apart) leave Lanczos without a gap;
+    # the Cholesky proof must still hold, at every scale (the certificate rescales internally).
+    shape = (170, 200)  # above the dense-eigensolver size: the Lanczos path
+    seed = abs(exponent) + len(kind)
+    if kind == "gaussian":
+        a = np.random.default_rng(seed).standard_normal(shape)
+    elif kind == "sparse":
+        a = scipy.sparse.random(*shape, density=0.03, random_state=seed, format="csr").toarray()
+    else:
+        tops = {"tied top": [1.0, 1.0, 1.0], "near-tied top": [1.0, 1.0 - 1e-12, 1.0 - 2e-12], "rank one": [1.0]}
+        values = np.concatenate([tops[kind], np.linspace(0.9, 0.1, 30) if kind != "rank one" else []])
+        a = _with_singular_values(values, shape, seed)
+    a = np.ldexp(a, exponent)
+    exact = np.linalg.norm(np.ldexp(a, -exponent), 2)  # at magnitude ~1, exponent restored below
+    bound = certified_spectral_norm(a)
+    assert bound.exact_upper >= Fraction(exact) * Fraction(2) ** exponent * Fraction(1 + 2**-40)
+    assert float(bound.exact_upper / (Fraction(2) ** exponent)) <= exact * (1 + 1e-4)
+    sparse = certified_spectral_norm(scipy.sparse.csr_array(a))
+    assert sparse.exact_upper >= Fraction(exact) * Fraction(2) ** exponent * Fraction(1 + 2**-40)
+
+
+def test_the_cholesky_margin_is_needed():
+    # J = ones((n, n)) has lambda_max = n exactly. Cholesky of fl(tau I - J) succeeds at a tau one
+    # rounding below n: a certificate without Rump's margin (T = tau) would be unsound; with it,
+    # T >= n.
+    n = 1000
+    gram = np.ones((n, n))
+    tau = n * (1 - 2.0**-53)
+    assert tau < n
+    bound = _certify(gram, tau)
+    assert bound is not None  # the float factorisation does not see that tau < lambda_max
+    assert bound >= n
