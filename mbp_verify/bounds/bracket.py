@@ -41,7 +41,7 @@ from .replay import Replay, replay_error, unit_ball_point
 from .rounding import add_up, float_up, ldexp_up
 from .scaling import LayerScaling, power_of_two, scale_pair
 
-__all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "bracket_sup_error"]
+__all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "assemble_bracket", "bracket_sup_error"]
 
 # A certificate that cannot be completed (Cholesky never succeeds, an eigensolver does not
 # converge) makes its method unavailable; it never becomes a number.
@@ -343,6 +343,47 @@ def _branch(
     return Fraction(result.upper) * factor, result.witness, best, how
 
 
+def assemble_bracket(
+    upper_bounds: dict[str, float],
+    unavailable: dict[str, str],
+    replay: Replay,
+    witness: np.ndarray,
+    lower_method: str,
+    timings: dict[str, float],
+    *,
+    activations: tuple[str, ...],
+    widths: tuple[int, ...],
+    counts: tuple[int, ...],
+    layer_shifts: tuple[int, ...],
+) -> ErrorBracket:
+    """The bracket from every method's upper bound (the smallest wins; +inf when none gave one) and
+    the replayed witness; a replayed lower end above the upper end is a bug, never a result."""
+    if upper_bounds:
+        method = min(upper_bounds, key=upper_bounds.__getitem__)
+        upper = upper_bounds[method]
+    else:
+        method, upper = "none", math.inf
+    if replay.certified_lower > upper:
+        raise ArithmeticError(
+            f"unsound bracket: replayed lower {replay.value!r} exceeds upper bound {upper!r} ({method})"
+        )
+    return ErrorBracket(
+        lower=replay.value,
+        upper=upper,
+        witness=witness,
+        upper_bounds=upper_bounds,
+        upper_method=method,
+        lower_method=lower_method,
+        timings=timings,
+        lower_margin=replay.margin,
+        activations=activations,
+        widths=widths,
+        counts=counts,
+        unavailable=unavailable,
+        layer_shifts=layer_shifts,
+    )
+
+
 def bracket_sup_error(
     pair: NetworkPair,
     *,
@@ -479,27 +520,15 @@ def bracket_sup_error(
             else "turned off"
         )
 
-    if upper_bounds:
-        method = min(upper_bounds, key=upper_bounds.__getitem__)
-        upper = upper_bounds[method]
-    else:
-        method, upper = "none", math.inf
-    if replay.certified_lower > upper:
-        raise ArithmeticError(
-            f"unsound bracket: replayed lower {replay.value!r} exceeds upper bound {upper!r} ({method})"
-        )
-    return ErrorBracket(
-        lower=replay.value,
-        upper=upper,
-        witness=witness,
-        upper_bounds=upper_bounds,
-        upper_method=method,
-        lower_method=lower_method,
-        timings=timings,
-        lower_margin=replay.margin,
+    return assemble_bracket(
+        upper_bounds,
+        unavailable,
+        replay,
+        witness,
+        lower_method,
+        timings,
         activations=tuple(c.activation for c in constants),
         widths=pair.original.widths,
         counts=pair.counts,
-        unavailable=unavailable,
         layer_shifts=scaling.shifts,
     )

@@ -38,7 +38,7 @@ import sympy as sp
 from ..engine import ConvNetwork, Network
 from ..errors import InputError
 from ..symbolic import propagation_bound
-from .bracket import EFFORTS, Effort, ErrorBracket
+from .bracket import EFFORTS, Effort, ErrorBracket, assemble_bracket
 from .constants import LayerConstants, layer_constants
 from .conv_coupled import coupled_bound, coupled_exponents, coupled_unavailable_reason
 from .conv_ops import certified_layer_norm, check_conv_pair, network_layers
@@ -201,27 +201,15 @@ def bracket_conv_sup_error(
     found = find_conv_witness(original, pruned, constants, replay_norms, effort=effort, rng=generator, timings=timings)
     replay = found.replay
 
-    if upper_bounds:
-        method = min(upper_bounds, key=upper_bounds.__getitem__)
-        upper = upper_bounds[method]
-    else:
-        method, upper = "none", math.inf
-    if replay.certified_lower > upper:
-        raise ArithmeticError(
-            f"unsound bracket: replayed lower {replay.value!r} exceeds upper bound {upper!r} ({method})"
-        )
-    return ErrorBracket(
-        lower=replay.value,
-        upper=upper,
-        witness=found.witness,
-        upper_bounds=upper_bounds,
-        upper_method=method,
-        lower_method=found.method,
-        timings=timings,
-        lower_margin=replay.margin,
+    return assemble_bracket(
+        upper_bounds,
+        unavailable,
+        replay,
+        found.witness,
+        found.method,
+        timings,
         activations=tuple(c.activation for c in constants),
         widths=original.widths,
         counts=counts,
-        unavailable=unavailable,
         layer_shifts=found.shifts,
     )
