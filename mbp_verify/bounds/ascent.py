@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..symbolic.derivative import activation_derivative
 from .parts import check_pair
 
-__all__ = ["AscentResult", "maximise_error"]
+__all__ = ["AscentResult", "ascend", "maximise_error"]
 
 _INITIAL_STEP = 0.3
 _MIN_STEP = 1e-4
@@ -143,26 +143,21 @@ def _top(values: np.ndarray) -> int:
     return int(np.argmax(np.where(np.isfinite(values), values, -np.inf)))
 
 
-def _ascend(
-    layers: tuple[Sequence[np.ndarray], Sequence[np.ndarray]],
-    acts,
-    derivs,
+def ascend(
+    value_and_gradient: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     x: np.ndarray,
     iterations: int,
     on_sphere: bool,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """The ascent in the weights' precision: the kept points, their values, the steps taken."""
-    full, pruned = layers
+    """Batched projected gradient ascent from the rows of `x` (n, d), in x's precision: the kept
+    points, their values and the steps taken. `value_and_gradient` gives ||f - F|| per row and the
+    gradient of ||f - F||^2 / 2; dense and conv pairs share this loop."""
     step = np.full((x.shape[0], 1), _INITIAL_STEP, dtype=x.dtype)
     velocity = np.zeros_like(x)
     kept_x, kept_values, kept_grad = x, np.full(x.shape[0], -np.inf, dtype=x.dtype), np.zeros_like(x)
     best, stalled, done = -np.inf, 0, 0
     for done in range(iterations + 1):  # noqa: B007 (the steps taken are reported after the loop)
-        out_f, pre_f = _forward(pruned, acts, x)
-        out_full, pre_full = _forward(full, acts, x)
-        diff = out_f - out_full
-        values = np.linalg.norm(diff, axis=1)
-        grad = _backward(pruned, derivs, pre_f, diff) - _backward(full, derivs, pre_full, diff)
+        values, grad = value_and_gradient(x)
         # A restart whose objective fell goes back to its last point, drops its momentum and
         # halves its step; one that rose lengthens its step a little.
         fell = ~(values >= kept_values)
@@ -182,3 +177,24 @@ def _ascend(
         velocity = _MOMENTUM * velocity + grad / _row_norms(grad)
         x = _project(x + step * velocity / _row_norms(velocity), on_sphere)
     return kept_x, kept_values, done
+
+
+def _ascend(
+    layers: tuple[Sequence[np.ndarray], Sequence[np.ndarray]],
+    acts,
+    derivs,
+    x: np.ndarray,
+    iterations: int,
+    on_sphere: bool,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The ascent for a dense pair, in the weights' precision."""
+    full, pruned = layers
+
+    def value_and_gradient(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out_f, pre_f = _forward(pruned, acts, points)
+        out_full, pre_full = _forward(full, acts, points)
+        diff = out_f - out_full
+        grad = _backward(pruned, derivs, pre_f, diff) - _backward(full, derivs, pre_full, diff)
+        return np.linalg.norm(diff, axis=1), grad
+
+    return ascend(value_and_gradient, x, iterations, on_sphere)

@@ -25,17 +25,11 @@ import numpy as np
 from ..engine import ConvNetwork
 from ..errors import InputError
 from ..symbolic.derivative import activation_derivative
-from .ascent import AscentResult
+from .ascent import AscentResult, ascend
 from .conv_ops import check_conv_pair, layer_adjoint, layer_forward, network_layers
 
 __all__ = ["maximise_conv_error", "top_error_direction", "search_starts", "SCREENING"]
 
-_INITIAL_STEP = 0.3
-_MIN_STEP = 1e-4
-_GROWTH = 1.1
-_MOMENTUM = 0.9
-_PATIENCE = 25
-_STALL_GAIN = 1e-9
 _POWER_STEPS = 30
 SCREENING = 8  # random candidates per random restart
 _CHUNK = 64  # candidates per forward batch
@@ -100,41 +94,24 @@ def maximise_conv_error(
     if iterations < 0:
         raise InputError(f"iterations must be >= 0, got {iterations}")
     derivatives = [activation_derivative(a) for a in original.activations]
-    x = _project(x, on_sphere)
-    step = np.full((x.shape[0], 1, 1, 1), _INITIAL_STEP)
-    velocity = np.zeros_like(x)
-    kept_x, kept_values, kept_grad = x, np.full(x.shape[0], -np.inf), np.zeros_like(x)
-    best, stalled, done = -np.inf, 0, 0
+
+    def value_and_gradient(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        images = rows.reshape((rows.shape[0],) + shape)
+        out_f, pre_f = _forward(pruned, images)
+        out_full, pre_full = _forward(original, images)
+        diff = out_f - out_full
+        grad = _backward(pruned, derivatives, pre_f, diff) - _backward(original, derivatives, pre_full, diff)
+        return np.linalg.norm(diff, axis=1), grad.reshape(rows.shape)
+
+    rows = _project(x, on_sphere).reshape(x.shape[0], -1)
     with np.errstate(over="ignore", invalid="ignore"):
-        for done in range(iterations + 1):  # noqa: B007 (the steps taken are reported)
-            out_f, pre_f = _forward(pruned, x)
-            out_full, pre_full = _forward(original, x)
-            diff = out_f - out_full
-            values = np.linalg.norm(diff, axis=1)
-            grad = _backward(pruned, derivatives, pre_f, diff) - _backward(original, derivatives, pre_full, diff)
-            fell = ~(values >= kept_values)
-            mask = fell[:, None, None, None]
-            x = np.where(mask, kept_x, x)
-            values = np.where(fell, kept_values, values)
-            grad = np.where(mask, kept_grad, grad)
-            velocity = np.where(mask, 0.0, velocity)
-            step = np.where(mask, np.maximum(step * 0.5, _MIN_STEP), np.minimum(step * _GROWTH, 1.0))
-            kept_x, kept_values, kept_grad = x, values, grad
-            top_value = float(np.max(np.where(np.isfinite(values), values, -np.inf)))
-            stalled = stalled + 1 if not top_value > best * (1.0 + _STALL_GAIN) else 0
-            best = max(best, top_value)
-            if stalled >= _PATIENCE:
-                break
-            if on_sphere:
-                grad = grad - np.sum(grad * x, axis=(1, 2, 3), keepdims=True) * x
-            velocity = _MOMENTUM * velocity + grad / _norms(grad)
-            x = _project(x + step * velocity / _norms(velocity), on_sphere)
+        kept_x, kept_values, done = ascend(value_and_gradient, rows, iterations, on_sphere)
     finite = np.where(np.isfinite(kept_values), kept_values, -np.inf)
     top = int(np.argmax(finite))
     best_value = float(kept_values[top])
     if not np.isfinite(best_value):
         raise InputError("the lower-bound search met non-finite values (weights too large for float64?)")
-    return AscentResult(kept_x[top].ravel().copy(), best_value, kept_values, done)
+    return AscentResult(kept_x[top].copy(), best_value, kept_values, done)
 
 
 def top_error_direction(original: ConvNetwork, pruned: ConvNetwork, rng: np.random.Generator) -> np.ndarray:
