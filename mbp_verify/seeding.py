@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["DEFAULT_ROOT_SEED", "stable_hash", "seed_sequence", "rng_for"]
+__all__ = ["DEFAULT_ROOT_SEED", "stable_hash", "seed_sequence", "rng_for", "as_generator"]
 
 DEFAULT_ROOT_SEED = 20210701
 
@@ -35,3 +35,17 @@ def seed_sequence(root_seed: int, property_id: str, trial_index: int = 0) -> np.
 def rng_for(root_seed: int, property_id: str, trial_index: int = 0) -> np.random.Generator:
     """A PCG64 generator seeded by `seed_sequence(root_seed, property_id, trial_index)`."""
     return np.random.default_rng(seed_sequence(root_seed, property_id, trial_index))
+
+
+def as_generator(rng: "np.random.Generator | np.random.SeedSequence | int | None") -> np.random.Generator:
+    """A Generator from a Generator (used as is), a SeedSequence, a non-negative int, or None
+    (seed 0: reproducible by default); anything else is an InputError."""
+    if rng is None:
+        return np.random.default_rng(0)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (np.random.SeedSequence, int, np.integer)) and not isinstance(rng, bool):
+        if isinstance(rng, (int, np.integer)) and rng < 0:
+            raise InputError(f"a seed must be a non-negative integer, got {rng}")
+        return np.random.default_rng(rng)
+    raise InputError(f"rng must be a numpy Generator, SeedSequence, int or None, got {type(rng).__name__}")

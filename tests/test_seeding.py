@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mbp_verify.errors import InputError
-from mbp_verify.seeding import rng_for, seed_sequence, stable_hash
+from mbp_verify.seeding import as_generator, rng_for, seed_sequence, stable_hash
 
 
 def test_same_triple_same_stream_and_any_change_another():
@@ -20,3 +20,14 @@ def test_same_triple_same_stream_and_any_change_another():
 def test_negative_seeds_are_input_errors(root, trial):
     with pytest.raises(InputError, match="non-negative"):
         seed_sequence(root, "a.b", trial)
+
+
+def test_as_generator_accepts_seeds_and_refuses_the_rest():
+    g = np.random.default_rng(5)
+    assert as_generator(g) is g
+    assert as_generator(None).integers(1 << 30) == np.random.default_rng(0).integers(1 << 30)
+    assert as_generator(np.int64(3)).integers(1 << 30) == np.random.default_rng(3).integers(1 << 30)
+    assert as_generator(np.random.SeedSequence(7)).integers(1 << 30) == np.random.default_rng(7).integers(1 << 30)
+    for bad in (-1, True, 1.5, "3"):
+        with pytest.raises(InputError):
+            as_generator(bad)

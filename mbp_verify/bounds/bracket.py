@@ -29,6 +29,7 @@ import scipy.sparse.linalg
 
 from ..engine import NetworkPair
 from ..errors import InputError
+from ..seeding import as_generator
 from .ascent import maximise_error
 from .averaged import averaged_bound, unavailable_reason
 from .branch import DEFAULT_MAX_DIMENSION, branch_and_bound
@@ -129,18 +130,6 @@ class ErrorBracket:
             "unavailable": dict(self.unavailable),
             "layer_shifts": list(self.layer_shifts),
         }
-
-
-def _generator(rng: "np.random.Generator | np.random.SeedSequence | int | None") -> np.random.Generator:
-    if rng is None:
-        return np.random.default_rng(0)  # reproducible by default
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (np.random.SeedSequence, int, np.integer)) and not isinstance(rng, bool):
-        if isinstance(rng, (int, np.integer)) and rng < 0:
-            raise InputError(f"a seed must be a non-negative integer, got {rng}")
-        return np.random.default_rng(rng)
-    raise InputError(f"rng must be a numpy Generator, SeedSequence, int or None, got {type(rng).__name__}")
 
 
 @contextmanager
@@ -415,7 +404,7 @@ def bracket_sup_error(
         raise InputError(f"slopes must be 'local' or 'global', got {slopes!r}")
     if effort not in EFFORTS:
         raise InputError(f"effort must be one of {', '.join(EFFORTS)}, got {effort!r}")
-    generator = _generator(rng)
+    generator = as_generator(rng)
     budget = EFFORTS[effort]
     timings: dict[str, float] = {}
     with _timed(timings, "prepare"):

@@ -37,6 +37,7 @@ import sympy as sp
 
 from ..engine import ConvNetwork, Network
 from ..errors import InputError
+from ..seeding import as_generator
 from ..symbolic import propagation_bound
 from .bracket import EFFORTS, Effort, ErrorBracket, assemble_bracket
 from .constants import LayerConstants, layer_constants
@@ -138,18 +139,6 @@ def _record(name: str, exact: Fraction, upper_bounds: dict[str, float], unavaila
         unavailable[name] = "the bound exceeds the float64 range; no finite sound float64 value exists"
 
 
-def _generator(rng: "np.random.Generator | np.random.SeedSequence | int | None") -> np.random.Generator:
-    if rng is None:
-        return np.random.default_rng(0)  # reproducible by default
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (np.random.SeedSequence, int, np.integer)) and not isinstance(rng, bool):
-        if isinstance(rng, (int, np.integer)) and rng < 0:
-            raise InputError(f"a seed must be a non-negative integer, got {rng}")
-        return np.random.default_rng(rng)
-    raise InputError(f"rng must be a numpy Generator, SeedSequence, int or None, got {type(rng).__name__}")
-
-
 def bracket_conv_sup_error(
     original: ConvNetwork,
     pruned: ConvNetwork,
@@ -165,7 +154,7 @@ def bracket_conv_sup_error(
     check_conv_pair(original, pruned)
     if effort not in EFFORTS:
         raise InputError(f"effort must be one of {', '.join(EFFORTS)}, got {effort!r}")
-    generator = _generator(rng)
+    generator = as_generator(rng)
     timings: dict[str, float] = {}
     start = time.perf_counter()
     constants = conv_layer_constants(original)
