@@ -169,7 +169,7 @@ class Recorder:
             yield
         except Exception as exc:
             if type(exc).__name__ in ("AssertionError", "CodeUnderTestError"):
-                exc.add_note("input of the failing check: " + describe_inputs(inputs))
+                _add_note(exc, "input of the failing check: " + describe_inputs(inputs))
             path = self.path
             if path is not None and type(exc).__name__ in ("AssertionError", "CodeUnderTestError"):
                 arrays = {k: inputs.pop(k) for k in ("weights", "layers") if k in inputs}
@@ -185,13 +185,27 @@ class Recorder:
                         **scalars,
                     )
                     where = f"{self.label}/{path.name}" if self.label else str(path)
-                    exc.add_note(
+                    _add_note(
+                        exc,
                         f"minimal example saved to {where} "
-                        f"(replay: mbp-verify check-pruner {self.target} --replay {where})"
+                        f"(replay: mbp-verify check-pruner {self.target} --replay {where})",
                     )
                 except OSError:
                     pass
             raise
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    """`exc.add_note(note)` (Python >= 3.11), or the same `__notes__` list on Python 3.10, where
+    the suite's plugin reads it (an AttributeError here would replace the real failure)."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:
+        notes = getattr(exc, "__notes__", None)
+        if not isinstance(notes, list):
+            notes = []
+            exc.__notes__ = notes  # type: ignore[attr-defined]
+        notes.append(note)
 
 
 @dataclass(frozen=True)
