@@ -28,6 +28,7 @@ import pytest
 
 import mbp_verify as mv
 from mbp_verify.cli import build_parser, main
+from mbp_verify.engine import load_any_network
 
 try:
     import tomllib
@@ -142,6 +143,10 @@ def _write_inputs(folder: Path, argv: list[str]) -> None:
         from safetensors.numpy import save_file
 
         save_file(tensors, str(folder / "model.safetensors"))
+    if "cnn.npz" in argv:
+        from mbp_verify.engine import sample_conv_network, save_conv_network
+
+        save_conv_network(folder / "cnn.npz", sample_conv_network((3, 8, 8), [8, 8], seed=0, dense=[10], stride=[1, 2]))
     if "weights/*.safetensors" in argv:
         from safetensors.numpy import save_file
 
@@ -272,8 +277,13 @@ def test_guide_commands_parse(path, capsys, pytestconfig):
 
 @pytest.mark.parametrize("path", [README, ROOT / "docs" / "guide" / "library.md"], ids=lambda p: p.name)
 def test_python_examples_run(path, tmp_path, monkeypatch):
+    """Every Python block of the README (the library guide's first), in order, in one folder."""
     monkeypatch.chdir(tmp_path)
-    exec(compile(_blocks(path, "python")[0], str(path), "exec"), {})
+    blocks = _blocks(path, "python")
+    for block in blocks if path == README else blocks[:1]:
+        exec(compile(block, str(path), "exec"), {})
+    if path == README:
+        assert load_any_network(tmp_path / "cnn.npz").input_shape == (3, 8, 8)
 
 
 def test_library_guide_comments_state_the_results():
