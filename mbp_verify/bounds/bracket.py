@@ -35,6 +35,13 @@ from .averaged import averaged_bound, unavailable_reason
 from .branch import DEFAULT_MAX_DIMENSION, branch_and_bound
 from .constants import layer_constants
 from .diagonal import MAX_DEPTH, MAX_WIDTH, diagonal_bound
+from .ellipsoid import (
+    ellipsoid_bound,
+    ellipsoid_unavailable_reason,
+    global_sectors,
+    local_sectors,
+    sectors_differ,
+)
 from .layerwise import LayerNorms, layer_norms, layerwise_bound
 from .parts import check_pair, pair_parts
 from .reachable import LocalSlopes, local_slopes
@@ -277,6 +284,36 @@ def _diagonal_applies(pair: NetworkPair, constants, local: LocalSlopes) -> bool:
     return any(np.ptp(low) > 0 or np.ptp(high) > 0 for low, high in zip(lows, highs))
 
 
+def _ellipsoid(
+    pair: NetworkPair,
+    parts,
+    constants,
+    local: "LocalSlopes | None",
+    scaling: LayerScaling,
+    upper_bounds: dict[str, float],
+    unavailable: dict[str, str],
+) -> None:
+    """Record the ellipsoid bound (`ellipsoid`) with the per-neuron sectors when known, or why it is unavailable."""
+    reason = ellipsoid_unavailable_reason(constants, parts)
+    if reason is None and not scaling.exact:
+        reason = f"scaling layers {scaling.inexact_layers()} by a power of two rounded entries below 2^-1074"
+    if reason is not None:
+        unavailable["ellipsoid"] = reason
+        return
+    candidates = [global_sectors(constants, pair.original.widths)]
+    if local is not None and sectors_differ(candidates[0], narrower := local_sectors(local, constants)):
+        candidates.append(narrower)  # the multipliers are a heuristic: narrower sectors need not win
+    try:
+        value = min(ellipsoid_bound(parts, constants, sectors) for sectors in candidates)
+    except _CERTIFICATE_FAILURES as exc:
+        unavailable["ellipsoid"] = f"the ellipsoid certificate failed: {exc}"
+        return
+    if math.isfinite(value):
+        _record("ellipsoid", Fraction(value) * power_of_two(scaling.total), upper_bounds, unavailable)
+    else:
+        unavailable["ellipsoid"] = "the ellipsoid's bound overflowed float64"
+
+
 def _lipschitz_sum(norms: "tuple[list[float], list[float]] | None", constants) -> float:
     """Lip(f) + Lip(F) <= prod K_l ||W~_l|| + prod K_l ||W_l|| (rounded up; +inf without certified norms)."""
     if norms is None:
@@ -465,6 +502,8 @@ def bracket_sup_error(
                         unavailable["averaged_local"] = "a segment's Gram matrix overflowed float64"
     else:
         unavailable["averaged"] = reason
+    with _timed(timings, "ellipsoid"):
+        _ellipsoid(pair, parts, constants, local, scaling, upper_bounds, unavailable)
 
     homogeneous = all(c.homogeneous for c in constants)
     lipschitz = [c.lipschitz for c in constants]

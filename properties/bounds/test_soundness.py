@@ -123,8 +123,8 @@ def test_lower_is_replayed(spec, mbp_root_seed):
 @mbp_property(
     id="bounds.headline_ratio",
     statement="on a sampled 3-layer ReLU network (width 256, alpha 0.2; 128 under --quick) the bracket's "
-    "upper / lower is at most 5 and the averaged bound is the tightest",
-    source="docs/benchmarks.md (certified bracket: target upper / lower <= 5 at depth 3)",
+    "upper / lower is at most 3 and the ellipsoid bound is the tightest",
+    source="docs/benchmarks.md (certified bracket: target upper / lower <= 3 at depth 3)",
     tier="advisory",
 )
 def test_headline_ratio(mbp_root_seed, mbp_profile, mbp_evidence):
@@ -133,5 +133,5 @@ def test_headline_ratio(mbp_root_seed, mbp_profile, mbp_evidence):
     pair = prune_network(sample_network([width] * 4, rng), 0.2)
     result = bracket_sup_error(pair, rng=rng, effort="default")
     mbp_evidence.update(width=width, lower=result.lower, upper_bounds=result.upper_bounds, ratio=result.ratio)
-    assert result.upper_method == "averaged"
-    assert result.ratio <= 5.0
+    assert result.upper_method == "ellipsoid"
+    assert result.ratio <= 3.0

@@ -1,0 +1,340 @@
+"""Ellipsoid bound: sup ||f(x) - F(x)|| through ellipsoids propagated along the coupled chain.
+
+The coupled chain of `averaged`: the state s_l = [h_l; Delta_l] (F's hidden state and the
+difference of f's from it) obeys s_l = S_l B_l s_{l-1} with B_1 = [W_1; -E_1],
+B_l = [[W_l, 0], [-E_l, W~_l]], f - F = C s_{L-1}, C = [-E_L, W~_L], and S_l diagonal with
+each slope in a sector [a_j, b_j] (chord slopes (sigma(z) - sigma(0)) / z for h, difference
+quotients for Delta; the symbolic slope range or the range reachable over the unit ball).
+This needs sigma(0) = 0 in every hidden layer.
+
+If s_{l-1} = K_{l-1} w with ||w|| <= 1, then u = G w with G = B_l K_{l-1}, and every v = S u
+satisfies v_j (m_j u_j - v_j) >= a_j b_j u_j^2 ... precisely (v_j - a_j u_j)(b_j u_j - v_j) >= 0.
+For multipliers lambda_j >= 0 (the S-procedure; LipSDP-Neuron, Fazlyab et al. 2019, solved layer
+by layer as in ECLipsE-Fast, Xu & Sivaranjani 2024), a matrix X with
+
+  [[I + G^T diag(lambda a b) G, -G^T diag(lambda m) / 2], [-diag(lambda m) G / 2, diag(lambda) - X]] >= 0,
+
+m = a + b, gives v^T X v <= ||w||^2. With tau <= lambda_min(I + G^T diag(lambda a b) G) (1 when
+every a_j b_j >= 0; else 1 - ||diag(lambda |ab|^-)^(1/2) G||^2, certified) the Schur complement shows
+that X = Q := diag(lambda) - diag(mu) G G^T diag(mu), mu = lambda m / (2 sqrt(tau)), works, and so
+does X = (K K^T)^(-1) for any K with K^T Q K >= I: then v = K w' with ||w'|| <= ||w||. Finally
+||f(x) - F(x)|| <= ||C K_{L-1}|| prod_l zeta_l.
+
+Floating point. G is a float product (its error bounded by gamma ||B||_F ||K||_F); Q^ is
+computed from it, and ||Q - Q^||_2 <= delta_Q. The float Cholesky Q^ = R^T R - dC has
+||dC||_2 <= gamma_{n+1} ||R||_F^2 (Higham 2002, Thm 10.3), K^ = fl(R^-1) has a residual
+||R K^ - I||_2 <= xi computed with its own rounding bound, hence
+K^T Q K^ >= ((1 - xi)^2 - (||dC|| + delta_Q) ||K^||_F^2) I =: (1 - theta) I, and K = zeta K^ with
+zeta = (1 - theta)^(-1/2) (rounded up) is certified. Only K^ is carried on; the zetas multiply
+the bound. The difference rows are rescaled by powers of two (exact) so both blocks of the
+state have comparable magnitude, which keeps the Frobenius-norm rounding bounds small.
+
+The multipliers are a heuristic (a sound certificate for any choice): per block, lambda_j =
+2 c tau / (m_j m_max a) with a the block's estimated ||G_block||^2, the closed-form choice of
+ECLipsE-Fast applied to the two blocks separately.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg.blas
+import scipy.linalg.lapack
+
+from .constants import LayerConstants
+from .parts import PairParts, estimate_norm
+from .reachable import LocalSlopes
+from .rounding import (
+    UNDERFLOW_UNIT,
+    UNIT_ROUNDOFF,
+    add_up,
+    frobenius_up,
+    gamma,
+    gram_error_up,
+    matmul_error_up,
+    mul_up,
+    sqrt_up,
+    up,
+)
+from .spectral import certified_spectral_norm, in_safe_range
+
+__all__ = [
+    "Sectors",
+    "global_sectors",
+    "local_sectors",
+    "sectors_differ",
+    "ellipsoid_bound",
+    "ellipsoid_unavailable_reason",
+    "MAX_STATE",
+]
+
+# The state has 2 d_l coordinates; above this many the n x n factorisations are skipped (memory
+# ~ 4 n^2 float64 and time ~ 25 n^3 / 8 flops per layer).
+MAX_STATE = 4096
+_MULTIPLIER_TRIALS = (1.0, 0.8, 0.5)  # c in lambda_j: the first one whose Cholesky succeeds is kept
+_SMALLEST_SLOPE_SUM = 1e-3  # m_j below this fraction of the block's largest is treated as this
+
+
+@dataclass(frozen=True)
+class Sectors:
+    """Per hidden layer, the slope sector [low_j, high_j] of each state coordinate (h then Delta)."""
+
+    low: tuple[np.ndarray, ...]
+    high: tuple[np.ndarray, ...]
+
+
+def global_sectors(constants: Sequence[LayerConstants], widths: Sequence[int]) -> Sectors:
+    """Every coordinate of hidden layer l in the layer's slope range [slope_min, slope_max]."""
+    low = tuple(np.full(2 * widths[l + 1], c.slope_min) for l, c in enumerate(constants))
+    high = tuple(np.full(2 * widths[l + 1], c.slope_max) for l, c in enumerate(constants))
+    return Sectors(low, high)
+
+
+def local_sectors(local: LocalSlopes, constants: Sequence[LayerConstants]) -> Sectors:
+    """Per-neuron sectors reachable over the unit ball (`reachable`), within the global ones."""
+    low = tuple(
+        np.maximum(np.concatenate([state, diff]), c.slope_min)
+        for state, diff, c in zip(local.state_low, local.diff_low, constants)
+    )
+    high = tuple(
+        np.minimum(np.concatenate([state, diff]), c.slope_max)
+        for state, diff, c in zip(local.state_high, local.diff_high, constants)
+    )
+    return Sectors(low, high)
+
+
+def ellipsoid_unavailable_reason(constants: Sequence[LayerConstants], parts: PairParts) -> "str | None":
+    """Why the bound does not apply to the (scaled) pair, or None."""
+    if not constants:
+        return "needs a hidden layer"
+    if not all(c.zero_at_zero for c in constants):
+        return "needs sigma(0) = 0 in every hidden layer"
+    widest = max(2 * w.shape[0] for w in parts.full[:-1])
+    if widest > MAX_STATE:
+        return f"the coupled state has {widest} coordinates, more than {MAX_STATE}"
+    if not all(map(in_safe_range, [*parts.full, *parts.pruned, *parts.errors])):
+        return "a weight matrix of the scaled pair has its largest entry outside [2^-300, 2^300]"
+    return None
+
+
+def _underflow_up(entries: int) -> float:
+    """A bound of the 2-norm change when each of `entries` entries is scaled by a power of two
+    (exact unless the result is subnormal, then off by at most half the smallest subnormal)."""
+    return mul_up(sqrt_up(float(entries)), UNDERFLOW_UNIT)
+
+
+def _down(value: float) -> float:
+    return float(np.nextafter(value, -math.inf))
+
+
+def _input_map(
+    parts: PairParts, layer: int, factor: "np.ndarray | None", factor_error: float
+) -> tuple[np.ndarray, float]:
+    """G^ = B_layer K^ for K^ = factor (None: the identity on the input) and a bound of ||G^ - B K||_2
+    for the exact K within `factor_error` of K^."""
+    w, e, wt = parts.full[layer], parts.errors[layer], parts.pruned[layer]
+    if factor is None:
+        return np.vstack([w, -e.toarray()]), 0.0
+    rows = w.shape[1]
+    top_factor, bottom_factor = factor[:rows], factor[rows:]
+    top = w @ top_factor
+    bottom = wt @ bottom_factor
+    bottom -= e @ top_factor
+    fro_b = sqrt_up(
+        add_up(
+            mul_up(parts.fro_full[layer], parts.fro_full[layer]),
+            mul_up(parts.fro_error[layer], parts.fro_error[layer]),
+            mul_up(parts.fro_pruned[layer], parts.fro_pruned[layer]),
+        )
+    )
+    error = add_up(
+        matmul_error_up(factor.shape[0] + 1, 2 * w.shape[0] * factor.shape[1], fro_b, frobenius_up(factor)),
+        mul_up(fro_b, factor_error),
+    )
+    return np.vstack([top, bottom]), error
+
+
+def _widened(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sectors with 0 added: [a, b] -> [min(a, 0), max(b, 0)]. The certificate drops the
+    term G^T diag(lambda a b) G when a b > 0 (sound, as it is >= 0), and then a sector with a, b
+    of one sign only enlarges (a + b)^2 over max(|a|, |b|)^2, so the widened sector is tighter."""
+    return np.minimum(low, 0.0), np.maximum(high, 0.0)
+
+
+def sectors_differ(first: Sectors, second: Sectors) -> bool:
+    """Whether the two sets of sectors give different certificates (after `_widened`)."""
+    for a_low, a_high, b_low, b_high in zip(first.low, first.high, second.low, second.high):
+        (a_low, a_high), (b_low, b_high) = _widened(a_low, a_high), _widened(b_low, b_high)
+        if not (np.array_equal(a_low, b_low) and np.array_equal(a_high, b_high)):
+            return True
+    return False
+
+
+def _block_shift(mapped: np.ndarray, width: int, rng: np.random.Generator) -> int:
+    """A power of two for the difference rows that brings their norm near the state rows'."""
+    top = estimate_norm(mapped[:width], rng, steps=12)
+    bottom = estimate_norm(mapped[width:], rng, steps=12)
+    if top == 0.0 or bottom == 0.0:
+        return 0
+    return int(np.clip(round(math.log2(top / bottom)), -200, 200))
+
+
+def _multipliers(
+    mapped: np.ndarray, width: int, low: np.ndarray, high: np.ndarray, c: float, tau: float, rng: np.random.Generator
+) -> np.ndarray:
+    """lambda_j = 2 c tau / (m_j m_max a) per block (see the module docstring); any positive choice is sound."""
+    slope_sum = np.abs(low + high)
+    lam = np.empty(mapped.shape[0])
+    for block in (slice(0, width), slice(width, mapped.shape[0])):
+        a = estimate_norm(mapped[block], rng, steps=16) ** 2
+        m_max = float(slope_sum[block].max())
+        if a == 0.0 or m_max == 0.0:
+            lam[block] = 1.0
+            continue
+        m = np.maximum(slope_sum[block], _SMALLEST_SLOPE_SUM * m_max)
+        lam[block] = 2.0 * c * tau / (m * m_max * a)
+    return lam
+
+
+def _certified_tau(mapped: np.ndarray, error: float, lam: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
+    """tau <= lambda_min(I + G^T diag(lambda a b) G): 1 when every a_j b_j >= 0, else
+    1 - ||diag(lambda |ab|^-)^(1/2) G||^2 with the norm certified (G's error and the roundings added)."""
+    negative = -np.minimum(low * high, 0.0)
+    if not negative.any():
+        return 1.0
+    weights = np.sqrt(lam * negative) * (1.0 + 8 * UNIT_ROUNDOFF)  # >= sqrt(lambda |a b|) entrywise
+    # Outward-rounded ranges such as [-5e-324, 1] make tau 1 - O(1e-300): the Frobenius norm settles it.
+    cheap = add_up(mul_up(float(weights.max()), frobenius_up(mapped)), mul_up(float(weights.max()), error))
+    if cheap <= 1e-8:
+        return _down(1.0 - mul_up(cheap, cheap))
+    scaled = mapped * weights[:, None]
+    # ||D (G^ + dG)|| <= ||fl(D G^)|| + u ||fl(D G^)||_F / (1 - u) + max D ||dG||
+    norm = add_up(
+        certified_spectral_norm(scaled).upper,
+        mul_up(1.01 * UNIT_ROUNDOFF, frobenius_up(scaled)),
+        mul_up(float(weights.max()), error),
+    )
+    return _down(1.0 - mul_up(norm, norm))
+
+
+def _residual_up(lower: np.ndarray, inverse: np.ndarray) -> float:
+    """A bound of ||L^-1 L - I||_2 for the float inverse of a lower-triangular L: the product by
+    a triangular multiply (inner products of length <= n), its Frobenius norm and rounding."""
+    n = lower.shape[0]
+    product = scipy.linalg.blas.dtrmm(1.0, inverse, lower, side=0, lower=1)
+    product[np.diag_indices(n)] -= 1.0  # exact (Sterbenz) near 1; else covered below
+    computed = mul_up(frobenius_up(product), 1.0 + 4 * UNIT_ROUNDOFF)
+    del product
+    rounding = matmul_error_up(n, n * n, frobenius_up(lower), frobenius_up(inverse))
+    return add_up(computed, rounding)
+
+
+def _layer_factor(
+    mapped: np.ndarray, error: float, lam: np.ndarray, mu: np.ndarray
+) -> "tuple[np.ndarray, float] | None":
+    """(K^, zeta) with zeta K^ certified (K^T Q K >= I) for Q = diag(lam) - diag(mu) G G^T diag(mu)
+    and the exact G within `error` of `mapped`; None if the float Cholesky of Q^ fails."""
+    n, inner = mapped.shape
+    scaled = mapped * mu[:, None]  # H: within 8.1 u (mu's own error and this rounding) of the exact rows
+    fro_scaled = frobenius_up(scaled)
+    fro_mapped = frobenius_up(mapped)
+    mu_max = float(np.abs(mu).max()) * (1.0 + 8 * UNIT_ROUNDOFF)
+    q = scipy.linalg.blas.dsyrk(-1.0, scaled, lower=1)  # -H H^T, lower triangle
+    del scaled
+    q[np.diag_indices(n)] += lam
+    diagonal_max = float(np.max(np.abs(np.diag(q))))
+    # ||Q - Q^||: G's error, H's entries (relative error <= 8.1 u: 2 (8.1 u) + (8.1 u)^2 <= 17 u
+    # relative to ||H||_F^2), the Gram product, the diagonal sums.
+    delta_q = add_up(
+        mul_up(mu_max, mu_max, add_up(mul_up(2.0, fro_mapped), error), error),
+        mul_up(20.0 * UNIT_ROUNDOFF, fro_scaled, fro_scaled),
+        gram_error_up(n, inner + 1, fro_scaled, fro_scaled),
+        mul_up(UNIT_ROUNDOFF, diagonal_max),
+    )
+    trace = up(float(np.sum(np.abs(np.diag(q)))) * (1.0 + gamma(n)))
+    lower, info = scipy.linalg.lapack.dpotrf(q, lower=1, clean=1, overwrite_a=1)
+    if info != 0:
+        if info < 0:
+            raise ArithmeticError(f"LAPACK dpotrf rejected argument {-info}")
+        return None
+    g = gamma(n + 1)
+    cholesky_error = add_up(
+        up(mul_up(g, trace) / (1.0 - g)), mul_up(4.0 * n, add_up(2.0 * (n + 1), diagonal_max), UNDERFLOW_UNIT)
+    )
+    inverse, info = scipy.linalg.lapack.dtrtri(lower, lower=1, unitdiag=0, overwrite_c=0)
+    if info != 0:
+        return None
+    xi = _residual_up(lower, inverse)
+    del lower
+    factor = np.ascontiguousarray(inverse.T)  # K^ = R^-1 = (L^-1)^T
+    del inverse
+    fro_factor = frobenius_up(factor)
+    if not (math.isfinite(xi) and xi < 1.0 and math.isfinite(fro_factor)):
+        return None
+    loss = mul_up(add_up(cholesky_error, delta_q), fro_factor, fro_factor)
+    kept = _down(_down((1.0 - xi) * (1.0 - xi)) - loss)  # <= lambda_min(K^T Q K^)
+    if not kept > 0.0:
+        return None
+    return factor, sqrt_up(up(1.0 / kept))
+
+
+def ellipsoid_bound(parts: PairParts, constants: Sequence[LayerConstants], sectors: "Sectors | None" = None) -> float:
+    """The certified ellipsoid bound of sup ||f(x) - F(x)|| for the (scaled) pair of `parts`.
+
+    Raises ArithmeticError when no certificate completes (every multiplier scale failed)."""
+    depth = parts.depth
+    if all(e.nnz == 0 for e in parts.errors):
+        return 0.0
+    widths = [parts.full[0].shape[1], *(w.shape[0] for w in parts.full)]
+    sectors = sectors if sectors is not None else global_sectors(constants, widths)
+    rng = np.random.default_rng(0)  # the multipliers' estimates only: the bound is sound for any
+    factor: "np.ndarray | None" = None
+    factor_error = 0.0  # ||K^ - K||_2: entries that underflowed when the difference rows were scaled back
+    total = 1.0
+    for layer in range(depth - 1):
+        width = widths[layer + 1]
+        mapped, error = _input_map(parts, layer, factor, factor_error)
+        shift = _block_shift(mapped, width, rng)
+        mapped[width:] = np.ldexp(mapped[width:], shift)  # exact unless an entry becomes subnormal
+        error = add_up(mul_up(error, 2.0 ** max(shift, 0)), _underflow_up(mapped.size))
+        if not np.isfinite(mapped).all():
+            raise ArithmeticError("the coupled chain's products overflowed float64")
+        low, high = _widened(sectors.low[layer], sectors.high[layer])
+        result = None
+        for c in _MULTIPLIER_TRIALS:
+            tau = 1.0
+            lam = _multipliers(mapped, width, low, high, c, tau, rng)
+            if np.any(low * high < 0):
+                negative = -np.minimum(low * high, 0.0)
+                estimate = float(np.max(lam * negative)) * estimate_norm(mapped, rng, steps=16) ** 2
+                lam = lam / (1.0 + estimate)
+                tau = _certified_tau(mapped, error, lam, low, high)
+                if not tau > 0.0:
+                    continue
+            mu = lam * (low + high) * (0.5 / math.sqrt(tau))  # within 7 u of lambda m / (2 sqrt(tau))
+            result = _layer_factor(mapped, error, lam, mu)
+            if result is not None:
+                break
+        if result is None:
+            raise ArithmeticError(f"no ellipsoid certificate at hidden layer {layer + 1}")
+        factor, zeta = result
+        factor[width:] = np.ldexp(factor[width:], -shift)  # back to the unscaled difference coordinates
+        factor_error = _underflow_up(factor.size)
+        if not (np.isfinite(factor).all() and in_safe_range(factor)):
+            raise ArithmeticError("the ellipsoid's factor left the safe float64 range")
+        total = mul_up(total, zeta)
+    w_last, e_last, wt_last = parts.full[-1], parts.errors[-1], parts.pruned[-1]
+    rows = w_last.shape[1]
+    out = wt_last @ factor[rows:]
+    out -= e_last @ factor[:rows]
+    fro_c = sqrt_up(
+        add_up(mul_up(parts.fro_error[-1], parts.fro_error[-1]), mul_up(parts.fro_pruned[-1], parts.fro_pruned[-1]))
+    )
+    rounding = add_up(
+        matmul_error_up(factor.shape[0] + 1, out.size, fro_c, frobenius_up(factor)), mul_up(fro_c, factor_error)
+    )
+    norm = add_up(certified_spectral_norm(out).upper, rounding)
+    return mul_up(total, norm)
