@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import InputError
+from ..seeding import as_generator
 from .counts import validate_count
 
 __all__ = [
@@ -155,7 +156,9 @@ def global_magnitude_masks(
     return masks
 
 
-def random_mask(shape: "tuple[int, ...] | int", n_prune: int, rng: np.random.Generator) -> np.ndarray:
+def random_mask(
+    shape: "tuple[int, ...] | int", n_prune: int, rng: "np.random.Generator | np.random.SeedSequence | int"
+) -> np.ndarray:
     """Keep-mask pruning a uniformly random `n_prune`-subset (the paper's random pruning)."""
     shape_tuple = (shape,) if isinstance(shape, int) else tuple(shape)
     size = int(np.prod(shape_tuple, dtype=np.int64))
@@ -163,7 +166,7 @@ def random_mask(shape: "tuple[int, ...] | int", n_prune: int, rng: np.random.Gen
         raise InputError(f"shape {shape_tuple} has no entries")
     count = validate_count(n_prune, size)
     keep = np.ones(size, dtype=bool)
-    keep[rng.choice(size, size=count, replace=False)] = False
+    keep[as_generator(rng).choice(size, size=count, replace=False)] = False
     return keep.reshape(shape_tuple)
 
 

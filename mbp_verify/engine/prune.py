@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import InputError
+from ..seeding import as_generator
 from .convnet import ConvNetwork
 from .counts import prune_count_from_kept_fraction, review_kept_fraction, theorem_prune_count
 from .masks import kept_fraction, magnitude_mask, network_compression_ratio, random_mask
@@ -65,17 +66,20 @@ def prune_network(
     alpha: "float | Fraction | str",
     *,
     method: PruningMethod = "magnitude",
-    rng: "np.random.Generator | None" = None,
+    rng: "np.random.Generator | np.random.SeedSequence | int | None" = None,
 ) -> NetworkPair:
     """Prune floor(D_l^(1-alpha)) entries of every layer (D_l = c_out*c_in*kh*kw for a conv kernel).
 
     `magnitude` is Theorem 1's MBP; `random` prunes a uniform subset of the same count
-    (needs `rng`); `largest` removes the largest magnitudes (a negative control); `review`
-    is the review's reading, keeping only floor(gamma D_l) entries with gamma = D_l^(-alpha)
-    (kept and pruned swapped), pruned by magnitude.
+    (needs `rng`: a Generator, a SeedSequence or a seed); `largest` removes the largest
+    magnitudes (a negative control); `review` is the review's reading, keeping only
+    floor(gamma D_l) entries with gamma = D_l^(-alpha) (kept and pruned swapped), pruned by
+    magnitude.
     """
     masks = []
     counts = []
+    if method == "random" and rng is not None:
+        rng = as_generator(rng)  # once: a seed must not restart the stream at every layer
     for w in network.weights:
         if method == "review":
             count = prune_count_from_kept_fraction(w.size, review_kept_fraction(w.size, alpha))
