@@ -1,6 +1,7 @@
 """A sweep's checkpoint: every finished trial as one JSON line of `trials.jsonl`, and resume.
 
-The first line holds the configuration and its hash; every later line is one finished trial
+The first line holds the configuration, its hash and the mbp-verify version (a resume by
+another version is refused: the bracket, hence a trial's outcome, may differ); every later line is one finished trial
 (cell, outcome, worker seconds) with the same hash. Only the process that runs the sweep
 writes, one `write` per line on an append-only descriptor, flushed to disk (`fsync`) before the
 next trial is looked at, so a crash, SIGKILL or Ctrl-C loses at most the trials in flight. A
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..errors import InputError
 from ..reports.atomic import json_text
 from .parallel import TrialError
@@ -55,6 +57,7 @@ def _outcome(record: dict[str, Any]) -> TrialOutcome:
 class _Contents:
     config: dict[str, Any]
     hash: str
+    version: "str | None" = None
     done: dict[TrialKey, tuple[TrialOutcome, float]] = field(default_factory=dict)
     valid_bytes: int = 0
 
@@ -69,7 +72,7 @@ def _parse(path: Path) -> _Contents:
         try:
             record = json.loads(raw)
             if contents is None:
-                contents = _Contents(record["config"], record["config_hash"])
+                contents = _Contents(record["config"], record["config_hash"], record.get("version"))
             else:
                 if record["config_hash"] != contents.hash:
                     raise InputError(f"{path}: line {number} belongs to another configuration")
@@ -110,13 +113,18 @@ class Checkpoint:
                 keys = differing_keys(contents.config, config)
                 differ = ", ".join(keys) or "its hash"
                 raise InputError(f"cannot resume {self.folder}: the configuration differs in {differ}")
+            if contents.version != __version__:
+                raise InputError(
+                    f"cannot resume {self.folder}: it was run by mbp-verify {contents.version or 'before 0.4'}, "
+                    f"this is {__version__}; brackets differ between versions, so its trials would not match"
+                )
             self.done = contents.done
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
             os.truncate(self.path, contents.valid_bytes)  # drop a torn last line before appending
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o666)
-            self._append({"config": config, "config_hash": self.hash})
+            self._append({"config": config, "config_hash": self.hash, "version": __version__})
 
     def _append(self, record: dict[str, Any]) -> None:
         line = json_text(record, indent=None) + "\n"

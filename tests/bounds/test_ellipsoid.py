@@ -250,3 +250,14 @@ def test_every_layer_certificate_holds_in_exact_arithmetic(widths, activation, t
     assert _exactly_positive_definite(
         [[(bound2 if i == j else 0) - v for j, v in enumerate(row)] for i, row in enumerate(norm2)]
     )
+
+
+def test_the_recursive_triangular_product_is_the_product():
+    from mbp_verify.bounds.ellipsoid import _lower_product
+
+    rng = np.random.default_rng(0)
+    for n in (3, 257, 600):
+        left = np.asfortranarray(np.tril(rng.standard_normal((n, n))))
+        right = np.asfortranarray(np.tril(rng.standard_normal((n, n))))
+        exact = left @ right
+        assert np.allclose(_lower_product(left, right), exact, rtol=0, atol=1e-12 * np.abs(exact).max())

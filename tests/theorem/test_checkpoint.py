@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import mbp_verify
 from mbp_verify.cli import main
 from mbp_verify.errors import InputError
 from mbp_verify.theorem import run_sweep
@@ -157,6 +158,26 @@ def test_cli_resume_refuses_a_different_option_with_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "differ from its configuration in eps (stored" in err[0]
     assert main(["theorem", "--resume", str(tmp_path / "nothing")]) == 2
+
+
+def test_resume_by_another_version_is_refused(tmp_path, capsys):
+    """Trials of an older bracket must not be mixed with new ones: the version is part of the checkpoint."""
+    config = _config(alphas=(0.3,), widths=(32,), trials=4, looks=1)
+    with Checkpoint(tmp_path / "run", config.to_dict()):
+        pass
+    path = tmp_path / "run" / CHECKPOINT_NAME
+    first = json.loads(path.read_text().splitlines()[0])
+    assert first["version"] == mbp_verify.__version__
+    first["version"] = "0.3.0"
+    path.write_text(json.dumps(first) + "\n")
+    assert main(["theorem", "--resume", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("mbp-verify theorem: error:")
+    assert "run by mbp-verify 0.3.0" in err and mbp_verify.__version__ in err
+    del first["version"]  # a run folder written before versions were recorded
+    path.write_text(json.dumps(first) + "\n")
+    assert main(["theorem", "--resume", str(tmp_path / "run")]) == 2
+    assert "before 0.4" in capsys.readouterr().err
 
 
 def _without_timing(folder):
