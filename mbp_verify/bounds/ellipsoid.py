@@ -349,6 +349,8 @@ def ellipsoid_bound(parts: PairParts, constants: Sequence[LayerConstants], secto
     rows = w_last.shape[1]
     out = wt_last @ factor[rows:]
     out -= e_last @ factor[:rows]
+    if not np.isfinite(out).all():
+        raise ArithmeticError("the output map C K overflowed float64")
     fro_c = sqrt_up(
         add_up(mul_up(parts.fro_error[-1], parts.fro_error[-1]), mul_up(parts.fro_pruned[-1], parts.fro_pruned[-1]))
     )
