@@ -36,11 +36,11 @@ from .branch import DEFAULT_MAX_DIMENSION, branch_and_bound
 from .constants import layer_constants
 from .diagonal import MAX_DEPTH, MAX_WIDTH, diagonal_bound
 from .ellipsoid import (
-    ellipsoid_bound,
     ellipsoid_unavailable_reason,
     global_sectors,
     local_sectors,
     sectors_differ,
+    smallest_ellipsoid_bound,
 )
 from .layerwise import LayerNorms, layer_norms, layerwise_bound
 from .parts import check_pair, pair_parts
@@ -307,7 +307,7 @@ def _ellipsoid(
     if local is not None and sectors_differ(candidates[0], narrower := local_sectors(local, constants)):
         candidates.append(narrower)  # the multipliers are a heuristic: narrower sectors need not win
     try:
-        value = min(ellipsoid_bound(parts, constants, sectors) for sectors in candidates)
+        value = smallest_ellipsoid_bound(parts, constants, candidates)
     except _CERTIFICATE_FAILURES as exc:
         unavailable["ellipsoid"] = f"the ellipsoid certificate failed: {exc}"
         return
