@@ -235,6 +235,8 @@ def _certified_tau(mapped: np.ndarray, error: float, lam: np.ndarray, low: np.nd
     if cheap <= 1e-8:
         return _down(1.0 - mul_up(cheap, cheap))
     scaled = mapped * weights[:, None]
+    if not np.isfinite(scaled).all():
+        return 0.0  # no certificate: the caller tries the next multiplier scale
     # ||D (G^ + dG)|| <= ||fl(D G^)|| + u ||fl(D G^)||_F / (1 - u) + max D ||dG||
     norm = add_up(
         certified_spectral_norm(scaled).upper,
@@ -281,6 +283,8 @@ def _layer_factor(
     and the exact G within `error` of `mapped`; None if the float Cholesky of Q^ fails."""
     n, inner = mapped.shape
     scaled = mapped * mu[:, None]  # H: within 8.1 u (mu's own error and this rounding) of the exact rows
+    if not np.isfinite(scaled).all():
+        return None
     fro_scaled = frobenius_up(scaled)
     fro_mapped = frobenius_up(mapped)
     mu_max = float(np.abs(mu).max()) * (1.0 + 8 * UNIT_ROUNDOFF)
@@ -351,6 +355,8 @@ def ellipsoid_bound(
         for c in _MULTIPLIER_TRIALS:
             tau = 1.0
             lam = _multipliers(mapped, width, low, high, c, tau, rng, rule)
+            if not (np.isfinite(lam).all() and (lam > 0).all()):
+                continue  # the multipliers left the float64 range (a block's norm near underflow)
             if np.any(low * high < 0):
                 negative = -np.minimum(low * high, 0.0)
                 # e ~ ||diag(lambda |ab|^-)^(1/2) G||^2 (a lower estimate, hence the 1.5): lambda / (1 + 1.5 e)

@@ -300,3 +300,23 @@ def test_the_recursive_triangular_product_is_the_product():
         right = np.asfortranarray(np.tril(rng.standard_normal((n, n))))
         exact = left @ right
         assert np.allclose(_lower_product(left, right), exact, rtol=0, atol=1e-12 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("exponent", [-500, 300])
+def test_unscaled_extreme_weights_give_a_value_or_a_certificate_failure(exponent):
+    """Found by an attack calling the bound without the bracket's power-of-two scaling: weights of
+    2^-500 made the multipliers overflow and an InputError ("NaN or infinite entries") escape."""
+    net = sample_network([3, 6, 5, 2], 4, activation="gelu")
+    net = net.with_weights([np.ldexp(w, exponent) for w in net.weights])
+    pair = prune_network(net, 0.4)
+    constants = layer_constants(pair.original)
+    try:
+        value = ellipsoid_bound(_parts(pair), constants)
+    except ArithmeticError:
+        value = None
+    assert value is None or value >= _worst_slopes(
+        pair, global_sectors(constants, pair.original.widths), np.random.default_rng(0)
+    )
+    with np.errstate(all="ignore"):  # the witness search overflows at 2^300 (and says so)
+        result = bracket_sup_error(pair, rng=0, effort="fast")  # the bracket scales first: certified
+    assert "ellipsoid" in result.upper_bounds
