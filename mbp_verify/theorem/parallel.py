@@ -12,8 +12,9 @@ tasks with it. The pool is restarted and the lost tasks are run again with the s
 (hence the same seeds and numbers). When several tasks were lost at once, they are re-run one
 at a time first, so a death is charged to the task that caused it and never to its neighbours;
 a task charged with more than `retries` deaths becomes a `TaskFailure` (for a theorem sweep: an
-error trial, counted as `unknown`), never dropped. A task that raises an exception is a bug and
-propagates.
+error trial, counted as `unknown`), never dropped. A task that raises an exception (in a worker
+or in-process) is treated as on Dask: it is run again, up to `retries` more times, and then
+becomes a `TaskFailure` naming the exception; the other tasks go on.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ class TaskObserver(Protocol):
     def finished(self, position: int, seconds: float) -> None: ...
 
     def lost(self, position: int, resubmitted: bool) -> None: ...
+
+
+def _raised(error: BaseException, attempts: int) -> str:
+    """Why a task that raised on every attempt failed (the exception, as Dask reports it)."""
+    return f"it raised {error!r} on each of {attempts} attempts"
 
 
 def timed_call(fn: Callable[..., Any], args: tuple) -> tuple[Any, float]:
@@ -146,9 +152,18 @@ class TrialPool:
             observer.begin(tasks)
         if self._executor is None:
             for i, task in enumerate(tasks):
-                if observer is not None:
-                    observer.started(i)
-                deliver(i, timed_call(fn, task))
+                for attempt in range(1, self.retries + 2):
+                    if observer is not None:
+                        observer.started(i)
+                    try:
+                        result = timed_call(fn, task)
+                    except Exception as error:  # noqa: BLE001 (as on Dask: the task fails, the sweep goes on)
+                        if observer is not None:
+                            observer.lost(i, attempt <= self.retries)
+                        result = (TaskFailure(_raised(error, attempt), attempt), 0.0)
+                    else:
+                        break
+                deliver(i, result)
             return slots
         self._run(fn, tasks, deliver)
         return slots
@@ -197,7 +212,14 @@ class TrialPool:
                     if isinstance(error, BrokenProcessPool):
                         lost.append((i, error))
                     elif error is not None:
-                        raise error
+                        attempts[i] += 1
+                        resubmit = attempts[i] <= self.retries
+                        if observer is not None:
+                            observer.lost(i, resubmit)
+                        if resubmit:
+                            queue.appendleft(i)
+                        else:
+                            deliver(i, (TaskFailure(_raised(error, attempts[i]), attempts[i]), 0.0))
                     else:
                         deliver(i, future.result())
                 if lost:

@@ -35,3 +35,24 @@ def square_or_die(value: int, poison: int, marker: "str | None" = None) -> int:
             time.sleep(0.05)
         time.sleep(1)
     return value * value
+
+
+class RaiseOnce:
+    """run_trial, except that trial `index` at width 16 raises (a bug in the task, not a dying
+    worker): the first time only (a marker file remembers), or every time."""
+
+    def __init__(self, marker: Path, index: int, always: bool = False) -> None:
+        self.marker, self.index, self.always = marker, index, always
+
+    def __call__(self, spec, seed, index):
+        if index == self.index and spec.width == 16 and (self.always or not self.marker.exists()):
+            self.marker.touch()
+            raise ZeroDivisionError(f"trial {index} raised")
+        return run_trial(spec, seed, index)
+
+
+def square_or_raise(value: int, poison: int) -> int:
+    """value**2, except that `value == poison` raises."""
+    if value == poison:
+        raise ValueError(f"task {value} raised")
+    return value * value

@@ -1,13 +1,14 @@
 """The local process pool: results in task order, and workers that die (killed, out of memory,
 os._exit) -- their tasks re-run with the same arguments, the death charged to the task that
-caused it, a task that always kills its worker reported as a failure, never dropped."""
+caused it, a task that always kills its worker reported as a failure, never dropped; a task
+that raises is re-run and then reported as a failure too, as on Dask."""
 
 import pytest
 
 from mbp_verify.theorem import run_sweep
 from mbp_verify.theorem.parallel import TaskFailure, TrialPool
 
-from .killers import KillWorker, square_or_die
+from .killers import KillWorker, RaiseOnce, square_or_die, square_or_raise
 from .test_sweep import _config
 
 
@@ -90,3 +91,38 @@ def test_a_calibration_trial_whose_worker_dies_is_an_input_error(tmp_path):
 
     with pytest.raises(InputError, match="calibration trial at d = 16 could not complete .*more memory"):
         calibrate(_config(widths=(16, 32)), Dead())
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_task_that_raises_is_retried_then_a_failure(workers):
+    """As on Dask: the raising task is attempted 1 + retries times and comes back as a
+    TaskFailure naming the exception; every other task's result comes back, in task order."""
+    recorder = Recorder()
+    with TrialPool(workers, retries=2) as pool:
+        pool.observer = recorder
+        results = pool.map(square_or_raise, [(v, 2) for v in range(5)])
+    values = [value for value, _ in results]
+    assert values[:2] + values[3:] == [0, 1, 9, 16]
+    failure = values[2]
+    assert isinstance(failure, TaskFailure) and failure.attempts == 3 and results[2][1] == 0.0
+    assert "ValueError('task 2 raised')" in failure.reason and "on each of 3 attempts" in failure.reason
+    lost = [e for e in recorder.events if e[0] == "lost"]
+    assert lost == [("lost", 2, True), ("lost", 2, True), ("lost", 2, False)]
+    assert sum(e == ("started", 2) for e in recorder.events) == 3
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_trial_that_raises_once_changes_nothing_and_always_is_an_error_trial(tmp_path, workers):
+    config = _config(widths=(16, 24), trials=6, looks=2, eps=0.3)
+    reference = run_sweep(config, workers=0)
+    with TrialPool(workers) as pool:
+        once = run_sweep(config, pool=pool, trial_fn=RaiseOnce(tmp_path / "once", 2))
+    assert (tmp_path / "once").exists()  # the trial did raise
+    assert [c.to_dict() for c in once.cells] == [c.to_dict() for c in reference.cells] and once.errors == []
+    with TrialPool(workers, retries=1) as pool:
+        always = run_sweep(config, pool=pool, trial_fn=RaiseOnce(tmp_path / "always", 1, always=True))
+    (error,) = always.errors
+    assert error["width"] == 16 and error["index"] == 1 and "ZeroDivisionError" in error["error"]
+    got, want = always.cells[0].to_dict()["trials"], reference.cells[0].to_dict()["trials"]
+    assert got[1]["outcome"] == "unknown" and got[1]["lower"] is None
+    assert got[:1] + got[2:] == want[:1] + want[2 : len(got)]
