@@ -33,7 +33,7 @@ an input [c_l; 0] to the segments from layer l + 1 on, so f - F gains the terms
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -44,7 +44,7 @@ from .constants import LayerConstants
 from .parts import PairParts
 from .products import Tracked
 from .rounding import add_up, frobenius_up, matmul_error_up, mul_up, sqrt_up, up
-from .segments import ChainProducts, Segment, chain_products, segment_norm
+from .segments import Segment, SegmentProducts, StoredLayer, chain_segments, segment_norm
 from .spectral import in_safe_range
 
 __all__ = ["AveragedBound", "averaged_bound", "applicable", "unavailable_reason", "depth_factor"]
@@ -79,7 +79,7 @@ def unavailable_reason(constants: Sequence[LayerConstants], parts: PairParts) ->
     power-of-two scaled pair)."""
     if len(constants) < 1:
         return "needs a hidden layer"
-    matrices = [*parts.full, *parts.pruned, *parts.errors]
+    matrices = itertools.chain(parts.full, parts.pruned, parts.errors)  # one layer at a time
     if not all(map(in_safe_range, matrices)):
         return "a weight matrix W_l, W~_l or E_l of the scaled pair has its largest entry outside [2^-300, 2^300]"
     return None
@@ -163,25 +163,31 @@ def _best_cut_sum(
     return (local, local_mids, local_radii) if local < landed else (landed, mids, radii)
 
 
-def _vector_norm_up(tracked: Tracked, scale: float = 1.0) -> float:
-    """An upper bound of ||scale * exact @ 1|| for the exact matrix `tracked` stands for."""
+def _ones_norm_up(tracked: "Tracked | StoredLayer") -> float:
+    """An upper bound of ||exact @ 1|| for the exact matrix `tracked` stands for."""
     rows, cols = tracked.shape
     product = np.asarray(tracked.value @ np.ones(cols)).ravel()
     ones = sqrt_up(float(cols))
     rounding = matmul_error_up(cols, rows, tracked.frobenius, ones)
-    return mul_up(abs(scale), add_up(frobenius_up(product), rounding, mul_up(tracked.error, ones)))
+    return add_up(frobenius_up(product), rounding, mul_up(tracked.error, ones))
 
 
-def _offset_norms(products: ChainProducts, first: int, beta: Sequence[float]) -> "dict[Segment, float]":
+def _offset_parts(segment: SegmentProducts, last: int) -> tuple[float, "float | None"]:
+    """For the offset 1 entering the segment's first layer: bounds of ||X 1|| and ||P 1|| (None
+    for the segment ending at the output, which uses X only)."""
+    return _ones_norm_up(segment.X), (None if segment.j == last else _ones_norm_up(segment.P))  # type: ignore[arg-type]
+
+
+def _offset_norms(
+    ones: "Mapping[Segment, tuple[float, float | None]]", first: int, last: int, beta: Sequence[float]
+) -> "dict[Segment, float]":
     """For the offset 1 entering layer `first`: bounds of ||segment [1; 0]||, i.e. ||[P 1; beta_j X 1]||
-    (||X 1|| for the segment ending at the output), by segment end j."""
-    last = products.depth - 1
+    (||X 1|| for the segment ending at the output), by segment end j, from `_offset_parts`."""
     result = {}
     for j in range(first, last + 1):
-        x = _vector_norm_up(products.X[first, j], 1.0 if j == last else beta[j])
-        result[first, j] = (
-            x if j == last else sqrt_up(add_up(_square_up(_vector_norm_up(products.P[first, j])), _square_up(x)))
-        )
+        x_ones, p_ones = ones[first, j]
+        x = mul_up(abs(1.0 if j == last else beta[j]), x_ones)
+        result[first, j] = x if j == last else sqrt_up(add_up(_square_up(mul_up(1.0, p_ones)), _square_up(x)))  # type: ignore[arg-type]
     return result
 
 
@@ -215,8 +221,6 @@ def averaged_bound(
     depth = parts.depth
     if all(e.nnz == 0 for e in parts.errors):
         return AveragedBound(0.0, (), {}, (), (0.0,) * (depth - 1))  # f = F exactly
-    products = chain_products(parts)
-    segments = [(i, j) for i in range(depth) for j in range(i, depth)]
     full = [parts.estimate("full", l) for l in range(depth - 1)]
     error = [parts.estimate("error", l) for l in range(depth - 1)]
     ratios = [f / e for f, e in zip(full, error) if e > 0]
@@ -224,17 +228,24 @@ def averaged_bound(
     base = [f / e if e > 0 else fallback for f, e in zip(full, error)]
     best: "AveragedBound | None" = None
     for factor in factors:
+        # The chain's products are computed segment by segment (`chain_segments`) and recomputed
+        # for every factor rather than kept: a few d x d arrays at a time, never all of them.
         beta = [factor * depth_factor(depth) * b for b in base]
         certified: dict[Segment, float] = {}
+        ones: dict[Segment, tuple[float, "float | None"]] = {}
         directions = []
-        for i, j in segments:
-            certified[i, j], direction = segment_norm(products, parts, i, j, beta, rng)
-            if direction is not None:
-                directions.append(direction)
+        for first in range(depth):
+            for segment in chain_segments(parts, first):
+                certified[segment.i, segment.j], direction = segment_norm(segment, parts, beta, rng)
+                if direction is not None:
+                    directions.append(direction)
+                if first > 0:
+                    ones[segment.i, segment.j] = _offset_parts(segment, depth - 1)
+                del segment  # its products go while the next segment's are computed
         value, mids, radii = _best_cut_sum(certified, depth, constants, ranges)
         if best is None or value < best.value:
             tails = tuple(
-                _cut_sum({**certified, **_offset_norms(products, l + 1, beta)}, depth, mids, radii, first=l + 1)
+                _cut_sum({**certified, **_offset_norms(ones, l + 1, depth - 1, beta)}, depth, mids, radii, first=l + 1)
                 for l in range(depth - 1)
             )
             best = AveragedBound(value, tuple(beta), certified, tuple(directions), tails)

@@ -47,7 +47,7 @@ from .parts import check_pair, pair_parts
 from .reachable import LocalSlopes, local_slopes
 from .replay import Replay, replay_error, unit_ball_point
 from .rounding import add_up, float_up, ldexp_up
-from .scaling import LayerScaling, power_of_two, scale_pair
+from .scaling import LayerScaling, pair_scaling, power_of_two, scaled_pair
 
 __all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "assemble_bracket", "bracket_sup_error"]
 
@@ -449,7 +449,8 @@ def bracket_sup_error(
     timings: dict[str, float] = {}
     with _timed(timings, "prepare"):
         constants = layer_constants(pair.original)
-        scaled, scaling = scale_pair(pair)
+        scaling = pair_scaling(pair)
+        scaled = scaled_pair(pair, scaling)  # its layers are computed when read, never stored
         parts = pair_parts(scaled, generator)
 
     upper_bounds: dict[str, float] = {}

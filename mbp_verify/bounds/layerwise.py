@@ -45,16 +45,16 @@ class LayerNorms:
 def layer_norms(parts: PairParts, rng: np.random.Generator) -> LayerNorms:
     """Certify ||W_l||, ||W~_l|| and ||E_l|| (E_l sparse: it has few non-zeros).
 
-    The Gram matrices are the ones the averaged bound uses (W^T W, E^T E, and W~ W~^T, E E^T
-    for the last layer), so they are computed once; the estimates behind ||W_l|| and ||E_l|| are recorded
+    Each certificate reads one layer and its Gram matrix (W^T W, E^T E, and W~ W~^T, E E^T for the
+    last layer) and drops both when done; the estimates behind ||W_l|| and ||E_l|| are recorded
     in `parts`, where the averaged bound's scalings would otherwise estimate them again.
     """
     last = parts.depth - 1
 
     def certify(kind: str, layer: int) -> SpectralBound:
-        matrix = {"full": parts.full, "pruned": parts.pruned, "error": parts.errors}[kind][layer]
         right = not (kind != "full" and layer == last)
-        return certified_norm_from_gram(matrix, parts.gram(kind, layer, "right" if right else "left"), right, rng=rng)
+        gram = parts.gram(kind, layer, "right" if right else "left")
+        return certified_norm_from_gram(parts.matrix(kind, layer), gram, right, rng=rng, overwrite=True)
 
     full = tuple(certify("full", l) for l in range(parts.depth))
     pruned = tuple(certify("pruned", l) for l in range(parts.depth))

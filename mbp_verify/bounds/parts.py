@@ -1,13 +1,17 @@
 """The matrices every bound needs, prepared once per pair: W_l, W~_l, sparse E_l, their norms.
 
 E_l = W_l - W~_l has only the pruned entries (floor(D_l^(1-alpha)) of D_l), so it is kept as a
-CSR matrix and multiplied sparsely. Frobenius norms (rounded up) are cheap certified bounds of
+CSR matrix and multiplied sparsely. W_l and W~_l are the pair's own layers (for the bracket's
+scaled pair, computed when read: `scaling.ScaledLayers`), and no d x d product is kept: a Gram
+matrix is computed by each reader and dropped when it is done (recomputing one costs a few
+percent of a bracket; keeping them cost 9 d^2 float64 at depth 3). Frobenius norms (rounded up) are cheap certified bounds of
 spectral norms, good enough for rounding margins; power-iteration estimates of the spectral
 norms (lower estimates, never used as bounds) set the scalings of the averaged bound.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,16 +28,15 @@ _POWER_STEPS = 24
 
 @dataclass(frozen=True, eq=False)
 class PairParts:
-    """Per-layer matrices, Frobenius upper bounds, shared Gram matrices and norm estimates."""
+    """Per-layer matrices, Frobenius upper bounds and norm estimates."""
 
-    full: tuple[np.ndarray, ...]
-    pruned: tuple[np.ndarray, ...]
+    full: Sequence[np.ndarray]
+    pruned: Sequence[np.ndarray]
     errors: tuple[scipy.sparse.csr_array, ...]
     fro_full: tuple[float, ...]
     fro_pruned: tuple[float, ...]
     fro_error: tuple[float, ...]
     rng: np.random.Generator = field(repr=False)
-    _grams: dict = field(default_factory=dict, repr=False)
     _estimates: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -52,18 +55,16 @@ class PairParts:
         """Use an already computed norm (e.g. a certified one) instead of estimating it again."""
         self._estimates[(kind, layer)] = float(value)
 
+    def matrix(self, kind: str, layer: int) -> "np.ndarray | scipy.sparse.csr_array":
+        """Layer `layer`'s 'full' or 'pruned' weights or its 'error' E_l."""
+        return {"full": self.full, "pruned": self.pruned, "error": self.errors}[kind][layer]
+
     def gram(self, kind: str, layer: int, side: str) -> np.ndarray:
-        """A^T A (side 'right') or A A^T ('left') of layer `layer`'s 'full' or 'pruned' weights or
-        its 'error' E_l (a sparse product, as dense), computed once and shared by the layerwise
-        and the averaged bound (read-only)."""
-        key = (kind, layer, side)
-        if key not in self._grams:
-            a = {"full": self.full, "pruned": self.pruned, "error": self.errors}[kind][layer]
-            product = a.T @ a if side == "right" else a @ a.T
-            gram = np.asarray(product.toarray() if scipy.sparse.issparse(product) else product, dtype=np.float64)
-            gram.setflags(write=False)
-            self._grams[key] = gram
-        return self._grams[key]
+        """A^T A (side 'right') or A A^T ('left') of `matrix(kind, layer)` (a sparse product, as
+        dense): a new array on every call, the same bits every time, the caller's to overwrite."""
+        a = self.matrix(kind, layer)
+        product = a.T @ a if side == "right" else a @ a.T
+        return np.asarray(product.toarray() if scipy.sparse.issparse(product) else product, dtype=np.float64)
 
 
 def estimate_norm(
@@ -89,19 +90,24 @@ def check_pair(pair: object) -> NetworkPair:
 
 
 def pair_parts(pair: NetworkPair, rng: np.random.Generator) -> PairParts:
-    """Prepare the matrices of (F, f) for the bounds."""
+    """Prepare the matrices of (F, f) for the bounds (each layer of W and W~ is read once here)."""
     check_pair(pair)
-    full = tuple(pair.original.weights)
-    pruned = tuple(pair.pruned.weights)
-    errors = tuple(scipy.sparse.csr_array(w - p) for w, p in zip(full, pruned))
-    for e in errors:
-        e.eliminate_zeros()
+    full, pruned = pair.original.weights, pair.pruned.weights
+    errors, fro_full, fro_pruned = [], [], []
+    for layer in range(len(full)):
+        w, p = full[layer], pruned[layer]
+        error = scipy.sparse.csr_array(w - p)
+        error.eliminate_zeros()
+        errors.append(error)
+        fro_full.append(frobenius_up(w))
+        fro_pruned.append(frobenius_up(p))
+        del w, p
     return PairParts(
         full=full,
         pruned=pruned,
-        errors=errors,
-        fro_full=tuple(frobenius_up(w) for w in full),
-        fro_pruned=tuple(frobenius_up(w) for w in pruned),
+        errors=tuple(errors),
+        fro_full=tuple(fro_full),
+        fro_pruned=tuple(fro_pruned),
         fro_error=tuple(frobenius_up(e.data) for e in errors),
         rng=rng,
     )

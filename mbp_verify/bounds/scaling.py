@@ -10,20 +10,34 @@ layer factors never overflow or underflow; they are combined exactly (`fractions
 
 With positively homogeneous activations (sigma(c z) = c sigma(z), c > 0, sigma(0) = 0) the scaled
 pair is the same function up to the exact factor 2^{sum s_l}: f(x) - F(x) = 2^S (f_V(x) - F_V(x)),
-which lets the witness search and replay run at magnitude ~1."""
+which lets the witness search and replay run at magnitude ~1.
+
+The scaled matrices are not kept: `ScaledLayers` produces V_l = 2^{-s_l} W_l each time a bound
+reads it (one d_l x d_{l-1} array for as long as the reader holds it, bit for bit the array a
+stored copy would hold), so a bracket keeps W_l and W~_l only; `scaled_pair` is the pair seen
+that way, `scale_pair` the stored copy (for callers that read the layers many times)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
-from ..engine import NetworkPair
+from ..engine import Network, NetworkPair
 from .rounding import UNDERFLOW_UNIT, mul_up, sqrt_up
 
-__all__ = ["LayerScaling", "scale_pair", "power_of_two"]
+__all__ = [
+    "LayerScaling",
+    "ScaledLayers",
+    "ScaledNetwork",
+    "pair_scaling",
+    "scaled_pair",
+    "scale_pair",
+    "power_of_two",
+]
 
 
 def power_of_two(exponent: int) -> Fraction:
@@ -56,28 +70,80 @@ class LayerScaling:
         return {"shifts": list(self.shifts), "residuals": list(self.residuals)}
 
 
-def _scaled(w: np.ndarray, shift: int) -> tuple[np.ndarray, int]:
-    """2^-shift w, and how many entries that rounded (none when shift <= 0: scaling up by a power
-    of two is exact, and max |2^-shift w| < 1 cannot overflow)."""
-    v = np.ldexp(w, -shift)
-    return v, 0 if shift <= 0 else int(np.count_nonzero(np.ldexp(v, shift) != w))
+def _changed(w: np.ndarray, shift: int) -> int:
+    """How many entries of w scaling by 2^-shift rounds (none when shift <= 0: scaling up by a
+    power of two is exact, and max |2^-shift w| < 1 cannot overflow)."""
+    return 0 if shift <= 0 else int(np.count_nonzero(np.ldexp(np.ldexp(w, -shift), shift) != w))
 
 
-def scale_pair(pair: NetworkPair) -> tuple[NetworkPair, LayerScaling]:
-    """The pair with layer l of F and f scaled by 2^{-s_l} (s_l from the larger of the two), and the scaling."""
-    scaled_full, scaled_pruned, shifts, residuals = [], [], [], []
+def _largest(w: np.ndarray) -> float:
+    """max |w_ij| (without an |w| copy)."""
+    return max(float(np.max(w)), -float(np.min(w)))
+
+
+def pair_scaling(pair: NetworkPair) -> LayerScaling:
+    """The shifts s_l (from the larger of W_l and W~_l) and the residuals of scaling the pair by 2^{-s_l}."""
+    shifts, residuals = [], []
     for w, p in zip(pair.original.weights, pair.pruned.weights):
-        largest = max(float(np.max(np.abs(w))), float(np.max(np.abs(p))))
+        largest = max(_largest(w), _largest(p))
         shift = math.frexp(largest)[1] if largest > 0 else 0
-        v, changed = _scaled(w, shift)
-        v_pruned, changed_pruned = _scaled(p, shift)
-        changed = max(changed, changed_pruned)
+        changed = max(_changed(w, shift), _changed(p, shift))
         # Each rounded entry moved by at most half the smallest subnormal; 2^-1074 is used (2^-1075 is not a float).
         residuals.append(mul_up(sqrt_up(float(changed)), UNDERFLOW_UNIT) if changed else 0.0)
         shifts.append(shift)
-        scaled_full.append(v)
-        scaled_pruned.append(v_pruned)
-    scaled = NetworkPair(
-        pair.original.with_weights(scaled_full), pair.pruned.with_weights(scaled_pruned), pair.masks, pair.counts
+    return LayerScaling(tuple(shifts), tuple(residuals))
+
+
+class ScaledLayers(Sequence):
+    """The layers 2^{-shifts[l]} weights[l], each computed when read (a new array per read)."""
+
+    def __init__(self, weights: Sequence[np.ndarray], shifts: Sequence[int]):
+        self._weights = tuple(weights)
+        self._shifts = tuple(shifts)
+
+    def __len__(self) -> int:
+        return len(self._weights)
+
+    def __getitem__(self, layer):  # type: ignore[override]
+        if isinstance(layer, slice):
+            return [self[i] for i in range(*layer.indices(len(self)))]
+        return np.ldexp(self._weights[layer], -self._shifts[layer])
+
+    def shape(self, layer: int) -> tuple[int, ...]:
+        """The shape of layer `layer` (without computing it)."""
+        return self._weights[layer].shape
+
+
+class ScaledNetwork(Network):
+    """The network 2^{-s_l} W_l layer by layer, its layers computed when read (`ScaledLayers`)."""
+
+    def __init__(self, network: Network, shifts: Sequence[int]):  # noqa: D107 (no copy of the weights)
+        object.__setattr__(self, "weights", ScaledLayers(network.weights, shifts))
+        object.__setattr__(self, "activations", network.activations)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        shapes = [self.weights.shape(layer) for layer in range(len(self.weights))]
+        return (shapes[0][1],) + tuple(shape[0] for shape in shapes)
+
+
+def scaled_pair(pair: NetworkPair, scaling: LayerScaling) -> NetworkPair:
+    """The pair with layer l of F and f scaled by 2^{-s_l}, each layer computed when read."""
+    return NetworkPair(
+        ScaledNetwork(pair.original, scaling.shifts),  # type: ignore[arg-type]
+        ScaledNetwork(pair.pruned, scaling.shifts),  # type: ignore[arg-type]
+        pair.masks,
+        pair.counts,
     )
-    return scaled, LayerScaling(tuple(shifts), tuple(residuals))
+
+
+def scale_pair(pair: NetworkPair) -> tuple[NetworkPair, LayerScaling]:
+    """The pair with layer l of F and f scaled by 2^{-s_l} (s_l from the larger of the two), stored, and the scaling."""
+    scaling = pair_scaling(pair)
+    stored = NetworkPair(
+        pair.original.with_weights(list(ScaledLayers(pair.original.weights, scaling.shifts))),
+        pair.pruned.with_weights(list(ScaledLayers(pair.pruned.weights, scaling.shifts))),
+        pair.masks,
+        pair.counts,
+    )
+    return stored, scaling

@@ -23,7 +23,7 @@ telescopes with the exact ratios, so each such block adds 2 u |scale| ||block||_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,38 +34,75 @@ from .products import Tracked, combine, exact, left_multiply
 from .rounding import UNDERFLOW_UNIT, UNIT_ROUNDOFF, add_up, gram_error_up, mul_up, up
 from .spectral import certify_gram
 
-__all__ = ["Segment", "ChainProducts", "chain_products", "segment_norm"]
+__all__ = ["Segment", "SegmentProducts", "StoredLayer", "chain_segments", "segment_norm"]
 
 Segment = tuple[int, int]
 
 
 @dataclass(frozen=True, eq=False)
-class ChainProducts:
-    """P, X and P~ for every segment (i, j) the chain needs; X_{i,i} = -E_i stays sparse."""
+class StoredLayer:
+    """A stored layer matrix as a `Tracked` one (no rounding): read from `parts` when its value is
+    needed, so a segment holds no copy of a layer it does not multiply."""
 
-    P: dict[Segment, Tracked]
-    X: dict[Segment, Tracked]
-    Pt: dict[Segment, Tracked]
-    depth: int
+    parts: PairParts
+    kind: str
+    layer: int
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.parts.matrix(self.kind, self.layer)  # type: ignore[return-value]
+
+    @property
+    def error(self) -> float:
+        return 0.0
+
+    @property
+    def frobenius(self) -> float:
+        return (self.parts.fro_full if self.kind == "full" else self.parts.fro_pruned)[self.layer]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        source = self.parts.full if self.kind == "full" else self.parts.pruned
+        shape = source.shape(self.layer) if hasattr(source, "shape") else source[self.layer].shape
+        return shape  # type: ignore[return-value]
 
 
-def chain_products(parts: PairParts) -> ChainProducts:
-    """All segment products (0-based layers)."""
-    depth = parts.depth
-    P: dict[Segment, Tracked] = {}
-    X: dict[Segment, Tracked] = {}
-    Pt: dict[Segment, Tracked] = {}
-    for i in range(depth):
-        P[i, i], X[i, i], Pt[i, i] = exact(parts.full[i]), exact(-parts.errors[i]), exact(parts.pruned[i])
-        for j in range(i + 1, depth):
-            carried = left_multiply(parts.pruned[j], parts.fro_pruned[j], X[i, j - 1], parts.fro_pruned[j])
-            injected = left_multiply(parts.errors[j], parts.fro_error[j], P[i, j - 1], parts.fro_error[j])
-            X[i, j] = combine(carried, injected, sign=-1.0)
-            if j < depth - 1 or i > 0:
-                P[i, j] = left_multiply(parts.full[j], parts.fro_full[j], P[i, j - 1], parts.fro_full[j])
-            if i > 0:
-                Pt[i, j] = combine(P[i, j], X[i, j])
-    return ChainProducts(P, X, Pt, depth)
+@dataclass(frozen=True, eq=False)
+class SegmentProducts:
+    """P = W_j...W_i, X = P~ - P and P~ = W~_j...W~_i of one segment (i, j); P is None where no
+    segment needs it (i = 0, j = L-1), P~ is None for i = 0; X_{i,i} = -E_i stays sparse."""
+
+    i: int
+    j: int
+    P: "Tracked | StoredLayer | None"
+    X: Tracked
+    Pt: "Tracked | StoredLayer | None"
+
+
+def chain_segments(parts: PairParts, first: int) -> Iterator[SegmentProducts]:
+    """The products of the segments (first, j), j = first..L-1 in turn (0-based layers), each
+    computed from the previous one by X_{i,j} = W~_j X_{i,j-1} - E_j P_{i,j-1}: at most two
+    segments' products exist at a time, and a segment's are dropped once the caller moves on."""
+    depth, i = parts.depth, first
+    P: "Tracked | StoredLayer | None" = StoredLayer(parts, "full", i)
+    X = exact(-parts.errors[i])
+    Pt: "Tracked | StoredLayer | None" = StoredLayer(parts, "pruned", i)
+    yield SegmentProducts(i, i, P, X, Pt)
+    for j in range(i + 1, depth):
+        Pt = None  # not needed for the next segment's products
+        carried = left_multiply(parts.pruned[j], parts.fro_pruned[j], X, parts.fro_pruned[j])
+        injected = left_multiply(parts.errors[j], parts.fro_error[j], P, parts.fro_error[j])  # type: ignore[arg-type]
+        X = combine(carried, injected, sign=-1.0, overwrite=True)
+        del carried, injected
+        P = (
+            left_multiply(parts.full[j], parts.fro_full[j], P, parts.fro_full[j])  # type: ignore[arg-type]
+            if j < depth - 1 or i > 0
+            else None
+        )
+        Pt = combine(P, X) if i > 0 else None  # type: ignore[arg-type]
+        if j == depth - 1:
+            P = None  # the segment ending at the output does not use P, and no later one multiplies it
+        yield SegmentProducts(i, j, P, X, Pt)
 
 
 def _dense(value: "np.ndarray | scipy.sparse.csr_array") -> np.ndarray:
@@ -89,61 +126,92 @@ def _scale_up(value: float) -> float:
     return up(abs(value) * (1.0 + 2.0 * UNIT_ROUNDOFF))
 
 
+def _scaled(matrix: np.ndarray, scale: float) -> np.ndarray:
+    """scale * matrix, computed in matrix's own memory (the caller's new array)."""
+    matrix *= scale
+    return matrix
+
+
+_BAND = 64  # columns per band when a Gram block is assembled in bands
+
+
+def _gram_into(block: np.ndarray, a: np.ndarray) -> None:
+    """block := A^T A for a dense A, written by the product itself into the (F-ordered) block
+    through its transpose: numpy's A^T A is exactly symmetric (one triangle, mirrored), so the
+    block holds the same bits as a copy of `_ata(a)`, without that d x d copy."""
+    np.matmul(a.T, a, out=block.T)
+
+
+def _add_error_gram(block: np.ndarray, parts: PairParts, layer: int, side: str, scale: float) -> None:
+    """block += scale * (E^T E if side is 'right', else E E^T) for E = E_layer, a band of columns at
+    a time: each column of a sparse product is computed on its own (its entries' sums run in the
+    same order), so the bands hold the same bits as the whole product, without its dense copy."""
+    e = parts.errors[layer]
+    left, right = (e.T, e) if side == "right" else (e, e.T)
+    for start in range(0, block.shape[1], _BAND):
+        stop = min(block.shape[1], start + _BAND)
+        block[:, start:stop] += _scaled(_dense(left @ right[:, start:stop]), scale)
+
+
 def segment_norm(
-    products: ChainProducts, parts: PairParts, i: int, j: int, beta: Sequence[float], rng: np.random.Generator
+    segment: SegmentProducts, parts: PairParts, beta: Sequence[float], rng: np.random.Generator
 ) -> tuple[float, "np.ndarray | None"]:
     """Certified norm of the scaled segment (i, j); for i = 0 also its top right singular vector.
 
-    Single-layer blocks take their W^T W / W W^T and E^T E / E E^T from `parts` (shared with the
-    layerwise bound).
+    Every Gram block is computed here into the segment's Gram (a single layer's E_l block in bands),
+    and the certificate works in that Gram's own memory: besides it, at most one layer or product
+    and a band exist at a time.
     """
-    P, X, Pt = products.P, products.X, products.Pt
-
-    def ata_p() -> np.ndarray:
-        return parts.gram("full", i, "right").copy() if i == j else _ata(P[i, j].value)
-
-    last = products.depth - 1
-    x = X[i, j].value
+    i, j, P, X, Pt = segment.i, segment.j, segment.P, segment.X, segment.Pt
+    last = parts.depth - 1
+    x = X.value
     right = True
     ratio_blocks: list[tuple[Tracked, float]] = []  # scales that are rounded ratios of the betas
 
-    def gram_x(side: str) -> np.ndarray:  # X_{i,i} = -E_i: its Gram is E_i's, shared with the layer norms
+    def add_gram_x(block: np.ndarray, side: str, scale: float) -> None:  # X_{i,i} = -E_i: its Gram is E_i's
         if i == j:
-            return parts.gram("error", i, side)
-        return _ata(x) if side == "right" else _aat(x)
+            _add_error_gram(block, parts, i, side, scale)
+        else:
+            block += _scaled(_ata(x) if side == "right" else _aat(x), scale)
 
     if i == 0 and j == last:
-        blocks = [(X[i, j], 1.0)]
+        blocks = [(X, 1.0)]
         right = x.shape[0] >= x.shape[1]
-        gram = gram_x("right" if right else "left")
+        gram = parts.gram("error", i, "right" if right else "left") if i == j else (_ata(x) if right else _aat(x))
         inner = x.shape[0] if right else x.shape[1]
     elif i == 0:
         b = beta[j]
-        blocks = [(P[i, j], 1.0), (X[i, j], b)]
-        gram = ata_p()
-        gram += (b * b) * gram_x("right")
-        inner = P[i, j].shape[0] + x.shape[0]
+        blocks = [(P, 1.0), (X, b)]
+        gram = _ata(P.value)  # type: ignore[union-attr]
+        add_gram_x(gram, "right", b * b)
+        inner = P.shape[0] + x.shape[0]  # type: ignore[union-attr]
     elif j == last:
         b = 1.0 / beta[i - 1]
-        blocks = [(X[i, j], 1.0), (Pt[i, j], b)]
-        ratio_blocks = [(Pt[i, j], b)]
+        blocks = [(X, 1.0), (Pt, b)]
+        ratio_blocks = [(Pt, b)]  # type: ignore[list-item]
         right = False
-        gram = gram_x("left").copy()
-        gram += (b * b) * (parts.gram("pruned", i, "left") if i == j else _aat(Pt[i, j].value))
-        inner = x.shape[1] + Pt[i, j].shape[1]
+        gram = _scaled(_aat(Pt.value), b * b)  # type: ignore[union-attr]
+        add_gram_x(gram, "left", 1.0)  # X's Gram + b^2 P~'s: the same sum in the other order (exact)
+        inner = x.shape[1] + Pt.shape[1]  # type: ignore[union-attr]
     else:
         b, g = beta[j], beta[j] / beta[i - 1]
-        blocks = [(P[i, j], 1.0), (X[i, j], b), (Pt[i, j], g)]
-        ratio_blocks = [(Pt[i, j], g)]
-        cols = P[i, j].shape[1]
-        size = cols + Pt[i, j].shape[1]
+        blocks = [(P, 1.0), (X, b), (Pt, g)]
+        ratio_blocks = [(Pt, g)]  # type: ignore[list-item]
+        cols = P.shape[1]  # type: ignore[union-attr]
+        size = cols + Pt.shape[1]  # type: ignore[union-attr]
         gram = np.empty((size, size), order="F")
-        gram[:cols, :cols] = ata_p()
-        gram[:cols, :cols] += (b * b) * gram_x("right")
-        gram[:cols, cols:] = (b * g) * _dense(x.T @ Pt[i, j].value)
-        gram[cols:, :cols] = gram[:cols, cols:].T
-        gram[cols:, cols:] = (g * g) * (parts.gram("pruned", i, "right") if i == j else _ata(Pt[i, j].value))
-        inner = 2 * P[i, j].shape[0]
+        _gram_into(gram[:cols, :cols], P.value)  # type: ignore[union-attr]
+        add_gram_x(gram[:cols, :cols], "right", b * b)
+        pruned = Pt.value  # type: ignore[union-attr]
+        for start in range(0, pruned.shape[1], _BAND):
+            stop = min(pruned.shape[1], start + _BAND)
+            band = _scaled(_dense(x.T @ pruned[:, start:stop]), b * g)
+            gram[:cols, cols + start : cols + stop] = band
+            gram[cols + start : cols + stop, :cols] = band.T
+        _gram_into(gram[cols:, cols:], pruned)
+        gram[cols:, cols:] *= g * g
+        del pruned
+        inner = 2 * P.shape[0]  # type: ignore[union-attr]
     if not np.isfinite(gram).all():
         return np.inf, None  # the products overflowed: no finite certificate
     # Rounding (gamma term) plus underflow: each Gram entry loses at most (k + 8) eta to
@@ -154,7 +222,7 @@ def segment_norm(
         gram_error_up(gram.shape[0], inner + 8, _fro2(blocks)),
         mul_up(float(gram.shape[0]), float(inner + 8), UNDERFLOW_UNIT, largest_scale2),
     )
-    upper, _, vector, _ = certify_gram(gram, delta, rng=rng)
+    upper, _, vector, _ = certify_gram(gram, delta, rng=rng, overwrite=True)
     carried = add_up(*[mul_up(_scale_up(scale), tracked.error) for tracked, scale in blocks])
     # The chain telescopes only with the exact ratios beta_j / beta_{i-1}; the float ratio is
     # within u of it, which moves the segment by at most 2 u |scale| ||block||_F.

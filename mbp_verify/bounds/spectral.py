@@ -127,13 +127,45 @@ def _top_eigenpair(gram: np.ndarray, rng: np.random.Generator, slack: float) -> 
     return float(values[0]), vectors[:, 0]
 
 
-def _certify(gram: np.ndarray, tau: float) -> "float | None":
-    """T >= lambda_max of the Gram problem G stands for, if Cholesky of fl(tau I - G) succeeds."""
-    n = gram.shape[0]
-    shifted = np.negative(gram, order="F")  # potrf reads the lower triangle only
-    diagonal = tau - np.diag(gram)
-    shifted[np.diag_indices(n)] = diagonal
-    _, info = scipy.linalg.lapack.dpotrf(shifted, lower=1, clean=0, overwrite_a=1)
+_BLOCK = 64  # columns per step when the working triangle is refilled (bounds the temporaries)
+
+
+def _work_buffer(gram: np.ndarray, overwrite: bool) -> np.ndarray:
+    """An F-ordered n x n buffer A (`gram`'s own memory when `overwrite` allows it) whose strict
+    upper triangle holds G's strict lower one: A[j, i] = G[i, j] for i > j. Cholesky then works in
+    A's lower triangle, which `_refill` sets from the upper one before every attempt."""
+    if overwrite and gram.flags.c_contiguous:
+        return gram.T  # A[j, i] = G[i, j] already: no copy at all
+    buffer = gram if overwrite and gram.flags.f_contiguous else np.array(gram, order="F")
+    n = buffer.shape[0]
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        block = buffer[start:stop, start:stop]
+        upper = np.triu_indices(stop - start, 1)
+        block[upper] = block.T[upper]
+        buffer[start:stop, stop:] = buffer[stop:, start:stop].T
+    return buffer
+
+
+def _refill(work: np.ndarray, diagonal: np.ndarray) -> None:
+    """work's lower triangle := -(strict upper).T, its diagonal := `diagonal` (exact negations)."""
+    n = work.shape[0]
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        np.negative(work[start:stop, stop:].T, out=work[stop:, start:stop])
+        block = work[start:stop, start:stop]
+        lower = np.tril_indices(stop - start, -1)
+        block[lower] = -block.T[lower]
+    work[np.diag_indices(n)] = diagonal
+
+
+def _certify(work: np.ndarray, gram_diagonal: np.ndarray, tau: float) -> "float | None":
+    """T >= lambda_max of the Gram problem G stands for, if Cholesky of fl(tau I - G) succeeds.
+    `work` is the buffer of `_work_buffer` (potrf reads and overwrites its lower triangle only)."""
+    n = work.shape[0]
+    diagonal = tau - gram_diagonal
+    _refill(work, diagonal)
+    _, info = scipy.linalg.lapack.dpotrf(work, lower=1, clean=0, overwrite_a=1)
     if info != 0:
         if info < 0:
             raise ArithmeticError(f"LAPACK dpotrf rejected argument {-info}")
@@ -171,14 +203,16 @@ def certified_norm_from_gram(
     right: bool,
     *,
     rng: "np.random.Generator | None" = None,
+    overwrite: bool = False,
 ) -> SpectralBound:
     """Like `certified_spectral_norm` for an A (dense or sparse) whose Gram (A^T A if `right`, else
     A A^T) was computed by one float64 product (inner products in any order); falls back to it
-    (prescaled) when the Gram is not finite, A's entries leave the safe range, or A = 0."""
+    (prescaled) when the Gram is not finite, A's entries leave the safe range, or A = 0. With
+    `overwrite` the certificate works in the Gram's own memory (`certify_gram`)."""
     values = matrix.data if scipy.sparse.issparse(matrix) else matrix
     if not (np.isfinite(gram).all() and in_safe_range(matrix)) or not values.any():
         return certified_spectral_norm(matrix, rng=rng)
-    return _from_gram(matrix, gram, right, slack=_DEFAULT_SLACK, rng=rng)
+    return _from_gram(matrix, gram, right, slack=_DEFAULT_SLACK, rng=rng, overwrite=overwrite)
 
 
 def _from_gram(
@@ -188,12 +222,13 @@ def _from_gram(
     *,
     slack: float,
     rng: "np.random.Generator | None",
+    overwrite: bool = False,
 ) -> SpectralBound:
     """The certificate of a non-zero A from its computed Gram matrix (A^T A if `right`, else A A^T)."""
     rows, cols = a.shape
     fro = frobenius_up(a.data if scipy.sparse.issparse(a) else a)
     delta = gram_error_up(gram.shape[0], (rows if right else cols) + 1, fro, fro)
-    upper, estimate, vector, attempts = certify_gram(gram, delta, slack=slack, rng=rng)
+    upper, estimate, vector, attempts = certify_gram(gram, delta, slack=slack, rng=rng, overwrite=overwrite)
     if not right:  # the top right singular vector is A^T u / ||A^T u||
         vector = np.asarray(a.T @ vector).ravel()
     norm = float(np.linalg.norm(vector))
@@ -202,16 +237,25 @@ def _from_gram(
 
 
 def certify_gram(
-    gram: np.ndarray, delta: float, *, slack: float = _DEFAULT_SLACK, rng: "np.random.Generator | None" = None
+    gram: np.ndarray,
+    delta: float,
+    *,
+    slack: float = _DEFAULT_SLACK,
+    rng: "np.random.Generator | None" = None,
+    overwrite: bool = False,
 ) -> tuple[float, float, np.ndarray, int]:
     """For a computed Gram G with ||G - A^T A||_2 <= delta: (upper of ||A||_2, estimate, top
-    eigenvector of G, attempts). Only the lower triangle of G is read by the certificate."""
+    eigenvector of G, attempts). Only the lower triangle of G is read by the certificate. With
+    `overwrite` the Cholesky attempts work in G's own memory (G is garbage afterwards), else in
+    one copy of it."""
     generator = rng if rng is not None else np.random.default_rng(0)
     estimate, vector = _top_eigenpair(gram, generator, slack)
-    scale = max(estimate, float(np.max(np.diag(gram))), np.finfo(float).tiny)
+    gram_diagonal = np.diag(gram).copy()
+    scale = max(estimate, float(np.max(gram_diagonal)), np.finfo(float).tiny)
     tau = up(max(estimate, 0.0) * (1.0 + slack) + slack * scale * 1e-3)
+    work = _work_buffer(gram, overwrite)
     for attempt in range(1, _MAX_ATTEMPTS + 1):
-        bound = _certify(gram, tau)
+        bound = _certify(work, gram_diagonal, tau)
         if bound is not None:
             return sqrt_up(add_up(bound, delta)), float(np.sqrt(max(estimate, 0.0))), vector, attempt
         tau = up(tau + scale * slack * 8.0**attempt)
@@ -245,7 +289,7 @@ def certified_spectral_norm(
         a = np.ldexp(a, -exponent)
         scaled = a
     changed = int(np.count_nonzero(np.ldexp(scaled, exponent) != original))
-    bound = _from_gram(a, *gram_matrix(a), slack=slack, rng=rng)
+    bound = _from_gram(a, *gram_matrix(a), slack=slack, rng=rng, overwrite=True)
     mantissa = add_up(bound.upper, mul_up(sqrt_up(float(changed)), UNDERFLOW_UNIT)) if changed else bound.upper
     return dataclasses.replace(
         bound,

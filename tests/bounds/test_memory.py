@@ -1,0 +1,184 @@
+"""The bracket's bounded memory changes no number.
+
+The bracket keeps no scaled copy of the pair (`scaling.ScaledLayers` computes a layer when read),
+no Gram matrix (each reader computes its own), and no chain product beyond the segment at hand;
+Cholesky works in the Gram's own memory. Each of these is checked here against the path that
+stores (the stored scaled pair, a Gram computed whole, a copy for Cholesky), bit for bit, and the
+bracket against values computed before any of it existed.
+"""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import scipy.linalg.lapack
+
+from mbp_verify.bounds import bracket_sup_error, spectral
+from mbp_verify.bounds.ascent import maximise_error
+from mbp_verify.bounds.averaged import averaged_bound
+from mbp_verify.bounds.constants import layer_constants
+from mbp_verify.bounds.layerwise import layer_norms
+from mbp_verify.bounds.parts import pair_parts
+from mbp_verify.bounds.replay import replay_error
+from mbp_verify.bounds.scaling import pair_scaling, scale_pair, scaled_pair
+from mbp_verify.bounds.segments import _add_error_gram, _ata, _gram_into
+from mbp_verify.engine import Network, prune_network, sample_network
+
+
+def _bits(array) -> bytes:
+    return np.ascontiguousarray(array, dtype=np.float64).tobytes()
+
+
+def _pair(widths, seed, activation="relu", alpha=0.2):
+    return prune_network(sample_network(widths, seed, activation=activation), alpha)
+
+
+def _extreme_pair():
+    """Weights far from 1, subnormal entries (an inexact scaling) and an exact zero."""
+    rng = np.random.default_rng(4)
+    weights = [rng.uniform(-1, 1, (30, 20)) * 2.0**-700, rng.uniform(-1, 1, (30, 30)), rng.uniform(-1, 1, (3, 30))]
+    weights[1][0, :4] = [2.0**-1074, 3 * 2.0**-1074, 2.0**-1060, 0.0]
+    weights[2] *= 2.0**600
+    return prune_network(Network(weights, "tanh"), 0.3)
+
+
+PAIRS = {
+    "relu": lambda: _pair((40, 50, 50, 6), 1),
+    "tanh-deep": lambda: _pair((30, 40, 40, 40, 5), 2, "tanh"),
+    "wide-inside": lambda: _pair((170, 180, 170, 8), 3),  # Lanczos, not eigh, for every Gram
+    "extreme": _extreme_pair,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_scaled_layers_are_the_stored_scaled_pair(name):
+    pair = PAIRS[name]()
+    stored, scaling = scale_pair(pair)
+    lazy = scaled_pair(pair, pair_scaling(pair))
+    assert pair_scaling(pair) == scaling
+    assert lazy.original.widths == stored.original.widths and lazy.original.depth == stored.original.depth
+    for mine, theirs in ((lazy.original, stored.original), (lazy.pruned, stored.pruned)):
+        for layer in range(pair.original.depth):
+            assert _bits(mine.weights[layer]) == _bits(theirs.weights[layer])
+        assert [_bits(w) for w in mine.weights[1:]] == [_bits(w) for w in theirs.weights[1:]]  # slices too
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_bounds_on_the_lazy_pair_equal_those_on_the_stored_pair(name):
+    """Layer norms, the averaged bound (several factors: products recomputed per factor), the
+    search and the replay give the same bits whether the scaled layers are stored or computed."""
+    pair = PAIRS[name]()
+    stored, scaling = scale_pair(pair)
+    lazy = scaled_pair(pair, scaling)
+    constants = layer_constants(pair.original)
+    results = []
+    for target in (stored, lazy):
+        rng = np.random.default_rng(11)
+        parts = pair_parts(target, rng)
+        norms = layer_norms(parts, rng)
+        bound = averaged_bound(parts, constants, rng, (0.85, 1.0, 1.15), [(0.0, 1.0)] * len(constants))
+        starts = rng.standard_normal((4, pair.original.widths[0]))
+        search = maximise_error(target, starts, iterations=15, on_sphere=False)
+        replay = replay_error(target, search.best_input / 2, [c.lipschitz for c in constants], norms=norms.uppers()[:2])
+        results.append(
+            (
+                [(b.upper, b.estimate, _bits(b.right_vector)) for b in (*norms.full, *norms.pruned, *norms.error)],
+                (bound.value, bound.scalings, bound.segment_norms, bound.tails),
+                [_bits(v) for v in bound.input_directions],
+                (_bits(search.best_input), search.best_value, search.iterations),
+                replay,
+            )
+        )
+    assert results[0] == results[1]
+
+
+def _gram(rng, n, layout, symmetric):
+    a = rng.standard_normal((n + 3, n))
+    gram = a.T @ a
+    if not symmetric:  # the certificate reads the lower triangle only: an upper one that differs must not matter
+        gram[np.triu_indices(n, 1)] += rng.uniform(-1e-3, 1e-3, n * (n - 1) // 2)
+    return np.array(gram, order=layout)
+
+
+@pytest.mark.parametrize("n", [7, 150, 200])
+@pytest.mark.parametrize("layout", ["C", "F"])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_cholesky_in_place_sees_what_a_copy_saw(monkeypatch, n, layout, symmetric):
+    """Every attempt factors the lower triangle of fl(tau I - G) exactly as the negated copy
+    -G with diagonal tau - G_ii gives it, and the in-place certificate equals the copying one
+    (which leaves G untouched)."""
+    taus, seen = [], []
+    real_certify, real_potrf = spectral._certify, scipy.linalg.lapack.dpotrf
+
+    def recording_certify(work, gram_diagonal, tau):
+        taus.append(tau)
+        return real_certify(work, gram_diagonal, tau)
+
+    def recording_potrf(a, **kwargs):
+        seen.append((np.tril(a, -1).copy(), np.diag(a).copy()))
+        return real_potrf(a, **kwargs)
+
+    monkeypatch.setattr(spectral, "_certify", recording_certify)
+    monkeypatch.setattr(spectral.scipy.linalg.lapack, "dpotrf", recording_potrf)
+    gram = _gram(np.random.default_rng(n), n, layout, symmetric)
+    kept = gram.copy()
+    copied = spectral.certify_gram(gram, 1e-9, rng=np.random.default_rng(0))
+    assert _bits(gram) == _bits(kept)
+    in_place = spectral.certify_gram(gram, 1e-9, rng=np.random.default_rng(0), overwrite=True)
+    assert (copied[0], copied[1], copied[3]) == (in_place[0], in_place[1], in_place[3])
+    assert _bits(copied[2]) == _bits(in_place[2])
+    assert len(seen) == len(taus) == 2 * copied[3]
+    for tau, (lower, diagonal) in zip(taus, seen):
+        shifted = np.negative(kept, order="F")
+        shifted[np.diag_indices(n)] = tau - np.diag(kept)
+        assert _bits(lower) == _bits(np.tril(shifted, -1)) and _bits(diagonal) == _bits(np.diag(shifted))
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_gram_bands_equal_the_whole_product(side):
+    pair = PAIRS["wide-inside"]()
+    parts = pair_parts(pair, np.random.default_rng(0))
+    for layer in range(parts.depth):
+        whole = parts.gram("error", layer, side)
+        block = np.array(np.random.default_rng(layer).standard_normal(whole.shape), order="F")
+        expected = block + 0.37 * whole
+        _add_error_gram(block, parts, layer, side, 0.37)
+        assert _bits(block) == _bits(expected)
+    w = parts.full[1]
+    gram = np.empty((2 * w.shape[1], 2 * w.shape[1]), order="F")
+    _gram_into(gram[: w.shape[1], : w.shape[1]], w)
+    assert _bits(gram[: w.shape[1], : w.shape[1]]) == _bits(_ata(w))
+
+
+# Brackets computed (rng 5, effort "default") by the implementation before this memory work
+# (f671b6e), which stored the scaled pair, every Gram matrix and every chain product: a second,
+# independent path to the same numbers. Floats as hex: bit for bit.
+BEFORE = {
+    "relu": None,
+    "tanh-deep": None,
+    "wide-inside": None,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BEFORE))
+def test_bracket_numbers_are_those_before(name):
+    bracket = bracket_sup_error(PAIRS[name](), rng=5, effort="default")
+    got = {k: float(v).hex() for k, v in bracket.upper_bounds.items()}
+    got.update(lower=bracket.lower.hex(), upper=bracket.upper.hex(), margin=bracket.lower_margin.hex())
+    assert got == BEFORE[name]
+
+
+def test_a_bracket_keeps_about_seven_d2_beyond_its_pair():
+    """Traced peak of one bracket (caches warmed) at d = 160, depth 3: about 7 d^2 float64 beyond
+    the pair (the inside segment's 2d x 2d Gram plus one layer); storing the scaled pair, the Gram
+    matrices and the chain products took about 31 d^2."""
+    d = 160
+    pair = _pair((d, d, d, d), 7)
+    bracket_sup_error(pair, rng=0, effort="fast")
+    tracemalloc.start()
+    try:
+        bracket_sup_error(pair, rng=0, effort="fast")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 8.5 * 8 * d * d
