@@ -115,6 +115,9 @@ def maximise_error(pair: NetworkPair, starts: np.ndarray, *, iterations: int, on
         top = _top(checked)
         if np.isfinite(checked[top]) and abs(float(values[top]) - checked[top]) <= _SINGLE_AGREEMENT * checked[top]:
             return AscentResult(kept_x[top].copy(), float(checked[top]), checked, done)
+    # The float64 search reads every layer at every step: a pair whose layers are computed when
+    # read (the bracket's scaled pair) is stored for it.
+    layers = (tuple(layers[0]), tuple(layers[1]))
     kept_x, values, done = _ascend(layers, acts, derivs, x, iterations, on_sphere)
     top = _top(values)
     if not np.isfinite(values[top]):

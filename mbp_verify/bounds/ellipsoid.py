@@ -38,6 +38,7 @@ closed-form choice of ECLipsE-Fast applied to the two blocks separately) or kapp
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,10 +120,10 @@ def ellipsoid_unavailable_reason(constants: Sequence[LayerConstants], parts: Pai
         return "needs a hidden layer"
     if not all(c.zero_at_zero for c in constants):
         return "needs sigma(0) = 0 in every hidden layer"
-    widest = max(2 * w.shape[0] for w in parts.full[:-1])
+    widest = max(2 * e.shape[0] for e in parts.errors[:-1])  # E_l has W_l's shape (and is stored)
     if widest > MAX_STATE:
         return f"the coupled state has {widest} coordinates, more than {MAX_STATE}"
-    if not all(map(in_safe_range, [*parts.full, *parts.pruned, *parts.errors])):
+    if not all(map(in_safe_range, itertools.chain(parts.full, parts.pruned, parts.errors))):  # a layer at a time
         return "a weight matrix of the scaled pair has its largest entry outside [2^-300, 2^300]"
     return None
 
@@ -142,13 +143,17 @@ def _input_map(
 ) -> tuple[np.ndarray, float]:
     """G^ = B_layer K^ for K^ = factor (None: the identity on the input) and a bound of ||G^ - B K||_2
     for the exact K within `factor_error` of K^."""
-    w, e, wt = parts.full[layer], parts.errors[layer], parts.pruned[layer]
+    e = parts.errors[layer]
     if factor is None:
-        return np.vstack([w, -e.toarray()]), 0.0
-    rows = w.shape[1]
+        return np.vstack([parts.full[layer], -e.toarray()]), 0.0
+    out_rows, rows = e.shape
     top_factor, bottom_factor = factor[:rows], factor[rows:]
-    top = w @ top_factor
-    bottom = wt @ bottom_factor
+    # Both products are written into the result's halves (row blocks of a C-ordered array: the
+    # same BLAS products as into new arrays), one stored layer read at a time.
+    mapped = np.empty((2 * out_rows, factor.shape[1]))
+    top, bottom = mapped[:out_rows], mapped[out_rows:]
+    np.matmul(parts.full[layer], top_factor, out=top)
+    np.matmul(parts.pruned[layer], bottom_factor, out=bottom)
     bottom -= e @ top_factor
     fro_b = sqrt_up(
         add_up(
@@ -158,10 +163,10 @@ def _input_map(
         )
     )
     error = add_up(
-        matmul_error_up(factor.shape[0] + 1, 2 * w.shape[0] * factor.shape[1], fro_b, frobenius_up(factor)),
+        matmul_error_up(factor.shape[0] + 1, 2 * out_rows * factor.shape[1], fro_b, frobenius_up(factor)),
         mul_up(fro_b, factor_error),
     )
-    return np.vstack([top, bottom]), error
+    return mapped, error
 
 
 def _widened(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -285,7 +290,8 @@ def _layer_factor(
     scaled = mapped * mu[:, None]  # H: within 8.1 u (mu's own error and this rounding) of the exact rows
     if not np.isfinite(scaled).all():
         return None
-    fro_scaled = frobenius_up(scaled)
+    fro_scaled = frobenius_up(scaled)  # summed in the C order (the bits depend on it)
+    scaled = np.asfortranarray(scaled)  # the copy dsyrk would make, made here so the C one goes now
     fro_mapped = frobenius_up(mapped)
     mu_max = float(np.abs(mu).max()) * (1.0 + 8 * UNIT_ROUNDOFF)
     q = scipy.linalg.blas.dsyrk(-1.0, scaled, lower=1)  # -H H^T, lower triangle
@@ -336,7 +342,7 @@ def ellipsoid_bound(
     depth = parts.depth
     if all(e.nnz == 0 for e in parts.errors):
         return 0.0
-    widths = [parts.full[0].shape[1], *(w.shape[0] for w in parts.full)]
+    widths = [parts.errors[0].shape[1], *(e.shape[0] for e in parts.errors)]
     sectors = sectors if sectors is not None else global_sectors(constants, widths)
     rng = np.random.default_rng(0)  # the multipliers' estimates only: the bound is sound for any
     factor: "np.ndarray | None" = None
@@ -345,6 +351,7 @@ def ellipsoid_bound(
     for layer in range(depth - 1):
         width = widths[layer + 1]
         mapped, error = _input_map(parts, layer, factor, factor_error)
+        factor = None  # used up: the next one is computed from `mapped`
         shift = _block_shift(mapped, width, rng)
         mapped[width:] = np.ldexp(mapped[width:], shift)  # exact unless an entry becomes subnormal
         error = add_up(mul_up(error, 2.0 ** max(shift, 0)), _underflow_up(mapped.size))
@@ -373,14 +380,15 @@ def ellipsoid_bound(
         if result is None:
             raise ArithmeticError(f"no ellipsoid certificate at hidden layer {layer + 1}")
         factor, zeta = result
+        mapped = result = None  # only the factor goes on to the next layer
         factor[width:] = np.ldexp(factor[width:], -shift)  # back to the unscaled difference coordinates
         factor_error = _underflow_up(factor.size)
         if not (np.isfinite(factor).all() and in_safe_range(factor)):
             raise ArithmeticError("the ellipsoid's factor left the safe float64 range")
         total = mul_up(total, zeta)
-    w_last, e_last, wt_last = parts.full[-1], parts.errors[-1], parts.pruned[-1]
-    rows = w_last.shape[1]
-    out = wt_last @ factor[rows:]
+    e_last = parts.errors[-1]
+    rows = e_last.shape[1]
+    out = parts.pruned[-1] @ factor[rows:]
     out -= e_last @ factor[:rows]
     if not np.isfinite(out).all():
         raise ArithmeticError("the output map C K overflowed float64")
@@ -390,6 +398,7 @@ def ellipsoid_bound(
     rounding = add_up(
         matmul_error_up(factor.shape[0] + 1, out.size, fro_c, frobenius_up(factor)), mul_up(fro_c, factor_error)
     )
+    del factor  # the output's norm below needs its own Gram matrix
     norm = add_up(certified_spectral_norm(out).upper, rounding)
     return mul_up(total, norm)
 
@@ -399,7 +408,7 @@ def smallest_ellipsoid_bound(
 ) -> float:
     """The smallest certified ellipsoid bound over the candidate sectors and, for states of at most
     512 coordinates, both multiplier rules; ArithmeticError when none completes."""
-    widest = max(2 * w.shape[0] for w in parts.full[:-1])
+    widest = max(2 * e.shape[0] for e in parts.errors[:-1])  # E_l has W_l's shape (and is stored)
     rules = RULES if widest <= _BOTH_RULES else RULES[:1]
     values, failures = [], []
     for sectors in candidates:

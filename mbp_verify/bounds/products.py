@@ -55,16 +55,8 @@ def left_multiply(
     return Tracked(value, add_up(mul_up(left_norm, right.error), rounding))
 
 
-def combine(first: Tracked, second: Tracked, sign: float = 1.0, *, overwrite: bool = False) -> Tracked:
-    """first + sign * second (sign = +-1), one rounding per entry: u ||result||_F / (1 - u).
-    With `overwrite` the result is written into first's dense value (the same bits, no new array)."""
-    if overwrite:
-        value = first.value
-        if sign > 0:
-            value += second.value
-        else:
-            value -= second.value
-    else:
-        value = first.value + second.value if sign > 0 else first.value - second.value
+def combine(first: Tracked, second: Tracked, sign: float = 1.0) -> Tracked:
+    """first + sign * second (sign = +-1), one rounding per entry: u ||result||_F / (1 - u)."""
+    value = first.value + second.value if sign > 0 else first.value - second.value
     rounding = mul_up(frobenius_up(value), UNIT_ROUNDOFF / (1.0 - UNIT_ROUNDOFF))
     return Tracked(value, add_up(first.error, second.error, rounding))

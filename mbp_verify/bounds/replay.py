@@ -38,7 +38,7 @@ that overflows float64 has no replay (InputError).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -108,7 +108,8 @@ def _extract(values: np.ndarray, exponent: int, bits: int) -> tuple[np.ndarray, 
     """values = head + tail exactly, head on the grid 2^(exponent - bits), |tail| <= 2^(exponent - bits),
     for |values| < 2^exponent (Rump's ExtractScalar: fl(sigma + v) - sigma with sigma = 2^(exponent + 53 - bits))."""
     sigma = math.ldexp(1.0, exponent + 53 - bits)
-    head = (sigma + values) - sigma
+    head = sigma + values
+    head -= sigma
     return head, values - head
 
 
@@ -119,14 +120,15 @@ def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s, (a - (s - virtual)) + (b - virtual)
 
 
-def _pieces(values: np.ndarray, exponent: int, bits: int) -> tuple[list[np.ndarray], np.ndarray]:
+def _pieces(values: np.ndarray, exponent: int, bits: int) -> Iterator[np.ndarray]:
     """values = sum of _LEVELS pieces (piece i on the grid 2^(exponent - i bits), at most 2^bits + 1
-    grid units) + a remainder of magnitude <= 2^(exponent - _LEVELS bits), all exactly."""
-    pieces, rest = [], values
+    grid units) + a remainder of magnitude <= 2^(exponent - _LEVELS bits), all exactly: the pieces
+    in turn, then the remainder. Each partial remainder is dropped once split (and `values` with
+    the first, when the caller holds no other reference to it)."""
     for level in range(_LEVELS):
-        head, rest = _extract(rest, exponent - level * bits, bits)
-        pieces.append(head)
-    return pieces, rest
+        head, values = _extract(values, exponent - level * bits, bits)
+        yield head
+    yield values
 
 
 def _split_product(w: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -140,11 +142,25 @@ def _split_product(w: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.nd
         and max(e_w, e_x) + 53 <= _MAX_EXPONENT
         and e_w + e_x + log_n + 2 <= _MAX_EXPONENT
     )
+    # One inner product of length m = sum of the blocks' lengths, summed block by block (one of
+    # its summation orders, so Higham's bound applies as it stands) without forming [A_1 ... A_k].
+    rest, magnitude = np.zeros(rows), np.zeros(rows)
+    m = 1
+
+    def add(block: np.ndarray, vector: np.ndarray) -> None:
+        nonlocal rest, magnitude, m
+        rest = rest + block @ vector
+        magnitude = magnitude + np.abs(block) @ np.abs(vector)  # >= (1 - gamma_m) |A||b| - m eta entrywise
+        m += block.shape[1]
+
     exact: list[np.ndarray] = []
     if safe:
-        w_pieces, w_rest = _pieces(w, e_w, bits)
-        x_pieces, x_rest = _pieces(hi, e_x, bits)
-        left, right = [w, w_rest], [lo, hi]
+        *x_pieces, x_rest = _pieces(hi, e_x, bits)
+        add(w, lo)  # W's own block comes first, so W is not needed once split
+        w_split = _pieces(w, e_w, bits)
+        del w  # the split holds the layer only until its first piece is off
+        *w_pieces, w_rest = w_split
+        left, right = [w_rest], [hi]
         for i, wi in enumerate(w_pieces):
             for j, xj in enumerate(x_pieces):
                 if i + j < _LEVELS:
@@ -154,15 +170,11 @@ def _split_product(w: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.nd
                     right.append(xj)
             left.append(wi)
             right.append(x_rest)
+        del w_pieces
     else:
         left, right = [w, w], [hi, lo]
-    # One inner product of length m = sum of the blocks' lengths, summed block by block (one of
-    # its summation orders, so Higham's bound applies as it stands) without forming [A_1 ... A_k].
-    m = sum(block.shape[1] for block in left) + 1
-    rest, magnitude = np.zeros(rows), np.zeros(rows)
-    for block, vector in zip(left, right):
-        rest = rest + block @ vector
-        magnitude = magnitude + np.abs(block) @ np.abs(vector)  # >= (1 - gamma_m) |A||b| - m eta entrywise
+    while left:  # each block dropped once summed
+        add(left.pop(0), right.pop(0))
     s, errors = np.zeros(rows), [rest]
     for product in exact:
         s, e = _two_sum(s, product)
@@ -181,8 +193,8 @@ def _reference(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """An accurate pass hi + lo of the network at x and a bound of ||exact output - (hi + lo)||_2."""
     hi, lo, error = x, np.zeros_like(x), 0.0
-    for layer, w in enumerate(network.weights):
-        s, t, local = _split_product(w, hi, lo)
+    for layer in range(network.depth):
+        s, t, local = _split_product(network.weights[layer], hi, lo)  # the layer: not held here
         error = add_up(mul_up(norms[layer], error), local)
         if layer == network.depth - 1:
             return s, t, error

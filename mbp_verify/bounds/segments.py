@@ -92,7 +92,9 @@ def chain_segments(parts: PairParts, first: int) -> Iterator[SegmentProducts]:
         Pt = None  # not needed for the next segment's products
         carried = left_multiply(parts.pruned[j], parts.fro_pruned[j], X, parts.fro_pruned[j])
         injected = left_multiply(parts.errors[j], parts.fro_error[j], P, parts.fro_error[j])  # type: ignore[arg-type]
-        X = combine(carried, injected, sign=-1.0, overwrite=True)
+        # A new array, not one of the operands overwritten: its memory layout (which the products
+        # and Gram matrices computed from it depend on, bit for bit) is numpy's choice for a - b.
+        X = combine(carried, injected, sign=-1.0)
         del carried, injected
         P = (
             left_multiply(parts.full[j], parts.fro_full[j], P, parts.fro_full[j])  # type: ignore[arg-type]

@@ -53,7 +53,7 @@ def test_adversarial_matrix_is_caught():
     assert certified_grid_value(pair) <= certified.upper
 
 
-def uncertified_gram(gram, delta, *, slack=1e-5, rng=None):
+def uncertified_gram(gram, delta, *, slack=1e-5, rng=None, overwrite=False):
     """Stand-in for `spectral.certify_gram` without the Cholesky proof: two power steps on G."""
     v = np.full(gram.shape[0], gram.shape[0] ** -0.5)
     for _ in range(2):
