@@ -4,9 +4,10 @@ E_l = W_l - W~_l has only the pruned entries (floor(D_l^(1-alpha)) of D_l), so i
 CSR matrix and multiplied sparsely. W_l and W~_l are the pair's own layers (for the bracket's
 scaled pair, computed when read: `scaling.ScaledLayers`), and no d x d product is kept: a Gram
 matrix is computed by each reader and dropped when it is done (recomputing one costs a few
-percent of a bracket; keeping them cost 9 d^2 float64 at depth 3). Frobenius norms (rounded up) are cheap certified bounds of
-spectral norms, good enough for rounding margins; power-iteration estimates of the spectral
-norms (lower estimates, never used as bounds) set the scalings of the averaged bound.
+percent of a bracket; keeping them cost 9 d^2 float64 at depth 3). Frobenius norms (rounded
+up) are cheap certified bounds of spectral norms, good enough for rounding margins;
+power-iteration estimates of the spectral norms (lower estimates, never used as bounds) set the
+scalings of the averaged bound.
 """
 
 from __future__ import annotations

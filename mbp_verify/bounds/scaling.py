@@ -117,7 +117,7 @@ class ScaledLayers(Sequence):
 class ScaledNetwork(Network):
     """The network 2^{-s_l} W_l layer by layer, its layers computed when read (`ScaledLayers`)."""
 
-    def __init__(self, network: Network, shifts: Sequence[int]):  # noqa: D107 (no copy of the weights)
+    def __init__(self, network: Network, shifts: Sequence[int]):  # no Network.__init__: it would copy the layers
         object.__setattr__(self, "weights", ScaledLayers(network.weights, shifts))
         object.__setattr__(self, "activations", network.activations)
 

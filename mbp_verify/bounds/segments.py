@@ -62,9 +62,7 @@ class StoredLayer:
 
     @property
     def shape(self) -> tuple[int, int]:
-        source = self.parts.full if self.kind == "full" else self.parts.pruned
-        shape = source.shape(self.layer) if hasattr(source, "shape") else source[self.layer].shape
-        return shape  # type: ignore[return-value]
+        return self.parts.errors[self.layer].shape  # E_l = W_l - W~_l is stored, with the layer's shape
 
 
 @dataclass(frozen=True, eq=False)
