@@ -69,7 +69,7 @@ class _Budget:
 
 
 # Every effort computes both upper bounds: the layerwise bound costs about half the averaged
-# one (its Gram matrices are shared) and is the tighter one on some networks (heavy-tailed
+# one (single-layer Gram matrices only) and is the tighter one on some networks (heavy-tailed
 # weights, width-1 layers), so even `fast` never does worse than the propagation bound.
 EFFORTS: dict[str, _Budget] = {
     "fast": _Budget(restarts=8, iterations=40, factors=(1.0,)),
