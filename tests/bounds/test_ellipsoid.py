@@ -311,7 +311,8 @@ def test_unscaled_extreme_weights_give_a_value_or_a_certificate_failure(exponent
     pair = prune_network(net, 0.4)
     constants = layer_constants(pair.original)
     try:
-        value = ellipsoid_bound(_parts(pair), constants)
+        with np.errstate(all="ignore"):  # norm estimates overflow on the unscaled 2^300 weights
+            value = ellipsoid_bound(_parts(pair), constants)
     except ArithmeticError:
         value = None
     assert value is None or value >= _worst_slopes(
