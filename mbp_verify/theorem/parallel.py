@@ -183,16 +183,21 @@ class TrialPool:
             if observer is not None:
                 observer.started(i)
 
-        def charge(i: int, error: BaseException) -> None:
+        def retry_or_give_up(i: int, requeue: Callable[[int], None], reason: Callable[[int], str]) -> None:
+            """Count a failed attempt of task i: run it again (`requeue`) or, past the retries, fail it."""
             attempts[i] += 1
             resubmit = attempts[i] <= self.retries
             if observer is not None:
                 observer.lost(i, resubmit)
             if resubmit:
-                suspects.appendleft(i)
+                requeue(i)
             else:
-                reason = f"its worker process died on each of {attempts[i]} attempts ({error!r})"
-                deliver(i, (TaskFailure(reason, attempts[i]), 0.0))
+                deliver(i, (TaskFailure(reason(attempts[i]), attempts[i]), 0.0))
+
+        def charge(i: int, error: BaseException) -> None:
+            retry_or_give_up(
+                i, suspects.appendleft, lambda n: f"its worker process died on each of {n} attempts ({error!r})"
+            )
 
         try:
             while queue or suspects or running:
@@ -212,14 +217,7 @@ class TrialPool:
                     if isinstance(error, BrokenProcessPool):
                         lost.append((i, error))
                     elif error is not None:
-                        attempts[i] += 1
-                        resubmit = attempts[i] <= self.retries
-                        if observer is not None:
-                            observer.lost(i, resubmit)
-                        if resubmit:
-                            queue.appendleft(i)
-                        else:
-                            deliver(i, (TaskFailure(_raised(error, attempts[i]), attempts[i]), 0.0))
+                        retry_or_give_up(i, queue.appendleft, lambda n, error=error: _raised(error, n))
                     else:
                         deliver(i, future.result())
                 if lost:
