@@ -65,6 +65,8 @@ def calibrate(config: SweepConfig, pool: TrialExecutor) -> CostModel:
     order = [w for w in (small, *larger) for _ in range(2)]
     timed = pool.map(run_trial, [(specs[w], config.seed, 0) for w in order])
     for width, value in [(small, peak), *((w, v) for w, (v, _) in zip(order, timed))]:
+        if isinstance(value, TaskFailure) and value.raised:  # the same exception every time: a bug, exit 3
+            raise RuntimeError(f"the calibration trial at d = {width} failed: {value.reason}")
         if isinstance(value, TaskFailure):
             raise InputError(
                 f"the calibration trial at d = {width} could not complete ({value.reason}); a trial at this "

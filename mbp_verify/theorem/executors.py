@@ -110,6 +110,7 @@ class DaskPool:
         """[(fn(*task), seconds)] in task order (a `TaskFailure` for a task that failed on every
         attempt); `on_result(position, result)` here as each finishes."""
         from distributed import as_completed
+        from distributed.scheduler import KilledWorker
 
         observer = self.observer
         slots: list[Any] = [None] * len(tasks)
@@ -141,10 +142,11 @@ class DaskPool:
                     running.add(submit(i))
                     continue
                 try:
-                    reason = repr(future.exception())
-                except Exception as error:  # cancelled: the scheduler dropped it
-                    reason = repr(error)
-                slots[i] = (TaskFailure(reason, attempts[i]), 0.0)
+                    error = future.exception()
+                    raised = not isinstance(error, KilledWorker)  # the task's own exception, not a dead worker
+                except Exception as cancelled:  # the scheduler dropped it
+                    error, raised = cancelled, False
+                slots[i] = (TaskFailure(repr(error), attempts[i], raised), 0.0)
             future.release()
             if observer is not None:
                 observer.finished(i, slots[i][1])

@@ -47,6 +47,7 @@ class TaskFailure:
 
     reason: str
     attempts: int
+    raised: bool = False  # the task raised (a bug, the same on every attempt) rather than its worker dying
 
 
 class TrialError(TrialOutcome):
@@ -160,7 +161,7 @@ class TrialPool:
                     except Exception as error:  # noqa: BLE001 (as on Dask: the task fails, the sweep goes on)
                         if observer is not None:
                             observer.lost(i, attempt <= self.retries)
-                        result = (TaskFailure(_raised(error, attempt), attempt), 0.0)
+                        result = (TaskFailure(_raised(error, attempt), attempt, raised=True), 0.0)
                     else:
                         break
                 deliver(i, result)
@@ -183,7 +184,9 @@ class TrialPool:
             if observer is not None:
                 observer.started(i)
 
-        def retry_or_give_up(i: int, requeue: Callable[[int], None], reason: Callable[[int], str]) -> None:
+        def retry_or_give_up(
+            i: int, requeue: Callable[[int], None], reason: Callable[[int], str], raised: bool = False
+        ) -> None:
             """Count a failed attempt of task i: run it again (`requeue`) or, past the retries, fail it."""
             attempts[i] += 1
             resubmit = attempts[i] <= self.retries
@@ -192,7 +195,7 @@ class TrialPool:
             if resubmit:
                 requeue(i)
             else:
-                deliver(i, (TaskFailure(reason(attempts[i]), attempts[i]), 0.0))
+                deliver(i, (TaskFailure(reason(attempts[i]), attempts[i], raised), 0.0))
 
         def charge(i: int, error: BaseException) -> None:
             retry_or_give_up(
@@ -217,7 +220,7 @@ class TrialPool:
                     if isinstance(error, BrokenProcessPool):
                         lost.append((i, error))
                     elif error is not None:
-                        retry_or_give_up(i, queue.appendleft, lambda n, error=error: _raised(error, n))
+                        retry_or_give_up(i, queue.appendleft, lambda n, error=error: _raised(error, n), raised=True)
                     else:
                         deliver(i, future.result())
                 if lost:

@@ -15,8 +15,9 @@ dask = pytest.importorskip("dask")
 from mbp_verify.cli import main  # noqa: E402
 from mbp_verify.theorem import run_sweep  # noqa: E402
 from mbp_verify.theorem.executors import DaskPool  # noqa: E402
+from mbp_verify.theorem.parallel import TaskFailure  # noqa: E402
 
-from .killers import KillWorker  # noqa: E402
+from .killers import KillWorker, square_or_raise  # noqa: E402
 from .test_sweep import _config  # noqa: E402
 
 pytestmark = pytest.mark.dask
@@ -153,3 +154,12 @@ def test_a_trial_that_kills_every_worker_becomes_an_error_trial(tmp_path):
     assert got[1]["outcome"] == "unknown" and got[1]["lower"] is None
     assert got[:1] + got[2:] == want[:1] + want[2 : len(got)] and len(result.cells[0].outcomes) in (3, 6)
     assert [c.to_dict() for c in result.cells[1:]] == [c.to_dict() for c in reference.cells[1:]]
+
+
+def test_a_task_that_raises_is_a_failure_marked_raised():
+    """A task's own exception (a bug) is told apart from a dead worker: `raised` is set."""
+    with DaskPool(workers=1, retries=1) as pool:
+        results = pool.map(square_or_raise, [(v, 2) for v in range(4)])
+    values = [value for value, _ in results]
+    assert values[:2] + values[3:] == [0, 1, 9]
+    assert isinstance(values[2], TaskFailure) and values[2].raised and "task 2 raised" in values[2].reason

@@ -67,6 +67,7 @@ def test_a_death_is_charged_to_the_task_that_caused_it(tmp_path):
     values = [value for value, _ in results]
     assert values[:1] + values[2:] == [v * v for v in range(6) if v != 1] and seen == dict(enumerate(values))
     assert isinstance(values[1], TaskFailure) and values[1].attempts == 1 and "died on each of 1" in values[1].reason
+    assert not values[1].raised
     lost = [e for e in recorder.events if e[0] == "lost"]
     assert ("lost", 0, True) in lost and ("lost", 1, True) in lost  # lost together, not charged
     assert [e for e in lost if not e[2]] == [("lost", 1, False)] == lost[-1:]
@@ -93,6 +94,21 @@ def test_a_calibration_trial_whose_worker_dies_is_an_input_error(tmp_path):
         calibrate(_config(widths=(16, 32)), Dead())
 
 
+def test_a_calibration_trial_that_raises_is_an_internal_error_not_a_memory_hint():
+    """A task that raised on every attempt is a bug (exit 3), not a worker out of memory."""
+    from mbp_verify.theorem.cost import calibrate
+
+    class Raising:
+        def map(self, fn, tasks, on_result=None):
+            return [
+                (TaskFailure("it raised ValueError('x') on each of 3 attempts", 3, raised=True), 0.0) for _ in tasks
+            ]
+
+    with pytest.raises(RuntimeError, match="calibration trial at d = 16 failed: it raised ValueError") as caught:
+        calibrate(_config(widths=(16, 32)), Raising())
+    assert "memory" not in str(caught.value)
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_a_task_that_raises_is_retried_then_a_failure(workers):
     """As on Dask: the raising task is attempted 1 + retries times and comes back as a
@@ -104,7 +120,7 @@ def test_a_task_that_raises_is_retried_then_a_failure(workers):
     values = [value for value, _ in results]
     assert values[:2] + values[3:] == [0, 1, 9, 16]
     failure = values[2]
-    assert isinstance(failure, TaskFailure) and failure.attempts == 3 and results[2][1] == 0.0
+    assert isinstance(failure, TaskFailure) and failure.attempts == 3 and results[2][1] == 0.0 and failure.raised
     assert "ValueError('task 2 raised')" in failure.reason and "on each of 3 attempts" in failure.reason
     lost = [e for e in recorder.events if e[0] == "lost"]
     assert lost == [("lost", 2, True), ("lost", 2, True), ("lost", 2, False)]
