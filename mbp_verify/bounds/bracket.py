@@ -82,6 +82,7 @@ EFFORTS: dict[str, _Budget] = {
 SMALL_INPUT = 3
 _BOX_WORK = 2 * 10**7
 _BUDGET_RATIO = 1.01
+_SCREEN = 4096  # points screened for the witness search's starts when d0 <= SMALL_INPUT (default, thorough)
 # Deeper pairs have more local maxima of ||f - F||: the search runs ceil(L / 3) times the restarts
 # (at 256-512 x 5 four times the restarts raise the witness by 3-17 %; a 12-layer chain's doubles).
 _LAYERS_PER_RESTART_BATCH = 3
@@ -156,6 +157,21 @@ def _starts(directions: list[np.ndarray], count: int, d0: int, rng: np.random.Ge
     if extra > 0:
         rows += list(rng.standard_normal((extra, d0)))
     return np.vstack(rows)
+
+
+def _screened(pair: NetworkPair, starts: np.ndarray, on_sphere: bool) -> np.ndarray:
+    """For inputs of dimension <= SMALL_INPUT: the second half of `starts` replaced by the best
+    points of a screen of _SCREEN points (sphere or ball, from a fixed seed), evaluated in one batch."""
+    d0 = pair.original.widths[0]
+    points = np.random.default_rng(d0).standard_normal((_SCREEN, d0))
+    points /= np.maximum(np.linalg.norm(points, axis=1, keepdims=True), np.finfo(float).tiny)
+    if not on_sphere:
+        points *= np.random.default_rng(d0 + 1).random((_SCREEN, 1)) ** (1.0 / d0)
+    with np.errstate(all="ignore"):
+        values = np.linalg.norm(pair.pruned.forward(points) - pair.original.forward(points), axis=1)
+    keep = starts.shape[0] - starts.shape[0] // 2
+    best = np.argsort(np.where(np.isfinite(values), -values, np.inf), kind="stable")[: starts.shape[0] - keep]
+    return np.vstack([starts[:keep], points[best]])
 
 
 def _binary_magnitude(value: Fraction) -> int:
@@ -513,6 +529,8 @@ def bracket_sup_error(
     lipschitz = [c.lipschitz for c in constants]
     restarts = budget.restarts * math.ceil(pair.original.depth / _LAYERS_PER_RESTART_BATCH)
     starts = _starts(directions, restarts, pair.original.widths[0], generator)
+    if budget.boxes > 0 and pair.original.widths[0] <= SMALL_INPUT:
+        starts = _screened(pair, starts, homogeneous)
     witness, replay, lower_method = _lower(
         pair, scaled, scaling, homogeneous, starts, budget, lipschitz, norms, timings
     )
