@@ -54,8 +54,8 @@ from .rounding import (
     UNDERFLOW_UNIT,
     UNIT_ROUNDOFF,
     add_up,
+    cholesky_error_up,
     frobenius_up,
-    gamma,
     gram_error_up,
     matmul_error_up,
     mul_up,
@@ -302,7 +302,8 @@ def _layer_factor(
     q = scipy.linalg.blas.dsyrk(-1.0, scaled, lower=1)  # -H H^T, lower triangle
     del scaled
     q[np.diag_indices(n)] += lam
-    diagonal_max = float(np.max(np.abs(np.diag(q))))
+    diagonal = np.diag(q).copy()  # Q^'s diagonal, before dpotrf overwrites it
+    diagonal_max = float(np.max(np.abs(diagonal)))
     # ||Q - Q^||: G's error, H's entries (relative error <= 8.1 u: 2 (8.1 u) + (8.1 u)^2 <= 17 u
     # relative to ||H||_F^2), the Gram product, the diagonal sums.
     delta_q = add_up(
@@ -311,16 +312,12 @@ def _layer_factor(
         gram_error_up(n, inner + 1, fro_scaled, fro_scaled),
         mul_up(UNIT_ROUNDOFF, diagonal_max),
     )
-    trace = up(float(np.sum(np.abs(np.diag(q)))) * (1.0 + gamma(n)))
     lower, info = scipy.linalg.lapack.dpotrf(q, lower=1, clean=1, overwrite_a=1)
     if info != 0:
         if info < 0:
             raise ArithmeticError(f"LAPACK dpotrf rejected argument {-info}")
         return None
-    g = gamma(n + 1)
-    cholesky_error = add_up(
-        up(mul_up(g, trace) / (1.0 - g)), mul_up(4.0 * n, add_up(2.0 * (n + 1), diagonal_max), UNDERFLOW_UNIT)
-    )
+    cholesky_error = cholesky_error_up(n, diagonal)
     inverse, info = scipy.linalg.lapack.dtrtri(lower, lower=1, unitdiag=0, overwrite_c=0)
     if info != 0:
         return None

@@ -28,6 +28,7 @@ __all__ = [
     "frobenius_up",
     "matmul_error_up",
     "gram_error_up",
+    "cholesky_error_up",
     "float_up",
     "float_down",
     "ldexp_up",
@@ -143,3 +144,15 @@ def gram_error_up(size: int, length: int, *frobenius: float) -> float:
     """
     underflow = mul_up(float(size), float(length), UNDERFLOW_UNIT)
     return add_up(mul_up(gamma(length), *frobenius), underflow)
+
+
+def cholesky_error_up(n: int, diagonal: np.ndarray) -> float:
+    """Rump's rho for a float Cholesky R of an n x n symmetric C with this diagonal: |R^T R - C| <=
+    gamma_{n+1} |R|^T |R| (Higham 2002, Thm 10.3) and ||R||_F^2 <= tr|C| / (1 - gamma_{n+1}) give
+    ||R^T R - C||_2 <= rho = gamma_{n+1} tr|C| / (1 - gamma_{n+1}) + 4 n (2(n + 1) + max|C_ii|) eta
+    (Rump, "Verification of positive definiteness", BIT 46 (2006), with his underflow term)."""
+    magnitudes = np.abs(diagonal)
+    largest = float(np.max(magnitudes))
+    trace = up(float(np.sum(magnitudes)) * (1.0 + gamma(n)))
+    g = gamma(n + 1)
+    return up(add_up(mul_up(g, trace) / (1.0 - g), mul_up(4.0 * n, add_up(2.0 * (n + 1), largest), UNDERFLOW_UNIT)))

@@ -45,8 +45,8 @@ from .rounding import (
     UNDERFLOW_UNIT,
     UNIT_ROUNDOFF,
     add_up,
+    cholesky_error_up,
     frobenius_up,
-    gamma,
     gram_error_up,
     ldexp_up,
     mul_up,
@@ -171,10 +171,7 @@ def _certify(work: np.ndarray, gram_diagonal: np.ndarray, tau: float) -> "float 
             raise ArithmeticError(f"LAPACK dpotrf rejected argument {-info}")
         return None
     largest = float(np.max(np.abs(diagonal)))
-    trace = up(float(np.sum(np.abs(diagonal))) * (1.0 + gamma(n)))
-    g = gamma(n + 1)
-    rho = add_up(mul_up(g, trace) / (1.0 - g), mul_up(4.0 * n, add_up(2.0 * (n + 1), largest), UNDERFLOW_UNIT))
-    rho = up(rho)
+    rho = cholesky_error_up(n, diagonal)
     diagonal_rounding = up(mul_up(UNIT_ROUNDOFF, largest) / (1.0 - UNIT_ROUNDOFF))
     return add_up(tau, rho, diagonal_rounding)
 
