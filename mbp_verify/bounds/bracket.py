@@ -68,9 +68,10 @@ class _Budget:
     boxes: int = 0  # branch-and-bound boxes when d0 <= SMALL_INPUT and no target ratio is given
 
 
-# Every effort computes both upper bounds: the layerwise bound costs about half the averaged
-# one (single-layer Gram matrices only) and is the tighter one on some networks (heavy-tailed
-# weights, width-1 layers), so even `fast` never does worse than the propagation bound.
+# Every effort computes every upper bound that applies: the layerwise bound costs about half the
+# averaged one (single-layer Gram matrices only) and is the tighter one on some networks
+# (heavy-tailed weights, width-1 layers), so even `fast` never does worse than the propagation
+# bound; the ellipsoid bound is the tightest on wide ReLU networks.
 EFFORTS: dict[str, _Budget] = {
     "fast": _Budget(restarts=8, iterations=40, factors=(1.0,)),
     "default": _Budget(restarts=16, iterations=100, factors=(1.0,), boxes=1024),
@@ -303,6 +304,14 @@ def _diagonal_applies(pair: NetworkPair, constants, local: LocalSlopes) -> bool:
     return any(np.ptp(low) > 0 or np.ptp(high) > 0 for low, high in zip(lows, highs))
 
 
+def _inexact_scaling(scaling: LayerScaling) -> "str | None":
+    """Why the averaged and ellipsoid bounds, which need f - F of the scaled pair to be exactly
+    2^-S (f - F), do not apply (None when the scaling is exact)."""
+    if scaling.exact:
+        return None
+    return f"scaling layers {scaling.inexact_layers()} by a power of two rounded entries below 2^-1074"
+
+
 def _ellipsoid(
     pair: NetworkPair,
     parts,
@@ -313,9 +322,7 @@ def _ellipsoid(
     unavailable: dict[str, str],
 ) -> None:
     """Record the ellipsoid bound (`ellipsoid`) with the per-neuron sectors when known, or why it is unavailable."""
-    reason = ellipsoid_unavailable_reason(constants, parts)
-    if reason is None and not scaling.exact:
-        reason = f"scaling layers {scaling.inexact_layers()} by a power of two rounded entries below 2^-1074"
+    reason = ellipsoid_unavailable_reason(constants, parts) or _inexact_scaling(scaling)
     if reason is not None:
         unavailable["ellipsoid"] = reason
         return
@@ -490,9 +497,7 @@ def bracket_sup_error(
         with _timed(timings, "layerwise"):
             _record("layerwise", layerwise_bound(pair, norms, bound_constants, scaling), upper_bounds, unavailable)
             directions.append(norms.error[0].right_vector)
-    reason = unavailable_reason(constants, parts)
-    if reason is None and not scaling.exact:
-        reason = f"scaling layers {scaling.inexact_layers()} by a power of two rounded entries below 2^-1074"
+    reason = unavailable_reason(constants, parts) or _inexact_scaling(scaling)
     if reason is None:
         scalings = None
         with _timed(timings, "averaged"):
