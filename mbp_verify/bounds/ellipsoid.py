@@ -65,11 +65,13 @@ from .rounding import (
 from .spectral import certified_spectral_norm, in_safe_range
 
 __all__ = [
+    "RULES",
     "Sectors",
     "global_sectors",
     "local_sectors",
     "sectors_differ",
     "ellipsoid_bound",
+    "smallest_ellipsoid_bound",
     "ellipsoid_unavailable_reason",
     "MAX_STATE",
 ]
