@@ -9,9 +9,13 @@ sysconf(SC_PHYS_PAGES) * SC_PAGE_SIZE). The check runs before the input is read;
 printed once the rest of the input is validated. When the estimate fits in total but not in
 the memory available right now, the line says so and the work goes ahead.
 
-The factors are upper estimates measured on the reference engine: a bracket holds about 16
-float64 copies of the network's weights at its peak (the network, the pruned network, masks,
-|W| products and search buffers), plus a fixed cost per layer for the array objects.
+The factors are upper estimates measured on the reference engine (tracemalloc of one bracket,
+with a margin of at least 1.4): a dense bracket holds 4 float64 copies of the weights (the
+network, the pruned network, the masks, search buffers) plus working matrices of the widest
+layer d: 6 d^2 (a segment's 2d x 2d Gram and one layer), and 20 d^2 more while the ellipsoid
+bound runs (2d <= 4096: its 2d x 2d map, Cholesky factor, inverse and residual). A conv bracket
+is estimated at 16 copies of its weights and search batches. A fixed cost per layer covers the
+array objects.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..bounds.ellipsoid import MAX_STATE
 from ..errors import InputError
 
 __all__ = [
@@ -28,12 +33,16 @@ __all__ = [
     "format_bytes",
     "weight_count",
     "bracket_bytes",
+    "dense_bracket_bytes",
     "sequential_design_bytes",
     "monte_carlo_bytes",
     "check_memory",
 ]
 
-BRACKET_COPIES = 16  # float64 copies of the weights a bracket holds at its peak
+BRACKET_COPIES = 16  # float64 copies of the weights and search batches a conv bracket holds at its peak
+DENSE_COPIES = 4  # float64 copies of the weights a dense bracket holds (pair, masks, search buffers)
+WORK_SQUARES = 6  # working matrices of a dense bracket, in (widest layer)^2 float64
+ELLIPSOID_SQUARES = 20  # the ellipsoid bound's 2d x 2d arrays, in d^2 float64 (while 2d <= MAX_STATE)
 LAYER_OVERHEAD = 4096  # bytes per layer: array headers, masks' objects, bookkeeping
 DESIGN_COPIES = 5  # float64 arrays per entry of a group-sequential design's p-value table
 MONTE_CARLO_STATISTICS = 5  # null statistics kept per draw: kurtosis and four arrangement tests
@@ -83,8 +92,15 @@ def weight_count(widths: Sequence[int]) -> int:
 
 
 def bracket_bytes(entries: int, layers: int) -> int:
-    """Peak memory of sampling, pruning and bracketing one network of `entries` weights."""
+    """Peak memory of sampling, pruning and bracketing one conv network of `entries` weights and search batches."""
     return BRACKET_COPIES * 8 * entries + LAYER_OVERHEAD * layers
+
+
+def dense_bracket_bytes(entries: int, layers: int, widest: int) -> int:
+    """Peak memory of sampling, pruning and bracketing one dense network of `entries` weights whose
+    widest layer has `widest` neurons (see the module docstring)."""
+    squares = WORK_SQUARES + (ELLIPSOID_SQUARES if 2 * widest <= MAX_STATE else 0)
+    return 8 * (DENSE_COPIES * entries + squares * widest * widest) + LAYER_OVERHEAD * layers
 
 
 def sequential_design_bytes(trials: int, looks: int) -> int:

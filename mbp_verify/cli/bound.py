@@ -41,7 +41,7 @@ from ..errors import InputError
 from ..reports.atomic import json_ready
 from ..seeding import seed_sequence
 from ._common import EXIT_FAILED, EXIT_OK, add_common_arguments, parse_int_list, progress, write_json_output
-from ._memory import bracket_bytes, check_memory, weight_count
+from ._memory import bracket_bytes, check_memory, dense_bracket_bytes, weight_count
 
 __all__ = ["register", "handle", "parse_sample_widths", "parse_input_shape"]
 
@@ -110,7 +110,9 @@ def parse_sample_widths(text: str) -> list[int]:
         depth, width = int(match.group(1)), int(match.group(2))
         if depth < 1 or width < 1:
             raise InputError(f"--sample {text!r}: depth and width must be positive")
-        check_memory("bound", f"--sample {text}", bracket_bytes(depth * width * width, depth))  # before the list
+        check_memory(
+            "bound", f"--sample {text}", dense_bracket_bytes(depth * width * width, depth, width)
+        )  # before the list
         return [width] * (depth + 1)
     widths = parse_int_list(text, "--sample")
     if len(widths) < 2:
@@ -149,7 +151,9 @@ def _network(args: argparse.Namespace) -> "Network | ConvNetwork":
         if shape is not None:
             return _sample_conv(args, shape, args.activation or "relu")
         widths = parse_sample_widths(args.sample)
-        check_memory("bound", f"--sample {args.sample}", bracket_bytes(weight_count(widths), len(widths) - 1))
+        check_memory(
+            "bound", f"--sample {args.sample}", dense_bracket_bytes(weight_count(widths), len(widths) - 1, max(widths))
+        )
         return sample_network(
             widths, seed_sequence(args.seed, "cli.bound.sample"), activation=args.activation or "relu"
         )
@@ -200,7 +204,8 @@ def _bracket(pair: NetworkPair, args: argparse.Namespace) -> ErrorBracket:
         needed = _conv_bytes(weights, sum(pair.original.widths), pair.original.depth, args.effort)
         progress(check_memory("bound", f"conv network, input {shape}, {what}", needed))
         return bracket_conv_sup_error(pair.original, pair.pruned, effort=args.effort, rng=rng)
-    progress(check_memory("bound", what, bracket_bytes(weight_count(pair.original.widths), pair.original.depth)))
+    widths = pair.original.widths
+    progress(check_memory("bound", what, dense_bracket_bytes(weight_count(widths), pair.original.depth, max(widths))))
     return bracket_sup_error(
         pair,
         rng=rng,

@@ -42,7 +42,7 @@ from ._common import (
     worker_count,
     write_json_output,
 )
-from ._memory import bracket_bytes, check_memory, sequential_design_bytes
+from ._memory import bracket_bytes, check_memory, dense_bracket_bytes, sequential_design_bytes
 
 __all__ = ["register", "handle", "DEFAULTS", "CNN_DEFAULTS"]
 
@@ -291,10 +291,13 @@ def _check_sizes(settings: dict, workers: int) -> str:
     if settings.get("arch") == "cnn":  # kernels and one feature map per layer (the conv operators are never dense)
         kernel, image = (validate_integer(settings.get(k, CONV_DEFAULTS[k]), f"--{k}", 1) for k in ("kernel", "image"))
         entries = layers * width * (width * kernel * kernel + image * image)
+        bracket = bracket_bytes(entries, layers)
     else:
-        entries = layers * width * width * (1 if settings["shape"] == "square" else 4)  # rectangular: widths up to 2d
+        square = settings["shape"] == "square"
+        entries = layers * width * width * (1 if square else 4)  # rectangular: widths up to 2d
+        bracket = dense_bracket_bytes(entries, layers, width if square else 2 * width)
     cells = len(settings["alphas"]) * len(settings["widths"])
-    needed = workers * bracket_bytes(entries, layers) + sequential_design_bytes(settings["trials"], settings["looks"])
+    needed = workers * bracket + sequential_design_bytes(settings["trials"], settings["looks"])
     return check_memory(
         "theorem",
         f"{cells} cells x up to {settings['trials']} trials, {settings['looks']} looks, "

@@ -188,7 +188,7 @@ CASES = [
     (
         "bo-sample-huge-width",
         ["bound", "--sample", "2x100000000", "--alpha", "0.3"],
-        r"--sample 2x100000000 needs an estimated .*EiB",
+        r"--sample 2x100000000 needs an estimated .*PiB",
     ),
     ("bo-sample-huge-depth", ["bound", "--sample", "100000000x1", "--alpha", "0.3"], r"needs an estimated .*GiB"),
     ("bo-sample-astronomic", ["bound", "--sample", "99999999999999999999x2", "--alpha", "0.3"], r"needs an estimated"),

@@ -10,6 +10,7 @@ from mbp_verify.cli._memory import (
     MachineMemory,
     bracket_bytes,
     check_memory,
+    dense_bracket_bytes,
     format_bytes,
     machine_memory,
     monte_carlo_bytes,
@@ -54,6 +55,32 @@ def test_format_bytes(count, text):
 def test_sizes_are_exact_integer_arithmetic():
     assert weight_count([4, 3, 2]) == 12 + 6
     assert bracket_bytes(10**16, 2) == 16 * 8 * 10**16 + 2 * 4096  # no float rounding at huge sizes
+    assert dense_bracket_bytes(3 * 10**16, 3, 10**8) == 8 * (4 * 3 * 10**16 + 6 * 10**16) + 3 * 4096
+
+
+def test_the_ellipsoid_term_applies_while_the_bound_runs():
+    """The ellipsoid bound runs while 2 d <= MAX_STATE; beyond it the estimate drops its 20 d^2."""
+    from mbp_verify.bounds.ellipsoid import MAX_STATE
+
+    d = MAX_STATE // 2
+    assert dense_bracket_bytes(3 * d * d, 3, d) - dense_bracket_bytes(3 * d * d, 3, d + 1) > 8 * 19 * d * d
+
+
+@pytest.mark.parametrize(
+    ("width", "depth", "shape"), [(64, 3, "square"), (96, 2, "square"), (48, 6, "square"), (40, 3, "rectangular")]
+)
+def test_the_dense_estimate_bounds_a_traced_trial(width, depth, shape):
+    """The estimate the theorem and bound commands check is above the traced peak of a real trial
+    (sampling, pruning, the bracket at effort fast with every bound that applies; the process's
+    one-time caches, a few MiB, are not part of it)."""
+    from mbp_verify.theorem.cost import traced_peak_bytes
+    from mbp_verify.theorem.trial import TrialSpec
+
+    spec = TrialSpec(width=width, depth=depth, alpha=0.2, eps=0.2, shape=shape)
+    widest = width if shape == "square" else 2 * width
+    entries = depth * width * width * (1 if shape == "square" else 4)
+    traced_peak_bytes(spec, 20210701, 0)  # one-time caches (slope tables, constants) outside the trace
+    assert traced_peak_bytes(spec, 20210701, 0) <= dense_bracket_bytes(entries, depth, widest)
     assert monte_carlo_bytes(10**13, 10) >= 5 * 8 * 10**13
 
 
