@@ -44,10 +44,19 @@ from .constants import LayerConstants
 from .parts import PairParts
 from .products import Tracked
 from .rounding import add_up, frobenius_up, matmul_error_up, mul_up, sqrt_up, up
+from .segment_estimates import estimate_segment_norms
 from .segments import Segment, SegmentProducts, StoredLayer, chain_segments, segment_norm
 from .spectral import in_safe_range
 
-__all__ = ["AveragedBound", "averaged_bound", "applicable", "unavailable_reason", "depth_factor"]
+__all__ = [
+    "AveragedBound",
+    "AveragedEstimate",
+    "averaged_bound",
+    "estimate_averaged",
+    "applicable",
+    "unavailable_reason",
+    "depth_factor",
+]
 
 # Deeper chains (2^(L-1) cut sets per evaluation) compare the local midpoints with the global (m, r) only.
 _SEARCH_DEPTH = 8
@@ -201,6 +210,82 @@ def depth_factor(depth: int) -> float:
     return float(np.clip(1.2 - 0.1 * depth, 0.5, 1.0))
 
 
+def _base_scalings(parts: PairParts) -> list[float]:
+    """||W_l|| / ||E_l|| per hidden layer (estimates; the geometric mean of the others where E_l = 0)."""
+    full = [parts.estimate("full", l) for l in range(parts.depth - 1)]
+    error = [parts.estimate("error", l) for l in range(parts.depth - 1)]
+    ratios = [f / e for f, e in zip(full, error) if e > 0]
+    fallback = float(np.exp(np.mean(np.log(ratios)))) if ratios else 1.0
+    return [f / e if e > 0 else fallback for f, e in zip(full, error)]
+
+
+def _smallest_cut_sum(
+    norm: "dict[Segment, float]",
+    depth: int,
+    constants: Sequence[LayerConstants],
+    ranges: "Sequence[tuple[float, float]] | None",
+) -> float:
+    """The smallest cut sum (plain float) over every choice of covers `_best_cut_sum` can make:
+    the global one alone without ranges; every combination of each layer's candidates up to
+    _SEARCH_DEPTH layers (the coordinate search may stop at any); else the global covers and the
+    local midpoints. Each cut set's product of segment norms is computed once and weighted by
+    every combination's factors."""
+    global_covers = [(c.mid_slope, c.slope_radius) for c in constants]
+    if ranges is None or depth < 2:
+        return _estimate(norm, depth, global_covers)
+    options = [_candidates(low, high, c) for (low, high), c in zip(ranges, constants)]
+    if depth > _SEARCH_DEPTH:
+        return min(_estimate(norm, depth, global_covers), _estimate(norm, depth, [o[1] for o in options]))
+    cut_sets = list(itertools.product((False, True), repeat=depth - 1))
+    products = np.empty(len(cut_sets))
+    for index, cuts in enumerate(cut_sets):
+        value, start = 1.0, 0
+        for position, cut in enumerate(cuts):
+            if cut:
+                value *= norm[start, position]
+                start = position + 1
+        products[index] = value * norm[start, depth - 1]
+    weights = np.ones((1, len(cut_sets)))
+    for layer, layer_options in enumerate(options):
+        table = np.array([[r if cuts[layer] else abs(m) for cuts in cut_sets] for m, r in layer_options])
+        weights = (weights[:, None, :] * table[None, :, :]).reshape(-1, len(cut_sets))
+    return float(np.min(weights @ products))
+
+
+@dataclass(frozen=True)
+class AveragedEstimate:
+    """An estimate from below of `averaged_bound(...).value` and the input directions it found."""
+
+    value: float
+    input_directions: tuple[np.ndarray, ...]
+
+
+def estimate_averaged(
+    parts: PairParts,
+    constants: Sequence[LayerConstants],
+    rng: np.random.Generator,
+    factors: Sequence[float] = (1.0,),
+    ranges: "Sequence[tuple[float, float]] | None" = None,
+) -> AveragedEstimate:
+    """A value that the certified averaged bound (same arguments) cannot be below, up to the
+    rounding of the estimate: the smallest cut sum (`_smallest_cut_sum`) of segment-norm
+    estimates from below (`segment_estimates`), the smallest over `factors`. The
+    bracket skips the certificate when this already exceeds a certified bound."""
+    depth = parts.depth
+    if all(e.nnz == 0 for e in parts.errors):
+        return AveragedEstimate(0.0, ())
+    base = _base_scalings(parts)
+    value, directions = np.inf, ()
+    for factor in factors:
+        beta = [factor * depth_factor(depth) * b for b in base]
+        estimates = estimate_segment_norms(parts, beta, rng)
+        total = _smallest_cut_sum({s: e.value for s, e in estimates.items()}, depth, constants, ranges)
+        if total < value:
+            value = total
+            directions = tuple(e.direction for s, e in estimates.items() if s[0] == 0)
+    return AveragedEstimate(float(value), directions)
+
+
 def averaged_bound(
     parts: PairParts,
     constants: Sequence[LayerConstants],
@@ -221,11 +306,7 @@ def averaged_bound(
     depth = parts.depth
     if all(e.nnz == 0 for e in parts.errors):
         return AveragedBound(0.0, (), {}, (), (0.0,) * (depth - 1))  # f = F exactly
-    full = [parts.estimate("full", l) for l in range(depth - 1)]
-    error = [parts.estimate("error", l) for l in range(depth - 1)]
-    ratios = [f / e for f, e in zip(full, error) if e > 0]
-    fallback = float(np.exp(np.mean(np.log(ratios)))) if ratios else 1.0
-    base = [f / e if e > 0 else fallback for f, e in zip(full, error)]
+    base = _base_scalings(parts)
     best: "AveragedBound | None" = None
     for factor in factors:
         # The chain's products are computed segment by segment (`chain_segments`) and recomputed

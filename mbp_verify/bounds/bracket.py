@@ -1,7 +1,8 @@
 """Certified bracket of sup_{||x|| <= 1} ||f(x) - F(x)||: a sound upper bound and a replayed witness.
 
 `bracket_sup_error(pair)` computes every available upper bound (all sound in float64; see
-`spectral`, `layerwise`, `averaged`), takes the smallest, searches for a large error with
+`spectral`, `layerwise`, `averaged`, `ellipsoid`; the averaged one only if an estimate of it
+from below does not already exceed the ellipsoid one), takes the smallest, searches for a large error with
 batched gradient ascent (`ascent`), replays the best input on fresh float64 passes (`replay`)
 and returns an `ErrorBracket`. Deciding eps-closeness exactly is coNP-hard; the bracket's
 ratio upper / lower says how much is left undecided.
@@ -31,7 +32,7 @@ from ..engine import NetworkPair
 from ..errors import InputError
 from ..seeding import as_generator
 from .ascent import maximise_error
-from .averaged import averaged_bound, unavailable_reason
+from .averaged import averaged_bound, estimate_averaged, unavailable_reason
 from .branch import DEFAULT_MAX_DIMENSION, branch_and_bound
 from .constants import layer_constants
 from .diagonal import MAX_DEPTH, MAX_WIDTH, diagonal_bound
@@ -71,7 +72,8 @@ class _Budget:
 # Every effort computes every upper bound that applies: the layerwise bound costs about half the
 # averaged one (single-layer Gram matrices only) and is the tighter one on some networks
 # (heavy-tailed weights, width-1 layers), so even `fast` never does worse than the propagation
-# bound; the ellipsoid bound is the tightest on wide ReLU networks.
+# bound; the ellipsoid bound is the tightest on wide ReLU networks, and the averaged bound is
+# not certified when an estimate of it from below already exceeds it (it could not win).
 EFFORTS: dict[str, _Budget] = {
     "fast": _Budget(restarts=8, iterations=40, factors=(1.0,)),
     "default": _Budget(restarts=16, iterations=100, factors=(1.0,), boxes=1024),
@@ -88,6 +90,9 @@ _SCREEN = 4096  # points screened for the witness search's starts when d0 <= SMA
 # (at 256-512 x 5 four times the restarts raise the witness by 3-17 %; a 12-layer chain's doubles).
 _LAYERS_PER_RESTART_BATCH = 3
 _UNTIMED = 1e9
+# The averaged bound is not certified when an estimate from below of it exceeds the ellipsoid bound
+# (it could not be the smallest); this factor covers the estimate's own rounding (about 1e-15).
+_ESTIMATE_SLACK = Fraction(1) - Fraction(1, 10**6)
 
 
 @dataclass(frozen=True, eq=False)
@@ -498,6 +503,22 @@ def bracket_sup_error(
             _record("layerwise", layerwise_bound(pair, norms, bound_constants, scaling), upper_bounds, unavailable)
             directions.append(norms.error[0].right_vector)
     reason = unavailable_reason(constants, parts) or _inexact_scaling(scaling)
+    diagonal = local is not None and reason is None and _diagonal_applies(pair, constants, local)
+    if not diagonal:  # first, so that an averaged bound that cannot beat it is not certified
+        with _timed(timings, "ellipsoid"):
+            _ellipsoid(pair, parts, constants, local, scaling, upper_bounds, unavailable)
+    if reason is None and not diagonal and "ellipsoid" in upper_bounds:
+        with _timed(timings, "averaged_estimate"):
+            # Its own generator: the estimate decides a skip only, and leaves the bracket's stream as it was.
+            estimate = estimate_averaged(parts, constants, np.random.default_rng(0), budget.factors, ranges)
+        finite = math.isfinite(estimate.value)
+        exceeds = Fraction(estimate.value if finite else 0.0) * power_of_two(scaling.total) * _ESTIMATE_SLACK
+        if finite and exceeds > Fraction(upper_bounds["ellipsoid"]):
+            reason = (
+                f"not certified: an estimate from below of it ({float(exceeds):.4g}) already exceeds "
+                f"the ellipsoid bound ({upper_bounds['ellipsoid']:.4g})"
+            )
+            directions.extend(estimate.input_directions)
     if reason is None:
         scalings = None
         with _timed(timings, "averaged"):
@@ -513,7 +534,7 @@ def bracket_sup_error(
                     unavailable["averaged"] = "a segment's Gram matrix overflowed float64"
                 directions.extend(averaged.input_directions)
                 scalings = averaged.scalings
-        if local is not None and scalings is not None and _diagonal_applies(pair, constants, local):
+        if diagonal and scalings is not None:
             with _timed(timings, "averaged_local"):
                 try:
                     value = diagonal_bound(parts, local, scalings, generator)
@@ -527,8 +548,9 @@ def bracket_sup_error(
                         unavailable["averaged_local"] = "a segment's Gram matrix overflowed float64"
     else:
         unavailable["averaged"] = reason
-    with _timed(timings, "ellipsoid"):
-        _ellipsoid(pair, parts, constants, local, scaling, upper_bounds, unavailable)
+    if diagonal:
+        with _timed(timings, "ellipsoid"):
+            _ellipsoid(pair, parts, constants, local, scaling, upper_bounds, unavailable)
 
     homogeneous = all(c.homogeneous for c in constants)
     lipschitz = [c.lipschitz for c in constants]

@@ -35,7 +35,8 @@ def test_contract_fields(relu_pair):
     assert result.witness.shape == (12,) and np.linalg.norm(result.witness) <= 1.0
     value = np.linalg.norm(relu_pair.pruned.forward(result.witness) - relu_pair.original.forward(result.witness))
     assert value == result.lower  # replayed on a fresh forward pass
-    assert set(result.timings) >= {"prepare", "layerwise", "averaged", "lower_search", "replay"}
+    assert set(result.timings) >= {"prepare", "layerwise", "ellipsoid", "lower_search", "replay"}
+    assert {"averaged", "averaged_estimate"} & set(result.timings)
     document = json.loads(json.dumps(result.to_dict()))
     assert document["witness"] == [float(v) for v in result.witness]
 

@@ -200,10 +200,12 @@ BEFORE = {
 
 
 @pytest.mark.parametrize("name", sorted(BEFORE))
-def test_bracket_numbers_are_those_before(name):
-    bracket = bracket_sup_error(PAIRS[name](), rng=5, effort="default")
-    got = {k: float(v).hex() for k, v in bracket.upper_bounds.items()}
-    got.update(lower=bracket.lower.hex(), upper=bracket.upper.hex(), margin=bracket.lower_margin.hex())
+def test_bracket_numbers_are_those_before(monkeypatch, name):
+    # Every bound certified, as then (the averaged bound is now skipped where it cannot win).
+    monkeypatch.setattr(bracket, "_ESTIMATE_SLACK", 0)
+    result = bracket_sup_error(PAIRS[name](), rng=5, effort="default")
+    got = {k: float(v).hex() for k, v in result.upper_bounds.items()}
+    got.update(lower=result.lower.hex(), upper=result.upper.hex(), margin=result.lower_margin.hex())
     assert got == BEFORE[name]
 
 
