@@ -99,6 +99,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--branch", action="store_true", help="with --target-ratio: branch also when the input dimension exceeds 4"
     )
+    parser.add_argument(
+        "--certify-all",
+        action="store_true",
+        help="certify the averaged bound also where an estimate of it already exceeds the ellipsoid bound",
+    )
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -213,6 +218,7 @@ def _bracket(pair: NetworkPair, args: argparse.Namespace) -> ErrorBracket:
         target_ratio=args.target_ratio,
         time_limit=args.time_limit,
         branch=args.branch or None,
+        certify_all=args.certify_all,
     )
 
 

@@ -49,8 +49,10 @@ def _check(spec: dict, root_seed: int, property_id: str) -> float:
         distribution=spec["distribution"],
     )
     pair = prune_network(net, spec["alpha"])
-    local = bracket_sup_error(pair, rng=rng_for(root_seed, property_id, spec["trial"]), effort="fast")
-    landed = bracket_sup_error(pair, rng=rng_for(root_seed, property_id, spec["trial"]), effort="fast", slopes="global")
+    local = bracket_sup_error(pair, rng=rng_for(root_seed, property_id, spec["trial"]), effort="fast", certify_all=True)
+    landed = bracket_sup_error(
+        pair, rng=rng_for(root_seed, property_id, spec["trial"]), effort="fast", slopes="global", certify_all=True
+    )
     grid = certified_grid_value(pair, angles=2000)
     for method, upper in local.upper_bounds.items():
         assert grid <= upper, f"{method} bound {upper!r} is below the replayed grid value {grid!r}"

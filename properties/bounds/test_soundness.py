@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mbp_verify.bounds import bracket_sup_error, layer_constants, replay_error
 from mbp_verify.bounds.grid import certified_grid_value, observed_errors
 from mbp_verify.engine import prune_network, sample_network
-from mbp_verify.seeding import rng_for
+from mbp_verify.seeding import rng_for, seed_sequence
 from mbp_verify.suite import mbp_property
 
 ACTIVATIONS = (
@@ -52,14 +52,14 @@ def network_specs(draw: st.DrawFn, input_dim: "int | None" = None) -> dict:
 
 
 def bracketed(spec: dict, root_seed: int, property_id: str):
-    """The pair `spec` describes and its fast bracket; every draw (weights, random pruning, search
-    starts) comes from rng_for(root_seed, property_id, trial)."""
+    """The pair `spec` describes and its fast bracket with every upper bound certified; every draw
+    (weights, random pruning, search starts) comes from rng_for(root_seed, property_id, trial)."""
     rng = rng_for(root_seed, property_id, spec["trial"])
     net = sample_network(
         spec["widths"], rng, scale=spec["scale"], activation=spec["activation"], distribution=spec["distribution"]
     )
     pair = prune_network(net, spec["alpha"], method=spec["method"], rng=rng)
-    return pair, bracket_sup_error(pair, rng=rng, effort="fast")
+    return pair, bracket_sup_error(pair, rng=rng, effort="fast", certify_all=True)
 
 
 @mbp_property(
@@ -118,6 +118,26 @@ def test_lower_is_replayed(spec, mbp_root_seed):
     assert np.linalg.norm(w) <= 1.0
     assert result.lower == float(np.linalg.norm(pair.pruned.forward(w) - pair.original.forward(w)))
     assert result.lower - result.lower_margin <= result.upper
+
+
+@mbp_property(
+    id="bounds.averaged_skip_lossless",
+    statement="skipping the averaged bound where an estimate of it from below exceeds the ellipsoid bound never "
+    "changes the upper end: it equals the upper end with every bound certified",
+    source="docs/brackets.md (an averaged bound that cannot win is not certified)",
+)
+@given(spec=network_specs())
+def test_averaged_skip_lossless(spec, mbp_root_seed, mbp_evidence):
+    pair, _ = bracketed(spec, mbp_root_seed, "bounds.averaged_skip_lossless")
+    seed = seed_sequence(mbp_root_seed, "bounds.averaged_skip_lossless.brackets", spec["trial"])
+    every = bracket_sup_error(pair, rng=seed, effort="fast", certify_all=True)
+    default = bracket_sup_error(pair, rng=seed, effort="fast")
+    skipped = default.unavailable.get("averaged", "").startswith("not certified")
+    mbp_evidence["skipped"] = mbp_evidence.get("skipped", 0) + skipped
+    assert default.upper == every.upper
+    assert set(default.upper_bounds) <= set(every.upper_bounds)
+    for method, upper in default.upper_bounds.items():
+        assert upper == every.upper_bounds[method]
 
 
 @mbp_property(

@@ -175,3 +175,19 @@ def test_target_ratio_branches_on_small_inputs(tmp_path):
 def test_bad_branch_options(network_file, flag, value, capsys):
     assert main(["bound", str(network_file), "--alpha", "0.3", "--effort", "fast", flag, value]) == 2
     assert "must be" in capsys.readouterr().err
+
+
+def test_certify_all_certifies_the_skipped_averaged_bound(tmp_path):
+    """A wide ReLU sample where the averaged bound cannot win: skipped by default (with its
+    reason), certified with --certify-all, and the upper end is the same."""
+    documents = []
+    for extra in ([], ["--certify-all"]):
+        out = tmp_path / f"b{len(extra)}.json"
+        args = ["bound", "--sample", "4x48", "--alpha", "0.2", "--seed", "3", "--effort", "fast", "--json", str(out)]
+        assert main(args + extra) == 0
+        documents.append(json.loads(out.read_text()))
+    default, every = documents
+    assert "averaged" not in default["upper_bounds"]
+    assert default["unavailable"]["averaged"].startswith("not certified: an estimate from below")
+    assert every["upper_bounds"]["averaged"] > every["upper_bounds"]["ellipsoid"] == every["upper"]
+    assert default["upper"] == every["upper"]
