@@ -27,14 +27,27 @@ import mpmath
 import sympy as sp
 from mpmath import iv
 
-from .intervals import THETA, Box, Undefined, canonical, compile_enclosure, intersect, interval, precision
+from .intervals import (
+    THETA,
+    Box,
+    Undefined,
+    canonical,
+    compile_enclosure,
+    float_down,
+    float_up,
+    intersect,
+    interval,
+    lower,
+    precision,
+    upper,
+)
 from .registry import X
 
 __all__ = ["PieceSlopes", "SlopeExtremes", "slope_extremes"]
 
 TOL = 1e-12  # relative gap at which an extremum counts as found exactly
-_ANGLE_SPLITS = 40
-_HOPELESS = 150  # pops after which an enclosure still unbounded is given up  # theta boxes per relaxed evaluation
+_ANGLE_SPLITS = 60  # theta boxes split per relaxed evaluation (40 left x sin(log(|x| + 1)) undecided at 80 bits)
+_HOPELESS = 150  # pops after which an enclosure still unbounded is given up
 
 
 class PieceSlopes:
@@ -42,7 +55,7 @@ class PieceSlopes:
 
     def __init__(self, piece: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> None:
         first = canonical(sp.diff(piece, X))
-        self.lo, self.hi = _end(lo), _end(hi)
+        self.lo, self.hi = _end(lo, right=False), _end(hi, right=True)
         self._points: dict = {}
         self.first = compile_enclosure(first)
         self.second = compile_enclosure(sp.diff(first, X))
@@ -101,20 +114,25 @@ class PieceSlopes:
         return value
 
 
-def _end(value: sp.Expr):
+def _end(value: sp.Expr, right: bool):
+    """A piece end, rounded outwards (down on the left, up on the right) when it is not a float:
+    the piece's boxes then cover all of it (a kink at 1/3 must not lose its last sliver, where
+    sigma' may take its largest value)."""
     if value is sp.oo:
         return mpmath.inf
     if value is -sp.oo:
         return -mpmath.inf
-    return mpmath.mpf(sp.Float(value, 40)._mpf_) if not value.is_Integer else mpmath.mpf(int(value))
+    with precision():
+        enclosure = compile_enclosure(value)(Box(interval(0)))
+    return upper(enclosure) if right else lower(enclosure)
 
 
 def _lo(value) -> "mpmath.mpf | None":
-    return None if value is None else mpmath.mpf(value.a)
+    return None if value is None else lower(value)
 
 
 def _hi(value) -> "mpmath.mpf | None":
-    return None if value is None else mpmath.mpf(value.b)
+    return None if value is None else upper(value)
 
 
 def _cut(value, lo, hi):
@@ -136,7 +154,7 @@ def _angle_search(relaxed, d_theta, box):
         m = (t0 + t1) / 2
         return intersect(value, relaxed(Box(box, interval(m))) + slope * (theta - m))
 
-    two_pi = 2 * mpmath.pi
+    two_pi = upper(2 * iv.pi)  # theta covers all of [0, 2 pi] (2 * mpmath.pi may round below it)
     result = None
     for sign in (1, -1):
         heap = [(-sign * _pick(enclose(0, two_pi), sign), 0, mpmath.mpf(0), two_pi)]
@@ -288,28 +306,14 @@ def slope_extremes(pieces: list[PieceSlopes], *, seconds: float = 20.0, max_boxe
         up = _search(pieces, 1, deadline, max_boxes, cache)
         down = _search(pieces, -1, deadline, max_boxes, cache)
     return SlopeExtremes(
-        sup_bound=_float_up(up[0]),
-        sup_attained=_float_down(up[1]),
+        sup_bound=float_up(up[0]),
+        sup_attained=float_down(up[1]),
         sup_where=float(up[2]),
         sup_at_end=up[3],
-        inf_bound=-_float_up(down[0]),
-        inf_attained=-_float_down(down[1]),
+        inf_bound=-float_up(down[0]),
+        inf_attained=-float_down(down[1]),
         inf_where=float(down[2]),
         inf_at_end=down[3],
         boxes=up[4] + down[4],
         converged=up[5] and down[5],
     )
-
-
-def _float_up(value) -> float:
-    if value == mpmath.inf:
-        return math.inf
-    f = float(value)
-    return f if f >= value else math.nextafter(f, math.inf)
-
-
-def _float_down(value) -> float:
-    if value == -mpmath.inf or value == -math.inf:
-        return -math.inf
-    f = float(value)
-    return f if f <= value else math.nextafter(f, -math.inf)
