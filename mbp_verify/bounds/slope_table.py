@@ -131,9 +131,11 @@ def _sparse_levels(values: np.ndarray, pick) -> tuple[np.ndarray, ...]:
 
 
 def _interval_floats(value) -> tuple[float, float]:
-    """Outward float64 ends of an mpmath interval, each widened by _WIDEN (1 + its magnitude):
-    some elementary enclosures of `symbolic.intervals` place their ends at 53-bit precision, which
-    can lose up to an ulp per operation; the widening covers that many times over."""
+    """Outward float64 ends of an mpmath interval, each widened by _WIDEN (1 + its magnitude): the
+    enclosures are of the activation with its parameters as exact decimals (leaky_relu(a=0.2) has
+    slope 1/5), while the network applies the float (0.2 + 1.1e-17), a relative difference of at
+    most 2^-53 in sigma'; the widening covers that many times over (the reference test in
+    tests/symbolic finds the cells of elu(a=2.2) too narrow for the float's function without it)."""
     low, high = float_down(lower(value)), float_up(upper(value))
     return low - _WIDEN * (1.0 + abs(low)), high + _WIDEN * (1.0 + abs(high))
 
