@@ -59,6 +59,8 @@ class PieceSlopes:
         self._points: dict = {}
         self.first = compile_enclosure(first)
         self.second = compile_enclosure(sp.diff(first, X))
+        self._algebraic = first if first.is_algebraic_expr(X) and not first.is_rational_function(X) else None
+        self._tails: dict[int, object] = {}
         trig = [a for a in first.atoms(sp.sin, sp.cos)]
         arguments = {a.args[0] for a in trig}
         self.angle = None
@@ -80,6 +82,32 @@ class PieceSlopes:
                 self._points[x] = None
         return self._points[x]
 
+    def _tail(self, sign: int):
+        """sigma' at x = sign / s as a function of s > 0, simplified (sympy knows s > 0), compiled;
+        None when sigma' is not algebraic (or rational: `intervals` flips those itself)."""
+        if self._algebraic is None:
+            return None
+        if sign not in self._tails:
+            s = sp.Symbol("s", positive=True)
+            flipped = sp.simplify(self._algebraic.subs(X, sign / s)).subs(s, X)
+            self._tails[sign] = compile_enclosure(flipped)
+        return self._tails[sign]
+
+    def _on_tail(self, value, box):
+        """`value` intersected with the flipped form on a box in [1, oo) or (-oo, -1]: x / sqrt(x^2 + 1)
+        on [a, oo) is 1 / sqrt(s^2 + 1) on s in [0, 1/a], bounded by 1 where the plain enclosure is
+        oo / oo, and on [a, 2a] it has none of the plain form's dependency (x over a root of x^2)."""
+        if not (box.a >= 1 or box.b <= -1):
+            return value
+        sign = 1 if box.a >= 1 else -1
+        flipped = self._tail(sign)
+        if flipped is None:
+            return value
+        try:
+            return intersect(value, flipped(Box(sign / box)))  # s = sign / x sweeps [0, 1/|finite end|]
+        except (Undefined, ZeroDivisionError):
+            return value
+
     def enclose(self, a, b):
         """Enclosure of sigma' on [a, b] (possibly the whole line)."""
         box = interval(a, b)
@@ -87,6 +115,7 @@ class PieceSlopes:
             value = self.first(Box(box))
         except (Undefined, ZeroDivisionError):
             value = iv.mpf([-mpmath.inf, mpmath.inf])
+        value = self._on_tail(value, box)
         try:
             slope = self.second(Box(box))
         except (Undefined, ZeroDivisionError):
