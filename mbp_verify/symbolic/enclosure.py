@@ -3,7 +3,8 @@
 Each piece of sigma (a closed interval of R, ends possibly infinite) is covered by boxes. A box
 gets an interval enclosure of sigma' from `intervals` (plain, tightened by sigma'' — monotone
 boxes are evaluated at their ends, the others by the mean-value form — and, on tails, by the
-rewritings of `intervals`). The box with the largest upper end is split (at the midpoint,
+rewritings of `intervals`; an algebraic sigma' is also evaluated at x = +-1/s on |x| >= 1).
+The box with the largest upper end is split (at the midpoint,
 geometrically on long positive or negative ranges, and [a, oo) at max(1, 8a, a^2)), and values
 of sigma' at points (box ends and midpoints, and a log-scale local search on tails) give the
 best attained value. The search stops when upper and attained values agree to `tol`, or at its
