@@ -73,12 +73,14 @@ def _exact_param(value: float) -> sp.Expr:
     return sp.nsimplify(repr(value), rational=True)
 
 
-def symbolic_activation(spec: "str | ActivationSpec") -> tuple[ActivationSpec, sp.Expr]:
-    """The parsed spec and its sympy expression in `X` (parameters as exact rationals)."""
+def symbolic_activation(spec: "str | ActivationSpec", *, applied: bool = False) -> tuple[ActivationSpec, sp.Expr]:
+    """The parsed spec and its sympy expression in `X`. Parameters are the decimals as written
+    (a=0.2 is 1/5), or with `applied` the exact binary value of the float the network applies
+    (0.2 + 1.1e-17)."""
     parsed = parse_activation(spec)
     if parsed.name not in _REGISTRY:
         raise InputError(f"activation {parsed.name!r} has no symbolic form")
-    params = {k: _exact_param(v) for k, v in parsed.params}
+    params = {k: sp.Rational(v) if applied else _exact_param(v) for k, v in parsed.params}
     return parsed, _REGISTRY[parsed.name](params)
 
 

@@ -211,7 +211,8 @@ class Reference:
 
     @property
     def lipschitz(self):
-        return max(self.slope_sup, -self.slope_inf)
+        with mpmath.workdps(DPS):  # negation rounds to the working precision
+            return max(self.slope_sup, -self.slope_inf)
 
     # ---- sigma and the chord slope ----------------------------------------------------------
     def sigma(self, x):
