@@ -282,3 +282,38 @@ def test_softmax_constant_is_the_largest_jacobian_norm():
         assert largest <= mpf(1) / 2
         half = mpmath.matrix([[mpf(1) / 4, -mpf(1) / 4], [-mpf(1) / 4, mpf(1) / 4]])
         assert abs(max(mpmath.eigsy(half)[0]) - mpf(1) / 2) < mpf(10) ** -45
+
+
+@pytest.mark.parametrize(
+    "spec, at_plus, at_minus",
+    [("sigmoid", 0, 0), ("softplus", 1, 0), ("silu", 1, 0), ("gelu_tanh", 1, 0), ("mish", 1, 0)],
+)
+def test_ascent_derivative_is_finite_far_out(spec, at_plus, at_minus):
+    """The lower-bound search's sigma' (`symbolic.derivative`) was NaN beyond |x| ~ 710 (inf / inf
+    in e^-x / (1 + e^-x)^2); it must be the limit there, to 1e-290."""
+    from mbp_verify.symbolic.derivative import activation_derivative
+
+    x = np.array([710.0, 1e5, 1e300, -710.0, -1e5, -1e300])
+    values = activation_derivative(spec)(x)
+    limits = np.array([at_plus] * 3 + [at_minus] * 3, dtype=float)
+    assert np.all(np.abs(values - limits) <= 1e-290 + 1e-15 * np.abs(limits)), values
+
+
+def _check_ascent_derivative(name: str) -> None:
+    from mbp_verify.symbolic.derivative import activation_derivative
+
+    true = reference(name)
+    x = np.concatenate([np.linspace(-50, 50, 401), [1e300, -1e300, 1e-300, -1e-300, 5e-324, 709.5, -709.5, 1e5, -1e5]])
+    values = activation_derivative(name)(x)
+    for point, value in zip(x.tolist(), values.tolist()):
+        if point in true.kinks:
+            continue  # the right-hand piece's value is documented there
+        exact = true.derivative_range(point, point)[1]
+        with mpmath.workdps(DPS):
+            assert abs(mpf(value) - exact) <= 1e-12 * (1 + abs(exact)), (point, value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", REFERENCE_NAMES)
+def test_ascent_derivative_matches_the_reference(name):
+    _check_ascent_derivative(name)
