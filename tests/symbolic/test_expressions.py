@@ -84,3 +84,14 @@ def test_cli_refusal_is_exit_two_with_one_line(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0] and "failed" not in err[0]
     assert len(err[0]) < 400
+
+
+def test_cli_json_constant_is_never_below_the_exact_value(tmp_path):
+    """The number `mbp-verify lipschitz hardsigmoid --json` writes (it was 0.16666666666666666 < 1/6)."""
+    import json
+
+    out = tmp_path / "hs.json"
+    assert main(["lipschitz", "hardsigmoid", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert Fraction(data["lipschitz"]) >= Fraction(1, 6) and Fraction(data["slope_max"]) >= Fraction(1, 6)
+    assert data["lipschitz"] == derive_lipschitz("hardsigmoid").lipschitz
