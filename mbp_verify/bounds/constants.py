@@ -1,9 +1,13 @@
-"""Per-layer activation constants for the bounds, from the sympy derivation, rounded outwards.
+"""Per-layer activation constants for the bounds, from the rigorous derivation, rounded outwards.
 
-The derivation gives K = sup|sigma'|, the slope range [inf sigma', sup sigma'] and sigma(0)
-as floats rounded to nearest from 30-digit values, so one step outwards (`nextafter`)
-encloses the exact numbers. Every difference quotient (sigma(a) - sigma(b)) / (a - b) lies in
-[slope_min, slope_max], and when sigma(0) = 0 so does sigma(z) / z.
+The derivation gives proven bounds of K = sup|sigma'| and of [inf sigma', sup sigma'] (rounded
+outwards) for the activation with its parameters as written (leaky_relu(a=0.2): slope 1/5);
+one more step outwards (`nextafter`) covers the float the network applies (0.2 + 1.1e-17), for
+these are the nearest float to the decimal and the bounds' ends are floats on the outer side
+of it. |sigma(0)| is enclosed directly for the applied parameters (softplus(beta=2.9191) has
+sigma(0) = log 2 / beta 1.5 ulps above the decimal's value rounded to nearest). Every difference
+quotient (sigma(a) - sigma(b)) / (a - b) lies in [slope_min, slope_max], and when sigma(0) = 0
+so does sigma(z) / z.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from ..engine import Network
 from ..engine.activations import ActivationSpec
 from ..errors import InputError
 from ..symbolic import derive_lipschitz
+from ..symbolic.intervals import Box, compile_enclosure, float_up, interval, lower, precision, upper
+from ..symbolic.registry import X, symbolic_activation
 from .rounding import up
 
 __all__ = ["LayerConstants", "layer_constants"]
@@ -65,18 +71,25 @@ class LayerConstants:
         }
 
 
+def _sigma0_bound(spec: ActivationSpec) -> float:
+    """A float >= |sigma(0)| for the parameters the network applies (interval enclosure)."""
+    _, expr = symbolic_activation(spec, applied=True)
+    with precision():  # abs() of an end at mpmath's default 53 bits would round it to nearest
+        value = compile_enclosure(expr.subs(X, 0))(Box(interval(0)))
+        return float_up(max(abs(lower(value)), abs(upper(value))))
+
+
 def _constants(spec: ActivationSpec) -> LayerConstants:
     derivation = derive_lipschitz(spec)
     if derivation.lipschitz is None or derivation.slope_min is None or derivation.slope_max is None:
         raise InputError(f"activation {spec} is not Lipschitz: no finite bound of the error exists")
-    sigma0 = abs(derivation.sigma0 or 0.0)
     exact_zero = derivation.sigma0_exact in ("0", "0.0")
     return LayerConstants(
         activation=str(spec),
         lipschitz=up(derivation.lipschitz),
         slope_min=_down(derivation.slope_min),
         slope_max=up(derivation.slope_max),
-        sigma0=0.0 if exact_zero else up(sigma0),
+        sigma0=0.0 if exact_zero else _sigma0_bound(spec),
         homogeneous=bool(derivation.positively_homogeneous and exact_zero),
     )
 

@@ -35,7 +35,17 @@ from mpmath import iv
 from ..engine.activations import ActivationSpec
 from ..symbolic.analysis import split_pieces
 from ..symbolic.enclosure import PieceSlopes
-from ..symbolic.intervals import Box, Undefined, Unsupported, compile_enclosure, precision
+from ..symbolic.intervals import (
+    Box,
+    Undefined,
+    Unsupported,
+    compile_enclosure,
+    float_down,
+    float_up,
+    lower,
+    precision,
+    upper,
+)
 from ..symbolic.intervals import interval as interval_of
 from ..symbolic.registry import symbolic_activation
 from .constants import LayerConstants
@@ -50,20 +60,6 @@ def _breakpoints() -> np.ndarray:
     fine = np.arange(-_FINE_END / _FINE_STEP, _FINE_END / _FINE_STEP + 1) * _FINE_STEP
     coarse = 2.0 ** np.arange(int(math.log2(_FINE_END)) + 1, _COARSE_END + 1)
     return np.concatenate([-coarse[::-1], fine, coarse])
-
-
-def _down(value) -> float:
-    if value == -mpmath.inf:
-        return -math.inf
-    f = float(value)
-    return f if f <= value else math.nextafter(f, -math.inf)
-
-
-def _up(value) -> float:
-    if value == mpmath.inf:
-        return math.inf
-    f = float(value)
-    return f if f >= value else math.nextafter(f, math.inf)
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,10 +131,12 @@ def _sparse_levels(values: np.ndarray, pick) -> tuple[np.ndarray, ...]:
 
 
 def _interval_floats(value) -> tuple[float, float]:
-    """Outward float64 ends of an mpmath interval, each widened by _WIDEN (1 + its magnitude):
-    some elementary enclosures of `symbolic.intervals` place their ends at 53-bit precision, which
-    can lose up to an ulp per operation; the widening covers that many times over."""
-    low, high = _down(mpmath.mpf(value.a)), _up(mpmath.mpf(value.b))
+    """Outward float64 ends of an mpmath interval, each widened by _WIDEN (1 + its magnitude): the
+    enclosures are of the activation with its parameters as exact decimals (leaky_relu(a=0.2) has
+    slope 1/5), while the network applies the float (0.2 + 1.1e-17), a relative difference of at
+    most 2^-53 in sigma'; the widening covers that many times over (the reference test in
+    tests/symbolic finds the cells of elu(a=2.2) too narrow for the float's function without it)."""
+    low, high = float_down(lower(value)), float_up(upper(value))
     return low - _WIDEN * (1.0 + abs(low)), high + _WIDEN * (1.0 + abs(high))
 
 

@@ -64,6 +64,11 @@ def split_pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Interval]]:
         raise InputError(
             f"activation {expr} has kinks sympy cannot list (infinitely many?); write it with finitely many kinks"
         ) from None
+    undefined = sp.Reals - sp.Union(*[where for _, where in expr_sets])
+    if undefined != sp.S.EmptySet:  # Piecewise((x, x < 0)) says nothing for x >= 0
+        raise InputError(
+            f"activation {expr} is not defined on {_describe(undefined)}; end a Piecewise with a (value, True) clause"
+        )
     for piece, where in expr_sets:
         for interval in where.args if isinstance(where, sp.Union) else (where,):
             if isinstance(interval, sp.Interval) and interval.measure != 0:

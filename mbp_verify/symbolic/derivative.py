@@ -35,14 +35,27 @@ def _lambdified(spec: ActivationSpec) -> Callable[[np.ndarray], np.ndarray]:
     return function
 
 
+_SETTLED = 700.0  # |x| beyond which the float formulas overflow (exp(710) = inf)
+
+
 def activation_derivative(spec: "str | ActivationSpec") -> Callable[[np.ndarray], np.ndarray]:
-    """sigma' as a vectorised float64 function (same shape out as in)."""
+    """sigma' as a vectorised float64 function (same shape out as in). Where the formula overflows
+    (sigmoid' = e^-x / (1 + e^-x)^2 is inf / inf at x = -1e5) the value at +-700 stands in: every
+    registered sigma' is within 1e-300 of its limit there (a test checks this against a 50-digit
+    reference), and NaN would stop the ascent's gradient."""
     parsed = parse_activation(spec)
     function = _lambdified(parsed)
 
-    def derivative(x: np.ndarray) -> np.ndarray:
+    def evaluate(x: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # unused Piecewise branches
             values = np.asarray(function(x), dtype=np.float64)
         return np.broadcast_to(values, np.shape(x)).copy() if values.shape != np.shape(x) else values
+
+    def derivative(x: np.ndarray) -> np.ndarray:
+        values = evaluate(x)
+        overflow = ~np.isfinite(values) & np.isfinite(x) & (np.abs(x) > _SETTLED)
+        if np.any(overflow):
+            values[overflow] = evaluate(np.clip(np.asarray(x, dtype=np.float64)[overflow], -_SETTLED, _SETTLED))
+        return values
 
     return derivative

@@ -3,7 +3,8 @@
 Each piece of sigma (a closed interval of R, ends possibly infinite) is covered by boxes. A box
 gets an interval enclosure of sigma' from `intervals` (plain, tightened by sigma'' — monotone
 boxes are evaluated at their ends, the others by the mean-value form — and, on tails, by the
-rewritings of `intervals`). The box with the largest upper end is split (at the midpoint,
+rewritings of `intervals`; an algebraic sigma' is also evaluated at x = +-1/s on |x| >= 1).
+The box with the largest upper end is split (at the midpoint,
 geometrically on long positive or negative ranges, and [a, oo) at max(1, 8a, a^2)), and values
 of sigma' at points (box ends and midpoints, and a log-scale local search on tails) give the
 best attained value. The search stops when upper and attained values agree to `tol`, or at its
@@ -27,14 +28,27 @@ import mpmath
 import sympy as sp
 from mpmath import iv
 
-from .intervals import THETA, Box, Undefined, canonical, compile_enclosure, intersect, interval, precision
+from .intervals import (
+    THETA,
+    Box,
+    Undefined,
+    canonical,
+    compile_enclosure,
+    float_down,
+    float_up,
+    intersect,
+    interval,
+    lower,
+    precision,
+    upper,
+)
 from .registry import X
 
 __all__ = ["PieceSlopes", "SlopeExtremes", "slope_extremes"]
 
 TOL = 1e-12  # relative gap at which an extremum counts as found exactly
-_ANGLE_SPLITS = 40
-_HOPELESS = 150  # pops after which an enclosure still unbounded is given up  # theta boxes per relaxed evaluation
+_ANGLE_SPLITS = 60  # theta boxes split per relaxed evaluation (40 left x sin(log(|x| + 1)) undecided at 80 bits)
+_HOPELESS = 150  # pops after which an enclosure still unbounded is given up
 
 
 class PieceSlopes:
@@ -42,10 +56,12 @@ class PieceSlopes:
 
     def __init__(self, piece: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> None:
         first = canonical(sp.diff(piece, X))
-        self.lo, self.hi = _end(lo), _end(hi)
+        self.lo, self.hi = _end(lo, right=False), _end(hi, right=True)
         self._points: dict = {}
         self.first = compile_enclosure(first)
         self.second = compile_enclosure(sp.diff(first, X))
+        self._algebraic = first if first.is_algebraic_expr(X) and not first.is_rational_function(X) else None
+        self._tails: dict[int, object] = {}
         trig = [a for a in first.atoms(sp.sin, sp.cos)]
         arguments = {a.args[0] for a in trig}
         self.angle = None
@@ -67,6 +83,32 @@ class PieceSlopes:
                 self._points[x] = None
         return self._points[x]
 
+    def _tail(self, sign: int):
+        """sigma' at x = sign / s as a function of s > 0, simplified (sympy knows s > 0), compiled;
+        None when sigma' is not algebraic (or rational: `intervals` flips those itself)."""
+        if self._algebraic is None:
+            return None
+        if sign not in self._tails:
+            s = sp.Symbol("s", positive=True)
+            flipped = sp.simplify(self._algebraic.subs(X, sign / s)).subs(s, X)
+            self._tails[sign] = compile_enclosure(flipped)
+        return self._tails[sign]
+
+    def _on_tail(self, value, box):
+        """`value` intersected with the flipped form on a box in [1, oo) or (-oo, -1]: x / sqrt(x^2 + 1)
+        on [a, oo) is 1 / sqrt(s^2 + 1) on s in [0, 1/a], bounded by 1 where the plain enclosure is
+        oo / oo, and on [a, 2a] it has none of the plain form's dependency (x over a root of x^2)."""
+        if not (box.a >= 1 or box.b <= -1):
+            return value
+        sign = 1 if box.a >= 1 else -1
+        flipped = self._tail(sign)
+        if flipped is None:
+            return value
+        try:
+            return intersect(value, flipped(Box(sign / box)))  # s = sign / x sweeps [0, 1/|finite end|]
+        except (Undefined, ZeroDivisionError):
+            return value
+
     def enclose(self, a, b):
         """Enclosure of sigma' on [a, b] (possibly the whole line)."""
         box = interval(a, b)
@@ -74,6 +116,7 @@ class PieceSlopes:
             value = self.first(Box(box))
         except (Undefined, ZeroDivisionError):
             value = iv.mpf([-mpmath.inf, mpmath.inf])
+        value = self._on_tail(value, box)
         try:
             slope = self.second(Box(box))
         except (Undefined, ZeroDivisionError):
@@ -101,20 +144,25 @@ class PieceSlopes:
         return value
 
 
-def _end(value: sp.Expr):
+def _end(value: sp.Expr, right: bool):
+    """A piece end, rounded outwards (down on the left, up on the right) when it is not a float:
+    the piece's boxes then cover all of it (a kink at 1/3 must not lose its last sliver, where
+    sigma' may take its largest value)."""
     if value is sp.oo:
         return mpmath.inf
     if value is -sp.oo:
         return -mpmath.inf
-    return mpmath.mpf(sp.Float(value, 40)._mpf_) if not value.is_Integer else mpmath.mpf(int(value))
+    with precision():
+        enclosure = compile_enclosure(value)(Box(interval(0)))
+    return upper(enclosure) if right else lower(enclosure)
 
 
 def _lo(value) -> "mpmath.mpf | None":
-    return None if value is None else mpmath.mpf(value.a)
+    return None if value is None else lower(value)
 
 
 def _hi(value) -> "mpmath.mpf | None":
-    return None if value is None else mpmath.mpf(value.b)
+    return None if value is None else upper(value)
 
 
 def _cut(value, lo, hi):
@@ -136,7 +184,7 @@ def _angle_search(relaxed, d_theta, box):
         m = (t0 + t1) / 2
         return intersect(value, relaxed(Box(box, interval(m))) + slope * (theta - m))
 
-    two_pi = 2 * mpmath.pi
+    two_pi = upper(2 * iv.pi)  # theta covers all of [0, 2 pi] (2 * mpmath.pi may round below it)
     result = None
     for sign in (1, -1):
         heap = [(-sign * _pick(enclose(0, two_pi), sign), 0, mpmath.mpf(0), two_pi)]
@@ -288,28 +336,14 @@ def slope_extremes(pieces: list[PieceSlopes], *, seconds: float = 20.0, max_boxe
         up = _search(pieces, 1, deadline, max_boxes, cache)
         down = _search(pieces, -1, deadline, max_boxes, cache)
     return SlopeExtremes(
-        sup_bound=_float_up(up[0]),
-        sup_attained=_float_down(up[1]),
+        sup_bound=float_up(up[0]),
+        sup_attained=float_down(up[1]),
         sup_where=float(up[2]),
         sup_at_end=up[3],
-        inf_bound=-_float_up(down[0]),
-        inf_attained=-_float_down(down[1]),
+        inf_bound=-float_up(down[0]),
+        inf_attained=-float_down(down[1]),
         inf_where=float(down[2]),
         inf_at_end=down[3],
         boxes=up[4] + down[4],
         converged=up[5] and down[5],
     )
-
-
-def _float_up(value) -> float:
-    if value == mpmath.inf:
-        return math.inf
-    f = float(value)
-    return f if f >= value else math.nextafter(f, math.inf)
-
-
-def _float_down(value) -> float:
-    if value == -mpmath.inf or value == -math.inf:
-        return -math.inf
-    f = float(value)
-    return f if f <= value else math.nextafter(f, -math.inf)

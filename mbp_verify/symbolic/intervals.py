@@ -20,6 +20,7 @@ each intersected with the plain enclosure (both are sound, so the intersection i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -42,6 +43,10 @@ __all__ = [
     "interval",
     "hull",
     "intersect",
+    "lower",
+    "upper",
+    "float_down",
+    "float_up",
 ]
 
 PREC = 80  # working precision (bits) of every interval operation
@@ -74,6 +79,34 @@ def interval(lo, hi=None):
     return iv.mpf([lo, lo if hi is None else hi])
 
 
+def lower(value) -> mpmath.mpf:
+    """The exact lower end of an interval, as an mpf (no rounding to mpmath's working precision:
+    `mpmath.mpf(value.a)` rounds to nearest at mp.prec, 53 bits by default, which can move a
+    bound to the wrong side of the value it encloses, e.g. the upper end of 1/6 to below 1/6)."""
+    return mpmath.mp.make_mpf(value._mpi_[0])
+
+
+def upper(value) -> mpmath.mpf:
+    """The exact upper end of an interval, as an mpf (see `lower`)."""
+    return mpmath.mp.make_mpf(value._mpi_[1])
+
+
+def float_down(value) -> float:
+    """The largest float64 <= value (an mpf, possibly infinite)."""
+    if value == -mpmath.inf:
+        return -math.inf
+    f = float(value)
+    return f if f <= value else math.nextafter(f, -math.inf)
+
+
+def float_up(value) -> float:
+    """The smallest float64 >= value (an mpf, possibly infinite)."""
+    if value == mpmath.inf:
+        return math.inf
+    f = float(value)
+    return f if f >= value else math.nextafter(f, math.inf)
+
+
 def hull(a, b):
     return iv.mpf([min(a.a, b.a), max(a.b, b.b)])
 
@@ -92,16 +125,18 @@ def _constant(value: sp.Expr):
         return iv.mpf(int(value))
     if isinstance(value, sp.Rational):
         return iv.mpf(int(value.p)) / iv.mpf(int(value.q))
-    if isinstance(value, sp.Float):
-        return iv.mpf(mpmath.mpf(value._mpf_))
+    if isinstance(value, sp.Float):  # its exact binary value (iv.mpf rounds it outwards to PREC)
+        return iv.mpf(mpmath.mp.make_mpf(value._mpf_))
     if value is sp.pi:
         return iv.pi
     if value is sp.E:
         return iv.e
     with mpmath.workprec(PREC + 40):
-        mid = mpmath.mpf(sp.N(value, 40)._mpf_)
-    pad = abs(mid) * mpmath.mpf(2) ** (-PREC - 10) + mpmath.mpf(2) ** (-1000)
-    return iv.mpf([mid - pad, mid + pad])
+        mid = mpmath.mp.make_mpf(sp.N(value, 40)._mpf_)  # 40 digits (~133 bits) from sympy's evalf
+        pad = abs(mid) * mpmath.mpf(2) ** (-PREC - 10) + mpmath.mpf(2) ** (-1000)
+        # directed rounding: mid -/+ pad at mpmath's default 53 bits would round both ends to
+        # the nearest float, an interval that need not contain the constant (sqrt(2) did not)
+        return iv.mpf([mpmath.fsub(mid, pad, rounding="d"), mpmath.fadd(mid, pad, rounding="u")])
 
 
 def _monotone(point: Callable, at_minus_inf, at_plus_inf) -> Callable:
@@ -230,13 +265,16 @@ def _exp_generator(factor: sp.Expr) -> "sp.Expr | None":
 
 @contextmanager
 def precision() -> Iterator[None]:
-    """Run interval work at PREC bits (mpmath's interval context is global)."""
-    saved = iv.prec
-    iv.prec = PREC
+    """Run interval work at PREC bits, and plain mpf arithmetic at PREC bits too (both contexts
+    are global): interval ends are PREC-bit numbers, and at mpmath's default 53 bits even
+    negating one rounds it to nearest, possibly past the value it bounds (-(-1/6) became
+    0.16666666666666666 < 1/6)."""
+    saved = iv.prec, mpmath.mp.prec
+    iv.prec = mpmath.mp.prec = PREC
     try:
         yield
     finally:
-        iv.prec = saved
+        iv.prec, mpmath.mp.prec = saved
 
 
 class _Compiler:
@@ -322,6 +360,12 @@ class _Compiler:
         return tightened
 
     def _mul(self, e: sp.Expr) -> Enclosure:
+        coefficient, rest = e.as_coeff_Mul()
+        if isinstance(coefficient, sp.Rational) and not coefficient.is_Integer and rest.has(X, THETA):
+            # (rest * p) / q rather than rest * (p / q): exact wherever rest * p / q is a float
+            # (x/3 at x = 3 gives 1, so hardswish' = x/3 + 1/2 reaches exactly 3/2, not 3/2 + 2^-79)
+            p, q, rest_fn = int(coefficient.p), int(coefficient.q), self(rest)
+            return lambda box: rest_fn(box) * p / q
         groups: dict[object, list[sp.Expr]] = {}
         for factor in e.args:
             key = X if factor.is_rational_function(X) else _exp_generator(factor) or factor

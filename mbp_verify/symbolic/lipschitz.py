@@ -271,6 +271,11 @@ def _rigorous(setup: _Setup, seconds: float) -> LipschitzDerivation:
     except Unsupported as exc:
         raise DerivationUndecided(f"cannot bound sigma' of {setup.expr} rigorously: {exc}") from None
     found = slope_extremes(slopes, seconds=seconds)
+    if found.converged and not all(math.isfinite(v) for v in (found.sup_bound, found.inf_bound)):
+        raise DerivationUndecided(
+            f"sup|sigma'| of {setup.expr} is proven finite but beyond the float64 range (1.8e308): "
+            "no float constant can be reported"
+        )
     if not all(math.isfinite(v) for v in (found.sup_bound, found.inf_bound)):
         raise DerivationUndecided(
             f"no finite bound of sigma' for {setup.expr} was proven within {seconds:g} s of "

@@ -73,12 +73,14 @@ def _exact_param(value: float) -> sp.Expr:
     return sp.nsimplify(repr(value), rational=True)
 
 
-def symbolic_activation(spec: "str | ActivationSpec") -> tuple[ActivationSpec, sp.Expr]:
-    """The parsed spec and its sympy expression in `X` (parameters as exact rationals)."""
+def symbolic_activation(spec: "str | ActivationSpec", *, applied: bool = False) -> tuple[ActivationSpec, sp.Expr]:
+    """The parsed spec and its sympy expression in `X`. Parameters are the decimals as written
+    (a=0.2 is 1/5), or with `applied` the exact binary value of the float the network applies
+    (0.2 + 1.1e-17)."""
     parsed = parse_activation(spec)
     if parsed.name not in _REGISTRY:
         raise InputError(f"activation {parsed.name!r} has no symbolic form")
-    params = {k: _exact_param(v) for k, v in parsed.params}
+    params = {k: sp.Rational(v) if applied else _exact_param(v) for k, v in parsed.params}
     return parsed, _REGISTRY[parsed.name](params)
 
 
@@ -119,32 +121,64 @@ _ALLOWED_FUNCTIONS.update(
     relu=sp.Lambda(_T, sp.Max(_T, 0)),
 )
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# a number literal (its exponent is no name: 1e308 must not read as the unknown name e308)
+_NUMBER_RE = re.compile(r"(?<![\w.])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _KEYWORDS = frozenset({"x", "True", "False"})  # the variable, and Piecewise's "otherwise" condition
+# what a parsed expression may apply: the allowed names' classes, and what sympy writes them as
+_FUNCTION_NAMES = frozenset(
+    f.__name__ for f in (*_ALLOWED_FUNCTIONS.values(), sp.sech) if isinstance(f, type) and issubclass(f, sp.Basic)
+)
+_SHOWN = 80  # characters of a rejected expression quoted in its error message
+
+
+def _quoted(text: str) -> str:
+    return repr(text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…")
+
+
+def _too_large(expr: sp.Expr) -> "sp.Expr | None":
+    """A number in `expr` beyond the float64 range (10**400): no float constant can describe it."""
+    for number in expr.atoms(sp.Number):
+        if number.is_finite and abs(number) > sp.Float(1.79e308):
+            return number
+    return None
 
 
 def parse_expression(text: str) -> sp.Expr:
     """Parse a user expression in `x` (e.g. "x*tanh(log(1+exp(x)))"); InputError if it is not one."""
     if not isinstance(text, str) or not text.strip():
         raise InputError("the activation expression is empty")
-    unknown = sorted(
-        {name for name in _NAME_RE.findall(text) if name not in _ALLOWED_FUNCTIONS and name not in _KEYWORDS}
-    )
+    names = _NAME_RE.findall(_NUMBER_RE.sub(" 0 ", text))
+    unknown = sorted({name for name in names if name not in _ALLOWED_FUNCTIONS and name not in _KEYWORDS})
     if unknown:
         known = ", ".join(sorted(_ALLOWED_FUNCTIONS))
         raise InputError(
-            f"activation expression {text!r} uses unknown name(s) {', '.join(unknown)}; write it in x with: {known}"
+            f"activation expression {_quoted(text)} uses unknown name(s) {', '.join(unknown)[:_SHOWN]}; "
+            f"write it in x with: {known}"
         )
     local = dict(_ALLOWED_FUNCTIONS, x=X)
     try:
         expr = parse_expr(text, local_dict=local, transformations=_TRANSFORMS, evaluate=True)
+    except RecursionError:
+        raise InputError(f"activation expression {_quoted(text)} is nested too deeply to parse") from None
     except Exception as exc:  # sympy raises many exception types for bad syntax
-        raise InputError(f"cannot parse activation expression {text!r}: {type(exc).__name__}") from None
+        raise InputError(f"cannot parse activation expression {_quoted(text)}: {type(exc).__name__}") from None
     if not isinstance(expr, sp.Expr):
-        raise InputError(f"activation expression {text!r} is not a real expression")
+        raise InputError(f"activation expression {_quoted(text)} is not a real expression")
     extra = expr.free_symbols - {X}
     if extra:
         names = ", ".join(sorted(str(s) for s in extra))
-        raise InputError(f"activation expression {text!r} may only use the variable x (found {names})")
+        raise InputError(f"activation expression {_quoted(text)} may only use the variable x (found {names})")
     if expr.has(sp.I) or expr.has(sp.zoo) or expr.has(sp.nan):
-        raise InputError(f"activation expression {text!r} is not a finite real function")
+        raise InputError(f"activation expression {_quoted(text)} is not a finite real function")
+    foreign = sorted(
+        {type(f).__name__ for f in sp.preorder_traversal(expr) if isinstance(f, sp.core.function.Application)}
+        - _FUNCTION_NAMES
+    )
+    if foreign:  # e.g. "x!" is factorial(x), which no name in the list allows
+        raise InputError(f"activation expression {_quoted(text)} uses {', '.join(foreign)}, which is not supported")
+    large = _too_large(expr)
+    if large is not None:
+        raise InputError(
+            f"activation expression {_quoted(text)} has the constant {sp.N(large, 3)}, beyond the float64 range"
+        )
     return expr
