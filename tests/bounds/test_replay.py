@@ -86,3 +86,82 @@ def test_margin_is_tight_on_a_deep_relu_chain():
     square = sum(((a - b) ** 2 for a, b in zip(h_f, h)), Fraction(0))
     low, high = Fraction(replay.value) - Fraction(replay.margin), Fraction(replay.value) + Fraction(replay.margin)
     assert low**2 <= square <= high**2
+
+
+def _exact_difference(pair, x, activation: str, digits: int = 60):
+    """||f(x) - F(x)|| at `digits` digits, the activation from its symbolic form with the
+    parameters as written (decimals) and as applied (floats): both values."""
+    import mpmath
+    import sympy as sp
+
+    from mbp_verify.symbolic.registry import CONSTANT_VALUES, X, symbolic_activation
+
+    values = []
+    for applied in (False, True):
+        sigma = sp.lambdify(X, symbolic_activation(activation, applied=applied)[1].subs(CONSTANT_VALUES), "mpmath")
+        with mpmath.workdps(digits):
+            outputs = []
+            for net in (pair.pruned, pair.original):
+                h = [mpmath.mpf(float(v)) for v in x]
+                for layer, w in enumerate(net.weights):
+                    h = [mpmath.fsum(mpmath.mpf(float(a)) * b for a, b in zip(row, h)) for row in w]
+                    if layer < net.depth - 1:
+                        h = [sigma(v) for v in h]
+                outputs.append(h)
+            values.append(mpmath.sqrt(mpmath.fsum((a - b) ** 2 for a, b in zip(*outputs))))
+    return values
+
+
+def _chain(activation: str, scale: float):
+    pair = prune_network(sample_network([12] + [40] * 7 + [6], 8, scale=scale, activation=activation), 0.3)
+    x = unit_ball_point(np.random.default_rng(8).standard_normal(12))
+    return pair, x, [c.lipschitz for c in layer_constants(pair.original)]
+
+
+def _assert_covers(pair, x, activation, value, margin):
+    import mpmath
+
+    for exact in _exact_difference(pair, x, activation):
+        with mpmath.workdps(60):
+            assert abs(mpmath.mpf(value) - exact) <= mpmath.mpf(margin)
+
+
+@pytest.mark.parametrize("activation, scale", [("gelu", 1.0), ("gelu", 2.0), ("tanh", 1.0), ("tanh", 4.0)])
+def test_smooth_activations_replay_tightly_on_a_deep_chain(activation, scale, monkeypatch):
+    """An 8-layer chain where evaluating the activation in float64 (16 ulp per entry, amplified by
+    the later layers' norms) leaves a margin above 1e-9 of the value (the control): the replay
+    then evaluates it by mpmath at 120 bits, and the margin is below 1e-12 of the value and
+    still covers the 60-digit value."""
+    from mbp_verify.bounds import replay as replay_module
+
+    pair, x, lipschitz = _chain(activation, scale)
+    replay = replay_error(pair, x, lipschitz)
+    assert replay.margin < 1e-12 * replay.value
+    _assert_covers(pair, x, activation, replay.value, replay.margin)
+    monkeypatch.setattr(replay_module, "_accurate_functions", lambda spec: None)
+    assert replay_error(pair, x, lipschitz).margin > 1e-9 * replay.value
+
+
+@pytest.mark.parametrize(
+    "activation", ["gelu", "tanh", "sigmoid", "silu", "elu", "leaky_relu(a=0.2)", "softplus(beta=2.9191)", "selu"]
+)
+def test_the_mpmath_reference_covers_both_readings_of_the_parameters(activation):
+    """The mpmath pass itself (also where the float64 one would be kept): its margin covers the
+    60-digit value with the parameters as written (a = 1/5) and as applied (the float 0.2)."""
+    from mbp_verify.bounds.replay import _margin, _spectral_uppers
+
+    pair, x, lipschitz = _chain(activation, 4.0)
+    value = replay_error(pair, x, lipschitz).value
+    norms = (_spectral_uppers(pair.original, None), _spectral_uppers(pair.pruned, None))
+    margin = _margin(pair, lipschitz, norms, x, value, accurate=True)
+    assert margin < 1e-8 * value
+    _assert_covers(pair, x, activation, value, margin)
+
+
+def test_inputs_beyond_the_accurate_range_keep_the_float_evaluation():
+    """Pre-activations above 2^20 are not sent to mpmath: the layer keeps the 16-ulp evaluation,
+    and the margin still covers the exact value."""
+    pair = prune_network(sample_network([3, 5, 5, 2], 2, scale=2.0**24, activation="tanh"), 0.4)
+    x = unit_ball_point(np.array([0.6, -0.3, 0.7]))
+    replay = replay_error(pair, x, [1.0, 1.0])
+    _assert_covers(pair, x, "tanh", replay.value, replay.margin)
