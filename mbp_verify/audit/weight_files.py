@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.arrayfiles import read_npy, read_npz
 from ..errors import InputError
 
 __all__ = ["StoredTensor", "WeightFile", "FORMATS", "detect_format", "load_weight_file"]
@@ -120,19 +121,11 @@ def load_weight_file(path: "str | Path") -> WeightFile:
 
 
 def _load_npz(file: Path) -> tuple[list[StoredTensor], list[str]]:
-    try:
-        with np.load(file, allow_pickle=False) as data:
-            return [_stored(k, data[k]) for k in data.files], []
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"cannot read {str(file)!r} as .npz: {exc}") from None
+    return [_stored(k, v) for k, v in read_npz(file, "weight file").items()], []
 
 
 def _load_npy(file: Path) -> tuple[list[StoredTensor], list[str]]:
-    try:
-        array = np.load(file, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"cannot read {str(file)!r} as .npy: {exc}") from None
-    return [_stored(file.stem, array)], []
+    return [_stored(file.stem, read_npy(file))], []
 
 
 def _load_safetensors(file: Path) -> tuple[list[StoredTensor], list[str]]:

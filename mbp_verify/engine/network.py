@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from .activations import ActivationSpec, parse_activation
+from .arrayfiles import read_npz
 
 __all__ = [
     "Network",
@@ -200,13 +201,9 @@ def read_layer_file(path: "str | Path", what: str = "network") -> tuple[list[np.
         raise InputError(f"{what} file {str(file)!r} " + ("is a directory" if file.is_dir() else "does not exist"))
     if not zipfile.is_zipfile(file):
         raise InputError(f"{str(file)!r} is not a .npz {what} (not a zip archive of arrays W1, W2, ...)")
-    try:
-        with np.load(file, allow_pickle=False) as data:
-            keys = [k for k in data.files if k != META_KEY]
-            arrays = [data[k] for k in natural_layer_order(keys)]
-            meta = str(data[META_KEY]) if META_KEY in data.files else None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"cannot read {str(file)!r} as a .npz {what}: {exc}") from None
+    data = read_npz(file, what)
+    arrays = [data[k] for k in natural_layer_order([k for k in data if k != META_KEY])]
+    meta = str(data[META_KEY]) if META_KEY in data else None
     if not arrays:
         raise InputError(f"{str(file)!r} holds no arrays")
     return arrays, meta
