@@ -42,8 +42,8 @@ def _declared(fp: IO[bytes], where: str, stored: int) -> None:
     available = stored - fp.tell()
     if needed > available:
         raise InputError(
-            f"cannot read {where}: the header declares shape {tuple(int(s) for s in shape)} of {dtype} ({needed:,} bytes) "
-            f"but the file holds at most {max(available, 0):,} bytes of data (truncated or corrupt)"
+            f"cannot read {where}: the header declares shape {tuple(int(s) for s in shape)} of {dtype} "
+            f"({needed:,} bytes) but the file holds at most {max(available, 0):,} bytes of data (truncated or corrupt)"
         )
 
 

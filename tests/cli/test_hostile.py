@@ -42,6 +42,9 @@ def _fixtures(root: Path) -> None:
     (root / "weights.csv").write_text("1,2\n3,4\n")
     (root / "afile").write_text("a file where a folder is expected\n")
     (root / "adir").mkdir()
+    np.savez(root / "zero_layer.npz", W1=layers["W1"], W2=np.zeros((16, 16)), W3=layers["W3"])  # e.g. zero-initialised
+    np.savez(root / "constant.npz", W1=np.ones((16, 8)), W2=layers["W2"])
+    np.savez(root / "overflowing_scale.npz", W1=layers["W1"] * 1e308, W2=layers["W2"])  # K = a sqrt(16) > max float
     _declaring_npy(root / "huge.npy", (10**6, 10**6))  # 8 TB declared in a 200-byte file
     with zipfile.ZipFile(root / "huge.npz", "w") as archive:
         archive.write(root / "huge.npy", "W1.npy")
@@ -189,6 +192,13 @@ CASES = [
     ("au-huge-npy-header", ["audit", "huge.npy"], r"'huge\.npy': the header declares shape \(1000000, 1000000\)"),
     ("au-huge-npz-header", ["audit", "huge.npz"], r"member 'W1\.npy': the header declares shape .* at most 64 bytes"),
     ("au-repeated-member", ["audit", "repeated.npz"], r"'repeated\.npz' repeats the member 'W1\.npy'"),
+    ("au-zero-layer", ["audit", "zero_layer.npz"], r"tensor 'W2' is constant \(every entry is 0\.0\).*--layers"),
+    ("au-constant-layer", ["audit", "constant.npz"], r"tensor 'W1' is constant \(every entry is 1\.0\)"),
+    (
+        "au-scale-overflow",
+        ["audit", "overflowing_scale.npz"],
+        r"tensor 'W1': entries up to 9\.95e\+307 imply a weight scale K",
+    ),
     ("au-vector-only", ["audit", "vector.npz"], r"holds no weight matrices .*1-D \(a bias or normalisation vector\)"),
     ("au-require-unknown", ["audit", "net.npz", "--require", "xyz"], r"--require takes"),
     ("au-require-empty-entry", ["audit", "net.npz", "--require", "iii,,ii"], r"--require has an empty entry"),
