@@ -116,7 +116,9 @@ def load_weight_file(path: "str | Path") -> WeightFile:
     loader = {"npz": _load_npz, "npy": _load_npy, "safetensors": _load_safetensors, "torch": _load_torch}[kind]
     tensors, notes = loader(file)
     if not tensors:
-        raise InputError(f"{str(file)!r} holds no tensors")
+        raise InputError(
+            f"{str(file)!r} holds no tensors" + (f" that can be read: {'; '.join(notes)}" if notes else "")
+        )
     return WeightFile(str(file), kind, tuple(tensors), tuple(notes))
 
 
@@ -190,6 +192,11 @@ def _flatten_torch(obj: Any, prefix: str, tensors: list[StoredTensor], notes: li
     if isinstance(obj, torch.Tensor):
         name = prefix or "tensor"
         value = obj.detach().cpu()
+        if value.layout != torch.strided:  # sparse, quantised, ...: numpy() refuses them
+            notes.append(
+                f"{name}: {str(value.layout).replace('torch.', '')} tensor is not supported by the audit; skipped"
+            )
+            return
         if value.dtype == torch.bfloat16:
             tensors.append(_stored(name, value.float().numpy(), "bfloat16"))
             return
