@@ -177,8 +177,17 @@ _KEY_RE = re.compile(r"(\d+)")
 
 
 def natural_layer_order(keys: Sequence[str]) -> list[str]:
-    """Sort keys so that W2 < W10 (numbers compared as numbers)."""
-    return sorted(keys, key=lambda k: [int(t) if t.isdigit() else t for t in _KEY_RE.split(k)])
+    """Sort keys so that W2 < W10 (numbers compared as numbers), dotted component by component.
+
+    Per component, so that `fc.weight` < `fc2.weight` < `fc10.weight` (PyTorch names a module `fc`,
+    the next `fc2`): compared as whole strings `fc.weight` came after `fc2.weight`, since "fc" < "fc.weight".
+    """
+
+    def key(name: str) -> list[list["str | int"]]:
+        # re.split with a group alternates text and digits from a text token: same types line up
+        return [[int(t) if t.isdigit() else t for t in _KEY_RE.split(part)] for part in name.split(".")]
+
+    return sorted(keys, key=key)
 
 
 META_KEY = "__mbp_meta__"

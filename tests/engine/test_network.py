@@ -110,6 +110,18 @@ def test_npz_round_trip_and_natural_order(tmp_path):
     assert loaded.widths == net.widths
     assert all(np.array_equal(x, y) for x, y in zip(loaded.weights, net.weights))
     assert natural_layer_order(["W10", "W2", "W1"]) == ["W1", "W2", "W10"]
+    # PyTorch modules named fc, fc2, fc3: fc.weight sorted after fc3.weight, and an audit of square layers
+    # chained them in the wrong order (exit 0, consequences of another network)
+    names = ["fc3.weight", "fc.weight", "fc10.weight", "fc2.weight", "0.weight", "layers.10.weight", "layers.2.weight"]
+    assert natural_layer_order(names) == [
+        "0.weight",
+        "fc.weight",
+        "fc2.weight",
+        "fc3.weight",
+        "fc10.weight",
+        "layers.2.weight",
+        "layers.10.weight",
+    ]
 
 
 def test_missing_and_corrupt_files(tmp_path):
