@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.arrayfiles import read_npy, read_npz
+from ..engine.arrayfiles import not_a_file, read_npy, read_npz
 from ..errors import InputError
 
 __all__ = ["StoredTensor", "WeightFile", "FORMATS", "detect_format", "load_weight_file"]
@@ -79,11 +79,15 @@ def _stored(name: str, array: np.ndarray, stored_dtype: "str | None" = None) -> 
 def detect_format(path: "str | Path") -> str:
     """'npz', 'npy', 'safetensors' or 'torch', from the first bytes of the file."""
     file = Path(path)
-    if not file.is_file():
-        raise InputError(f"weight file {str(file)!r} " + ("is a directory" if file.is_dir() else "does not exist"))
-    with open(file, "rb") as handle:
-        head = handle.read(16)
-    size = file.stat().st_size
+    reason = not_a_file(file)
+    if reason is not None:
+        raise InputError(f"weight file {str(file)!r} {reason}")
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(16)
+        size = file.stat().st_size
+    except OSError as exc:  # e.g. no read permission
+        raise InputError(f"cannot read weight file {str(file)!r}: {exc.strerror or exc}") from None
     if size == 0:
         raise InputError(f"weight file {str(file)!r} is empty")
     if head.startswith(b"\x93NUMPY"):

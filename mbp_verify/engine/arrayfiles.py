@@ -20,10 +20,20 @@ from numpy.lib import format as npy_format
 
 from ..errors import InputError
 
-__all__ = ["MAX_DEFLATE_RATIO", "read_npy", "read_npz"]
+__all__ = ["MAX_DEFLATE_RATIO", "not_a_file", "read_npy", "read_npz"]
 
 # zlib's deflate expands at most 1032:1, so a deflated member of c bytes holds at most 1032 c bytes.
 MAX_DEFLATE_RATIO = 1032
+
+
+def not_a_file(path: "str | Path") -> "str | None":
+    """Why `path` is not a regular file ('is a directory', 'does not exist', ...), None when it is one."""
+    file = Path(path)
+    if file.is_file():
+        return None
+    if file.is_dir():
+        return "is a directory"
+    return "is not a regular file (a FIFO, socket or device)" if file.exists() else "does not exist"
 
 
 def _declared(fp: IO[bytes], where: str, stored: int) -> None:

@@ -7,6 +7,7 @@ Networks are saved as `.npz` with arrays `W1, W2, ...` in layer order.
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from .activations import ActivationSpec, parse_activation
-from .arrayfiles import read_npz
+from .arrayfiles import not_a_file, read_npz
 
 __all__ = [
     "Network",
@@ -206,8 +207,11 @@ def load_layer_arrays(path: "str | Path", what: str = "network") -> list[np.ndar
 def read_layer_file(path: "str | Path", what: str = "network") -> tuple[list[np.ndarray], "str | None"]:
     """The layer arrays of a `.npz` file and its metadata string (`META_KEY`), None if absent."""
     file = Path(path)
-    if not file.is_file():
-        raise InputError(f"{what} file {str(file)!r} " + ("is a directory" if file.is_dir() else "does not exist"))
+    reason = not_a_file(file)
+    if reason is not None:
+        raise InputError(f"{what} file {str(file)!r} {reason}")
+    if not os.access(file, os.R_OK):
+        raise InputError(f"cannot read {what} file {str(file)!r}: permission denied")
     if not zipfile.is_zipfile(file):
         raise InputError(f"{str(file)!r} is not a .npz {what} (not a zip archive of arrays W1, W2, ...)")
     data = read_npz(file, what)

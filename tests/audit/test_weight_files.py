@@ -200,3 +200,17 @@ def test_a_file_whose_every_tensor_is_skipped_says_why(tmp_path):
     # the sparse tensor was reported as "dtype float32 is not supported" and the error said only "holds no tensors"
     with pytest.raises(InputError, match=r"holds no tensors that can be read: w: sparse_coo tensor .*; z: complex"):
         load_weight_file(tmp_path / "s.pt")
+
+
+def test_a_file_that_cannot_be_opened_is_an_input_error(tmp_path, monkeypatch):
+    # as root, mode 000 is still readable: the refusal of open() is simulated (it was a PermissionError traceback)
+    import mbp_verify.audit.weight_files as module
+
+    np.savez(tmp_path / "w.npz", W1=np.ones((2, 2)))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(module, "open", refuse, raising=False)
+    with pytest.raises(InputError, match=r"cannot read weight file .*w\.npz': Permission denied"):
+        load_weight_file(tmp_path / "w.npz")

@@ -9,6 +9,7 @@ fresh tmp_path holding the fixture files; afterwards the folder must hold exactl
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -45,6 +46,7 @@ def _fixtures(root: Path) -> None:
     np.savez(root / "zero_layer.npz", W1=layers["W1"], W2=np.zeros((16, 16)), W3=layers["W3"])  # e.g. zero-initialised
     np.savez(root / "constant.npz", W1=np.ones((16, 8)), W2=layers["W2"])
     np.savez(root / "overflowing_scale.npz", W1=layers["W1"] * 1e308, W2=layers["W2"])  # K = a sqrt(16) > max float
+    os.mkfifo(root / "pipe.npz")  # opening it for reading would block forever
     _declaring_npy(root / "huge.npy", (10**6, 10**6))  # 8 TB declared in a 200-byte file
     with zipfile.ZipFile(root / "huge.npz", "w") as archive:
         archive.write(root / "huge.npy", "W1.npy")
@@ -199,6 +201,7 @@ CASES = [
         ["audit", "overflowing_scale.npz"],
         r"tensor 'W1': entries up to 9\.95e\+307 imply a weight scale K",
     ),
+    ("au-fifo", ["audit", "pipe.npz"], r"weight file 'pipe\.npz' is not a regular file \(a FIFO"),
     ("au-vector-only", ["audit", "vector.npz"], r"holds no weight matrices .*1-D \(a bias or normalisation vector\)"),
     ("au-require-unknown", ["audit", "net.npz", "--require", "xyz"], r"--require takes"),
     ("au-require-empty-entry", ["audit", "net.npz", "--require", "iii,,ii"], r"--require has an empty entry"),
@@ -287,6 +290,8 @@ CASES = [
     ("bo-huge-mask-header", ["bound", "net.npz", "--mask-file", "huge.npz"], r"member 'W1\.npy': the header declares"),
     ("bo-repeated-member", ["bound", "repeated.npz", "--alpha", "0.3"], r"repeats the member 'W1\.npy'"),
     ("bo-torch-file", ["bound", "model.pt", "--alpha", "0.3"], r"member 'model/data\.pkl' is not a \.npy array"),
+    ("bo-fifo", ["bound", "pipe.npz", "--alpha", "0.3"], r"network file 'pipe\.npz' is not a regular file"),
+    ("bo-mask-fifo", ["bound", "net.npz", "--mask-file", "pipe.npz"], r"mask file 'pipe\.npz' is not a regular file"),
     ("bo-network-is-a-directory", ["bound", "adir", "--alpha", "0.3"], r"network file 'adir' is a directory"),
     ("bo-mask-shape", ["bound", "net.npz", "--mask-file", "badmask.npz"], r"2 masks given, the network has 3 layers"),
     ("bo-mask-missing", ["bound", "net.npz", "--mask-file", "missing.npz"], r"mask file 'missing\.npz' does not exist"),
