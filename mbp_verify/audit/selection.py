@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -190,6 +191,17 @@ def _as_layer(t: StoredTensor) -> AuditLayer:
     matrix = t.array if t.array.ndim == 2 else t.array.reshape(t.array.shape[0], -1)
     if not np.isfinite(matrix).all():
         raise InputError(f"tensor {t.name!r} contains NaN or infinite entries")
+    if (matrix == matrix.flat[0]).all():  # no spread: (iii)'s tests have no statistic (kurtosis 0/0, ...)
+        raise InputError(
+            f"tensor {t.name!r} is constant (every entry is {float(matrix.flat[0])!r}): hypothesis (iii) has "
+            "nothing to test on it; leave it out with --layers"
+        )
+    top = float(np.max(np.abs(matrix)))
+    if not math.isfinite(2.0 * top * math.sqrt(3.0 * max(matrix.shape))):  # bounds implied K, (n+1)/n <= 2
+        raise InputError(
+            f"tensor {t.name!r}: entries up to {top:.3g} imply a weight scale K (about max|w| sqrt(3 max(d_l, "
+            "d_l-1))) beyond float64's range"
+        )
     matrix = np.ascontiguousarray(matrix, dtype=np.float64)
     matrix.setflags(write=False)
     return AuditLayer(t.name, matrix, t.shape, t.stored_dtype, reshaped=t.array.ndim > 2)

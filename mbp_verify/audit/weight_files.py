@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.arrayfiles import not_a_file, read_npy, read_npz
 from ..errors import InputError
 
 __all__ = ["StoredTensor", "WeightFile", "FORMATS", "detect_format", "load_weight_file"]
@@ -78,11 +79,15 @@ def _stored(name: str, array: np.ndarray, stored_dtype: "str | None" = None) -> 
 def detect_format(path: "str | Path") -> str:
     """'npz', 'npy', 'safetensors' or 'torch', from the first bytes of the file."""
     file = Path(path)
-    if not file.is_file():
-        raise InputError(f"weight file {str(file)!r} " + ("is a directory" if file.is_dir() else "does not exist"))
-    with open(file, "rb") as handle:
-        head = handle.read(16)
-    size = file.stat().st_size
+    reason = not_a_file(file)
+    if reason is not None:
+        raise InputError(f"weight file {str(file)!r} {reason}")
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(16)
+        size = file.stat().st_size
+    except OSError as exc:  # e.g. no read permission
+        raise InputError(f"cannot read weight file {str(file)!r}: {exc.strerror or exc}") from None
     if size == 0:
         raise InputError(f"weight file {str(file)!r} is empty")
     if head.startswith(b"\x93NUMPY"):
@@ -115,24 +120,18 @@ def load_weight_file(path: "str | Path") -> WeightFile:
     loader = {"npz": _load_npz, "npy": _load_npy, "safetensors": _load_safetensors, "torch": _load_torch}[kind]
     tensors, notes = loader(file)
     if not tensors:
-        raise InputError(f"{str(file)!r} holds no tensors")
+        raise InputError(
+            f"{str(file)!r} holds no tensors" + (f" that can be read: {'; '.join(notes)}" if notes else "")
+        )
     return WeightFile(str(file), kind, tuple(tensors), tuple(notes))
 
 
 def _load_npz(file: Path) -> tuple[list[StoredTensor], list[str]]:
-    try:
-        with np.load(file, allow_pickle=False) as data:
-            return [_stored(k, data[k]) for k in data.files], []
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"cannot read {str(file)!r} as .npz: {exc}") from None
+    return [_stored(k, v) for k, v in read_npz(file, "weight file").items()], []
 
 
 def _load_npy(file: Path) -> tuple[list[StoredTensor], list[str]]:
-    try:
-        array = np.load(file, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"cannot read {str(file)!r} as .npy: {exc}") from None
-    return [_stored(file.stem, array)], []
+    return [_stored(file.stem, read_npy(file))], []
 
 
 def _load_safetensors(file: Path) -> tuple[list[StoredTensor], list[str]]:
@@ -197,6 +196,11 @@ def _flatten_torch(obj: Any, prefix: str, tensors: list[StoredTensor], notes: li
     if isinstance(obj, torch.Tensor):
         name = prefix or "tensor"
         value = obj.detach().cpu()
+        if value.layout != torch.strided:  # sparse, quantised, ...: numpy() refuses them
+            notes.append(
+                f"{name}: {str(value.layout).replace('torch.', '')} tensor is not supported by the audit; skipped"
+            )
+            return
         if value.dtype == torch.bfloat16:
             tensors.append(_stored(name, value.float().numpy(), "bfloat16"))
             return

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.arrayfiles import read_npz
 from ..errors import InputError
 from ..reports.atomic import atomic_write_bytes
 from .checks import assert_binary, assert_magnitude_order, keep_mask, pruned_count
@@ -103,14 +104,14 @@ def save_counterexample(
 
 def load_counterexample(path: "str | Path") -> Counterexample:
     """Read a counterexample file written by `save_counterexample`."""
+    if not Path(path).is_file():
+        raise InputError(f"counterexample file {str(path)!r} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-            weights = data["weights"] if "weights" in data.files else None
-            layers = tuple(data[f"layer_{i}"] for i in range(sum(f.startswith("layer_") for f in data.files)))
-    except FileNotFoundError:
-        raise InputError(f"counterexample file {str(path)!r} does not exist") from None
-    except (OSError, KeyError, ValueError) as exc:
+        data = read_npz(path, "counterexample")
+        meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+        weights = data.get("weights")
+        layers = tuple(data[f"layer_{i}"] for i in range(sum(f.startswith("layer_") for f in data)))
+    except (KeyError, ValueError) as exc:  # InputError is a ValueError: its message is kept
         raise InputError(f"{str(path)!r} is not a counterexample file: {exc}") from None
     return Counterexample(
         meta["property_id"],

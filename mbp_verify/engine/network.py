@@ -7,6 +7,7 @@ Networks are saved as `.npz` with arrays `W1, W2, ...` in layer order.
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from .activations import ActivationSpec, parse_activation
+from .arrayfiles import not_a_file, read_npz
 
 __all__ = [
     "Network",
@@ -176,8 +178,17 @@ _KEY_RE = re.compile(r"(\d+)")
 
 
 def natural_layer_order(keys: Sequence[str]) -> list[str]:
-    """Sort keys so that W2 < W10 (numbers compared as numbers)."""
-    return sorted(keys, key=lambda k: [int(t) if t.isdigit() else t for t in _KEY_RE.split(k)])
+    """Sort keys so that W2 < W10 (numbers compared as numbers), dotted component by component.
+
+    Per component, so that `fc.weight` < `fc2.weight` < `fc10.weight` (PyTorch names a module `fc`,
+    the next `fc2`): compared as whole strings `fc.weight` came after `fc2.weight`, since "fc" < "fc.weight".
+    """
+
+    def key(name: str) -> list[list["str | int"]]:
+        # re.split with a group alternates text and digits from a text token: same types line up
+        return [[int(t) if t.isdigit() else t for t in _KEY_RE.split(part)] for part in name.split(".")]
+
+    return sorted(keys, key=key)
 
 
 META_KEY = "__mbp_meta__"
@@ -196,17 +207,16 @@ def load_layer_arrays(path: "str | Path", what: str = "network") -> list[np.ndar
 def read_layer_file(path: "str | Path", what: str = "network") -> tuple[list[np.ndarray], "str | None"]:
     """The layer arrays of a `.npz` file and its metadata string (`META_KEY`), None if absent."""
     file = Path(path)
-    if not file.is_file():
-        raise InputError(f"{what} file {str(file)!r} " + ("is a directory" if file.is_dir() else "does not exist"))
+    reason = not_a_file(file)
+    if reason is not None:
+        raise InputError(f"{what} file {str(file)!r} {reason}")
+    if not os.access(file, os.R_OK):
+        raise InputError(f"cannot read {what} file {str(file)!r}: permission denied")
     if not zipfile.is_zipfile(file):
         raise InputError(f"{str(file)!r} is not a .npz {what} (not a zip archive of arrays W1, W2, ...)")
-    try:
-        with np.load(file, allow_pickle=False) as data:
-            keys = [k for k in data.files if k != META_KEY]
-            arrays = [data[k] for k in natural_layer_order(keys)]
-            meta = str(data[META_KEY]) if META_KEY in data.files else None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"cannot read {str(file)!r} as a .npz {what}: {exc}") from None
+    data = read_npz(file, what)
+    arrays = [data[k] for k in natural_layer_order([k for k in data if k != META_KEY])]
+    meta = str(data[META_KEY]) if META_KEY in data else None
     if not arrays:
         raise InputError(f"{str(file)!r} holds no arrays")
     return arrays, meta

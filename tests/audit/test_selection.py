@@ -100,3 +100,14 @@ def test_nan_weights_and_conv_with_in_out_layout_are_errors(rng):
 def test_unknown_layout():
     with pytest.raises(InputError, match="unknown layout"):
         select_layers(WeightFile.from_arrays({"w": np.eye(2)}), layout="sideways")
+
+
+def test_modules_named_fc_fc2_fc3_run_in_module_order_untransposed():
+    # sorted as whole strings, fc.weight came last, and --layout auto transposed it so that the wrong
+    # order chained: fc2, fc3, fc^T, audited (exit 0) as a network the file does not hold
+    rng = np.random.default_rng(0)
+    arrays = {"fc.weight": rng.normal(size=(64, 20)), "fc2.weight": rng.normal(size=(64, 64))}
+    arrays["fc3.weight"] = rng.normal(size=(64, 64))
+    selection = select_layers(WeightFile.from_arrays(arrays))
+    assert [layer.name for layer in selection.layers] == ["fc.weight", "fc2.weight", "fc3.weight"]
+    assert not any(layer.transposed for layer in selection.layers) and selection.widths == (20, 64, 64, 64)

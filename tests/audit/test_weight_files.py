@@ -191,3 +191,26 @@ def test_corrupt_torch_zip(tmp_path):
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError):
         load_weight_file(tmp_path / "cut.pt")
+
+
+@pytest.mark.torch
+def test_a_file_whose_every_tensor_is_skipped_says_why(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"w": torch.ones(8, 4).to_sparse(), "z": torch.ones(2, 2, dtype=torch.complex64)}, tmp_path / "s.pt")
+    # the sparse tensor was reported as "dtype float32 is not supported" and the error said only "holds no tensors"
+    with pytest.raises(InputError, match=r"holds no tensors that can be read: w: sparse_coo tensor .*; z: complex"):
+        load_weight_file(tmp_path / "s.pt")
+
+
+def test_a_file_that_cannot_be_opened_is_an_input_error(tmp_path, monkeypatch):
+    # as root, mode 000 is still readable: the refusal of open() is simulated (it was a PermissionError traceback)
+    import mbp_verify.audit.weight_files as module
+
+    np.savez(tmp_path / "w.npz", W1=np.ones((2, 2)))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(module, "open", refuse, raising=False)
+    with pytest.raises(InputError, match=r"cannot read weight file .*w\.npz': Permission denied"):
+        load_weight_file(tmp_path / "w.npz")

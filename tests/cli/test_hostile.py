@@ -8,9 +8,13 @@ fresh tmp_path holding the fixture files; afterwards the folder must hold exactl
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import subprocess
 import sys
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +43,28 @@ def _fixtures(root: Path) -> None:
     (root / "weights.csv").write_text("1,2\n3,4\n")
     (root / "afile").write_text("a file where a folder is expected\n")
     (root / "adir").mkdir()
+    np.savez(root / "zero_layer.npz", W1=layers["W1"], W2=np.zeros((16, 16)), W3=layers["W3"])  # e.g. zero-initialised
+    np.savez(root / "constant.npz", W1=np.ones((16, 8)), W2=layers["W2"])
+    np.savez(root / "overflowing_scale.npz", W1=layers["W1"] * 1e308, W2=layers["W2"])  # K = a sqrt(16) > max float
+    os.mkfifo(root / "pipe.npz")  # opening it for reading would block forever
+    _declaring_npy(root / "huge.npy", (10**6, 10**6))  # 8 TB declared in a 200-byte file
+    with zipfile.ZipFile(root / "huge.npz", "w") as archive:
+        archive.write(root / "huge.npy", "W1.npy")
+    with zipfile.ZipFile(root / "repeated.npz", "w") as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the repeated name
+        for name, layer in [("W1.npy", layers["W1"]), ("W2.npy", layers["W2"]), ("W1.npy", np.ones((3, 3)))]:
+            buffer = io.BytesIO()
+            np.save(buffer, layer)
+            archive.writestr(name, buffer.getvalue())
+    with zipfile.ZipFile(root / "model.pt", "w") as archive:  # the layout of torch.save's zip files
+        archive.writestr("model/data.pkl", b"\x80\x02}q\x00.")
+
+
+def _declaring_npy(path: Path, shape: tuple[int, ...]) -> None:
+    """A .npy file whose header declares `shape` of float64 but which holds 64 bytes of data."""
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        handle.write(bytes(64))
 
 
 # (id, argv, stderr pattern); every case must exit 2. "{huge}" is 1e13.
@@ -65,6 +91,7 @@ CASES = [
     ("cp-reports-dir-file", ["check-pruner", PRUNER, "--reports-dir", "afile"], r"exists and is not a folder"),
     ("cp-bad-rules", ["check-pruner", PRUNER, "--rules", "zzz"], r"key=value"),
     ("cp-baseline-only-alone", ["check-pruner", PRUNER, "--baseline-only"], r"--baseline-only needs"),
+    ("cp-replay-huge-header", ["check-pruner", PRUNER, "--replay", "huge.npz"], r"the header declares shape"),
     ("cp-replay-missing", ["check-pruner", PRUNER, "--replay", "missing.npz"], r"does not exist"),
     (
         "cp-baseline-missing",
@@ -164,6 +191,17 @@ CASES = [
         ["audit", "strings.npz"],
         r"holds no weight matrices .*W1: str32 tensor, not floating-point weights",
     ),
+    ("au-huge-npy-header", ["audit", "huge.npy"], r"'huge\.npy': the header declares shape \(1000000, 1000000\)"),
+    ("au-huge-npz-header", ["audit", "huge.npz"], r"member 'W1\.npy': the header declares shape .* at most 64 bytes"),
+    ("au-repeated-member", ["audit", "repeated.npz"], r"'repeated\.npz' repeats the member 'W1\.npy'"),
+    ("au-zero-layer", ["audit", "zero_layer.npz"], r"tensor 'W2' is constant \(every entry is 0\.0\).*--layers"),
+    ("au-constant-layer", ["audit", "constant.npz"], r"tensor 'W1' is constant \(every entry is 1\.0\)"),
+    (
+        "au-scale-overflow",
+        ["audit", "overflowing_scale.npz"],
+        r"tensor 'W1': entries up to 9\.95e\+307 imply a weight scale K",
+    ),
+    ("au-fifo", ["audit", "pipe.npz"], r"weight file 'pipe\.npz' is not a regular file \(a FIFO"),
     ("au-vector-only", ["audit", "vector.npz"], r"holds no weight matrices .*1-D \(a bias or normalisation vector\)"),
     ("au-require-unknown", ["audit", "net.npz", "--require", "xyz"], r"--require takes"),
     ("au-require-empty-entry", ["audit", "net.npz", "--require", "iii,,ii"], r"--require has an empty entry"),
@@ -248,6 +286,12 @@ CASES = [
     ("bo-nan-weights", ["bound", "nan.npz", "--alpha", "0.3"], r"W1 contains NaN or infinite entries"),
     ("bo-inf-weights", ["bound", "inf.npz", "--alpha", "0.3"], r"W1 contains NaN or infinite entries"),
     ("bo-wrong-extension", ["bound", "weights.txt", "--alpha", "0.3"], r"'weights\.txt' is not a \.npz network"),
+    ("bo-huge-npz-header", ["bound", "huge.npz", "--alpha", "0.3"], r"the header declares shape \(1000000, 1000000\)"),
+    ("bo-huge-mask-header", ["bound", "net.npz", "--mask-file", "huge.npz"], r"member 'W1\.npy': the header declares"),
+    ("bo-repeated-member", ["bound", "repeated.npz", "--alpha", "0.3"], r"repeats the member 'W1\.npy'"),
+    ("bo-torch-file", ["bound", "model.pt", "--alpha", "0.3"], r"member 'model/data\.pkl' is not a \.npy array"),
+    ("bo-fifo", ["bound", "pipe.npz", "--alpha", "0.3"], r"network file 'pipe\.npz' is not a regular file"),
+    ("bo-mask-fifo", ["bound", "net.npz", "--mask-file", "pipe.npz"], r"mask file 'pipe\.npz' is not a regular file"),
     ("bo-network-is-a-directory", ["bound", "adir", "--alpha", "0.3"], r"network file 'adir' is a directory"),
     ("bo-mask-shape", ["bound", "net.npz", "--mask-file", "badmask.npz"], r"2 masks given, the network has 3 layers"),
     ("bo-mask-missing", ["bound", "net.npz", "--mask-file", "missing.npz"], r"mask file 'missing\.npz' does not exist"),

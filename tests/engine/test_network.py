@@ -110,6 +110,18 @@ def test_npz_round_trip_and_natural_order(tmp_path):
     assert loaded.widths == net.widths
     assert all(np.array_equal(x, y) for x, y in zip(loaded.weights, net.weights))
     assert natural_layer_order(["W10", "W2", "W1"]) == ["W1", "W2", "W10"]
+    # PyTorch modules named fc, fc2, fc3: fc.weight sorted after fc3.weight, and an audit of square layers
+    # chained them in the wrong order (exit 0, consequences of another network)
+    names = ["fc3.weight", "fc.weight", "fc10.weight", "fc2.weight", "0.weight", "layers.10.weight", "layers.2.weight"]
+    assert natural_layer_order(names) == [
+        "0.weight",
+        "fc.weight",
+        "fc2.weight",
+        "fc3.weight",
+        "fc10.weight",
+        "layers.2.weight",
+        "layers.10.weight",
+    ]
 
 
 def test_missing_and_corrupt_files(tmp_path):
@@ -180,3 +192,16 @@ def test_review_reading_keeps_only_d_to_the_minus_alpha_and_cauchy_weights_are_h
     assert kept == int(np.floor(review_kept_fraction(w.size, 0.3) * w.size))
     assert kept < w.size - prune_network(net, 0.3).counts[0]
     assert np.abs(w[review.masks[0]]).min() >= np.abs(w[~review.masks[0]]).max()
+
+
+def test_an_unreadable_network_file_is_named_as_such(tmp_path, monkeypatch):
+    # it was reported as "not a .npz network (not a zip archive ...)": zipfile.is_zipfile swallows the OSError
+    import os
+
+    save_network(tmp_path / "net.npz", Network([np.ones((2, 2))]))
+    real = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: False if str(p).endswith("net.npz") else real(p, mode, **kw)
+    )
+    with pytest.raises(InputError, match=r"cannot read network file .*net\.npz': permission denied"):
+        load_network(tmp_path / "net.npz")

@@ -2,6 +2,12 @@
 
 import json
 
+import pytest
+from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition
+
+from mbp_verify.errors import CodeUnderTestError, Inconclusive
+from mbp_verify.suite.plugin import _classify
+
 SUITE = """
 import pytest
 from hypothesis import given, strategies as st
@@ -98,3 +104,22 @@ def test_blas_threads_pinned_for_workers_unless_the_user_chose(monkeypatch):
     import os
 
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["OMP_NUM_THREADS"] == "3"
+
+
+@pytest.mark.parametrize(
+    "exc, status",
+    [
+        # a nondeterministic pruner makes Hypothesis draw different data on the replay of a failure:
+        # that is the pruner failing the determinism it owes, not the pruner crashing
+        (FlakyStrategyDefinition("Inconsistent data generation! Data generation behaved differently"), "fail"),
+        (FlakyFailure("Hypothesis found a flaky failure", [RuntimeError("boom")]), "fail"),
+        (AssertionError("pruned 3 entries, expected 4"), "fail"),
+        (RuntimeError("the pruner raised"), "error"),
+        (CodeUnderTestError("the pruner's process was killed by SIGKILL"), "error"),
+        (Inconclusive("bracket straddles eps"), "inconclusive"),
+    ],
+)
+def test_classify_maps_each_outcome_to_one_status(exc, status):
+    with pytest.raises(BaseException) as excinfo:
+        raise exc
+    assert _classify(excinfo) == status
