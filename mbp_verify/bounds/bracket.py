@@ -508,10 +508,11 @@ def bracket_sup_error(
             _record("layerwise", layerwise_bound(pair, norms, bound_constants, scaling), upper_bounds, unavailable)
             directions.append(norms.error[0].right_vector)
     reason = unavailable_reason(constants, parts) or _inexact_scaling(scaling)
+    # The ellipsoid bound first (it draws nothing from `generator`), so that an averaged bound that
+    # cannot beat it is not certified; where the per-neuron bound applies, that needs the averaged one.
+    with _timed(timings, "ellipsoid"):
+        _ellipsoid(pair, parts, constants, local, scaling, upper_bounds, unavailable)
     diagonal = local is not None and reason is None and _diagonal_applies(pair, constants, local)
-    if not diagonal:  # first, so that an averaged bound that cannot beat it is not certified
-        with _timed(timings, "ellipsoid"):
-            _ellipsoid(pair, parts, constants, local, scaling, upper_bounds, unavailable)
     if reason is None and not diagonal and not certify_all and "ellipsoid" in upper_bounds:
         with _timed(timings, "averaged_estimate"):
             # Its own generator: the estimate decides a skip only, and leaves the bracket's stream as it was.
@@ -553,9 +554,6 @@ def bracket_sup_error(
                         unavailable["averaged_local"] = "a segment's Gram matrix overflowed float64"
     else:
         unavailable["averaged"] = reason
-    if diagonal:
-        with _timed(timings, "ellipsoid"):
-            _ellipsoid(pair, parts, constants, local, scaling, upper_bounds, unavailable)
 
     homogeneous = all(c.homogeneous for c in constants)
     lipschitz = [c.lipschitz for c in constants]

@@ -64,7 +64,7 @@ _EXACT_ACTIVATIONS = frozenset({"relu", "identity"})
 _ACTIVATION_ULPS = 16.0
 # Other activations are evaluated in the reference pass at the exact input hi + lo by mpmath at
 # _ACCURATE_BITS bits (trusted to within 2^-100 of the function, as libm is trusted to 16 ulp),
-# and rounded into hi + lo: per entry at most _ACCURATE_ERROR (|z| + |sigma(z)| + 1) plus an
+# and rounded into hi + lo: per entry at most _ACCURATE_ERROR (K |z| + |sigma(z)| + 1) plus an
 # underflow unit. Inputs beyond _ACCURATE_RANGE keep the float64 evaluation (16 ulp).
 # The mpmath pass runs only when the float64 one leaves a margin above this fraction of the value
 # (it costs about 25 microseconds per neuron: 0.6 s on a 12-layer 384 <-> 1536 chain).
@@ -326,7 +326,7 @@ def replay_error(
         if not math.isfinite(value):
             raise InputError("replaying the witness overflowed float64 (weights too large?)")
         margin = _margin(pair, lipschitz, (full_norms, pruned_norms), point, value, accurate=False)
-        exact = all(spec.name in _EXACT_ACTIVATIONS for spec in pair.original.activations[:-1])
+        exact = all(spec.name in _EXACT_ACTIVATIONS for spec in pair.original.activations)
         if not exact and margin > _REFINE * value:
             margin = min(margin, _margin(pair, lipschitz, (full_norms, pruned_norms), point, value, accurate=True))
     return Replay(value, margin, frobenius_up(point))

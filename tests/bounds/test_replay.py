@@ -165,3 +165,20 @@ def test_inputs_beyond_the_accurate_range_keep_the_float_evaluation():
     x = unit_ball_point(np.array([0.6, -0.3, 0.7]))
     replay = replay_error(pair, x, [1.0, 1.0])
     _assert_covers(pair, x, "tanh", replay.value, replay.margin)
+
+
+def test_a_smooth_last_hidden_layer_after_relu_layers_is_refined():
+    """ReLU layers, then a GELU last hidden layer, few weights pruned (alpha = 0.7): the float64
+    evaluation's margin exceeds 1e-9 of the small difference, so the mpmath pass applies: any
+    hidden activation that is not exact counts, the last one too."""
+    from mbp_verify.bounds.replay import _margin, _spectral_uppers
+    from mbp_verify.engine import Network
+
+    base = sample_network([12] + [40] * 7 + [6], 8, activation="relu")
+    pair = prune_network(Network(base.weights, ["relu"] * 6 + ["gelu"]), 0.7)
+    x = unit_ball_point(np.random.default_rng(8).standard_normal(12))
+    lipschitz = [c.lipschitz for c in layer_constants(pair.original)]
+    replay = replay_error(pair, x, lipschitz)
+    norms = (_spectral_uppers(pair.original, None), _spectral_uppers(pair.pruned, None))
+    assert _margin(pair, lipschitz, norms, x, replay.value, accurate=False) > 1e-9 * replay.value
+    assert replay.margin < 1e-12 * replay.value
