@@ -210,13 +210,14 @@ def depth_factor(depth: int) -> float:
     return float(np.clip(1.2 - 0.1 * depth, 0.5, 1.0))
 
 
-def _base_scalings(parts: PairParts) -> list[float]:
-    """||W_l|| / ||E_l|| per hidden layer (estimates; the geometric mean of the others where E_l = 0)."""
+def _scalings(parts: PairParts, factor: float) -> list[float]:
+    """beta_l = factor c(L) ||W_l|| / ||E_l|| per hidden layer (estimated norms; the geometric mean
+    of the other ratios where E_l = 0)."""
     full = [parts.estimate("full", l) for l in range(parts.depth - 1)]
     error = [parts.estimate("error", l) for l in range(parts.depth - 1)]
     ratios = [f / e for f, e in zip(full, error) if e > 0]
     fallback = float(np.exp(np.mean(np.log(ratios)))) if ratios else 1.0
-    return [f / e if e > 0 else fallback for f, e in zip(full, error)]
+    return [factor * depth_factor(parts.depth) * (f / e if e > 0 else fallback) for f, e in zip(full, error)]
 
 
 def _smallest_cut_sum(
@@ -274,11 +275,9 @@ def estimate_averaged(
     depth = parts.depth
     if all(e.nnz == 0 for e in parts.errors):
         return AveragedEstimate(0.0, ())
-    base = _base_scalings(parts)
     value, directions = np.inf, ()
     for factor in factors:
-        beta = [factor * depth_factor(depth) * b for b in base]
-        estimates = estimate_segment_norms(parts, beta, rng)
+        estimates = estimate_segment_norms(parts, _scalings(parts, factor), rng)
         total = _smallest_cut_sum({s: e.value for s, e in estimates.items()}, depth, constants, ranges)
         if total < value:
             value = total
@@ -306,12 +305,11 @@ def averaged_bound(
     depth = parts.depth
     if all(e.nnz == 0 for e in parts.errors):
         return AveragedBound(0.0, (), {}, (), (0.0,) * (depth - 1))  # f = F exactly
-    base = _base_scalings(parts)
     best: "AveragedBound | None" = None
     for factor in factors:
         # The chain's products are computed segment by segment (`chain_segments`) and recomputed
         # for every factor rather than kept: a few d x d arrays at a time, never all of them.
-        beta = [factor * depth_factor(depth) * b for b in base]
+        beta = _scalings(parts, factor)
         certified: dict[Segment, float] = {}
         ones: dict[Segment, tuple[float, "float | None"]] = {}
         directions = []
