@@ -16,6 +16,7 @@ from mbp_verify.bounds.averaged import averaged_bound, estimate_averaged
 from mbp_verify.bounds.parts import pair_parts
 from mbp_verify.bounds.segment_estimates import estimate_segment_norms
 from mbp_verify.engine import prune_network, sample_network
+from mbp_verify.errors import InputError
 
 _ROUNDING = 1 + 1e-12
 
@@ -84,3 +85,13 @@ def test_without_the_ellipsoid_bound_the_averaged_one_is_certified(monkeypatch):
     pair = prune_network(sample_network([48, 48, 48, 48, 48], 3), 0.2)
     result = bracket_sup_error(pair, rng=0, effort="fast")
     assert "averaged" in result.upper_bounds and "averaged_estimate" not in result.timings
+
+
+@pytest.mark.parametrize(
+    "keyword, value, message",
+    [("certify_all", 1, "certify_all must be True or False"), ("slopes", "both", "slopes must be 'local' or 'global'")],
+)
+def test_bad_bracket_options_are_input_errors(keyword, value, message):
+    pair = prune_network(sample_network([4, 6, 3], 0), 0.3)
+    with pytest.raises(InputError, match=message):
+        bracket_sup_error(pair, rng=0, effort="fast", **{keyword: value})
