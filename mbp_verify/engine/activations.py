@@ -1,6 +1,9 @@
 """Numeric (numpy) activation functions, by name, with optional parameters.
 
-An activation is written `name` or `name(key=value, ...)`, e.g. `leaky_relu(a=0.2)`.
+An activation is written `name` or `name(key=value, ...)`, e.g. `leaky_relu(a=0.2)`. Names are
+case-insensitive, and the names and parameter names of PyTorch, Keras and Hugging Face configs are
+accepted as aliases (`LeakyReLU(negative_slope=0.2)`, `swish`, `GELU(approximate='tanh')`,
+`gelu_new`); a spec is always reported under its canonical name.
 The symbolic registry (`mbp_verify.symbolic`) holds the sympy form of the same names; a
 property checks that both agree, so the forward pass and the derived Lipschitz constants
 describe the same function.
@@ -70,6 +73,32 @@ _NUMERIC: dict[str, tuple[NumericFn, dict[str, float]]] = {
     "hardswish": (lambda x, p: x * _relu6(x + 3.0) / 6.0, {}),
 }
 
+# Other libraries' names (lower-cased, without "_") for the same function. Defaults stay ours:
+# Keras's leaky_relu defaults to a = 0.2, ours (as PyTorch's) to 0.01.
+_NAME_ALIASES = {
+    "linear": "identity",
+    "leakyrelu": "leaky_relu",
+    "swish": "silu",
+    "hardswish": "hardswish",
+    "hardsilu": "hardswish",
+    "hardtanh": "hardtanh",
+    "gelunew": "gelu_tanh",
+    "gelufast": "gelu_tanh",
+    "gelupytorchtanh": "gelu_tanh",
+}
+# Names that mean different functions in different libraries: refused with the choice spelled out.
+_AMBIGUOUS = {
+    "hard_sigmoid": "'hard_sigmoid' is relu6(x + 3) / 6 in Keras 3 but clip(0.2 x + 0.5, 0, 1) in tf.keras 2; "
+    "write 'hardsigmoid' for the first",
+}
+# Other libraries' parameter names, per canonical activation.
+_PARAM_ALIASES = {
+    "leaky_relu": {"negative_slope": "a", "alpha": "a"},
+    "elu": {"alpha": "a"},
+}
+# GELU's `approximate` (PyTorch): a string, which selects the function rather than a number.
+_GELU_APPROXIMATIONS = {"none": "gelu", "tanh": "gelu_tanh"}
+
 _SPEC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$")
 
 
@@ -100,8 +129,23 @@ def activation_names() -> tuple[str, ...]:
     return tuple(_NUMERIC)
 
 
+def _canonical_name(name: str) -> str:
+    """Our name for `name`, which may be another library's (any case); unknown names pass through."""
+    lowered = name.lower()
+    if lowered in _AMBIGUOUS:
+        raise InputError(_AMBIGUOUS[lowered])
+    if lowered in _NUMERIC:
+        return lowered
+    return _NAME_ALIASES.get(lowered.replace("_", ""), name)
+
+
+def _unquoted(value: str) -> str:
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"" else value
+
+
 def parse_activation(spec: "str | ActivationSpec", **overrides: float) -> ActivationSpec:
-    """Parse `relu` or `leaky_relu(a=0.2)`; unknown names or parameters raise InputError."""
+    """Parse `relu` or `leaky_relu(a=0.2)` (or another library's name for it); unknown names or
+    parameters raise InputError."""
     if isinstance(spec, ActivationSpec):
         if not overrides:
             return spec
@@ -111,7 +155,7 @@ def parse_activation(spec: "str | ActivationSpec", **overrides: float) -> Activa
     match = _SPEC_RE.match(spec)
     if match is None:
         raise InputError(f"cannot parse activation {spec!r}; write e.g. 'relu' or 'leaky_relu(a=0.2)'")
-    name, inner = match.group(1), match.group(2)
+    name, inner = _canonical_name(match.group(1)), match.group(2)
     if name not in _NUMERIC:
         known = ", ".join(_NUMERIC)
         raise InputError(f"unknown activation {name!r}; known: {known}")
@@ -122,8 +166,14 @@ def parse_activation(spec: "str | ActivationSpec", **overrides: float) -> Activa
             if "=" not in part:
                 raise InputError(f"activation parameter {part.strip()!r} in {spec!r} must be key=value")
             key, value = (s.strip() for s in part.split("=", 1))
+            if name in ("gelu", "gelu_tanh") and key == "approximate":
+                name = _gelu_variant(name, _unquoted(value), spec)
+                continue
+            key = _PARAM_ALIASES.get(name, {}).get(key, key)
+            if key in given:
+                raise InputError(f"activation parameter {key!r} is given twice in {spec!r}")
             given[key] = _parse_float(value, spec)
-    given.update(overrides)
+    given.update((_PARAM_ALIASES.get(name, {}).get(key, key), value) for key, value in overrides.items())
     for key, value in given.items():
         if key not in defaults:
             allowed = ", ".join(defaults) or "none"
@@ -134,6 +184,16 @@ def parse_activation(spec: "str | ActivationSpec", **overrides: float) -> Activa
     if name == "softplus" and defaults["beta"] <= 0:
         raise InputError("softplus needs beta > 0")
     return ActivationSpec(name, tuple(sorted(defaults.items())))
+
+
+def _gelu_variant(name: str, approximation: str, spec: str) -> str:
+    """gelu or gelu_tanh, as PyTorch's `approximate='none' | 'tanh'` selects; a conflict is an error."""
+    chosen = _GELU_APPROXIMATIONS.get(approximation.lower())
+    if chosen is None:
+        raise InputError(f"GELU approximate={approximation!r} in {spec!r}: write 'none' or 'tanh'")
+    if name == "gelu_tanh" and chosen == "gelu":
+        raise InputError(f"{spec!r} names the tanh approximation of GELU and approximate='none' at once")
+    return chosen
 
 
 def _parse_float(text: str, spec: str) -> float:

@@ -444,7 +444,7 @@ def derive_lipschitz(
     if expr is not None:
         label = spec if isinstance(spec, str) and spec else "custom"
         key = (str(label), expr.strip())
-    elif isinstance(spec, str) and spec.strip() == "softmax":
+    elif isinstance(spec, str) and spec.strip().lower() == "softmax":
         key = ("softmax", None)
     else:
         key = (str(parse_activation(spec)), None)

@@ -61,8 +61,8 @@ def test_bad_networks(weights, match):
 def test_activation_count_and_unknown_name():
     with pytest.raises(InputError, match="hidden activations"):
         Network([np.eye(2), np.eye(2)], ["relu", "relu"])
-    with pytest.raises(InputError, match="unknown activation 'swish'"):
-        Network([np.eye(2), np.eye(2)], "swish")
+    with pytest.raises(InputError, match="unknown activation 'celu'"):
+        Network([np.eye(2), np.eye(2)], "celu")
 
 
 def test_parse_activation_parameters():
