@@ -145,23 +145,35 @@ def _down(value: float) -> float:
     return float(np.nextafter(value, -math.inf))
 
 
+def _times_upper(matrix: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """matrix @ upper for an upper-triangular square `upper` (its other triangle is not read), by
+    one triangular multiply: half the multiply-adds of a dense product, and every entry is still an
+    inner product of length <= upper's size (the skipped terms are exact zeros)."""
+    return scipy.linalg.blas.dtrmm(1.0, upper.T, matrix.T, side=0, lower=1).T  # (U^T M^T)^T, C order
+
+
 def _input_map(
     parts: PairParts, layer: int, factor: "np.ndarray | None", factor_error: float
 ) -> tuple[np.ndarray, float]:
-    """G^ = B_layer K^ for K^ = factor (None: the identity on the input) and a bound of ||G^ - B K||_2
-    for the exact K within `factor_error` of K^."""
+    """G^ = B_layer K^ for K^ = factor (upper triangular; None: the identity on the input) and a bound
+    of ||G^ - B K||_2 for the exact K within `factor_error` of K^."""
     e = parts.errors[layer]
     if factor is None:
         return np.vstack([parts.full[layer], -e.toarray()]), 0.0
     out_rows, rows = e.shape
-    top_factor, bottom_factor = factor[:rows], factor[rows:]
-    # Both products are written into the result's halves (row blocks of a C-ordered array: the
-    # same BLAS products as into new arrays), one stored layer read at a time.
+    # K^ = [[K11, K12], [0, K22]] with K11, K22 upper triangular, so
+    # G^ = [[W K11, W K12], [-E K11, W~ K22 - E K12]]: two triangular and one dense product instead of
+    # two dense ones of twice the size, plus the sparse E [K11, K12]. Each is written into its block of
+    # the C-ordered result, one stored layer read at a time.
     mapped = np.empty((2 * out_rows, factor.shape[1]))
     top, bottom = mapped[:out_rows], mapped[out_rows:]
-    np.matmul(parts.full[layer], top_factor, out=top)
-    np.matmul(parts.pruned[layer], bottom_factor, out=bottom)
-    bottom -= e @ top_factor
+    full = parts.full[layer]
+    np.matmul(full, factor[:rows, rows:], out=top[:, rows:])
+    top[:, :rows] = _times_upper(full, factor[:rows, :rows])
+    del full
+    bottom[:, :rows] = 0.0
+    bottom[:, rows:] = _times_upper(parts.pruned[layer], factor[rows:, rows:])
+    bottom -= e @ factor[:rows]
     fro_b = sqrt_up(
         add_up(
             mul_up(parts.fro_full[layer], parts.fro_full[layer]),
@@ -174,6 +186,17 @@ def _input_map(
         mul_up(fro_b, factor_error),
     )
     return mapped, error
+
+
+def _output_map(parts: PairParts, factor: np.ndarray) -> np.ndarray:
+    """C K^ = [-E K11, W~ K22 - E K12] for the last hidden layer's upper-triangular K^ (as `_input_map`)."""
+    e = parts.errors[-1]
+    rows = e.shape[1]
+    out = np.empty((e.shape[0], factor.shape[1]))
+    out[:, :rows] = 0.0
+    out[:, rows:] = _times_upper(parts.pruned[-1], factor[rows:, rows:])
+    out -= e @ factor[:rows]
+    return out
 
 
 def _widened(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -275,16 +298,16 @@ def _lower_product(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return out
 
 
-def _residual_up(lower: np.ndarray, inverse: np.ndarray) -> float:
-    """A bound of ||L^-1 L - I||_2 for the float inverse of a lower-triangular L: the computed
-    product's Frobenius norm plus its rounding (inner products of length <= n, summed in at most
-    log2(n) + 1 pieces)."""
+def _residual_up(lower: np.ndarray, inverse: np.ndarray, fro_inverse: float) -> float:
+    """A bound of ||L^-1 L - I||_2 for the float inverse of a lower-triangular L (with ||L^-1||_F <=
+    `fro_inverse`): the computed product's Frobenius norm plus its rounding (inner products of length
+    <= n, summed in at most log2(n) + 1 pieces)."""
     n = lower.shape[0]
     product = _lower_product(inverse, lower)
     product[np.diag_indices(n)] -= 1.0  # exact (Sterbenz) near 1; else covered below
     computed = mul_up(frobenius_up(product), 1.0 + 4 * UNIT_ROUNDOFF)
     del product
-    rounding = matmul_error_up(n + n.bit_length() + 1, n * n, frobenius_up(lower), frobenius_up(inverse))
+    rounding = matmul_error_up(n + n.bit_length() + 1, n * n, frobenius_up(lower), fro_inverse)
     return add_up(computed, rounding)
 
 
@@ -323,11 +346,14 @@ def _layer_factor(
     inverse, info = scipy.linalg.lapack.dtrtri(lower, lower=1, unitdiag=0, overwrite_c=0)
     if info != 0:
         return None
-    xi = _residual_up(lower, inverse)
+    fro_factor = frobenius_up(inverse)
+    xi = _residual_up(lower, inverse, fro_factor)
     del lower
-    factor = np.ascontiguousarray(inverse.T)  # K^ = R^-1 = (L^-1)^T
+    # K^ = R^-1 = (L^-1)^T, upper triangular with exact zeros below the diagonal (dtrtri keeps the zeros
+    # that dpotrf's `clean` wrote above L's diagonal), which the next layer's maps use; no copy, as
+    # dtrtri's result is in Fortran order.
+    factor = np.ascontiguousarray(inverse.T)
     del inverse
-    fro_factor = frobenius_up(factor)
     if not (math.isfinite(xi) and xi < 1.0 and math.isfinite(fro_factor)):
         return None
     loss = mul_up(add_up(cholesky_error, delta_q), fro_factor, fro_factor)
@@ -394,10 +420,7 @@ def ellipsoid_bound(
         if not (np.isfinite(factor).all() and in_safe_range(factor)):
             raise ArithmeticError("the ellipsoid's factor left the safe float64 range")
         total = mul_up(total, zeta)
-    e_last = parts.errors[-1]
-    rows = e_last.shape[1]
-    out = parts.pruned[-1] @ factor[rows:]
-    out -= e_last @ factor[:rows]
+    out = _output_map(parts, factor)
     if not np.isfinite(out).all():
         raise ArithmeticError("the output map C K overflowed float64")
     fro_c = sqrt_up(

@@ -301,6 +301,35 @@ def test_every_layer_certificate_holds_in_exact_arithmetic(widths, activation, t
     )
 
 
+@pytest.mark.parametrize("widths", [[3, 5, 4, 2], [6, 300, 280, 3]])
+def test_the_structured_maps_are_the_products_within_their_bound(widths):
+    """G^ = B K^ and C K^ use that K^ is upper triangular (two triangular multiplies and a sparse one
+    per block row): compared with the dense products in exact rationals where small, else in float64
+    against the certified error bound of G^ (which must cover the difference)."""
+    from mbp_verify.bounds.ellipsoid import _input_map, _output_map
+
+    pair = prune_network(sample_network(widths, 3), 0.4)
+    parts = _parts(pair)
+    blocks, output = _blocks(pair)
+    n, last = 2 * widths[1], 2 * widths[2]
+    rng = np.random.default_rng(1)
+    factor, last_factor = (np.triu(rng.standard_normal((size, size))) for size in (n, last))
+    mapped, error = _input_map(parts, 1, factor, 0.0)
+    out = _output_map(parts, last_factor)
+    if n <= 10:
+        exact_g = _mul(_exact(blocks[1]), _exact(factor))
+        exact_c = _mul(_exact(output), _exact(last_factor))
+        diff = max(abs(Fraction(float(v)) - x) for row, e in zip(mapped, exact_g) for v, x in zip(row, e))
+        assert diff <= error
+        assert max(abs(Fraction(float(v)) - x) for row, e in zip(out, exact_c) for v, x in zip(row, e)) < 1e-12
+    else:
+        assert 0 < np.linalg.norm(mapped - blocks[1] @ factor, 2) <= error < 1e-10 * np.linalg.norm(mapped, 2)
+        assert np.allclose(out, output @ last_factor, rtol=0, atol=1e-12 * np.abs(out).max())
+    # Negative control: a factor with an entry below the diagonal is not what the maps compute.
+    factor[n - 1, 0] = 1.0
+    assert np.abs(_input_map(parts, 1, factor, 0.0)[0] - blocks[1] @ factor).max() > 1e-3
+
+
 def test_the_recursive_triangular_product_is_the_product():
     from mbp_verify.bounds.ellipsoid import _lower_product
 
