@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg.blas
 import scipy.linalg.lapack
+import scipy.sparse
 
 from .constants import LayerConstants
 from .parts import PairParts, estimate_norm
@@ -363,27 +365,17 @@ def _layer_factor(
     return factor, sqrt_up(up(1.0 / kept))
 
 
-def ellipsoid_bound(
-    parts: PairParts,
-    constants: Sequence[LayerConstants],
-    sectors: "Sectors | None" = None,
-    rule: str = "block",
-    scales: Sequence[float] = _MULTIPLIER_TRIALS,
-) -> float:
-    """The certified ellipsoid bound of sup ||f(x) - F(x)|| for the (scaled) pair of `parts`.
-
-    Raises ArithmeticError when no certificate completes (every multiplier scale failed)."""
-    depth = parts.depth
-    if all(e.nnz == 0 for e in parts.errors):
-        return 0.0
-    widths = [parts.errors[0].shape[1], *(e.shape[0] for e in parts.errors)]
-    sectors = sectors if sectors is not None else global_sectors(constants, widths)
-    rng = np.random.default_rng(0)  # the multipliers' estimates only: the bound is sound for any
+def _propagate(
+    parts: PairParts, sectors: Sectors, rule: str, scales: Sequence[float], hidden: int, rng: np.random.Generator
+) -> tuple[np.ndarray, float, float]:
+    """Ellipsoids through the first `hidden` hidden layers of the chain of `parts`: (K^, e, z) such that
+    every state s_hidden the sectors allow is z K w for some ||w|| <= ||x||, with ||K - K^||_2 <= e
+    (K^ upper triangular, in the unscaled coordinates). ArithmeticError when no certificate completes."""
     factor: "np.ndarray | None" = None
     factor_error = 0.0  # ||K^ - K||_2: entries that underflowed when the difference rows were scaled back
     total = 1.0
-    for layer in range(depth - 1):
-        width = widths[layer + 1]
+    for layer in range(hidden):
+        width = parts.errors[layer].shape[0]
         mapped, error = _input_map(parts, layer, factor, factor_error)
         factor = None  # used up: the next one is computed from `mapped`
         shift = _block_shift(mapped, width, rng)
@@ -420,35 +412,157 @@ def ellipsoid_bound(
         if not (np.isfinite(factor).all() and in_safe_range(factor)):
             raise ArithmeticError("the ellipsoid's factor left the safe float64 range")
         total = mul_up(total, zeta)
-    out = _output_map(parts, factor)
-    if not np.isfinite(out).all():
-        raise ArithmeticError("the output map C K overflowed float64")
-    fro_c = sqrt_up(
-        add_up(mul_up(parts.fro_error[-1], parts.fro_error[-1]), mul_up(parts.fro_pruned[-1], parts.fro_pruned[-1]))
+    return factor, factor_error, total
+
+
+class _Reversed(Sequence):
+    """Layers first..L-1 of a layer sequence, last first and transposed (each read when asked for,
+    so the bracket's lazily scaled layers stay lazy)."""
+
+    def __init__(self, layers: Sequence[np.ndarray], first: int) -> None:
+        self._layers, self._first, self._last = layers, first, len(layers) - 1
+
+    def __len__(self) -> int:
+        return self._last + 1 - self._first
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(index)
+        return self._layers[self._last - position].T
+
+
+def _transposed_parts(parts: PairParts, first: int) -> PairParts:
+    """The transposed chain of layers first..L-1 (1-based first+1..L) as the chain of another pair.
+
+    M(S)^T = B_1^T S_1 ... S_{L-1} C^T, written in the coordinates s' = [Delta; -h] of each state, is the
+    coupled chain with W' = W~^T, W~' = W^T and E' = -E^T, layers in reverse order: its first map is
+    [W~_L^T; E_L^T] (C^T so reordered), its hidden maps [[W~^T, 0], [E^T, W^T]] (B^T so reordered),
+    and the slopes act on s' as on s. So every bound of that chain's states holds for the transposed
+    chain's (a signed permutation, exact)."""
+    layers = range(parts.depth - 1, first - 1, -1)
+    return PairParts(
+        full=_Reversed(parts.pruned, first),
+        pruned=_Reversed(parts.full, first),
+        errors=tuple(scipy.sparse.csr_array(-parts.errors[layer].T) for layer in layers),
+        fro_full=tuple(parts.fro_pruned[layer] for layer in layers),
+        fro_pruned=tuple(parts.fro_full[layer] for layer in layers),
+        fro_error=tuple(parts.fro_error[layer] for layer in layers),
+        rng=parts.rng,
     )
+
+
+def _transposed_sectors(sectors: Sectors, first: int) -> Sectors:
+    """The sectors of hidden layers L-1 down to first+1 (1-based) in the coordinates [Delta; -h]."""
+
+    def swapped(values: np.ndarray) -> np.ndarray:
+        width = values.size // 2
+        return np.concatenate([values[width:], values[:width]])
+
+    layers = range(len(sectors.low) - 1, first - 1, -1)
+    return Sectors(
+        tuple(swapped(sectors.low[layer]) for layer in layers), tuple(swapped(sectors.high[layer]) for layer in layers)
+    )
+
+
+def _junction(mapped: np.ndarray, error: float, back: np.ndarray, back_error: float) -> tuple[np.ndarray, float]:
+    """G^T P^T K'^ and a bound of its distance to the exact G^T P^T K', where G^ (within `error` of G)
+    maps the forward ellipsoid's ball to hidden layer k+1's pre-activations, K'^ (within
+    `back_error`) is the backward ellipsoid's factor there in the coordinates s' = P s = [Delta; -h],
+    and P^T [a; b] = [-b; a]. With K'^ = [[K11, K12], [0, K22]]:
+    G^T P^T K'^ = G_b^T [K11, K12] - G_t^T [0, K22] (G_t, G_b: G^'s h and Delta rows)."""
+    width = back.shape[0] // 2
+    top, bottom = mapped[:width].T, mapped[width:].T
+    out = np.empty((mapped.shape[1], back.shape[1]))
+    out[:, :width] = _times_upper(bottom, back[:width, :width])
+    np.matmul(bottom, back[:width, width:], out=out[:, width:])
+    out[:, width:] -= _times_upper(top, back[width:, width:])
+    fro_mapped, fro_back = frobenius_up(mapped), frobenius_up(back)
+    # every entry: two inner products of length <= width and one subtraction; then G's and K's errors
     rounding = add_up(
-        matmul_error_up(factor.shape[0] + 1, out.size, fro_c, frobenius_up(factor)), mul_up(fro_c, factor_error)
+        matmul_error_up(back.shape[0] + 1, out.size, fro_mapped, fro_back),
+        mul_up(error, fro_back),
+        mul_up(add_up(fro_mapped, error), back_error),
     )
-    del factor  # the output's norm below needs its own Gram matrix
+    return out, rounding
+
+
+def ellipsoid_bound(
+    parts: PairParts,
+    constants: Sequence[LayerConstants],
+    sectors: "Sectors | None" = None,
+    rule: str = "block",
+    scales: Sequence[float] = _MULTIPLIER_TRIALS,
+    meet: "int | None" = None,
+) -> float:
+    """The certified ellipsoid bound of sup ||f(x) - F(x)|| for the (scaled) pair of `parts`.
+
+    `meet` = k (0 <= k < L - 1) propagates forward through hidden layers 1..k only, and the
+    transposed chain from the output back through hidden layers L-1..k+1, and bounds the norm of the
+    map between the two ellipsoids (k = 0: the transposed chain alone).
+    Raises ArithmeticError when no certificate completes (every multiplier scale failed)."""
+    depth = parts.depth
+    if all(e.nnz == 0 for e in parts.errors):
+        return 0.0
+    widths = [parts.errors[0].shape[1], *(e.shape[0] for e in parts.errors)]
+    sectors = sectors if sectors is not None else global_sectors(constants, widths)
+    if meet is not None and not 0 <= meet < depth - 1:
+        raise ValueError(f"meet must lie in [0, {depth - 2}], got {meet}")
+    rng = np.random.default_rng(0)  # the multipliers' estimates only: the bound is sound for any
+    if meet is None:
+        factor, factor_error, total = _propagate(parts, sectors, rule, scales, depth - 1, rng)
+        out = _output_map(parts, factor)
+        fro_c = sqrt_up(
+            add_up(mul_up(parts.fro_error[-1], parts.fro_error[-1]), mul_up(parts.fro_pruned[-1], parts.fro_pruned[-1]))
+        )
+        rounding = add_up(
+            matmul_error_up(factor.shape[0] + 1, out.size, fro_c, frobenius_up(factor)), mul_up(fro_c, factor_error)
+        )
+        del factor  # the output's norm below needs its own Gram matrix
+    else:
+        factor, factor_error, total = _propagate(parts, sectors, rule, scales, meet, rng) if meet else (None, 0.0, 1.0)
+        mapped, error = _input_map(parts, meet, factor, factor_error)
+        del factor
+        back, back_error, back_total = _propagate(
+            _transposed_parts(parts, meet + 1), _transposed_sectors(sectors, meet), rule, scales, depth - 1 - meet, rng
+        )
+        out, rounding = _junction(mapped, error, back, back_error)
+        del mapped, back
+        total = mul_up(total, back_total)
+    if not np.isfinite(out).all():
+        raise ArithmeticError("the output map overflowed float64")
     norm = add_up(certified_spectral_norm(out).upper, rounding)
     return mul_up(total, norm)
 
 
 def smallest_ellipsoid_bound(
-    parts: PairParts, constants: Sequence[LayerConstants], candidates: Sequence[Sectors]
+    parts: PairParts,
+    constants: Sequence[LayerConstants],
+    candidates: Sequence[Sectors],
+    timings: "dict[str, float] | None" = None,
 ) -> float:
     """The smallest certified ellipsoid bound over the candidate sectors, for states of at most 512
-    coordinates both multiplier rules, and for chains of at least 6 layers two multiplier scales;
-    ArithmeticError when none completes."""
+    coordinates both multiplier rules, and for chains of at least 6 layers two multiplier scales and
+    the chain met in the middle (rule "rows", the second scale); ArithmeticError when none completes.
+    The seconds spent meeting in the middle go to timings["ellipsoid_meet"]."""
     widest = max(2 * e.shape[0] for e in parts.errors[:-1])  # E_l has W_l's shape (and is stored)
     rules = RULES if widest <= _BOTH_RULES else RULES[:1]
-    scales = [_MULTIPLIER_TRIALS, _DEEP_TRIALS] if parts.depth >= _DEEP else [_MULTIPLIER_TRIALS]
+    deep = parts.depth >= _DEEP
+    scales = [_MULTIPLIER_TRIALS, _DEEP_TRIALS] if deep else [_MULTIPLIER_TRIALS]
+    runs: list[tuple[str, Sequence[float], "int | None"]] = [
+        (rule, trials, None) for rule in rules for trials in scales
+    ]
+    if deep:
+        runs.append(("rows", _DEEP_TRIALS, parts.depth // 2))
     values, failures = [], []
-    for sectors, rule, trials in itertools.product(candidates, rules, scales):
+    for sectors, (rule, trials, meet) in itertools.product(candidates, runs):
+        start = time.perf_counter()
         try:
-            values.append(ellipsoid_bound(parts, constants, sectors, rule, trials))
+            values.append(ellipsoid_bound(parts, constants, sectors, rule, trials, meet))
         except ArithmeticError as exc:
             failures.append(str(exc))
+        if meet is not None and timings is not None:
+            timings["ellipsoid_meet"] = timings.get("ellipsoid_meet", 0.0) + time.perf_counter() - start
     if not values:
         raise ArithmeticError(failures[0])
     return min(values)

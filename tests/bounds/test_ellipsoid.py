@@ -17,6 +17,7 @@ import pytest
 from mbp_verify.bounds import bracket_sup_error, layer_constants
 from mbp_verify.bounds.averaged import averaged_bound
 from mbp_verify.bounds.ellipsoid import (
+    _DEEP_TRIALS,
     MAX_STATE,
     RULES,
     Sectors,
@@ -96,6 +97,9 @@ def test_covers_every_slope_pattern_and_is_tight_there(widths, activation, alpha
     sectors = global_sectors(constants, pair.original.widths)
     values = [ellipsoid_bound(_parts(pair), constants, sectors, rule) for rule in RULES]
     values += [ellipsoid_bound(_parts(pair), constants, sectors, rule, (1.4, 1.0)) for rule in RULES]
+    if len(widths) >= 7:  # chains of 6 layers and more also meet in the middle
+        meet = (len(widths) - 1) // 2
+        values.append(ellipsoid_bound(_parts(pair), constants, sectors, "rows", _DEEP_TRIALS, meet))
     worst = _worst_slopes(pair, sectors, np.random.default_rng(seed))
     assert worst <= min(values)
     smallest = smallest_ellipsoid_bound(_parts(pair), constants, [sectors])
