@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import scipy.linalg
 
 from mbp_verify.bounds import bracket_sup_error, layer_constants
 from mbp_verify.bounds.averaged import averaged_bound
@@ -334,15 +335,42 @@ def test_the_structured_maps_are_the_products_within_their_bound(widths):
     assert np.abs(_input_map(parts, 1, factor, 0.0)[0] - blocks[1] @ factor).max() > 1e-3
 
 
-def test_the_recursive_triangular_product_is_the_product():
-    from mbp_verify.bounds.ellipsoid import _lower_product
+@pytest.mark.parametrize(("n", "leaf", "scale"), [(9, 2, 1.0), (20, 3, 1.0), (17, 4, 2.0**-400), (24, 5, 2.0**300)])
+def test_the_recursive_inverse_bounds_its_own_residual(n, leaf, scale, monkeypatch):
+    """X ~ L^-1 by halves with its composed bound xi of ||X L - I||_2: the residual in exact rationals
+    stays below xi (for Cholesky-like and badly scaled L), and xi is about as tight as the residual
+    computed a posteriori (its rounding term, gamma_n ||X||_F ||L||_F, dominates both)."""
+    from mbp_verify.bounds import ellipsoid
+
+    monkeypatch.setattr(ellipsoid, "_LEAF", leaf)
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((n, n))
+    lower = np.asfortranarray(np.linalg.cholesky(a @ a.T / n + 0.1 * np.eye(n)) * scale)
+    inverse, xi, fro_inverse = ellipsoid._lower_inverse(lower)
+    assert np.array_equal(np.triu(inverse, 1), np.zeros((n, n)))
+    residual = _mul(_exact(inverse), _exact(lower))
+    residual = [[v - (1 if i == j else 0) for j, v in enumerate(row)] for i, row in enumerate(residual)]
+    true = np.linalg.norm(np.array(residual, dtype=float), 2) * (1 + 1e-9)
+    assert true <= xi <= 4 * ellipsoid._residual_up(lower, inverse, fro_inverse)
+    assert sum(Fraction(float(v)) ** 2 for v in np.ravel(inverse)) <= Fraction(fro_inverse) ** 2
+    # Negative control: the same bound claimed for a perturbed inverse is exceeded.
+    inverse[n - 1, 0] *= 1 + 1e-6
+    perturbed = _mul(_exact(inverse), _exact(lower))
+    perturbed = [[v - (1 if i == j else 0) for j, v in enumerate(row)] for i, row in enumerate(perturbed)]
+    assert np.linalg.norm(np.array(perturbed, dtype=float), 2) > xi
+
+
+def test_the_recursive_inverse_matches_lapack_where_wide():
+    from mbp_verify.bounds.ellipsoid import _lower_inverse, _residual_up
 
     rng = np.random.default_rng(0)
-    for n in (3, 257, 600):
-        left = np.asfortranarray(np.tril(rng.standard_normal((n, n))))
-        right = np.asfortranarray(np.tril(rng.standard_normal((n, n))))
-        exact = left @ right
-        assert np.allclose(_lower_product(left, right), exact, rtol=0, atol=1e-12 * np.abs(exact).max())
+    a = rng.standard_normal((600, 600))
+    lower = np.asfortranarray(np.linalg.cholesky(a @ a.T / 600 + np.eye(600)))
+    inverse, xi, fro_inverse = _lower_inverse(lower)
+    reference = scipy.linalg.solve_triangular(lower, np.eye(600), lower=True)
+    assert np.allclose(inverse, reference, rtol=0, atol=1e-12)
+    assert xi <= 4 * _residual_up(lower, reference, np.linalg.norm(reference)) and xi < 1e-9
+    assert np.linalg.norm(inverse) <= fro_inverse <= np.linalg.norm(inverse) * (1 + 1e-9)
 
 
 @pytest.mark.parametrize("exponent", [-500, 300])
