@@ -556,11 +556,19 @@ def ellipsoid_bound(
         del factor  # the output's norm below needs its own Gram matrix
     else:
         factor, factor_error, total = _propagate(parts, sectors, rule, scales, meet, rng) if meet else (None, 0.0, 1.0)
+        # The backward pass draws its estimates as a forward pass would (meet = 0 is then the forward
+        # bound of the transposed chain, up to the roundings of the last product).
+        back, back_error, back_total = _propagate(
+            _transposed_parts(parts, meet + 1),
+            _transposed_sectors(sectors, meet),
+            rule,
+            scales,
+            depth - 1 - meet,
+            np.random.default_rng(0),
+        )
+        # G after the backward pass: meanwhile K_k (2 d_k square) is kept, not G (2 d_{k+1} x 2 d_k)
         mapped, error = _input_map(parts, meet, factor, factor_error)
         del factor
-        back, back_error, back_total = _propagate(
-            _transposed_parts(parts, meet + 1), _transposed_sectors(sectors, meet), rule, scales, depth - 1 - meet, rng
-        )
         out, rounding = _junction(mapped, error, back, back_error)
         del mapped, back
         total = mul_up(total, back_total)

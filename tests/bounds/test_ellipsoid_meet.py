@@ -66,6 +66,21 @@ def test_the_transposed_pair_chains_the_transpose(first):
     assert not np.allclose(_chain(t_first, t_hidden, permute.T, unswapped), tail.T, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("rule", RULES)
+def test_meeting_at_the_input_is_the_transposed_chains_forward_bound(rule):
+    """meet = 0 is the forward bound of the transposed pair (same factors, the last product C' K'
+    computed as G^T P^T K' = -C' K'), equal up to the roundings of that product."""
+    pair = prune_network(sample_network([3, 6, 5, 4, 2], 2), 0.3)
+    parts = _parts(pair)
+    constants = layer_constants(pair.original)
+    sectors = global_sectors(constants, pair.original.widths)
+    met = ellipsoid_bound(parts, constants, sectors, rule, meet=0)
+    reversed_constants = constants[::-1]  # read for the default sectors only, which are given here
+    transposed = ellipsoid_bound(_transposed_parts(parts, 0), reversed_constants, _transposed_sectors(sectors, 0), rule)
+    assert met == pytest.approx(transposed, rel=1e-12)
+    assert met != pytest.approx(ellipsoid_bound(parts, constants, sectors, rule), rel=1e-3)  # another direction
+
+
 def test_the_junction_is_the_product_within_its_bound():
     """G^T P^T K'^ in exact rationals against the float junction and its rounding bound."""
     rng = np.random.default_rng(2)
@@ -141,11 +156,10 @@ def test_deep_chains_meet_in_the_middle_in_the_bracket():
     met = ellipsoid_bound(_parts(pair), constants, sectors, "rows", _DEEP_TRIALS, 3)
     assert smallest == min(forward + [met]) and timings["ellipsoid_meet"] > 0
     shallow: dict[str, float] = {}
+    short = prune_network(sample_network([4, 6, 6, 6, 6, 3], 7), 0.4)  # 5 layers
+    short_constants = layer_constants(short.original)
     smallest_ellipsoid_bound(
-        _parts(prune_network(sample_network([4, 6, 6, 3], 7), 0.4)),
-        constants[:2],
-        [Sectors(sectors.low[:2], sectors.high[:2])],
-        shallow,
+        _parts(short), short_constants, [global_sectors(short_constants, short.original.widths)], shallow
     )
     assert "ellipsoid_meet" not in shallow
     result = bracket_sup_error(pair, rng=0, effort="fast")
