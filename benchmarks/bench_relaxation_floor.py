@@ -19,6 +19,11 @@ sector that the gradient favours). The table prints, side by side for each netwo
 
     python benchmarks/bench_relaxation_floor.py           # 1024 x 3 and 1024 x 5, the 12-layer chain
     python benchmarks/bench_relaxation_floor.py --quick   # 1024 x 3 and 1024 x 5 only
+
+`--directions` prints instead the certified ellipsoid bound of each network in three directions
+(`ellipsoid_bound`): forward, the transposed chain alone (meet = 0) and met in the middle
+(meet = L // 2), for the multiplier configurations named, with CPU seconds; on the wide nets, the
+12-layer chain, and (without --quick) smaller deep chains and random deep nets.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 from bench_bounds import trained_like_chain  # noqa: E402
 
-from mbp_verify.bounds import bracket_sup_error, layer_constants, maximise_error  # noqa: E402
+from mbp_verify.bounds import bracket_sup_error, ellipsoid_bound, layer_constants, maximise_error  # noqa: E402
+from mbp_verify.bounds.ellipsoid import global_sectors  # noqa: E402
+from mbp_verify.bounds.parts import pair_parts  # noqa: E402
 from mbp_verify.engine import NetworkPair, prune_network, sample_network  # noqa: E402
 from mbp_verify.seeding import rng_for  # noqa: E402
 
@@ -80,7 +87,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1024 x 3 and 1024 x 5 only (no deep chain)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--long", type=int, default=128, help="restarts of the long search (1,000 steps each)")
+    parser.add_argument("--directions", action="store_true", help="forward / transposed / met-in-the-middle bounds")
     args = parser.parse_args()
+    if args.directions:
+        directions(args)
+        return
     cases = [
         (f"1024x{depth} a={alpha}", lambda d=depth, a=alpha: (_wide(d, a, args.seed), "default"))
         for depth in (3, 5)
@@ -111,6 +122,53 @@ def main() -> None:
             f"{bracket_s:.1f} | {floor_s:.1f} | {long_s:.1f} |",
             flush=True,
         )
+
+
+FIRST, DEEP = (1.0, 0.8, 0.5), (1.4, 1.0, 0.8, 0.5)  # the multiplier scales of `ellipsoid`
+
+
+def directions(args: argparse.Namespace) -> None:
+    """The ellipsoid bound forward, on the transposed chain, and met in the middle, side by side."""
+    cases = [
+        (f"1024x{d} a={a}", lambda d=d, a=a: _wide(d, a, args.seed), [("block", FIRST)])
+        for d in (3, 5)
+        for a in (0.2, 0.3)
+    ]
+    chain = lambda seed, layers=12, narrow=384, wide=1536, alpha=0.2: prune_network(  # noqa: E731
+        trained_like_chain(seed, "relu", layers=layers, narrow=narrow, wide=wide), alpha
+    )
+    both = [("block", DEEP), ("rows", DEEP)]
+    cases.append(("chain 12 384<->1536", lambda: chain(args.seed), both))
+    if not args.quick:
+        cases += [
+            ("chain 12 96<->384", lambda: chain(args.seed, narrow=96, wide=384), both),
+            ("chain 12 96<->384 a=0.3 seed+1", lambda: chain(args.seed + 1, narrow=96, wide=384, alpha=0.3), both),
+            ("chain 8 96<->384 seed+2", lambda: chain(args.seed + 2, layers=8, narrow=96, wide=384), both),
+            ("random 256x8", lambda: prune_network(sample_network([256] * 9, args.seed + 3), 0.2), [("block", FIRST)]),
+            (
+                "random 128x12 leaky",
+                lambda: prune_network(sample_network([128] * 13, args.seed + 4, activation="leaky_relu(a=0.1)"), 0.3),
+                [("block", FIRST)],
+            ),
+        ]
+    print("| network | rule, first scale | forward | transposed / forward | middle / forward | forward s | middle s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, make, configurations in cases:
+        pair = make()
+        parts = pair_parts(pair, np.random.default_rng(0))
+        constants = layer_constants(pair.original)
+        sectors = global_sectors(constants, pair.original.widths)
+        for rule, scales in configurations:
+            values, seconds = [], []
+            for meet in (None, 0, pair.original.depth // 2):
+                start = time.process_time()
+                values.append(ellipsoid_bound(parts, constants, sectors, rule, scales, meet))
+                seconds.append(time.process_time() - start)
+            print(
+                f"| {name} | {rule}, {scales[0]} | {values[0]:.4g} | {values[1] / values[0]:.3f} | "
+                f"{values[2] / values[0]:.3f} | {seconds[0]:.1f} | {seconds[2]:.1f} |",
+                flush=True,
+            )
 
 
 def _wide(depth: int, alpha: float, seed: int) -> NetworkPair:

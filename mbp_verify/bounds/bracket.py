@@ -325,8 +325,10 @@ def _ellipsoid(
     scaling: LayerScaling,
     upper_bounds: dict[str, float],
     unavailable: dict[str, str],
+    timings: dict[str, float],
 ) -> None:
-    """Record the ellipsoid bound (`ellipsoid`) with the per-neuron sectors when known, or why it is unavailable."""
+    """Record the ellipsoid bound (`ellipsoid`) with the per-neuron sectors when known, or why it is
+    unavailable (the seconds of its meet-in-the-middle runs go to timings["ellipsoid_meet"])."""
     reason = ellipsoid_unavailable_reason(constants, parts) or _inexact_scaling(scaling)
     if reason is not None:
         unavailable["ellipsoid"] = reason
@@ -335,7 +337,7 @@ def _ellipsoid(
     if local is not None and sectors_differ(candidates[0], narrower := local_sectors(local, constants)):
         candidates.append(narrower)  # the multipliers are a heuristic: narrower sectors need not win
     try:
-        value = smallest_ellipsoid_bound(parts, constants, candidates)
+        value = smallest_ellipsoid_bound(parts, constants, candidates, timings)
     except _CERTIFICATE_FAILURES as exc:
         unavailable["ellipsoid"] = f"the ellipsoid certificate failed: {exc}"
         return
@@ -511,7 +513,7 @@ def bracket_sup_error(
     # The ellipsoid bound first (it draws nothing from `generator`), so that an averaged bound that
     # cannot beat it is not certified; where the per-neuron bound applies, that needs the averaged one.
     with _timed(timings, "ellipsoid"):
-        _ellipsoid(pair, parts, constants, local, scaling, upper_bounds, unavailable)
+        _ellipsoid(pair, parts, constants, local, scaling, upper_bounds, unavailable, timings)
     diagonal = local is not None and reason is None and _diagonal_applies(pair, constants, local)
     if reason is None and not diagonal and not certify_all and "ellipsoid" in upper_bounds:
         with _timed(timings, "averaged_estimate"):

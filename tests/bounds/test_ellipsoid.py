@@ -13,10 +13,12 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import scipy.linalg
 
 from mbp_verify.bounds import bracket_sup_error, layer_constants
 from mbp_verify.bounds.averaged import averaged_bound
 from mbp_verify.bounds.ellipsoid import (
+    _DEEP_TRIALS,
     MAX_STATE,
     RULES,
     Sectors,
@@ -96,6 +98,9 @@ def test_covers_every_slope_pattern_and_is_tight_there(widths, activation, alpha
     sectors = global_sectors(constants, pair.original.widths)
     values = [ellipsoid_bound(_parts(pair), constants, sectors, rule) for rule in RULES]
     values += [ellipsoid_bound(_parts(pair), constants, sectors, rule, (1.4, 1.0)) for rule in RULES]
+    if len(widths) >= 7:  # chains of 6 layers and more also meet in the middle
+        meet = (len(widths) - 1) // 2
+        values.append(ellipsoid_bound(_parts(pair), constants, sectors, "rows", _DEEP_TRIALS, meet))
     worst = _worst_slopes(pair, sectors, np.random.default_rng(seed))
     assert worst <= min(values)
     smallest = smallest_ellipsoid_bound(_parts(pair), constants, [sectors])
@@ -301,15 +306,71 @@ def test_every_layer_certificate_holds_in_exact_arithmetic(widths, activation, t
     )
 
 
-def test_the_recursive_triangular_product_is_the_product():
-    from mbp_verify.bounds.ellipsoid import _lower_product
+@pytest.mark.parametrize("widths", [[3, 5, 4, 2], [6, 300, 280, 3]])
+def test_the_structured_maps_are_the_products_within_their_bound(widths):
+    """G^ = B K^ and C K^ use that K^ is upper triangular (two triangular multiplies and a sparse one
+    per block row): compared with the dense products in exact rationals where small, else in float64
+    against the certified error bound of G^ (which must cover the difference)."""
+    from mbp_verify.bounds.ellipsoid import _input_map, _output_map
+
+    pair = prune_network(sample_network(widths, 3), 0.4)
+    parts = _parts(pair)
+    blocks, output = _blocks(pair)
+    n, last = 2 * widths[1], 2 * widths[2]
+    rng = np.random.default_rng(1)
+    factor, last_factor = (np.triu(rng.standard_normal((size, size))) for size in (n, last))
+    mapped, error = _input_map(parts, 1, factor, 0.0)
+    out = _output_map(parts, last_factor)
+    if n <= 10:
+        exact_g = _mul(_exact(blocks[1]), _exact(factor))
+        exact_c = _mul(_exact(output), _exact(last_factor))
+        diff = max(abs(Fraction(float(v)) - x) for row, e in zip(mapped, exact_g) for v, x in zip(row, e))
+        assert diff <= error
+        assert max(abs(Fraction(float(v)) - x) for row, e in zip(out, exact_c) for v, x in zip(row, e)) < 1e-12
+    else:
+        assert 0 < np.linalg.norm(mapped - blocks[1] @ factor, 2) <= error < 1e-10 * np.linalg.norm(mapped, 2)
+        assert np.allclose(out, output @ last_factor, rtol=0, atol=1e-12 * np.abs(out).max())
+    # Negative control: a factor with an entry below the diagonal is not what the maps compute.
+    factor[n - 1, 0] = 1.0
+    assert np.abs(_input_map(parts, 1, factor, 0.0)[0] - blocks[1] @ factor).max() > 1e-3
+
+
+@pytest.mark.parametrize(("n", "leaf", "scale"), [(9, 2, 1.0), (20, 3, 1.0), (17, 4, 2.0**-400), (24, 5, 2.0**300)])
+def test_the_recursive_inverse_bounds_its_own_residual(n, leaf, scale, monkeypatch):
+    """X ~ L^-1 by halves with its composed bound xi of ||X L - I||_2: the residual in exact rationals
+    stays below xi (for Cholesky-like and badly scaled L), and xi is about as tight as the residual
+    computed a posteriori (its rounding term, gamma_n ||X||_F ||L||_F, dominates both)."""
+    from mbp_verify.bounds import ellipsoid
+
+    monkeypatch.setattr(ellipsoid, "_LEAF", leaf)
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((n, n))
+    lower = np.asfortranarray(np.linalg.cholesky(a @ a.T / n + 0.1 * np.eye(n)) * scale)
+    inverse, xi, fro_inverse = ellipsoid._lower_inverse(lower)
+    assert np.array_equal(np.triu(inverse, 1), np.zeros((n, n)))
+    residual = _mul(_exact(inverse), _exact(lower))
+    residual = [[v - (1 if i == j else 0) for j, v in enumerate(row)] for i, row in enumerate(residual)]
+    true = np.linalg.norm(np.array(residual, dtype=float), 2) * (1 + 1e-9)
+    assert true <= xi <= 4 * ellipsoid._residual_up(lower, inverse, fro_inverse)
+    assert sum(Fraction(float(v)) ** 2 for v in np.ravel(inverse)) <= Fraction(fro_inverse) ** 2
+    # Negative control: the same bound claimed for a perturbed inverse is exceeded.
+    inverse[n - 1, 0] *= 1 + 1e-6
+    perturbed = _mul(_exact(inverse), _exact(lower))
+    perturbed = [[v - (1 if i == j else 0) for j, v in enumerate(row)] for i, row in enumerate(perturbed)]
+    assert np.linalg.norm(np.array(perturbed, dtype=float), 2) > xi
+
+
+def test_the_recursive_inverse_matches_lapack_where_wide():
+    from mbp_verify.bounds.ellipsoid import _lower_inverse, _residual_up
 
     rng = np.random.default_rng(0)
-    for n in (3, 257, 600):
-        left = np.asfortranarray(np.tril(rng.standard_normal((n, n))))
-        right = np.asfortranarray(np.tril(rng.standard_normal((n, n))))
-        exact = left @ right
-        assert np.allclose(_lower_product(left, right), exact, rtol=0, atol=1e-12 * np.abs(exact).max())
+    a = rng.standard_normal((600, 600))
+    lower = np.asfortranarray(np.linalg.cholesky(a @ a.T / 600 + np.eye(600)))
+    inverse, xi, fro_inverse = _lower_inverse(lower)
+    reference = scipy.linalg.solve_triangular(lower, np.eye(600), lower=True)
+    assert np.allclose(inverse, reference, rtol=0, atol=1e-12)
+    assert xi <= 4 * _residual_up(lower, reference, np.linalg.norm(reference)) and xi < 1e-9
+    assert np.linalg.norm(inverse) <= fro_inverse <= np.linalg.norm(inverse) * (1 + 1e-9)
 
 
 @pytest.mark.parametrize("exponent", [-500, 300])
