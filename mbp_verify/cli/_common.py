@@ -27,6 +27,7 @@ __all__ = [
     "hypothesis_profile",
     "worker_count",
     "write_json_output",
+    "schema_document",
     "parse_int_list",
     "split_list",
     "progress",
@@ -89,13 +90,19 @@ def worker_count(requested: "int | None", items: "int | None" = None) -> int:
     return workers
 
 
+def schema_document(command: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` under the schema header `{"schema": "mbp-verify/<command>", "schema_version": 1, ...}`."""
+    document = {"schema": f"mbp-verify/{command}", "schema_version": SCHEMA_VERSION, "mbp_verify_version": __version__}
+    document.update(payload)
+    return document
+
+
 def write_json_output(path: "Path | None", command: str, payload: dict[str, Any]) -> None:
     """Write `payload` with the schema header `{"schema": "mbp-verify/<command>", ...}` (non-finite
     floats as "inf", "-inf", "nan"); the folder must exist (it is never created for a user's path)."""
     if path is None:
         return
-    document = {"schema": f"mbp-verify/{command}", "schema_version": SCHEMA_VERSION, "mbp_verify_version": __version__}
-    document.update(payload)
+    document = schema_document(command, payload)
     check_output_file(path, "--json")
     try:
         atomic_write_json(path, document)

@@ -28,6 +28,7 @@ from .._environment import distribution_versions, package_versions
 from ..errors import CodeUnderTestError, InputError
 from ..reports.atomic import atomic_write_json
 from ..seeding import rng_for
+from .checks import assert_binary, keep_mask
 from .harness import PrunerUnderTest
 
 __all__ = [
@@ -97,20 +98,40 @@ def _digest(layers: list[np.ndarray]) -> str:
     return h.hexdigest()[:16]
 
 
-def _outcome(call: Callable[[], Any]) -> dict[str, Any]:
+def _mask_problem(masks: list[Any], layers: list[np.ndarray]) -> "str | None":
+    """Why `masks` are not masks of `layers` (shape, dtype, values other than 0/1), or None."""
+    if len(masks) != len(layers):
+        return f"returned {len(masks)} masks for {len(layers)} layers"
+    try:
+        for mask, layer in zip(masks, layers):
+            keep_mask(mask, layer)
+            assert_binary(mask)
+    except AssertionError as exc:
+        return str(exc)
+    return None
+
+
+def _outcome(call: Callable[[], Any], layers: list[np.ndarray]) -> dict[str, Any]:
+    """`outcome` "mask" (with `invalid` when the answer is not a mask of the layers' shapes and 0/1
+    values) or "raised" (with `returned: false` when the call never returned: a crash, an exit, a
+    BaseException or the time limit)."""
     try:
         masks = call()
     except CodeUnderTestError as exc:
         cause = exc.__cause__
-        return {"outcome": "raised", "error": type(cause).__name__ if cause else str(exc)[:80]}
+        if cause is None:
+            return {"outcome": "raised", "error": str(exc)[:80], "returned": False}
+        return {"outcome": "raised", "error": type(cause).__name__}
+    problem = _mask_problem(masks, layers)
     bits = [np.asarray(m).astype(bool) for m in masks]
     flat = np.concatenate([b.ravel() for b in bits]) if bits else np.zeros(0, bool)
-    return {
+    entry = {
         "outcome": "mask",
         "pruned": int(flat.size - np.count_nonzero(flat)),
         "mask_shapes": [list(b.shape) for b in bits],
         "bits": np.packbits(flat).tobytes().hex(),
     }
+    return entry if problem is None else {**entry, "invalid": problem}
 
 
 def run_corpus(pruner: PrunerUnderTest, seed: int, *, include_global: bool = True) -> list[dict[str, Any]]:
@@ -124,7 +145,7 @@ def run_corpus(pruner: PrunerUnderTest, seed: int, *, include_global: bool = Tru
             "n_prune": n,
             "weights_sha256": _digest(layers),
         }
-        entry.update(_outcome(lambda: [pruner.prune(layers[0], n)]))
+        entry.update(_outcome(lambda: [pruner.prune(layers[0], n)], layers))
         entries.append(entry)
     if include_global and pruner.has("prune_global"):
         name, layers, n = _global_case(seed)
@@ -135,7 +156,7 @@ def run_corpus(pruner: PrunerUnderTest, seed: int, *, include_global: bool = Tru
             "n_prune": n,
             "weights_sha256": _digest(layers),
         }
-        entry.update(_outcome(lambda: pruner.prune_global(layers, n)))
+        entry.update(_outcome(lambda: pruner.prune_global(layers, n), layers))
         entries.append(entry)
     return entries
 

@@ -57,3 +57,78 @@ def test_compare_cli_writes_json_markdown_and_png(tmp_path, capsys):
 def test_compare_needs_two_distinct_targets(capsys):
     assert main(["compare", "mbp_verify.conformance.reference:ReferencePruner"]) == 2
     assert "at least two" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- a pruner without a mask was not compared (since 0.6)
+
+HOSTILE = "tests.cli.hostile.calls"
+NO_MASK_CASES = {  # pruner: (status, cases without a comparable mask, words of the first problem)
+    "raise_odd": ("error", 22, "raised OddError on n_prune=2; its rules allow a raise on NaN input only"),
+    "exit_zero": ("error", 24, "did not return on n_prune=2: prune(weights, n_prune): the pruner exited with status 0"),
+    "segfault_when_one": (
+        "error",
+        2,
+        "did not return on n_prune=1: prune(weights, n_prune): the pruner's process was killed by SIGSEGV",
+    ),
+    "raise_on_nan_declared_largest": (
+        "error",
+        2,
+        "raised ValueError on n_prune=2; its rules allow a raise on no input (nan=largest)",
+    ),
+    "wrong_shape": ("fail", 24, "returned no valid mask on n_prune=2: mask shape (9,) != weights shape (10,)"),
+    "wrong_dtype": ("fail", 21, "mask is not binary"),  # 0.5 where kept: binary only when all are pruned
+    "return_object": ("fail", 24, "mask shape () != weights shape (10,)"),
+}
+
+
+def test_a_pruner_that_gives_no_mask_is_a_problem_and_exit_1():
+    reference = PrunerUnderTest(reference_pruner(), spec="reference")
+    for name, (status, count, words) in NO_MASK_CASES.items():
+        pruner = PrunerUnderTest(load_pruner(f"{HOSTILE}:{name}"), spec=name)
+        comparison = compare_pruners([reference, pruner], seed=1)
+        problems = [p for p in comparison.problems if p.target == name]
+        assert comparison.status(name) == status and comparison.status("reference") == "pass", name
+        assert comparison.exit_code == 1 and comparison.to_dict()["exit_code"] == 1, name
+        assert len(problems) == count and {p.status for p in problems} == {status}, (name, problems)
+        assert words in problems[0].message, (name, problems[0].message)
+        for names in comparison.differing_cases.values():  # a case without a mask is not listed as a difference
+            assert not {p.case for p in problems} & set(names), name
+
+
+def test_a_declared_nan_refusal_is_an_outcome_compared_like_a_mask():
+    reference = PrunerUnderTest(load_pruner(f"{HOSTILE}:correct"), spec="correct")
+    refuses = PrunerUnderTest(load_pruner(f"{HOSTILE}:raise_on_nan"), spec="refuses")
+    comparison = compare_pruners([reference, refuses], seed=1)
+    assert comparison.problems == () and comparison.exit_code == 0
+    assert comparison.status("refuses") == "pass"
+    assert comparison.differing_cases["correct vs refuses"] == ["nan_n2", "nan_all"]  # a finding, not a failure
+
+
+def test_compare_cli_exits_1_when_a_pruner_crashes_on_every_input(tmp_path, capsys):
+    code = main(
+        [
+            "compare",
+            "mbp_verify.conformance.reference:ReferencePruner",
+            f"{HOSTILE}:exit_zero",
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            "--json",
+            str(tmp_path / "out.json"),
+            "--seed",
+            "1",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"{HOSTILE}:exit_zero: error (no comparable mask on 24 of 24 cases" in out
+    document = json.loads((tmp_path / "out.json").read_text())
+    assert document["schema"] == "mbp-verify/compare" and document["exit_code"] == 1
+    assert document["status"] == {
+        "mbp_verify.conformance.reference:ReferencePruner": "pass",
+        f"{HOSTILE}:exit_zero": "error",
+    }
+    folder = next((tmp_path / "reports").glob("compare-*"))
+    in_folder = json.loads((folder / "compare.json").read_text())
+    assert in_folder["schema"] == "mbp-verify/compare" and in_folder["problems"] == document["problems"]
+    assert "## Status" in (folder / "compare.md").read_text()
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["LATEST-compare", folder.name]

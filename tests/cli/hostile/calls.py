@@ -116,3 +116,21 @@ class Adapter:
 
     def custom_hook(self, a, b):
         return [a + b, os.getpid()]
+
+
+def raise_on_nan(weights, n_prune):
+    """Refuses NaN weights (declared: nan=raise), prunes everything else correctly."""
+    if np.isnan(np.asarray(weights, dtype=np.float64)).any():
+        raise ValueError("NaN weights are refused")
+    return _correct(weights, n_prune)
+
+
+raise_on_nan.mbp_rules = {"tie": "index", "nan": "raise"}
+
+
+def raise_on_nan_declared_largest(weights, n_prune):
+    """Refuses NaN weights although it declares that NaN ranks largest."""
+    return raise_on_nan(weights, n_prune)
+
+
+raise_on_nan_declared_largest.mbp_rules = {"tie": "index", "nan": "largest"}
