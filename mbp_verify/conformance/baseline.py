@@ -111,6 +111,16 @@ def _mask_problem(masks: list[Any], layers: list[np.ndarray]) -> "str | None":
     return None
 
 
+def _truthy(mask: Any) -> np.ndarray:
+    """The answer's entries as booleans; an array numpy cannot cast (a structured dtype) by its bytes,
+    so that a recording still notices when such an answer changes."""
+    array = np.asarray(mask)
+    try:
+        return array.astype(bool)
+    except (TypeError, ValueError):
+        return np.ascontiguousarray(array).view(np.uint8) != 0
+
+
 def _outcome(call: Callable[[], Any], layers: list[np.ndarray]) -> dict[str, Any]:
     """`outcome` "mask" (with `invalid` when the answer is not a mask of the layers' shapes and 0/1
     values) or "raised" (with `returned: false` when the call never returned: a crash, an exit, a
@@ -123,7 +133,7 @@ def _outcome(call: Callable[[], Any], layers: list[np.ndarray]) -> dict[str, Any
             return {"outcome": "raised", "error": str(exc)[:80], "returned": False}
         return {"outcome": "raised", "error": type(cause).__name__}
     problem = _mask_problem(masks, layers)
-    bits = [np.asarray(m).astype(bool) for m in masks]
+    bits = [_truthy(m) for m in masks]
     flat = np.concatenate([b.ravel() for b in bits]) if bits else np.zeros(0, bool)
     entry = {
         "outcome": "mask",

@@ -77,6 +77,11 @@ NO_MASK_CASES = {  # pruner: (status, cases without a comparable mask, words of 
     ),
     "wrong_shape": ("fail", 24, "returned no valid mask on n_prune=2: mask shape (9,) != weights shape (10,)"),
     "wrong_dtype": ("fail", 21, "mask is not binary"),  # 0.5 where kept: binary only when all are pruned
+    "structured_mask": (
+        "fail",
+        24,
+        "mask dtype [('kept', '<i8'), ('why', '<i8')] is not boolean or numeric",
+    ),  # was exit 3
     "return_object": ("fail", 24, "mask shape () != weights shape (10,)"),
 }
 

@@ -139,3 +139,11 @@ raise_on_nan_declared_largest.mbp_rules = {"tie": "index", "nan": "largest"}
 def structured_mask(weights, n_prune):
     """A structured array: numpy cannot even cast it to bool."""
     return np.zeros(weights.shape, dtype=[("kept", np.int64), ("why", np.int64)])
+
+
+def global_none(layers, total):
+    """A global pruner that returns nothing."""
+    return None
+
+
+global_none.mbp_rules = {"scope": "global"}
