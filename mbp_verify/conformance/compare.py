@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import CodeUnderTestError
 from .baseline import baseline_corpus, library_versions, run_corpus
+from .checks import keep_mask
 from .harness import PrunerUnderTest
 from .probe import Findings, observe_rules
 from .rules import PrunerRules
@@ -74,10 +75,16 @@ class Difference:
 
 
 def _mask_or_error(pruner: PrunerUnderTest, weights: np.ndarray, n: int) -> "np.ndarray | str":
+    """The pruner's mask on a private copy (a pruner that modifies its input must not change what
+    the other pruner, the shrinking or the report sees), or what it raised."""
     try:
-        return np.asarray(pruner.prune(weights, n)).astype(bool)
+        answer = pruner.prune(weights.copy(order="K"), n)
     except CodeUnderTestError as exc:
         return f"raises {type(exc.__cause__).__name__ if exc.__cause__ else 'error'}"
+    try:
+        return keep_mask(answer, weights)
+    except AssertionError as exc:
+        return f"returns no valid mask ({exc})"
 
 
 def _differ(a: "np.ndarray | str", b: "np.ndarray | str") -> bool:

@@ -74,7 +74,12 @@ CALL_CASES = {
     "returns_list": ("calls:return_list", [], "pass", ""),
     "wrong_dtype": ("calls:wrong_dtype", ["-k", "test_binary"], "fail", "binary"),
     "wrong_shape": ("calls:wrong_shape", [], "fail", "shape"),
-    "structured_array": ("calls:structured_mask", ["-k", "test_binary"], "fail", "is not boolean or numeric"),  # was exit 3 (probe)
+    "structured_array": (
+        "calls:structured_mask",
+        ["-k", "test_binary"],
+        "fail",
+        "is not boolean or numeric",
+    ),  # was exit 3 (probe)
 }
 DEFAULT_CALL_CASES = {
     "sys_exit_0",

@@ -137,3 +137,15 @@ def test_compare_cli_exits_1_when_a_pruner_crashes_on_every_input(tmp_path, caps
     assert in_folder["schema"] == "mbp-verify/compare" and in_folder["problems"] == document["problems"]
     assert "## Status" in (folder / "compare.md").read_text()
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["LATEST-compare", folder.name]
+
+
+def test_a_pruner_that_zeroes_its_input_changes_neither_the_other_pruner_nor_the_minimal_input():
+    """The first pruner zeroed the shared array: the second then ran on zeros and the report
+    showed `[0., 0.]` as the minimal input of a tie difference."""
+    mutating = PrunerUnderTest(load_pruner(f"{HOSTILE}:zero_in_place_reversed_ties"), spec="mutating")
+    correct = PrunerUnderTest(load_pruner(f"{HOSTILE}:correct"), spec="correct")
+    comparison = compare_pruners([mutating, correct], seed=1)
+    assert comparison.differing_cases["mutating vs correct"][:2] == ["ties_n2", "tie_group_64_n1"]
+    for difference in comparison.differences:
+        assert np.all(difference.weights != 0) and difference.weights.size == 2, difference.to_text()
+        assert difference.first_mask.tolist() == [True, False] and difference.second_mask.tolist() == [False, True]

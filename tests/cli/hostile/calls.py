@@ -147,3 +147,13 @@ def global_none(layers, total):
 
 
 global_none.mbp_rules = {"scope": "global"}
+
+
+def zero_in_place_reversed_ties(weights, n_prune):
+    """Among tied magnitudes prunes the higher index first, and zeroes its whole input in place."""
+    mags = np.abs(np.asarray(weights, dtype=np.float64)).ravel()
+    keep = np.ones(weights.size, dtype=bool)
+    keep[np.lexsort((-np.arange(mags.size), mags))[:n_prune]] = False
+    if weights.flags.writeable:
+        weights[...] = 0
+    return keep.reshape(weights.shape)
