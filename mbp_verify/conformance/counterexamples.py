@@ -226,13 +226,22 @@ class ReplayResult:
             lines.append(f"the pruner raised: {self.error}")
         for i, mask in enumerate(self.masks):
             lines.append(
-                f"returned mask{f' {i}' if len(self.masks) > 1 else ''} (flat, 1 = kept): "
-                f"{np.array2string(np.asarray(mask).astype(int).ravel(), threshold=60)}"
+                f"returned mask{f' {i}' if len(self.masks) > 1 else ''} (flat, 1 = kept): {_render_answer(mask)}"
             )
         lines += [f"problem: {p}" for p in self.problems] or [
             "generic mask checks pass on this input (the failed property compared several calls)"
         ]
         return "\n".join(lines)
+
+
+def _render_answer(mask: Any) -> str:
+    """The returned answer, flat: bool as 0/1, numbers as they are, anything else named (never cast)."""
+    array = np.asarray(mask)
+    if array.dtype == bool:
+        array = array.astype(np.int8)
+    elif not np.issubdtype(array.dtype, np.number):
+        return f"not a mask: an array of dtype {array.dtype} and shape {array.shape}"
+    return np.array2string(array.ravel(), threshold=60)
 
 
 def replay(example: Counterexample, pruner: Any) -> ReplayResult:

@@ -270,6 +270,8 @@ REPLAY_CASES = {  # (property recorded, pruner replayed, exit code, verdict word
         "reproduces",
     ),
     "crash_reproduces": ("pruner.exact_count", f"{HOSTILE}.calls:segfault", 1, "reproduces"),
+    "structured_answer_reproduces": ("pruner.exact_count", f"{HOSTILE}.calls:structured_mask", 1, "reproduces"),
+    "string_answer_reproduces": ("pruner.exact_count", f"{HOSTILE}.calls:return_object", 1, "reproduces"),
     "several_calls_not_ruled_out": (
         "pruner.permutation_equivariance",
         "tests.conformance.correct_pruners:full_sort",
