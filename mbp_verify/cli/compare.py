@@ -14,7 +14,7 @@ import argparse
 
 from ..conformance.compare import compare_pruners
 from ..conformance.harness import DEFAULT_TIMEOUT_S, PrunerUnderTest
-from ..conformance.loader import load_pruner
+from ..conformance.loader import load_pruner, split_spec
 from ..errors import InputError
 from ..reports.atomic import atomic_write_json, atomic_write_text
 from ..reports.folders import mark_latest, new_run_folder, staged_folder
@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     if len(args.targets) < 2:
         raise InputError("compare needs at least two pruners (MODULE:ATTR MODULE:ATTR ...)")
-    if len(set(args.targets)) != len(args.targets):
+    if len({split_spec(t) for t in args.targets}) != len(args.targets):  # 'm:f' and 'm:f ' are one pruner
         raise InputError("compare got the same pruner twice")
     if not args.timeout > 0 or args.timeout == float("inf"):
         raise InputError(f"--timeout must be a finite positive number, got {args.timeout}")
@@ -57,10 +57,13 @@ def handle(args: argparse.Namespace) -> int:
     progress(f"mbp-verify compare: {len(pruners)} pruners on the seeded corpus (seed {args.seed})")
     comparison = compare_pruners(pruners, seed=args.seed)
     folder = new_run_folder("compare", args.seed, args.reports_dir)
-    with staged_folder(folder) as staging:
-        atomic_write_json(staging / "compare.json", schema_document("compare", comparison.to_dict()))
-        atomic_write_text(staging / "compare.md", comparison.to_markdown())
-        comparison.write_png(staging / "matrix.png")
+    try:
+        with staged_folder(folder) as staging:
+            atomic_write_json(staging / "compare.json", schema_document("compare", comparison.to_dict()))
+            atomic_write_text(staging / "compare.md", comparison.to_markdown())
+            comparison.write_png(staging / "matrix.png")
+    except OSError as exc:  # a disk that filled up, a folder that cannot hold files (/proc)
+        raise InputError(f"cannot write the report folder {str(folder)!r}: {exc.strerror or exc}") from None
     mark_latest(folder)
     print(comparison.to_text())
     print(f"report: {folder / 'compare.md'} (also compare.json, matrix.png)")

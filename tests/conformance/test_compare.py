@@ -149,3 +149,31 @@ def test_a_pruner_that_zeroes_its_input_changes_neither_the_other_pruner_nor_the
     for difference in comparison.differences:
         assert np.all(difference.weights != 0) and difference.weights.size == 2, difference.to_text()
         assert difference.first_mask.tolist() == [True, False] and difference.second_mask.tolist() == [False, True]
+
+
+def test_the_same_pruner_spelt_twice_is_refused(capsys):
+    assert main(["compare", f"{HOSTILE}:correct", f" {HOSTILE}:correct "]) == 2
+    assert capsys.readouterr().err.strip() == "mbp-verify compare: error: compare got the same pruner twice"
+
+
+def test_a_report_that_cannot_be_written_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    def disk_full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("mbp_verify.cli.compare.atomic_write_text", disk_full)
+    reports = tmp_path / "reports"
+    code = main(
+        [
+            "compare",
+            "mbp_verify.conformance.reference:ReferencePruner",
+            f"{HOSTILE}:correct",
+            "--reports-dir",
+            str(reports),
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "Traceback" not in "\n".join(err)
+    assert (
+        err[-1].startswith("mbp-verify compare: error: cannot write the report folder") and "No space left" in err[-1]
+    )
+    assert list(reports.iterdir()) == []
