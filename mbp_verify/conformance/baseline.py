@@ -212,9 +212,60 @@ def load_baseline(path: "str | Path") -> dict[str, Any]:
         raise InputError(f"baseline file {str(path)!r} is not readable JSON: {exc}") from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise InputError(f"{str(path)!r} is not an mbp-verify pruner baseline (schema {SCHEMA})")
-    if not isinstance(document.get("cases"), list) or not isinstance(document.get("seed"), int):
-        raise InputError(f"baseline {str(path)!r} has no seed or no list of cases")
+    if not isinstance(document.get("cases"), list):
+        raise InputError(f"baseline {str(path)!r} has no list of cases")
+    if not _is_count(document.get("seed")):
+        raise InputError(f"baseline {str(path)!r}: seed {document.get('seed')!r} is not a non-negative integer")
+    problem = _document_problem(document)
+    if problem is not None:
+        raise InputError(f"baseline {str(path)!r} is malformed: {problem} (record it again with --record-baseline)")
     return document
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _document_problem(document: dict[str, Any]) -> "str | None":
+    """What in a baseline document the comparison could not read (a hand-edited file), or None."""
+    if not _is_count(document.get("corpus_version", 0)):
+        return f"corpus_version {document.get('corpus_version')!r} is not a version number"
+    for key in ("versions", "libraries"):
+        if not isinstance(document.get(key, {}), dict):
+            return f"{key} is not a JSON object"
+    if document.get("corpus_version") != CORPUS_VERSION:
+        return None  # another corpus: compare_baseline says so and compares no case
+    for i, case in enumerate(document["cases"]):
+        problem = _case_problem(case)
+        if problem is not None:
+            return f"case {i}: {problem}"
+    return None
+
+
+def _case_problem(case: Any) -> "str | None":
+    if not isinstance(case, dict):
+        return f"a JSON {type(case).__name__}, not an object"
+    for key in ("name", "weights_sha256"):
+        if not isinstance(case.get(key), str):
+            return f"no {key}"
+    if case.get("outcome") == "raised":
+        return None if isinstance(case.get("error"), str) else "raised, but no error type"
+    if case.get("outcome") != "mask":
+        return f"outcome {case.get('outcome')!r} is neither 'mask' nor 'raised'"
+    shapes = case.get("mask_shapes")
+    if not isinstance(shapes, list) or not all(
+        isinstance(shape, list) and all(_is_count(d) for d in shape) for shape in shapes
+    ):
+        return "mask_shapes is not a list of shapes"
+    if not _is_count(case.get("pruned")) or not isinstance(case.get("bits"), str):
+        return "a mask without its pruned count or bits"
+    try:
+        packed = bytes.fromhex(case["bits"])
+    except ValueError:
+        return "bits is not hexadecimal"
+    if len(packed) != (sum(int(np.prod(shape)) for shape in shapes) + 7) // 8:
+        return "bits do not hold one bit per mask entry"
+    return None
 
 
 @dataclass(frozen=True)
