@@ -157,3 +157,27 @@ def zero_in_place_reversed_ties(weights, n_prune):
     if weights.flags.writeable:
         weights[...] = 0
     return keep.reshape(weights.shape)
+
+
+def torch_mask(weights, n_prune, kind):
+    """The correct mask as a torch tensor of one `kind`: bfloat16, sparse, or on the meta device."""
+    import torch
+
+    mask = torch.from_numpy(_correct(weights, n_prune).astype(np.float32))
+    if kind == "bfloat16":
+        return mask.to(torch.bfloat16)
+    if kind == "sparse":
+        return mask.to_sparse()
+    return torch.empty(mask.shape, device="meta")
+
+
+def torch_bfloat16_mask(weights, n_prune):
+    return torch_mask(weights, n_prune, "bfloat16")
+
+
+def torch_sparse_mask(weights, n_prune):
+    return torch_mask(weights, n_prune, "sparse")
+
+
+def torch_meta_mask(weights, n_prune):
+    return torch_mask(weights, n_prune, "meta")
