@@ -79,13 +79,9 @@ CALL_CASES = {
         ["-k", "test_binary"],
         "fail",
         "is not boolean or numeric",
-    ),  # was exit 3 (probe)
+    ),  # was exit 3 (probe); in the default run at the library level: tests/conformance/test_probe.py
 }
-DEFAULT_CALL_CASES = {
-    "sys_exit_0",
-    "segfault",
-    "structured_array",
-}  # every case at the library level: test_isolation.py
+DEFAULT_CALL_CASES = {"sys_exit_0", "segfault"}  # every case at the library level: test_isolation.py
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=[] if c in DEFAULT_CALL_CASES else e2e) for c in CALL_CASES])
