@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from mbp_verify.cli import main
 from mbp_verify.conformance import PrunerUnderTest, load_pruner, reference_pruner
 from mbp_verify.conformance.compare import compare_pruners, minimal_difference
+from mbp_verify.reports.atomic import json_text
 
 BUGGY = "tests.conformance.buggy_pruners"
 
@@ -177,3 +179,53 @@ def test_a_report_that_cannot_be_written_is_one_line_and_leaves_nothing(tmp_path
         err[-1].startswith("mbp-verify compare: error: cannot write the report folder") and "No space left" in err[-1]
     )
     assert list(reports.iterdir()) == []
+
+
+# Every hostile pruner of tests/cli/hostile/calls.py against the reference: exit 0 only for those
+# that return a 0/1 mask of the weights' shape on every case (or refuse NaN as declared).
+COMPARABLE = {
+    "correct",
+    "print_megabytes",
+    "return_list",
+    "zero_in_place",
+    "zero_in_place_reversed_ties",
+    "raise_on_nan",
+    "Adapter",
+    "torch_bfloat16_mask",
+    "torch_sparse_mask",
+}
+NOT_COMPARABLE = {
+    "exit_zero": "error",
+    "exit_three": "error",
+    "os_exit_zero": "error",
+    "kill_self": "error",
+    "segfault": "error",
+    "segfault_when_one": "error",
+    "base_exception": "error",
+    "block_alarm_and_sleep": "error",
+    "raise_odd": "error",
+    "raise_value": "error",
+    "raise_on_nan_declared_largest": "error",
+    "torch_mask": "error",  # takes three arguments: every call raises TypeError
+    "wrong_dtype": "fail",
+    "wrong_shape": "fail",
+    "layout": "fail",
+    "return_object": "fail",
+    "structured_mask": "fail",
+    "torch_meta_mask": "fail",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(COMPARABLE | set(NOT_COMPARABLE)))
+def test_every_hostile_pruner_is_compared_or_named_never_a_crash(name):
+    if name.startswith("torch"):
+        pytest.importorskip("torch")
+    reference = PrunerUnderTest(reference_pruner(), spec="reference")
+    timeout = 0.5 if name == "block_alarm_and_sleep" else 20.0  # torch's import alone can take seconds
+    pruner = PrunerUnderTest(load_pruner(f"{HOSTILE}:{name}"), spec=name, timeout_s=timeout)
+    comparison = compare_pruners([reference, pruner], seed=3)
+    expected = "pass" if name in COMPARABLE else NOT_COMPARABLE[name]
+    assert comparison.status(name) == expected, [p.message for p in comparison.problems][:3]
+    assert comparison.exit_code == (0 if expected == "pass" else 1)
+    json_text(comparison.to_dict())  # the report holds nothing the JSON writer refuses
