@@ -27,6 +27,7 @@ __all__ = [
     "hypothesis_profile",
     "worker_count",
     "write_json_output",
+    "schema_document",
     "parse_int_list",
     "split_list",
     "progress",
@@ -89,13 +90,19 @@ def worker_count(requested: "int | None", items: "int | None" = None) -> int:
     return workers
 
 
+def schema_document(command: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` under the schema header `{"schema": "mbp-verify/<command>", "schema_version": 1, ...}`."""
+    document = {"schema": f"mbp-verify/{command}", "schema_version": SCHEMA_VERSION, "mbp_verify_version": __version__}
+    document.update(payload)
+    return document
+
+
 def write_json_output(path: "Path | None", command: str, payload: dict[str, Any]) -> None:
     """Write `payload` with the schema header `{"schema": "mbp-verify/<command>", ...}` (non-finite
     floats as "inf", "-inf", "nan"); the folder must exist (it is never created for a user's path)."""
     if path is None:
         return
-    document = {"schema": f"mbp-verify/{command}", "schema_version": SCHEMA_VERSION, "mbp_verify_version": __version__}
-    document.update(payload)
+    document = schema_document(command, payload)
     check_output_file(path, "--json")
     try:
         atomic_write_json(path, document)
@@ -147,17 +154,47 @@ def check_reports_root(path: "str | Path", option: str = "--reports-dir") -> Non
 _OUTPUT_FILES = (("json", "--json"), ("record_baseline", "--record-baseline"))
 
 
+# Options naming a file a command reads (audit's WEIGHTS files are added by command name:
+# theorem's --weights is a distribution, not a file).
+_INPUT_FILES = (
+    ("baseline", "--baseline"),
+    ("replay", "--replay"),
+    ("network", "NETWORK"),
+    ("mask_file", "--mask-file"),
+    ("compare", "--compare"),
+)
+
+
 def check_output_paths(args: argparse.Namespace) -> None:
     """Every output path of a parsed command line, checked before any work starts."""
     for attribute, option in _OUTPUT_FILES:
         if getattr(args, attribute, None) is not None:
             check_output_file(getattr(args, attribute), option)
+    _check_distinct_files(args)
     if not hasattr(args, "reports_dir"):
         return
     if args.reports_dir is not None:
         check_reports_root(args.reports_dir)
     elif _writes_report(args):
         check_reports_root(reports_root(), "the reports folder")
+
+
+def _check_distinct_files(args: argparse.Namespace) -> None:
+    """No output file is another output or an input of the same command line: `--baseline b.json
+    --record-baseline b.json` recorded first and then compared the pruner with itself (exit 0 for
+    any change), and `--json` over the baseline or a weights file replaced it."""
+    outputs = [(option, Path(getattr(args, a))) for a, option in _OUTPUT_FILES if getattr(args, a, None) is not None]
+    inputs = [(option, Path(getattr(args, a))) for a, option in _INPUT_FILES if _is_path(getattr(args, a, None))]
+    if getattr(args, "command", None) == "audit":
+        inputs += [("a WEIGHTS file", Path(w)) for w in getattr(args, "weights", None) or () if _is_path(w)]
+    for i, (option, path) in enumerate(outputs):
+        for other, other_path in outputs[:i] + inputs:
+            if os.path.realpath(path) == os.path.realpath(other_path):
+                raise InputError(f"{option} {str(path)!r} is also {other}: give each file its own name")
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, (str, Path)) and bool(str(value))
 
 
 def _writes_report(args: argparse.Namespace) -> bool:

@@ -2,8 +2,10 @@
 
 Loads every target (MODULE:ATTR, as for check-pruner), probes each one's observed rules,
 runs all of them on the baseline corpus, and writes `compare.json`, `compare.md` and
-`matrix.png` (pruner x aspect) into a report folder. Exit 0 when the comparison ran
-(differences are findings, not failures), 2 on bad input.
+`matrix.png` (pruner x aspect) into a report folder. Exit 0 when every pruner gave a mask
+to compare on every corpus case (differences between masks are findings, not failures), 1 when
+a pruner crashed, timed out, raised where its rules allow no raise or returned no valid mask
+on some case (that case was not compared; status `error` or `fail`), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import argparse
 
 from ..conformance.compare import compare_pruners
 from ..conformance.harness import DEFAULT_TIMEOUT_S, PrunerUnderTest
-from ..conformance.loader import load_pruner
+from ..conformance.loader import load_pruner, split_spec
 from ..errors import InputError
-from ..reports.atomic import atomic_write_json, atomic_write_text, json_ready
-from ..reports.folders import mark_latest, new_run_folder
-from ._common import EXIT_OK, add_common_arguments, progress, write_json_output
+from ..reports.atomic import atomic_write_json, atomic_write_text
+from ..reports.folders import mark_latest, new_run_folder, staged_folder
+from ._common import add_common_arguments, progress, schema_document, write_json_output
 
 __all__ = ["register", "handle"]
 
@@ -45,20 +47,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     if len(args.targets) < 2:
         raise InputError("compare needs at least two pruners (MODULE:ATTR MODULE:ATTR ...)")
-    if len(set(args.targets)) != len(args.targets):
+    if len({split_spec(t) for t in args.targets}) != len(args.targets):  # 'm:f' and 'm:f ' are one pruner
         raise InputError("compare got the same pruner twice")
     if not args.timeout > 0 or args.timeout == float("inf"):
         raise InputError(f"--timeout must be a finite positive number, got {args.timeout}")
-    pruners = [PrunerUnderTest(load_pruner(t), spec=t, timeout_s=args.timeout) for t in args.targets]
+    pruners = [
+        PrunerUnderTest(load_pruner(t, timeout_s=args.timeout), spec=t, timeout_s=args.timeout) for t in args.targets
+    ]
     progress(f"mbp-verify compare: {len(pruners)} pruners on the seeded corpus (seed {args.seed})")
     comparison = compare_pruners(pruners, seed=args.seed)
     folder = new_run_folder("compare", args.seed, args.reports_dir)
-    folder.mkdir(parents=True, exist_ok=False)
-    atomic_write_json(folder / "compare.json", json_ready(comparison.to_dict()))
-    atomic_write_text(folder / "compare.md", comparison.to_markdown())
-    comparison.write_png(folder / "matrix.png")
+    try:
+        with staged_folder(folder) as staging:
+            atomic_write_json(staging / "compare.json", schema_document("compare", comparison.to_dict()))
+            atomic_write_text(staging / "compare.md", comparison.to_markdown())
+            comparison.write_png(staging / "matrix.png")
+    except OSError as exc:  # a disk that filled up, a folder that cannot hold files (/proc)
+        raise InputError(f"cannot write the report folder {str(folder)!r}: {exc.strerror or exc}") from None
     mark_latest(folder)
     print(comparison.to_text())
     print(f"report: {folder / 'compare.md'} (also compare.json, matrix.png)")
     write_json_output(args.json, "compare", {"report_dir": str(folder), **comparison.to_dict()})
-    return EXIT_OK
+    return comparison.exit_code

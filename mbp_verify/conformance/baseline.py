@@ -28,6 +28,7 @@ from .._environment import distribution_versions, package_versions
 from ..errors import CodeUnderTestError, InputError
 from ..reports.atomic import atomic_write_json
 from ..seeding import rng_for
+from .checks import assert_binary, keep_mask
 from .harness import PrunerUnderTest
 
 __all__ = [
@@ -97,20 +98,50 @@ def _digest(layers: list[np.ndarray]) -> str:
     return h.hexdigest()[:16]
 
 
-def _outcome(call: Callable[[], Any]) -> dict[str, Any]:
+def _mask_problem(masks: list[Any], layers: list[np.ndarray]) -> "str | None":
+    """Why `masks` are not masks of `layers` (shape, dtype, values other than 0/1), or None."""
+    if len(masks) != len(layers):
+        return f"returned {len(masks)} masks for {len(layers)} layers"
+    try:
+        for mask, layer in zip(masks, layers):
+            keep_mask(mask, layer)
+            assert_binary(mask)
+    except AssertionError as exc:
+        return str(exc)
+    return None
+
+
+def _truthy(mask: Any) -> np.ndarray:
+    """The answer's entries as booleans; an array numpy cannot cast (a structured dtype) by its bytes,
+    so that a recording still notices when such an answer changes."""
+    array = np.asarray(mask)
+    try:
+        return array.astype(bool)
+    except (TypeError, ValueError):
+        return np.ascontiguousarray(array).view(np.uint8) != 0
+
+
+def _outcome(call: Callable[[], Any], layers: list[np.ndarray]) -> dict[str, Any]:
+    """`outcome` "mask" (with `invalid` when the answer is not a mask of the layers' shapes and 0/1
+    values) or "raised" (with `returned: false` when the call never returned: a crash, an exit, a
+    BaseException or the time limit)."""
     try:
         masks = call()
     except CodeUnderTestError as exc:
         cause = exc.__cause__
-        return {"outcome": "raised", "error": type(cause).__name__ if cause else str(exc)[:80]}
-    bits = [np.asarray(m).astype(bool) for m in masks]
+        if cause is None:
+            return {"outcome": "raised", "error": str(exc)[:80], "returned": False}
+        return {"outcome": "raised", "error": type(cause).__name__}
+    problem = _mask_problem(masks, layers)
+    bits = [_truthy(m) for m in masks]
     flat = np.concatenate([b.ravel() for b in bits]) if bits else np.zeros(0, bool)
-    return {
+    entry = {
         "outcome": "mask",
         "pruned": int(flat.size - np.count_nonzero(flat)),
         "mask_shapes": [list(b.shape) for b in bits],
         "bits": np.packbits(flat).tobytes().hex(),
     }
+    return entry if problem is None else {**entry, "invalid": problem}
 
 
 def run_corpus(pruner: PrunerUnderTest, seed: int, *, include_global: bool = True) -> list[dict[str, Any]]:
@@ -124,7 +155,7 @@ def run_corpus(pruner: PrunerUnderTest, seed: int, *, include_global: bool = Tru
             "n_prune": n,
             "weights_sha256": _digest(layers),
         }
-        entry.update(_outcome(lambda: [pruner.prune(layers[0], n)]))
+        entry.update(_outcome(lambda: [pruner.prune(layers[0], n)], layers))
         entries.append(entry)
     if include_global and pruner.has("prune_global"):
         name, layers, n = _global_case(seed)
@@ -135,7 +166,7 @@ def run_corpus(pruner: PrunerUnderTest, seed: int, *, include_global: bool = Tru
             "n_prune": n,
             "weights_sha256": _digest(layers),
         }
-        entry.update(_outcome(lambda: pruner.prune_global(layers, n)))
+        entry.update(_outcome(lambda: pruner.prune_global(layers, n), layers))
         entries.append(entry)
     return entries
 
@@ -181,9 +212,60 @@ def load_baseline(path: "str | Path") -> dict[str, Any]:
         raise InputError(f"baseline file {str(path)!r} is not readable JSON: {exc}") from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise InputError(f"{str(path)!r} is not an mbp-verify pruner baseline (schema {SCHEMA})")
-    if not isinstance(document.get("cases"), list) or not isinstance(document.get("seed"), int):
-        raise InputError(f"baseline {str(path)!r} has no seed or no list of cases")
+    if not isinstance(document.get("cases"), list):
+        raise InputError(f"baseline {str(path)!r} has no list of cases")
+    if not _is_count(document.get("seed")):
+        raise InputError(f"baseline {str(path)!r}: seed {document.get('seed')!r} is not a non-negative integer")
+    problem = _document_problem(document)
+    if problem is not None:
+        raise InputError(f"baseline {str(path)!r} is malformed: {problem} (record it again with --record-baseline)")
     return document
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _document_problem(document: dict[str, Any]) -> "str | None":
+    """What in a baseline document the comparison could not read (a hand-edited file), or None."""
+    if not _is_count(document.get("corpus_version", 0)):
+        return f"corpus_version {document.get('corpus_version')!r} is not a version number"
+    for key in ("versions", "libraries"):
+        if not isinstance(document.get(key, {}), dict):
+            return f"{key} is not a JSON object"
+    if document.get("corpus_version") != CORPUS_VERSION:
+        return None  # another corpus: compare_baseline says so and compares no case
+    for i, case in enumerate(document["cases"]):
+        problem = _case_problem(case)
+        if problem is not None:
+            return f"case {i}: {problem}"
+    return None
+
+
+def _case_problem(case: Any) -> "str | None":
+    if not isinstance(case, dict):
+        return f"a JSON {type(case).__name__}, not an object"
+    for key in ("name", "weights_sha256"):
+        if not isinstance(case.get(key), str):
+            return f"no {key}"
+    if case.get("outcome") == "raised":
+        return None if isinstance(case.get("error"), str) else "raised, but no error type"
+    if case.get("outcome") != "mask":
+        return f"outcome {case.get('outcome')!r} is neither 'mask' nor 'raised'"
+    shapes = case.get("mask_shapes")
+    if not isinstance(shapes, list) or not all(
+        isinstance(shape, list) and all(_is_count(d) for d in shape) for shape in shapes
+    ):
+        return "mask_shapes is not a list of shapes"
+    if not _is_count(case.get("pruned")) or not isinstance(case.get("bits"), str):
+        return "a mask without its pruned count or bits"
+    try:
+        packed = bytes.fromhex(case["bits"])
+    except ValueError:
+        return "bits is not hexadecimal"
+    if len(packed) != (sum(int(np.prod(shape)) for shape in shapes) + 7) // 8:
+        return "bits do not hold one bit per mask entry"
+    return None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,13 @@ conv shapes), lists the cases whose masks differ between two pruners, and for ea
 difference shrinks the input (dropping entries of the flattened array while the two masks
 still differ) to a minimal one. `Comparison` renders as JSON, Markdown and a PNG matrix
 (pruner x aspect, coloured by agreement with the pruner's own declaration).
+
+Differences between masks are findings; a case on which a pruner gave no mask to compare is
+not. Such a case is a `Problem` of that pruner: `error` when the pruner did not return (crash,
+exit, BaseException, time limit) or raised where its declared rules allow no raise (only NaN
+input under nan=raise or raise_or_largest), `fail` when it returned something that is not a
+0/1 mask of the weights' shape. Each pruner's status is `pass` (every case compared), else the
+worst of its problems; `Comparison.exit_code` is 1 unless every pruner passed.
 """
 
 from __future__ import annotations
@@ -20,10 +27,12 @@ import numpy as np
 
 from ..errors import CodeUnderTestError
 from .baseline import baseline_corpus, library_versions, run_corpus
+from .checks import keep_mask
 from .harness import PrunerUnderTest
 from .probe import Findings, observe_rules
+from .rules import PrunerRules
 
-__all__ = ["Difference", "Comparison", "compare_pruners", "minimal_difference"]
+__all__ = ["Difference", "Problem", "Comparison", "compare_pruners", "minimal_difference"]
 
 
 @dataclass(frozen=True)
@@ -66,10 +75,16 @@ class Difference:
 
 
 def _mask_or_error(pruner: PrunerUnderTest, weights: np.ndarray, n: int) -> "np.ndarray | str":
+    """The pruner's mask on a private copy (a pruner that modifies its input must not change what
+    the other pruner, the shrinking or the report sees), or what it raised."""
     try:
-        return np.asarray(pruner.prune(weights, n)).astype(bool)
+        answer = pruner.prune(weights.copy(order="K"), n)
     except CodeUnderTestError as exc:
         return f"raises {type(exc.__cause__).__name__ if exc.__cause__ else 'error'}"
+    try:
+        return keep_mask(answer, weights)
+    except AssertionError as exc:
+        return f"returns no valid mask ({exc})"
 
 
 def _differ(a: "np.ndarray | str", b: "np.ndarray | str") -> bool:
@@ -110,8 +125,40 @@ def minimal_difference(
 
 
 @dataclass(frozen=True)
+class Problem:
+    """A corpus case on which `target` gave no mask that can be compared (`status` error or fail)."""
+
+    target: str
+    case: str
+    status: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _problem(target: str, entry: dict[str, Any], rules: PrunerRules, layers: list[np.ndarray]) -> "Problem | None":
+    """The problem of one corpus outcome (`baseline.run_corpus` entry), or None when it can be compared."""
+    name, n = entry["name"], entry["n_prune"]
+    if entry["outcome"] == "raised":
+        if entry.get("returned") is False:
+            return Problem(target, name, "error", f"did not return on n_prune={n}: {entry['error']}")
+        has_nan = any(np.isnan(np.asarray(layer, dtype=np.float64)).any() for layer in layers)
+        if has_nan and rules.nan in ("raise", "raise_or_largest"):
+            return None  # the declared NaN policy: an outcome like a mask
+        allowed = "NaN input only" if rules.nan in ("raise", "raise_or_largest") else f"no input (nan={rules.nan})"
+        return Problem(
+            target, name, "error", f"raised {entry['error']} on n_prune={n}; its rules allow a raise on {allowed}"
+        )
+    if "invalid" in entry:
+        return Problem(target, name, "fail", f"returned no valid mask on n_prune={n}: {entry['invalid']}")
+    return None
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """Findings of every pruner, the corpus cases where their masks differ, minimal inputs."""
+    """Findings of every pruner, the corpus cases where their masks differ, minimal inputs, and
+    the cases a pruner gave nothing comparable on (`problems`)."""
 
     targets: tuple[str, ...]
     findings: tuple[Findings, ...]
@@ -119,6 +166,28 @@ class Comparison:
     cases: int
     differing_cases: dict[str, list[str]]
     differences: tuple[Difference, ...]
+    problems: tuple[Problem, ...] = ()
+
+    def status(self, target: str) -> str:
+        """`pass` when every corpus case of `target` was compared, else `error` (or `fail` when none is an error)."""
+        found = {p.status for p in self.problems if p.target == target}
+        return "error" if "error" in found else "fail" if found else "pass"
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every pruner gave a comparable answer on every case, else 1 (never a green run
+        for a pruner that could not be compared)."""
+        return 0 if all(self.status(t) == "pass" for t in self.targets) else 1
+
+    def _status_line(self, target: str) -> str:
+        problems = [p for p in self.problems if p.target == target]
+        if not problems:
+            return f"{target}: pass (all {self.cases} cases compared)"
+        first = problems[0]
+        return (
+            f"{target}: {self.status(target)} (no comparable mask on {len(problems)} of {self.cases} cases; "
+            f"first: {first.case}: {first.message})"
+        )
 
     def aspects(self) -> list[str]:
         return list(dict.fromkeys(row.aspect for f in self.findings for row in f.rows))
@@ -136,6 +205,9 @@ class Comparison:
             "findings": [f.to_dict() for f in self.findings],
             "differing_cases": self.differing_cases,
             "differences": [d.to_dict() for d in self.differences],
+            "status": {t: self.status(t) for t in self.targets},
+            "problems": [p.to_dict() for p in self.problems],
+            "exit_code": self.exit_code,
         }
 
     def to_markdown(self) -> str:
@@ -161,6 +233,13 @@ class Comparison:
             "",
             f"(!) = differs from that pruner's own declaration. Corpus: {self.cases} seeded cases.",
             "",
+            "## Status",
+            "",
+        ]
+        lines += [f"- {self._status_line(t)}" for t in self.targets]
+        lines += [f"  - {p.case} ({p.status}): {p.message}" for p in self.problems]
+        lines += [
+            "",
             "## Corpus cases where masks differ",
             "",
         ]
@@ -172,6 +251,7 @@ class Comparison:
 
     def to_text(self) -> str:
         lines = [f"compared {len(self.targets)} pruners on {self.cases} corpus cases"]
+        lines += [f"  {self._status_line(t)}" for t in self.targets]
         for pair, names in self.differing_cases.items():
             lines.append(
                 f"  {pair}: masks differ on {len(names)} case(s){': ' + ', '.join(names[:6]) if names else ''}"
@@ -210,10 +290,23 @@ def compare_pruners(pruners: Sequence[PrunerUnderTest], *, seed: int) -> Compari
     findings = tuple(observe_rules(p) for p in pruners)
     runs = [{e["name"]: e for e in run_corpus(p, seed, include_global=False)} for p in pruners]
     corpus = {name: (layers, n) for name, layers, n in baseline_corpus(seed)}
+    problems = [
+        problem
+        for pruner, run in zip(pruners, runs)
+        for name in corpus
+        if (problem := _problem(pruner.spec, run[name], pruner.rules, corpus[name][0])) is not None
+    ]
+    incomparable = {(p.target, p.case) for p in problems}
     differing: dict[str, list[str]] = {}
     differences: list[Difference] = []
     for (i, a), (j, b) in combinations(enumerate(pruners), 2):
-        names = [name for name in corpus if _outcome_key(runs[i][name]) != _outcome_key(runs[j][name])]
+        names = [
+            name
+            for name in corpus
+            if (a.spec, name) not in incomparable
+            and (b.spec, name) not in incomparable
+            and _outcome_key(runs[i][name]) != _outcome_key(runs[j][name])
+        ]
         differing[f"{a.spec} vs {b.spec}"] = names
         for name in names[:3]:
             weights, n = minimal_difference(a, b, corpus[name][0][0], corpus[name][1])
@@ -229,6 +322,7 @@ def compare_pruners(pruners: Sequence[PrunerUnderTest], *, seed: int) -> Compari
         len(corpus),
         differing,
         tuple(differences),
+        tuple(problems),
     )
 
 

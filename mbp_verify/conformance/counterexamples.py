@@ -102,8 +102,14 @@ def save_counterexample(
     return atomic_write_bytes(path, buffer.getvalue())
 
 
+# The values each kind of saved input needs (counts are integers, the fraction a finite float in [0, 1]).
+_KIND_VALUES = {"layer": ("n_prune",), "fraction": ("fraction",), "reprune": ("first", "second"), "global": ("total",)}
+
+
 def load_counterexample(path: "str | Path") -> Counterexample:
-    """Read a counterexample file written by `save_counterexample`."""
+    """Read a counterexample file written by `save_counterexample`; `InputError` naming what is
+    wrong when it is not one (a file edited by hand or written by another tool must never replay
+    as something else: a missing n_prune read as 0, an unknown kind as a layer)."""
     if not Path(path).is_file():
         raise InputError(f"counterexample file {str(path)!r} does not exist")
     try:
@@ -111,17 +117,41 @@ def load_counterexample(path: "str | Path") -> Counterexample:
         meta = json.loads(bytes(data["meta"]).decode("utf-8"))
         weights = data.get("weights")
         layers = tuple(data[f"layer_{i}"] for i in range(sum(f.startswith("layer_") for f in data)))
+        example = _validated(meta, weights, layers)
     except (KeyError, ValueError) as exc:  # InputError is a ValueError: its message is kept
         raise InputError(f"{str(path)!r} is not a counterexample file: {exc}") from None
-    return Counterexample(
-        meta["property_id"],
-        meta["kind"],
-        weights,
-        layers,
-        meta.get("values", {}),
-        meta.get("target", ""),
-        meta.get("message", ""),
-    )
+    return example
+
+
+def _validated(meta: Any, weights: "np.ndarray | None", layers: tuple[np.ndarray, ...]) -> Counterexample:
+    """The counterexample `meta` and the arrays describe; ValueError saying what is wrong."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"its meta record is a JSON {type(meta).__name__}, not an object")
+    kind, values, property_id = meta.get("kind"), meta.get("values"), meta.get("property_id")
+    if not isinstance(property_id, str) or not property_id:
+        raise ValueError("it names no property (property_id)")
+    if kind not in _KIND_VALUES:
+        raise ValueError(f"kind {kind!r} is none of {', '.join(_KIND_VALUES)}")
+    for key in ("target", "message"):
+        if not isinstance(meta.get(key, ""), str):
+            raise ValueError(f"{key} is not a string")
+    if not isinstance(values, dict):
+        raise ValueError("its values are not a JSON object")
+    arrays = list(layers) if kind == "global" else ([] if weights is None else [weights])
+    if not arrays:
+        raise ValueError("it holds no layers" if kind == "global" else "it holds no weights")
+    for array in arrays:
+        if array.dtype not in (np.float16, np.float32, np.float64):
+            raise ValueError(f"weights of dtype {array.dtype}: the pruner protocol takes float16, float32 or float64")
+    size = sum(int(a.size) for a in arrays)
+    for key in _KIND_VALUES[kind]:
+        value = values.get(key)
+        if key == "fraction":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"fraction {value!r} is not a number in [0, 1]")
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= size:
+            raise ValueError(f"{key} {value!r} is not an integer in [0, {size}] (the weights hold {size} entries)")
+    return Counterexample(property_id, kind, weights, layers, values, meta.get("target", ""), meta.get("message", ""))
 
 
 def describe_inputs(inputs: dict[str, Any]) -> str:
@@ -226,13 +256,22 @@ class ReplayResult:
             lines.append(f"the pruner raised: {self.error}")
         for i, mask in enumerate(self.masks):
             lines.append(
-                f"returned mask{f' {i}' if len(self.masks) > 1 else ''} (flat, 1 = kept): "
-                f"{np.array2string(np.asarray(mask).astype(int).ravel(), threshold=60)}"
+                f"returned mask{f' {i}' if len(self.masks) > 1 else ''} (flat, 1 = kept): {_render_answer(mask)}"
             )
         lines += [f"problem: {p}" for p in self.problems] or [
             "generic mask checks pass on this input (the failed property compared several calls)"
         ]
         return "\n".join(lines)
+
+
+def _render_answer(mask: Any) -> str:
+    """The returned answer, flat: bool as 0/1, numbers as they are, anything else named (never cast)."""
+    array = np.asarray(mask)
+    if array.dtype == bool:
+        array = array.astype(np.int8)
+    elif not np.issubdtype(array.dtype, np.number):
+        return f"not a mask: an array of dtype {array.dtype} and shape {array.shape}"
+    return np.array2string(array.ravel(), threshold=60)
 
 
 def replay(example: Counterexample, pruner: Any) -> ReplayResult:

@@ -43,6 +43,13 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def _mask_list(result: Any) -> list[np.ndarray]:
+    """A global pruner's answer as a list of arrays; TypeError when it is not a list or tuple."""
+    if not isinstance(result, (list, tuple)):
+        raise TypeError(f"returned {type(result).__name__}, not a list of masks")
+    return [as_numpy(m) for m in result]
+
+
 class PrunerUnderTest:
     """An adapter with guarded calls; `raw_*` variants let an exception through (NaN policy)."""
 
@@ -94,10 +101,9 @@ class PrunerUnderTest:
         return self._guarded(lambda: as_numpy(self.adapter.prune(weights, int(n_prune))), "prune(weights, n_prune)")
 
     def prune_global(self, layers: Sequence[np.ndarray], total: int) -> list[np.ndarray]:
-        result = self._guarded(
-            lambda: self.adapter.prune_global(list(layers), int(total)), "prune_global(layers, total)"
+        return self._guarded(
+            lambda: _mask_list(self.adapter.prune_global(list(layers), int(total))), "prune_global(layers, total)"
         )
-        return [as_numpy(m) for m in result]
 
     def prune_fraction(self, weights: np.ndarray, fraction: float) -> np.ndarray:
         return self._guarded(

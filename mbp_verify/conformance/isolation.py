@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import CodeUnderTestError, InputError
 from ..lifeline import die_with_parent
+from .protocol import is_tensor, tensor_as_numpy
 from .rules import PrunerRules
 
 __all__ = ["IsolatedAdapter", "PrunerTimeout", "describe_exit"]
@@ -131,8 +132,11 @@ def _portable(value: Any) -> Any:
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, dict):
         return {str(k): _portable(v) for k, v in value.items()}
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        return value.detach().cpu().numpy()
+    if is_tensor(value):
+        try:
+            return tensor_as_numpy(value)
+        except Exception as exc:  # a "meta" tensor holds no values: an answer the properties judge, not a raise
+            return f"a tensor without values ({type(exc).__name__}): {repr(value)[:_MESSAGE_LIMIT]}"
     if type(value).__module__ in ("fractions", "decimal"):  # exact numbers, e.g. a reported gamma
         return value
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import keep_mask
 from .harness import PrunerUnderTest
 from .rules import COUNT_RULES, RULE_CHOICES
 
@@ -98,14 +99,19 @@ def _clip(text: str, width: int) -> str:
 
 
 def _try(call: Callable[[], Any]) -> tuple[Any, "str | None"]:
+    """(value, None), or (None, why): the pruner raised or crashed, or its answer is not a mask."""
     try:
         return call(), None
+    except AssertionError as exc:  # from keep_mask: the pruner's own asserts arrive as CodeUnderTestError
+        return None, f"returned no valid answer ({exc})"
     except Exception as exc:  # CodeUnderTestError carries the pruner's own exception text
         return None, str(exc)
 
 
-def _pruned_indices(mask: Any) -> list[int]:
-    return np.flatnonzero(~np.asarray(mask).astype(bool).ravel()).tolist()
+def _pruned(call: Callable[[], Any], weights: np.ndarray) -> list[int]:
+    """Flat indices pruned by the mask `call()` returns for `weights` (AssertionError if it is not a
+    bool or numeric array of the weights' shape: a structured array or None never reaches numpy casts)."""
+    return np.flatnonzero(~keep_mask(call(), weights).ravel()).tolist()
 
 
 def _count_rule(pruner: PrunerUnderTest) -> Finding:
@@ -118,8 +124,8 @@ def _count_rule(pruner: PrunerUnderTest) -> Finding:
     errors: dict[tuple[int, float], str] = {}
     for size, fraction in COUNT_PROBES:
         weights = np.arange(1, size + 1, dtype=np.float64)
-        mask, error = _try(lambda: pruner.prune_fraction(weights, fraction))
-        observed[(size, fraction)] = None if error is not None else len(_pruned_indices(mask))
+        pruned, error = _try(lambda: _pruned(lambda: pruner.prune_fraction(weights, fraction), weights))
+        observed[(size, fraction)] = None if error is not None else len(pruned)
         if error is not None:
             errors[(size, fraction)] = error
     timed_out = next(
@@ -127,6 +133,10 @@ def _count_rule(pruner: PrunerUnderTest) -> Finding:
     )
     if timed_out is not None:  # a slow call is not a refusal
         return Finding(aspect, theorem, declared, f"timed out on {timed_out[1]} of {timed_out[0]}", False)
+    malformed = next((key for key, text in errors.items() if text.startswith("returned no valid answer")), None)
+    if malformed is not None:  # nor is an answer that is not a mask
+        text = f"{errors[malformed][:80]} on {malformed[1]} of {malformed[0]}"
+        return Finding(aspect, theorem, declared, text, False)
     refused = tuple(sorted({p for (_, p), k in observed.items() if k is None}))
     counted = {key: k for key, k in observed.items() if k is not None}
     base = replace(pruner.rules, refuse=refused)
@@ -156,13 +166,13 @@ def _tie_rule(pruner: PrunerUnderTest) -> list[Finding]:
     theorem = "reference: lower index first"
     sets = {}
     for n in range(0, 5):
-        mask, error = _try(lambda: pruner.prune(_TIED, n))
+        pruned, error = _try(lambda: _pruned(lambda: pruner.prune(_TIED, n), _TIED))
         if error is not None:
             return [Finding("tie rule", theorem, pruner.rules.tie, f"raised on tied input: {error}", False)]
-        sets[n] = _pruned_indices(mask)
+        sets[n] = pruned
     lower_first = all(sets[n] == list(range(n)) for n in sets)
     tied = np.ones(64, dtype=np.float32)  # torch.topk changes its pick among 64 ties between n=1 and n=2
-    grown, error = _try(lambda: [set(_pruned_indices(pruner.prune(tied, n))) for n in range(9)])
+    grown, error = _try(lambda: [set(_pruned(lambda: pruner.prune(tied, n), tied)) for n in range(9)])
     nested = error is None and all(grown[n] <= grown[n + 1] for n in range(8))
     expected = {n: pruner.rules.expected_pruned(n, _TIED.size) for n in sets}
     keeps_ties = all(len(sets[n]) == (0 if n < 4 else n) for n in sets if expected[n] == n)
@@ -206,7 +216,7 @@ def _nan_rule(pruner: PrunerUnderTest) -> Finding:
     weights = np.array([1.0, np.nan, 3.0, 2.0], dtype=np.float32)
     pruned_at: dict[int, list[int]] = {}
     for n in range(1, 5):
-        mask, error = _try(lambda: pruner.prune(weights, n))
+        pruned, error = _try(lambda: _pruned(lambda: pruner.prune(weights, n), weights))
         if error is not None:
             observed = f"raises ({error[:60]})"
             return Finding(
@@ -216,7 +226,7 @@ def _nan_rule(pruner: PrunerUnderTest) -> Finding:
                 observed,
                 pruner.rules.nan in ("raise", "raise_or_largest"),
             )
-        pruned_at[n] = _pruned_indices(mask)
+        pruned_at[n] = pruned
     if any(len(pruned_at[n]) != n for n in pruned_at):
         bad = next(n for n in pruned_at if len(pruned_at[n]) != n)
         return Finding(
@@ -239,9 +249,9 @@ def _effective_nonfinite(pruner: PrunerUnderTest) -> "Finding | None":
     if not pruner.has("effective_weights"):
         return None
     weights = np.array([np.nan, np.inf, 1.0, -2.0], dtype=np.float32)
-    effective, error = _try(lambda: pruner.effective_weights(weights, 4))
+    effective, error = _try(lambda: _effective(lambda: pruner.effective_weights(weights, 4), weights))
     observed = (
-        f"raises ({error[:50]})"
+        (error[:100] if error.startswith("returned") else f"raises ({error[:50]})")
         if error
         else (
             "pruned NaN/inf left as " + str(np.asarray(effective).tolist()[:2])
@@ -258,18 +268,26 @@ def _effective_nonfinite(pruner: PrunerUnderTest) -> "Finding | None":
     )
 
 
+def _effective(call: Callable[[], Any], weights: np.ndarray) -> np.ndarray:
+    """The effective weights `call()` returns, as a numeric array of the weights' shape (else AssertionError)."""
+    effective = np.asarray(call())
+    numeric = effective.dtype == bool or np.issubdtype(effective.dtype, np.number)
+    assert numeric and effective.shape == weights.shape, (
+        f"effective weights of dtype {effective.dtype} and shape {effective.shape} for weights of shape {weights.shape}"
+    )
+    return effective
+
+
 def _min_kept(pruner: PrunerUnderTest) -> Finding:
     weights = np.array([3.0, -1.0, 2.0], dtype=np.float64)
-    mask, error = _try(lambda: pruner.prune(weights, 3))
-    observed = (
-        f"raises on n_prune = D ({error[:50]})" if error else f"n_prune = D keeps {3 - len(_pruned_indices(mask))}"
-    )
+    pruned, error = _try(lambda: _pruned(lambda: pruner.prune(weights, 3), weights))
+    observed = f"raises on n_prune = D ({error[:50]})" if error else f"n_prune = D keeps {3 - len(pruned)}"
     return Finding(
         "minimum kept",
         "0 (n_prune = D prunes all)",
         str(pruner.rules.min_kept),
         observed,
-        False if error else 3 - len(_pruned_indices(mask)) == pruner.rules.min_kept,
+        False if error else 3 - len(pruned) == pruner.rules.min_kept,
     )
 
 
@@ -277,38 +295,45 @@ def _count_base(pruner: PrunerUnderTest) -> "Finding | None":
     if not pruner.has("reprune"):
         return None
     weights = np.arange(1, 11, dtype=np.float64)
-    mask, error = _try(lambda: pruner.reprune(weights, 2, 3))
+    pruned, error = _try(lambda: _pruned(lambda: pruner.reprune(weights, 2, 3), weights))
     if error:
         return Finding("count base on re-pruning", "-", pruner.rules.count_base, f"raises ({error[:50]})", False)
-    got = len(_pruned_indices(mask))
+    got = len(pruned)
     base = {5: "remaining", 3: "total"}.get(got)
-    lowered, error = _try(lambda: pruner.reprune(weights, 4, 1))
-    first = set(_pruned_indices(pruner.prune(weights, 4))) if error is None else set()
-    revives = error is None and bool(first - set(_pruned_indices(lowered)))
-    revival = (
-        ""
-        if error is None and base == "remaining"
-        else ("; revives when lowered (4 then 1)" if revives else "; never revives (4 then 1)")
+    lowered, error = _try(
+        lambda: (
+            set(_pruned(lambda: pruner.prune(weights, 4), weights)),
+            set(_pruned(lambda: pruner.reprune(weights, 4, 1), weights)),
+        )
     )
+    revives = error is None and bool(lowered[0] - lowered[1])
+    if error is not None:
+        revival = f"; revival not observed (4 then 1: {error[:50]})"
+    elif base == "remaining":
+        revival = ""
+    else:
+        revival = "; revives when lowered (4 then 1)" if revives else "; never revives (4 then 1)"
     declared = pruner.rules.count_base + (
         "" if pruner.rules.count_base == "remaining" else f", revival={pruner.rules.revival}"
     )
     observed = (f"{base} (2 then 3 prunes {got})" if base else f"2 then 3 prunes {got}") + revival
-    agrees = base == pruner.rules.count_base and (base == "remaining" or revives == (pruner.rules.revival == "allowed"))
+    agrees = base == pruner.rules.count_base and (
+        base == "remaining" or (error is None and revives == (pruner.rules.revival == "allowed"))
+    )
     return Finding("count base on re-pruning", "-", declared, observed, agrees)
 
 
 def _layout(pruner: PrunerUnderTest) -> Finding:
     weights = np.arange(12, dtype=np.float64).reshape(3, 4) - 5.5
     view = np.ascontiguousarray(weights.T).T
-    direct, error1 = _try(lambda: pruner.prune(weights, 5))
-    viewed, error2 = _try(lambda: pruner.prune(view, 5))
+    direct, error1 = _try(lambda: _pruned(lambda: pruner.prune(weights, 5), weights))
+    viewed, error2 = _try(lambda: _pruned(lambda: pruner.prune(view, 5), view))
     if error2 and not error1:
         observed, agrees = f"raises on a transposed view ({error2[:60]})", False
     elif error1:
         observed, agrees = f"raises ({error1[:60]})", False
     else:
-        agrees = bool(np.array_equal(np.asarray(direct).astype(bool), np.asarray(viewed).astype(bool)))
+        agrees = direct == viewed
         observed = "same mask for a transposed view" if agrees else "another mask for a transposed view"
     return Finding("non-contiguous weights", "layout does not matter", "layout does not matter", observed, agrees)
 

@@ -24,7 +24,16 @@ import numpy as np
 
 from .rules import PrunerRules, coerce_rules
 
-__all__ = ["PrunerAdapter", "FunctionPruner", "GlobalFunctionPruner", "OPTIONAL_HOOKS", "has_hook", "as_numpy"]
+__all__ = [
+    "PrunerAdapter",
+    "FunctionPruner",
+    "GlobalFunctionPruner",
+    "OPTIONAL_HOOKS",
+    "has_hook",
+    "as_numpy",
+    "is_tensor",
+    "tensor_as_numpy",
+]
 
 OPTIONAL_HOOKS = ("prune_global", "prune_fraction", "reprune", "effective_weights", "prune_with_gamma")
 
@@ -89,6 +98,24 @@ def as_numpy(result: Any) -> np.ndarray:
     """A pruner's mask as a numpy array (torch tensors and lists included), no validation."""
     if isinstance(result, np.ndarray):
         return result
-    if hasattr(result, "detach") and hasattr(result, "cpu"):
-        return result.detach().cpu().numpy()
+    if is_tensor(result):
+        return tensor_as_numpy(result)
     return np.asarray(result)
+
+
+def is_tensor(value: Any) -> bool:
+    """Whether `value` looks like a torch tensor (torch is never imported here)."""
+    return hasattr(value, "detach") and hasattr(value, "cpu")
+
+
+def tensor_as_numpy(tensor: Any) -> np.ndarray:
+    """A tensor's values as a numpy array, exactly: sparse layouts made dense and bfloat16 widened to
+    float32 (numpy has neither; a bfloat16 0/1 mask is a mask). A tensor without values on the CPU
+    (device "meta") raises."""
+    values = tensor.detach()
+    if str(getattr(values, "layout", "torch.strided")) != "torch.strided":
+        values = values.to_dense()
+    values = values.cpu()
+    if str(values.dtype) == "torch.bfloat16":
+        values = values.float()
+    return values.numpy()

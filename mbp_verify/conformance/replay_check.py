@@ -88,6 +88,10 @@ def _repeated_call_problems(pruner: Any, example: Counterexample, pristine: "np.
         again = np.asarray(pruner.prune(np.array(pristine, copy=True), n))
     except CodeUnderTestError as exc:
         return [*problems, str(exc)]
-    if first.shape != again.shape or not np.array_equal(first.astype(bool), again.astype(bool)):
+    try:
+        same = first.shape == again.shape and np.array_equal(first.astype(bool), again.astype(bool))
+    except (TypeError, ValueError):  # an answer numpy cannot cast to bool (a structured array)
+        same = False
+    if not same:
         problems.append("two calls on the same input return different masks")
     return problems

@@ -178,10 +178,12 @@ def _fractions(value: Any) -> tuple[float, ...]:
 def parse_rules(text: str, base: "PrunerRules | None" = None) -> PrunerRules:
     """Parse `"tie=any,nan=largest,min_kept=1"` on top of `base` (default rules)."""
     overrides: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if "=" not in part:
-            raise InputError(f"rules must be written key=value[,key=value...], got {part!r}")
+    for part in (p.strip() for p in text.split(",")):
+        if "=" not in part:  # an empty entry ('tie=index,,') included: never silently dropped
+            raise InputError(f"rules must be written key=value[,key=value...], got {part!r} in {text!r}")
         key, value = (s.strip() for s in part.split("=", 1))
+        if key in overrides:
+            raise InputError(f"rule {key} is given twice in {text!r}")
         overrides[key] = value
     return coerce_rules(overrides, base=base)
 
@@ -208,10 +210,13 @@ def coerce_rules(
         if key == "refuse":
             clean[key] = _fractions(item)
         elif key == "min_kept":
-            try:
-                clean[key] = int(item)
-            except (TypeError, ValueError):
-                raise InputError(f"rule min_kept must be an integer, got {item!r}") from None
+            text = item.strip() if isinstance(item, str) else None
+            if isinstance(item, bool) or not (
+                isinstance(item, int)
+                or (text is not None and text.removeprefix("-").isascii() and text.removeprefix("-").isdigit())
+            ):  # 1.5 was read as 1, True as 1, '٣' as 3
+                raise InputError(f"rule min_kept must be an integer, got {item!r}")
+            clean[key] = int(item)
         else:
             clean[key] = str(item)
     return replace(start, **clean)

@@ -306,14 +306,17 @@ def _skip_reason(report: pytest.TestReport) -> str:
 
 
 class _Verdict:
-    """Controller side: the session fails only when something other than an advisory property failed."""
+    """Controller side: the session fails only when something other than an advisory property failed,
+    or when properties ran and every one was skipped (nothing was checked, as in `check-pruner`)."""
 
     def __init__(self, strict: bool) -> None:
         self.strict = strict
         self.advisory: list[str] = []
         self.other_failures = 0
+        self.statuses: set[str] = set()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.statuses.update(json.loads(v).get("status") for k, v in report.user_properties if k == _RESULT_KEY)
         if not report.failed:
             return
         tiers = [json.loads(v).get("tier") for k, v in report.user_properties if k == _RESULT_KEY]
@@ -326,8 +329,18 @@ class _Verdict:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if exitstatus == pytest.ExitCode.TESTS_FAILED and self.advisory and not self.other_failures:
             session.exitstatus = pytest.ExitCode.OK
+        if self.nothing_checked and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    @property
+    def nothing_checked(self) -> bool:
+        return self.statuses == {"skip"}
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.nothing_checked:
+            terminalreporter.write_line(
+                "mbp-verify: every selected property was skipped: nothing was checked, so the run is not a pass"
+            )
         if self.advisory:
             terminalreporter.write_line(
                 f"mbp-verify: {len(self.advisory)} advisory propert{'y' if len(self.advisory) == 1 else 'ies'} failed "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,26 +53,32 @@ def run_pruner_properties(
 ) -> PrunerSuiteRun:
     """Run properties/pruner against `pruner` (identified by its spec) and file the results."""
     folder = new_run_folder("check-pruner", seed, reports_dir)
+    partial = folder.parent / f".{folder.name}.partial-{os.getpid()}"  # renamed to `folder` when complete
     staging = folder.parent / f".{folder.name}.counterexamples-{os.getpid()}"
     extra = _plugin_arguments(pruner.spec, staging, folder, timeout_s, rules, global_scope, baseline, select)
-    outcome = run_property_suite(
-        ["pruner"],
-        report_dir=folder,
-        seed=seed,
-        profile=profile,
-        workers=workers,
-        command="check-pruner",
-        target=pruner.spec,
-        extra_args=extra,
-    )
-    if outcome.report is None:
+    try:
+        outcome = run_property_suite(
+            ["pruner"],
+            report_dir=partial,
+            seed=seed,
+            profile=profile,
+            workers=workers,
+            command="check-pruner",
+            target=pruner.spec,
+            extra_args=extra,
+        )
+        if outcome.report is None:
+            return PrunerSuiteRun(folder, replace(outcome, report_dir=folder), ())
+        saved = _move_counterexamples(staging, partial)
+        atomic_write_text(partial / "findings.md", findings.to_markdown())
+        atomic_write_json(partial / "findings.json", findings.to_dict())
+        os.replace(partial, folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
-        return PrunerSuiteRun(folder, outcome, ())
-    saved = _move_counterexamples(staging, folder)
-    atomic_write_text(folder / "findings.md", findings.to_markdown())
-    atomic_write_json(folder / "findings.json", findings.to_dict())
     mark_latest(folder)
-    return PrunerSuiteRun(folder, outcome, tuple(saved))
+    moved = tuple(folder / path.relative_to(partial) for path in saved)
+    return PrunerSuiteRun(folder, replace(outcome, report_dir=folder), moved)
 
 
 def _plugin_arguments(

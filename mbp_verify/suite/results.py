@@ -124,8 +124,10 @@ def aggregate(items: Iterable[ItemResult]) -> list[PropertyResult]:
 
 
 def run_exit_code(results: Iterable[PropertyResult]) -> int:
-    """0 if every required property passed (or was skipped), else 1."""
+    """0 if every required property passed (or was skipped) and at least one property was not
+    skipped, else 1: a run in which every property was skipped checked nothing."""
+    results = list(results)
     for result in results:
         if result.tier == "required" and result.status in ("fail", "error", "inconclusive"):
             return 1
-    return 0
+    return 1 if results and all(r.status == "skip" for r in results) else 0

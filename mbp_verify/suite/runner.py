@@ -83,6 +83,8 @@ class SuiteRun:
             return f"the property suite produced no report (pytest exit code {self.pytest_exit_code})"
         if not self.report["summary"].get("properties"):
             return "the property suite ran no property"
+        if self.report["summary"].get("status_counts", {}).get("skip") == self.report["summary"]["properties"]:
+            return "every selected property was skipped: nothing was checked, so the run is not a pass"
         if self.exit_code > int(self.report["summary"]["exit_code"]):
             return f"pytest ended abnormally (exit code {self.pytest_exit_code}): the run is not a pass"
         return None

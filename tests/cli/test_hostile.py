@@ -110,6 +110,20 @@ CASES = [
     ),
     ("cp-timeout-text", ["check-pruner", PRUNER, "--timeout", "soon"], r"invalid float value"),
     ("cp-missing-target", ["check-pruner"], r"required"),
+    # an output over another output or an input (since 0.6): recording first, then comparing with the
+    # recording itself, passed any change; --json replaced the baseline or the weights
+    (
+        "cp-record-baseline-is-baseline",
+        ["check-pruner", PRUNER, "--baseline", "b.json", "--record-baseline", "./b.json", "--baseline-only"],
+        r"--record-baseline 'b.json' is also --baseline: give each file its own name",
+    ),
+    (
+        "cp-json-is-record-baseline",
+        ["check-pruner", PRUNER, "--record-baseline", "x.json", "--json", "x.json", "--baseline-only"],
+        r"--record-baseline 'x.json' is also --json",
+    ),
+    ("audit-json-is-weights", ["audit", "net.npz", "--json", "net.npz"], r"--json 'net.npz' is also a WEIGHTS file"),
+    ("bound-json-is-network", ["bound", "net.npz", "--json", "adir/../net.npz"], r"is also NETWORK"),
     # --- theorem -----------------------------------------------------------------------------
     ("th-trials-huge", ["theorem", "--trials", HUGE], r"needs an estimated .* of memory, more than this machine's"),
     ("th-widths-huge", ["theorem", "--widths", "100000000"], r"needs an estimated .*EiB of memory"),

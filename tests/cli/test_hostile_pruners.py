@@ -74,6 +74,12 @@ CALL_CASES = {
     "returns_list": ("calls:return_list", [], "pass", ""),
     "wrong_dtype": ("calls:wrong_dtype", ["-k", "test_binary"], "fail", "binary"),
     "wrong_shape": ("calls:wrong_shape", [], "fail", "shape"),
+    "structured_array": (
+        "calls:structured_mask",
+        ["-k", "test_binary"],
+        "fail",
+        "is not boolean or numeric",
+    ),  # was exit 3 (probe); in the default run at the library level: tests/conformance/test_probe.py
 }
 DEFAULT_CALL_CASES = {"sys_exit_0", "segfault"}  # every case at the library level: test_isolation.py
 
@@ -93,6 +99,18 @@ def test_hostile_pruner_call_is_an_error_of_that_property_and_never_exit_0(case,
     header = next(line for line in result.stderr.splitlines() if "effective rules: " in line)
     if "--rules" in extra:  # the header shows the rules after the override, as the properties use them
         assert "tie=any" in header and "nan=raise" in header and document["rules"]["nan"] == "raise"
+
+
+def test_a_selection_whose_every_property_skips_checked_nothing_and_is_not_exit_0(tmp_path):
+    """A pruner that raises on every input, checked only by properties that skip for it (no
+    effective_weights hook): every property is `skip`, and that was exit 0."""
+    args = ["check-pruner", f"{HOSTILE}.calls:raise_odd", "--quick", "--workers", "1", "-k", "test_effective_zero"]
+    result = _cli([*args, "--reports-dir", "reports", "--json", "out.json"], tmp_path)
+    _no_traceback(result)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "every selected property was skipped: nothing was checked" in result.stderr
+    report = json.loads((tmp_path / "out.json").read_text())["report"]
+    assert {p["status"] for p in report["properties"]} == {"skip"} and report["summary"]["exit_code"] == 1
 
 
 # ---------------------------------------------------------------- refused before any work: exit 2, one line
@@ -248,6 +266,8 @@ REPLAY_CASES = {  # (property recorded, pruner replayed, exit code, verdict word
         "reproduces",
     ),
     "crash_reproduces": ("pruner.exact_count", f"{HOSTILE}.calls:segfault", 1, "reproduces"),
+    "structured_answer_reproduces": ("pruner.exact_count", f"{HOSTILE}.calls:structured_mask", 1, "reproduces"),
+    "string_answer_reproduces": ("pruner.exact_count", f"{HOSTILE}.calls:return_object", 1, "reproduces"),
     "several_calls_not_ruled_out": (
         "pruner.permutation_equivariance",
         "tests.conformance.correct_pruners:full_sort",

@@ -96,3 +96,14 @@ def test_advisory_failures_are_reported_but_do_not_fail_unless_strict(pytester):
     lenient.stdout.fnmatch_lines(["*1 advisory property failed (reported, not failing the run; --mbp-strict*"])
     strict = pytester.runpytest_subprocess(*args, "--mbp-strict")
     assert strict.ret == 1
+
+
+def test_a_session_whose_every_property_skipped_is_not_a_pass(pytester):
+    """As check-pruner: properties ran and all skipped (no effective_weights hook), so nothing was
+    checked; the user's own passing test does not make it a pass (the session exited 0)."""
+    pytester.makepyfile(their_pruners=PRUNERS, test_their_own="def test_theirs():\n    assert True\n")
+    args = ["--mbp-pruner", "their_pruners:good", "--mbp-profile", "mbp-quick", "-p", "no:cacheprovider"]
+    result = pytester.runpytest_subprocess(*args, "-k", "effective_zero or theirs")
+    assert result.ret == 1, result.stdout.str()
+    result.stdout.fnmatch_lines(["*every selected property was skipped: nothing was checked*"])
+    assert pytester.runpytest_subprocess(*args, "-k", "theirs").ret == 0  # no property selected: pytest as usual

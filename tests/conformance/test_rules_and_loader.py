@@ -19,6 +19,7 @@ from mbp_verify.conformance import (
 )
 from mbp_verify.conformance.baseline import baseline_corpus, compare_baseline, load_baseline, record_baseline
 from mbp_verify.conformance.counterexamples import Recorder, save_counterexample
+from mbp_verify.conformance.rules import coerce_rules
 from mbp_verify.errors import InputError
 from mbp_verify.strategies import as_view, layer_lists, tie_free_weight_arrays, weight_arrays
 from mbp_verify.suite import CodeUnderTestError
@@ -31,6 +32,27 @@ def test_parse_rules_and_expected_counts():
     for bad in ("tie=sometimes", "min_kept=-1", "colour=red", "tie"):
         with pytest.raises(InputError):
             parse_rules(bad)
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("tie=index,tie=any", "rule tie is given twice"),  # was: the last one, silently
+        ("tie=index,,nan=largest", "got '' in"),  # was: the empty entry dropped
+        ("tie=index,", "got '' in"),
+        ("min_kept=\u0663", "rule min_kept must be an integer"),  # an Arabic-Indic 3 was read as 3
+        ("min_kept=1.5", "rule min_kept must be an integer"),
+    ],
+)
+def test_rules_text_is_never_read_loosely(text, words):
+    with pytest.raises(InputError, match=words):
+        parse_rules(text)
+
+
+@pytest.mark.parametrize("value", [1.5, True, "1.0"])
+def test_a_declared_min_kept_that_is_not_an_integer_is_refused(value):
+    with pytest.raises(InputError, match="rule min_kept must be an integer"):  # 1.5 and True were read as 1
+        coerce_rules({"min_kept": value})
 
 
 @pytest.mark.parametrize(

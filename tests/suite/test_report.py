@@ -36,6 +36,16 @@ def test_advisory_failures_do_not_fail_the_run():
     assert run_exit_code(results) == 0
 
 
+def test_a_run_in_which_every_property_skipped_is_not_a_pass():
+    base = dict(statement="s", source="src", counterexample=None, evidence={})
+    skipped = [
+        ItemResult(i, tier=t, nodeid=i, status="skip", **base) for i, t in [("a.b", "required"), ("c.d", "advisory")]
+    ]
+    assert run_exit_code(aggregate(skipped)) == 1  # nothing was checked
+    one_pass = skipped + [ItemResult("e.f", tier="advisory", nodeid="e", status="pass", **base)]
+    assert run_exit_code(aggregate(one_pass)) == 0
+
+
 def test_write_run_report_is_all_or_nothing(tmp_path, monkeypatch):
     report = build_report({"command": "run", "duration_s": 1.0}, aggregate(_items()))
     folder = write_run_report(tmp_path / "run-1", report)

@@ -116,3 +116,68 @@ class Adapter:
 
     def custom_hook(self, a, b):
         return [a + b, os.getpid()]
+
+
+def raise_on_nan(weights, n_prune):
+    """Refuses NaN weights (declared: nan=raise), prunes everything else correctly."""
+    if np.isnan(np.asarray(weights, dtype=np.float64)).any():
+        raise ValueError("NaN weights are refused")
+    return _correct(weights, n_prune)
+
+
+raise_on_nan.mbp_rules = {"tie": "index", "nan": "raise"}
+
+
+def raise_on_nan_declared_largest(weights, n_prune):
+    """Refuses NaN weights although it declares that NaN ranks largest."""
+    return raise_on_nan(weights, n_prune)
+
+
+raise_on_nan_declared_largest.mbp_rules = {"tie": "index", "nan": "largest"}
+
+
+def structured_mask(weights, n_prune):
+    """A structured array: numpy cannot even cast it to bool."""
+    return np.zeros(weights.shape, dtype=[("kept", np.int64), ("why", np.int64)])
+
+
+def global_none(layers, total):
+    """A global pruner that returns nothing."""
+    return None
+
+
+global_none.mbp_rules = {"scope": "global"}
+
+
+def zero_in_place_reversed_ties(weights, n_prune):
+    """Among tied magnitudes prunes the higher index first, and zeroes its whole input in place."""
+    mags = np.abs(np.asarray(weights, dtype=np.float64)).ravel()
+    keep = np.ones(weights.size, dtype=bool)
+    keep[np.lexsort((-np.arange(mags.size), mags))[:n_prune]] = False
+    if weights.flags.writeable:
+        weights[...] = 0
+    return keep.reshape(weights.shape)
+
+
+def torch_mask(weights, n_prune, kind):
+    """The correct mask as a torch tensor of one `kind`: bfloat16, sparse, or on the meta device."""
+    import torch
+
+    mask = torch.from_numpy(_correct(weights, n_prune).astype(np.float32))
+    if kind == "bfloat16":
+        return mask.to(torch.bfloat16)
+    if kind == "sparse":
+        return mask.to_sparse()
+    return torch.empty(mask.shape, device="meta")
+
+
+def torch_bfloat16_mask(weights, n_prune):
+    return torch_mask(weights, n_prune, "bfloat16")
+
+
+def torch_sparse_mask(weights, n_prune):
+    return torch_mask(weights, n_prune, "sparse")
+
+
+def torch_meta_mask(weights, n_prune):
+    return torch_mask(weights, n_prune, "meta")
