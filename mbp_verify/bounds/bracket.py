@@ -562,7 +562,9 @@ def bracket_sup_error(
                 norms = _certified_norms(parts, generator, norms, True, unavailable)
             if "layerwise" not in unavailable:
                 with _timed(timings, "layerwise"):
-                    _record("layerwise", layerwise_bound(pair, norms, bound_constants, scaling), upper_bounds, unavailable)
+                    _record(
+                        "layerwise", layerwise_bound(pair, norms, bound_constants, scaling), upper_bounds, unavailable
+                    )
                 directions.append(norms.error[0].right_vector)
     diagonal = local is not None and reason is None and _diagonal_applies(pair, constants, local)
     if reason is None and not diagonal and not certify_all and "ellipsoid" in upper_bounds:

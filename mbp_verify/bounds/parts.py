@@ -53,7 +53,8 @@ class PairParts:
         key = (kind, layer, steps)
         if key not in self._estimates:
             own = np.random.SeedSequence(
-                self.seeds.entropy, spawn_key=(*self.seeds.spawn_key, ("full", "pruned", "error").index(kind), layer, steps)
+                self.seeds.entropy,
+                spawn_key=(*self.seeds.spawn_key, ("full", "pruned", "error").index(kind), layer, steps),
             )
             self._estimates[key] = estimate_norm(self.matrix(kind, layer), np.random.default_rng(own), steps)
         return self._estimates[key]

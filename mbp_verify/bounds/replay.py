@@ -358,5 +358,7 @@ def _exact_square(hi_f: np.ndarray, lo_f: np.ndarray, hi_full: np.ndarray, lo_fu
     k = max(den.bit_length() for _, den in ratios) - 1
     ints = [num << (k + 1 - den.bit_length()) for num, den in ratios]
     n = hi_f.size
-    total = sum((a + b - c - d) ** 2 for a, b, c, d in zip(ints[:n], ints[n : 2 * n], ints[2 * n : 3 * n], ints[3 * n :]))
+    total = sum(
+        (a + b - c - d) ** 2 for a, b, c, d in zip(ints[:n], ints[n : 2 * n], ints[2 * n : 3 * n], ints[3 * n :])
+    )
     return Fraction(total, 1 << (2 * k))
