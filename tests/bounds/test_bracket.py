@@ -166,3 +166,19 @@ def test_the_same_seed_sequence_twice_gives_the_same_bracket():
     first, second = bracket_sup_error(pair, rng=seed, effort="fast"), bracket_sup_error(pair, rng=seed, effort="fast")
     assert first.upper_bounds == second.upper_bounds and first.lower == second.lower
     assert seed.n_children_spawned == 0
+
+
+def test_a_loose_frobenius_margin_is_replayed_with_certified_norms(monkeypatch):
+    """Where the norms were skipped, a replay margin above _TIGHT_MARGIN of the value (forced here by
+    a threshold of 0) certifies ||W_l||, ||W~_l|| after the search and replays the same witness
+    again: the same value, a margin no larger, and `norms` timed."""
+    from mbp_verify.bounds import bracket as bracket_module
+
+    pair = prune_network(sample_network([64, 64, 64, 64, 64, 64], 2), 0.3)
+    loose = bracket_sup_error(pair, rng=0, effort="fast")
+    monkeypatch.setattr(bracket_module, "_TIGHT_MARGIN", 0.0)
+    tight = bracket_sup_error(pair, rng=0, effort="fast")
+    assert "norms" not in loose.timings and "norms" in tight.timings
+    assert tight.lower == loose.lower and np.array_equal(tight.witness, loose.witness)
+    assert 0 < tight.lower_margin <= loose.lower_margin
+    assert tight.upper_bounds == loose.upper_bounds
