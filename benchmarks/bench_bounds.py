@@ -20,6 +20,7 @@ The baseline's SVD norms are not even certified (they are float estimates).
     python benchmarks/bench_bounds.py --effort fast   # our fast effort against the same baseline budget
     python benchmarks/bench_bounds.py --table small [--quick]   # small nets: upper/sup, lower/sup, default vs B&B
     python benchmarks/bench_bounds.py --table deep [--quick]    # 12-layer chain: lower_margin/lower, landed vs now
+    python benchmarks/bench_bounds.py --table search [--quick]  # the witness search alone: plain vs raced
 """
 
 from __future__ import annotations
@@ -343,6 +344,48 @@ def deep_chain(args: argparse.Namespace) -> None:
         print("  local timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in cells[1][2].items()))
 
 
+def search_table(args: argparse.Namespace) -> None:
+    """The witness search alone, plain (every restart every step, as before racing) vs raced (the
+    bracket's: `maximise_error(..., race=True)`), from the same starts on the same scaled pair: CPU
+    seconds and the replayed witness, per pair and on average."""
+    from mbp_verify.bounds.scaling import pair_scaling, scaled_pair
+
+    plain_budget, raced_budget = (16, 100), (16, EFFORTS["default"].iterations)
+    shapes = ((1024, 3),) if args.quick else ((1024, 3), (1024, 5))
+    seeds = range(2 if args.quick else 4)
+    print(
+        f"witness search: plain {plain_budget[0]} x {plain_budget[1]} steps vs raced {raced_budget[0]} x "
+        f"{raced_budget[1]} (ceil(L/3) x the restarts, as the bracket); replayed ||f - F|| at the best point"
+    )
+    print("| width x depth | seed | alpha | plain s | raced s | CPU ratio | raced / plain witness |")
+    print("|---|---|---|---|---|---|---|")
+    for width, depth in shapes:
+        ratios, cpu = [], []
+        for seed in seeds:
+            for alpha in (0.2, 0.3):
+                rng = rng_for(seed, f"bench.bounds.{width}x{depth}.{alpha}")
+                pair = prune_network(sample_network([width] * (depth + 1), rng), alpha)
+                scaled = scaled_pair(pair, pair_scaling(pair))
+                restarts = plain_budget[0] * -(-depth // 3)
+                starts = rng_for(seed, "bench.bounds.search.starts").standard_normal((restarts, width))
+                lipschitz = [c.lipschitz for c in layer_constants(pair.original)]
+                cells = []
+                for iterations, race in ((plain_budget[1], False), (raced_budget[1], True)):
+                    start = time.process_time()
+                    found = maximise_error(scaled, starts, iterations=iterations, on_sphere=True, race=race)
+                    seconds = time.process_time() - start
+                    x = found.best_input / max(np.linalg.norm(found.best_input), 1.0)
+                    cells.append((seconds, replay_error(scaled, x, lipschitz).value))
+                ratios.append(cells[1][1] / cells[0][1])
+                cpu.append(cells[1][0] / cells[0][0])
+                print(
+                    f"| {width} x {depth} | {seed} | {alpha} | {cells[0][0]:.2f} | {cells[1][0]:.2f} | "
+                    f"{cpu[-1]:.2f} | {ratios[-1]:.4f} |",
+                    flush=True,
+                )
+        print(f"| {width} x {depth} | mean | | | | {np.mean(cpu):.2f} | {np.mean(ratios):.4f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="widths 256 and 1024, depth 3 only")
@@ -350,9 +393,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--table",
-        choices=("wide", "small", "deep"),
+        choices=("wide", "small", "deep", "search"),
         default="wide",
-        help="wide: baseline vs ours on wide nets; small: tightness against brute force; deep: the deep chain's margin",
+        help=(
+            "wide: baseline vs ours on wide nets; small: tightness against brute force; deep: the deep chain's "
+            "margin; search: the witness search, plain vs raced"
+        ),
     )
     parser.add_argument("--target-ratio", type=float, default=1.05, help="small table: branch-and-bound target")
     parser.add_argument(
@@ -366,6 +412,8 @@ def main() -> None:
         return small_table(args)
     if args.table == "deep":
         return deep_chain(args)
+    if args.table == "search":
+        return search_table(args)
     budget = EFFORTS[args.effort]
     widths = (256, 1024) if args.quick else (256, 1024, 2048)
     depths = (3,) if args.quick else (3, 5)

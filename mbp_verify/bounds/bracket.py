@@ -1,8 +1,9 @@
 """Certified bracket of sup_{||x|| <= 1} ||f(x) - F(x)||: a sound upper bound and a replayed witness.
 
 `bracket_sup_error(pair)` computes every available upper bound (all sound in float64; see
-`spectral`, `layerwise`, `averaged`, `ellipsoid`; the averaged one only if an estimate of it
-from below does not already exceed the ellipsoid one), takes the smallest, searches for a large error with
+`spectral`, `layerwise`, `averaged`, `ellipsoid`; the layerwise and averaged ones only if an
+estimate of each from below does not already exceed the ellipsoid one, and the spectral norms
+only for what uses them), takes the smallest, searches for a large error with
 batched gradient ascent (`ascent`), replays the best input on fresh float64 passes (`replay`)
 and returns an `ErrorBracket`. Deciding eps-closeness exactly is coNP-hard; the bracket's
 ratio upper / lower says how much is left undecided.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -43,7 +44,7 @@ from .ellipsoid import (
     sectors_differ,
     smallest_ellipsoid_bound,
 )
-from .layerwise import LayerNorms, layer_norms, layerwise_bound
+from .layerwise import LayerNorms, layer_norms, layerwise_bound, layerwise_estimate, with_error_norms
 from .parts import check_pair, pair_parts
 from .reachable import LocalSlopes, local_slopes
 from .replay import Replay, replay_error, unit_ball_point
@@ -69,15 +70,17 @@ class _Budget:
     boxes: int = 0  # branch-and-bound boxes when d0 <= SMALL_INPUT and no target ratio is given
 
 
-# Every effort computes every upper bound that applies: the layerwise bound costs about half the
+# Every effort computes every upper bound that could win: the layerwise bound costs about half the
 # averaged one (single-layer Gram matrices only) and is the tighter one on some networks
 # (heavy-tailed weights, width-1 layers), so even `fast` never does worse than the propagation
-# bound; the ellipsoid bound is the tightest on wide ReLU networks, and the averaged bound is
-# not certified when an estimate of it from below already exceeds it (it could not win).
+# bound; the ellipsoid bound is the tightest on wide ReLU networks, and the layerwise and averaged
+# bounds are not certified when an estimate of either from below already exceeds it.
+# The search races its restarts (`ascent`): after 40 steps only the best one goes on, one
+# matrix-vector product per layer, so its steps are cheap and the budgets long.
 EFFORTS: dict[str, _Budget] = {
-    "fast": _Budget(restarts=8, iterations=40, factors=(1.0,)),
-    "default": _Budget(restarts=16, iterations=100, factors=(1.0,), boxes=1024),
-    "thorough": _Budget(restarts=64, iterations=300, factors=(0.85, 1.0, 1.15), boxes=16384),
+    "fast": _Budget(restarts=8, iterations=80, factors=(1.0,)),
+    "default": _Budget(restarts=16, iterations=200, factors=(1.0,), boxes=1024),
+    "thorough": _Budget(restarts=64, iterations=600, factors=(0.85, 1.0, 1.15), boxes=16384),
 }
 # Without a target ratio, `default` and `thorough` still refine inputs of dimension <= 3 by a
 # branch-and-bound with a box budget (never a clock, so the result is reproducible), capped so
@@ -90,6 +93,9 @@ _SCREEN = 4096  # points screened for the witness search's starts when d0 <= SMA
 # (at 256-512 x 5 four times the restarts raise the witness by 3-17 %; a 12-layer chain's doubles).
 _LAYERS_PER_RESTART_BATCH = 3
 _UNTIMED = 1e9
+# A replay with Frobenius norms (norms not certified) whose margin exceeds this fraction of its
+# value is redone with certified norms: deep chains (12 layers: 7.7e-11 -> 9.5e-14 of the value).
+_TIGHT_MARGIN = 1e-12
 # The averaged bound is not certified when an estimate from below of it exceeds the ellipsoid bound
 # (it could not be the smallest); this factor covers the estimate's own rounding (about 1e-15).
 _ESTIMATE_SLACK = Fraction(1) - Fraction(1, 10**6)
@@ -151,10 +157,10 @@ class ErrorBracket:
 
 @contextmanager
 def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
-    """Record the wall-clock seconds of the block as timings[name]."""
+    """Add the wall-clock seconds of the block to timings[name]."""
     start = time.perf_counter()
     yield
-    timings[name] = time.perf_counter() - start
+    timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
 
 
 def _starts(directions: list[np.ndarray], count: int, d0: int, rng: np.random.Generator) -> np.ndarray:
@@ -235,16 +241,18 @@ def _lower(
     lipschitz: list[float],
     norms: "LayerNorms | None",
     timings: dict[str, float],
+    certify: "Callable[[], LayerNorms | None] | None" = None,
 ) -> tuple[np.ndarray, Replay, str]:
     """The witness, its replay (for the pair) and how it was found. The search and replay run on
     the scaled pair when that is exact; if either overflows float64, the witness falls back to 0
-    (margin +inf if even that overflows)."""
+    (margin +inf if even that overflows). A replay without certified norms whose margin exceeds
+    _TIGHT_MARGIN of its value is redone with the norms `certify` gives."""
     use_scaled = homogeneous and scaling.exact
     target = scaled if use_scaled else pair
     reason = None
     with _timed(timings, "lower_search"):
         try:
-            search = maximise_error(target, starts, iterations=budget.iterations, on_sphere=homogeneous)
+            search = maximise_error(target, starts, iterations=budget.iterations, on_sphere=homogeneous, race=True)
         except InputError as exc:  # float64 overflow in the search
             reason = str(exc)
     with _timed(timings, "replay"):
@@ -252,11 +260,16 @@ def _lower(
             witness = unit_ball_point(search.best_input)
             try:
                 replay = replay_error(target, witness, lipschitz, norms=_replay_norms(norms, scaling, use_scaled))
+                if norms is None and certify is not None and replay.margin > _TIGHT_MARGIN * replay.value:
+                    if (norms := certify()) is not None:
+                        replay = replay_error(
+                            target, witness, lipschitz, norms=_replay_norms(norms, scaling, use_scaled)
+                        )
             except InputError as exc:  # float64 overflow in the replay
                 reason = str(exc)
             else:
                 method = (
-                    f"gradient ascent ({search.restarts} restarts x {search.iterations} steps, "
+                    f"gradient ascent ({search.restarts} restarts x {search.iterations} steps, raced, "
                     f"{'sphere' if homogeneous else 'ball'}), replayed"
                     + (" on the pair scaled by 2^-S (exact: positively homogeneous activations)" if use_scaled else "")
                 )
@@ -345,6 +358,42 @@ def _ellipsoid(
         _record("ellipsoid", Fraction(value) * power_of_two(scaling.total), upper_bounds, unavailable)
     else:
         unavailable["ellipsoid"] = "the ellipsoid's bound overflowed float64"
+
+
+def _layerwise_skip(
+    pair: NetworkPair,
+    parts,
+    norms: "LayerNorms | None",
+    constants,
+    scaling: LayerScaling,
+    certify_all: bool,
+    upper_bounds: dict[str, float],
+) -> "str | None":
+    """Why the layerwise bound is not certified: its estimate from below (the norms not certified
+    by power iteration, `layerwise_estimate`) already exceeds the ellipsoid bound, as for the
+    averaged bound; None when it is to be certified."""
+    if certify_all or "ellipsoid" not in upper_bounds:
+        return None
+    estimate = layerwise_estimate(pair, norms, constants, scaling, parts) * _ESTIMATE_SLACK
+    if estimate > Fraction(upper_bounds["ellipsoid"]):
+        return (
+            f"not certified: an estimate from below of it ({float(estimate):.4g}) already exceeds "
+            f"the ellipsoid bound ({upper_bounds['ellipsoid']:.4g})"
+        )
+    return None
+
+
+def _certified_norms(
+    parts, generator: np.random.Generator, norms: "LayerNorms | None", error: bool, unavailable: dict[str, str]
+) -> "LayerNorms | None":
+    """`norms` with ||W_l||, ||W~_l|| certified (if not yet) and, if `error`, the ||E_l||; when a
+    certificate fails, the layerwise bound is unavailable and what was certified is kept."""
+    try:
+        norms = norms if norms is not None else layer_norms(parts, generator, error=False)
+        return with_error_norms(norms, parts, generator) if error else norms
+    except _CERTIFICATE_FAILURES as exc:
+        unavailable["layerwise"] = f"a spectral-norm certificate failed: {exc}"
+        return norms
 
 
 def _lipschitz_sum(norms: "tuple[list[float], list[float]] | None", constants) -> float:
@@ -491,12 +540,17 @@ def bracket_sup_error(
     upper_bounds: dict[str, float] = {}
     unavailable: dict[str, str] = {}
     directions: list[np.ndarray] = []
+    homogeneous = all(c.homogeneous for c in constants)
+    d0 = pair.original.widths[0]
+    # ||W_l||, ||W~_l|| tighten the reachable slope ranges through the norm chain, except for positively
+    # homogeneous activations (sigma(0) = 0, so every reachable interval contains 0 and the slope
+    # ranges are the same for any chain): there, without branch-and-bound or the exact line (which use
+    # them), they are certified only when the layerwise bound is, and the replay does with Frobenius norms.
+    defer = homogeneous and d0 > SMALL_INPUT and target_ratio is None and branch is not True
     norms: "LayerNorms | None" = None
-    with _timed(timings, "norms"):
-        try:
-            norms = layer_norms(parts, generator)
-        except _CERTIFICATE_FAILURES as exc:
-            unavailable["layerwise"] = f"a spectral-norm certificate failed: {exc}"
+    if not defer:
+        with _timed(timings, "norms"):
+            norms = _certified_norms(parts, generator, None, False, unavailable)
     ranges = None
     local = None
     bound_constants = constants
@@ -505,15 +559,25 @@ def bracket_sup_error(
             local = local_slopes(pair, constants, scaling, _replay_norms(norms, scaling, False))
             bound_constants = local.layer_constants(constants)
             ranges = [(c.slope_min, c.slope_max) for c in bound_constants]
-    if norms is not None:
-        with _timed(timings, "layerwise"):
-            _record("layerwise", layerwise_bound(pair, norms, bound_constants, scaling), upper_bounds, unavailable)
-            directions.append(norms.error[0].right_vector)
     reason = unavailable_reason(constants, parts) or _inexact_scaling(scaling)
-    # The ellipsoid bound first (it draws nothing from `generator`), so that an averaged bound that
-    # cannot beat it is not certified; where the per-neuron bound applies, that needs the averaged one.
+    # The ellipsoid bound first (it draws nothing from `generator`), so that a layerwise or averaged
+    # bound that cannot beat it is not certified; where the per-neuron bound applies, that needs the averaged one.
     with _timed(timings, "ellipsoid"):
         _ellipsoid(pair, parts, constants, local, scaling, upper_bounds, unavailable, timings)
+    if "layerwise" not in unavailable:
+        with _timed(timings, "layerwise"):
+            skip = _layerwise_skip(pair, parts, norms, bound_constants, scaling, certify_all, upper_bounds)
+        if skip is not None:
+            unavailable["layerwise"] = skip
+        else:
+            with _timed(timings, "norms"):
+                norms = _certified_norms(parts, generator, norms, True, unavailable)
+            if "layerwise" not in unavailable:
+                with _timed(timings, "layerwise"):
+                    _record(
+                        "layerwise", layerwise_bound(pair, norms, bound_constants, scaling), upper_bounds, unavailable
+                    )
+                directions.append(norms.error[0].right_vector)
     diagonal = local is not None and reason is None and _diagonal_applies(pair, constants, local)
     if reason is None and not diagonal and not certify_all and "ellipsoid" in upper_bounds:
         with _timed(timings, "averaged_estimate"):
@@ -557,17 +621,33 @@ def bracket_sup_error(
     else:
         unavailable["averaged"] = reason
 
-    homogeneous = all(c.homogeneous for c in constants)
     lipschitz = [c.lipschitz for c in constants]
     restarts = budget.restarts * math.ceil(pair.original.depth / _LAYERS_PER_RESTART_BATCH)
     starts = _starts(directions, restarts, pair.original.widths[0], generator)
     if budget.boxes > 0 and pair.original.widths[0] <= SMALL_INPUT:
         starts = _screened(pair, starts, homogeneous)
+
+    def certify_late() -> "LayerNorms | None":
+        """The norms for a replay whose Frobenius margin is not tight, timed as `norms`, not `replay`."""
+        start = time.perf_counter()
+        with _timed(timings, "norms"):
+            late = _certified_norms(parts, generator, None, False, {})
+        timings["replay"] = timings.get("replay", 0.0) - (time.perf_counter() - start)  # the replay block adds it back
+        return late
+
     witness, replay, lower_method = _lower(
-        pair, scaled, scaling, homogeneous, starts, budget, lipschitz, norms, timings
+        pair,
+        scaled,
+        scaling,
+        homogeneous,
+        starts,
+        budget,
+        lipschitz,
+        norms,
+        timings,
+        certify_late if defer and norms is None else None,
     )
 
-    d0 = pair.original.widths[0]
     if homogeneous and d0 == 1:
         with _timed(timings, "exact_line"):
             line = _exact_line(pair, scaled, lipschitz, norms, scaling)

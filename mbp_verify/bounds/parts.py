@@ -7,7 +7,7 @@ matrix is computed by each reader and dropped when it is done (recomputing one c
 percent of a bracket; keeping them cost 9 d^2 float64 at depth 3). Frobenius norms (rounded
 up) are cheap certified bounds of spectral norms, good enough for rounding margins;
 power-iteration estimates of the spectral norms (lower estimates, never used as bounds) set the
-scalings of the averaged bound.
+scalings of the averaged bound and decide whether the layerwise bound is worth certifying.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .rounding import frobenius_up
 __all__ = ["PairParts", "pair_parts", "estimate_norm", "check_pair"]
 
 _POWER_STEPS = 24
+_ESTIMATES_KEY = 0x6E6F726D  # appended to the caller's spawn key for the estimates' seeds
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,24 +38,26 @@ class PairParts:
     fro_full: tuple[float, ...]
     fro_pruned: tuple[float, ...]
     fro_error: tuple[float, ...]
-    rng: np.random.Generator = field(repr=False)
+    seeds: np.random.SeedSequence = field(repr=False)  # the estimates' starts (from the caller's generator's seed)
     _estimates: dict = field(default_factory=dict, repr=False)
 
     @property
     def depth(self) -> int:
         return len(self.full)
 
-    def estimate(self, kind: str, layer: int) -> float:
-        """||W_l|| ('full') or ||E_l|| ('error'): a recorded value or a power-iteration estimate."""
-        key = (kind, layer)
+    def estimate(self, kind: str, layer: int, steps: int = _POWER_STEPS) -> float:
+        """||A_l|| of `matrix(kind, layer)` estimated by `steps` power-iteration steps from a start of
+        its own (`seeds` extended by kind, layer and steps), computed once: the same value on every
+        path of the bracket, whichever reader asks first (the averaged bound's scalings must not
+        depend on which certificates were computed before them)."""
+        key = (kind, layer, steps)
         if key not in self._estimates:
-            matrix = self.full[layer] if kind == "full" else self.errors[layer]
-            self._estimates[key] = estimate_norm(matrix, self.rng)
+            own = np.random.SeedSequence(
+                self.seeds.entropy,
+                spawn_key=(*self.seeds.spawn_key, ("full", "pruned", "error").index(kind), layer, steps),
+            )
+            self._estimates[key] = estimate_norm(self.matrix(kind, layer), np.random.default_rng(own), steps)
         return self._estimates[key]
-
-    def record_estimate(self, kind: str, layer: int, value: float) -> None:
-        """Use an already computed norm (e.g. a certified one) instead of estimating it again."""
-        self._estimates[(kind, layer)] = float(value)
 
     def matrix(self, kind: str, layer: int) -> "np.ndarray | scipy.sparse.csr_array":
         """Layer `layer`'s 'full' or 'pruned' weights or its 'error' E_l."""
@@ -90,8 +93,18 @@ def check_pair(pair: object) -> NetworkPair:
     return pair
 
 
+def _estimate_seeds(rng: np.random.Generator) -> np.random.SeedSequence:
+    """The estimates' seeds: `rng`'s SeedSequence extended by a key of their own (neither a draw nor a
+    spawn, which would change the caller's generator or SeedSequence), entropy 0 when it has none."""
+    sequence = getattr(rng.bit_generator, "seed_seq", None)
+    if isinstance(sequence, np.random.SeedSequence):
+        return np.random.SeedSequence(sequence.entropy, spawn_key=(*sequence.spawn_key, _ESTIMATES_KEY))
+    return np.random.SeedSequence(0)
+
+
 def pair_parts(pair: NetworkPair, rng: np.random.Generator) -> PairParts:
-    """Prepare the matrices of (F, f) for the bounds (each layer of W and W~ is read once here)."""
+    """Prepare the matrices of (F, f) for the bounds (each layer of W and W~ is read once here);
+    the norm estimates are seeded from `rng`'s seed, whose stream is left as it was."""
     check_pair(pair)
     full, pruned = pair.original.weights, pair.pruned.weights
     errors, fro_full, fro_pruned = [], [], []
@@ -110,5 +123,5 @@ def pair_parts(pair: NetworkPair, rng: np.random.Generator) -> PairParts:
         fro_full=tuple(fro_full),
         fro_pruned=tuple(fro_pruned),
         fro_error=tuple(frobenius_up(e.data) for e in errors),
-        rng=rng,
+        seeds=_estimate_seeds(rng),
     )

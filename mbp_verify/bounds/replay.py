@@ -347,11 +347,18 @@ def _margin(
     parts = np.concatenate([hi_f, lo_f, hi_full, lo_full])
     if not (np.isfinite(parts).all() and math.isfinite(err_f) and math.isfinite(err_full)):
         raise InputError("the reference pass of the replay overflowed float64 (weights too large?)")
-    square = sum(
-        (
-            (Fraction(a) + Fraction(b) - Fraction(c) - Fraction(d)) ** 2
-            for a, b, c, d in zip(hi_f.tolist(), lo_f.tolist(), hi_full.tolist(), lo_full.tolist())
-        ),
-        Fraction(0),
+    return add_up(_distance_to_norm(value, _exact_square(hi_f, lo_f, hi_full, lo_full)), err_f, err_full)
+
+
+def _exact_square(hi_f: np.ndarray, lo_f: np.ndarray, hi_full: np.ndarray, lo_full: np.ndarray) -> Fraction:
+    """||(hi_f + lo_f) - (hi_full + lo_full)||^2 exactly: every float is an integer over a power of
+    two, so on the common denominator 2^k the differences and their squares are Python integers
+    (a hundred times faster than summing Fractions)."""
+    ratios = [v.as_integer_ratio() for array in (hi_f, lo_f, hi_full, lo_full) for v in array.tolist()]
+    k = max(den.bit_length() for _, den in ratios) - 1
+    ints = [num << (k + 1 - den.bit_length()) for num, den in ratios]
+    n = hi_f.size
+    total = sum(
+        (a + b - c - d) ** 2 for a, b, c, d in zip(ints[:n], ints[n : 2 * n], ints[2 * n : 3 * n], ints[3 * n :])
     )
-    return add_up(_distance_to_norm(value, square), err_f, err_full)
+    return Fraction(total, 1 << (2 * k))

@@ -102,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--certify-all",
         action="store_true",
-        help="certify the averaged bound also where an estimate of it already exceeds the ellipsoid bound",
+        help="certify the averaged and layerwise bounds also where an estimate of either exceeds the ellipsoid bound",
     )
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)

@@ -88,9 +88,9 @@ def _record_precisions(monkeypatch) -> list:
     calls = []
     original = ascent._ascend
 
-    def recording(layers, acts, derivs, x, iterations, on_sphere):
+    def recording(layers, acts, derivs, x, *args):
         calls.append(x.dtype)
-        return original(layers, acts, derivs, x, iterations, on_sphere)
+        return original(layers, acts, derivs, x, *args)
 
     monkeypatch.setattr(ascent, "_ascend", recording)
     return calls
@@ -136,3 +136,38 @@ def test_search_falls_back_to_float64_when_the_cast_or_the_cancellation_loses(mo
     assert result.best_value > 0 and result.best_value == pytest.approx(
         _float64_value(close, result.best_input), rel=1e-12
     )
+
+
+@pytest.mark.parametrize("restarts", [1, 5, 16, 32])
+@pytest.mark.parametrize("on_sphere", [True, False])
+def test_racing_cuts_the_restarts_and_loses_no_point(restarts, on_sphere):
+    """race=True evaluates all restarts for steps 0-10, ceil(n / 4) for steps 11-40, then one; every
+    row comes back with a point and its own value (stopped rows included), and the best value
+    returned is the best value ever evaluated (a cut never drops the leader)."""
+    from mbp_verify.bounds.ascent import ascend
+
+    rng = np.random.default_rng(restarts)
+    a = rng.standard_normal((7, 6)) * rng.uniform(0.2, 2.0, 6)  # distinct singular values: many local climbs
+    sizes, seen = [], []
+
+    def value_and_gradient(x):
+        sizes.append(x.shape[0])
+        y = x @ a.T + np.sin(3 * x) @ a.T  # not homogeneous: restarts end at different values
+        values = np.linalg.norm(y, axis=1)
+        seen.extend(values.tolist())
+        jacobian_t = a.T[None, :, :] + (3 * np.cos(3 * x))[:, :, None] * a.T[None, :, :]
+        return values, np.einsum("nij,nj->ni", jacobian_t, y)
+
+    x = rng.standard_normal((restarts, 6))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    kept, values, done = ascend(value_and_gradient, x, 80, on_sphere, race=True)
+    expected = [restarts] * 11 + [-(-restarts // 4)] * 30 + [1] * 40
+    assert sizes == expected[: len(sizes)] and len(sizes) == done + 1
+    assert kept.shape == x.shape and values.shape == (restarts,)
+    again = np.linalg.norm(kept @ a.T + np.sin(3 * kept) @ a.T, axis=1)
+    assert np.allclose(again, values, rtol=1e-12, atol=0)
+    assert values.max() == max(seen)
+    plain_sizes = []
+    sizes = plain_sizes
+    ascend(value_and_gradient, x, 20, on_sphere)
+    assert set(plain_sizes) == {restarts}  # without race every restart takes every step

@@ -27,7 +27,7 @@ def test_exact_for_linear_networks(widths):
 
 def test_tighter_than_layerwise_on_relu_networks():
     pair = prune_network(sample_network([64, 64, 64, 64], 1), 0.2)
-    result = bracket_sup_error(pair, rng=0)
+    result = bracket_sup_error(pair, rng=0, certify_all=True)  # layerwise is skipped where it cannot win
     value = _averaged(pair).value
     assert value < 0.6 * result.upper_bounds["layerwise"]
     assert value < 5 * result.lower

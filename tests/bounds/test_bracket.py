@@ -129,3 +129,56 @@ def test_exact_line_only_where_it_is_exact():
     for widths, activation in (([2, 9, 3], "relu"), ([1, 9, 3], "tanh")):
         pair = prune_network(sample_network(widths, 5, activation=activation), 0.3)
         assert "exact_line" not in bracket_sup_error(pair, rng=0, effort="fast").upper_bounds
+
+
+def test_layerwise_is_skipped_only_where_it_cannot_win():
+    """Where its estimate from below exceeds the ellipsoid bound the layerwise bound is not certified
+    (nor the ||E_l||, nor for ReLU at d0 > 3 the ||W_l||, ||W~_l||): certify_all shows that the
+    certified value is indeed above both that estimate and the bracket's upper end, which is unchanged."""
+    pair = prune_network(sample_network([64, 64, 64, 64], 1), 0.2)
+    skipped = bracket_sup_error(pair, rng=0)
+    everything = bracket_sup_error(pair, rng=0, certify_all=True)
+    reason = skipped.unavailable["layerwise"]
+    assert reason.startswith("not certified: an estimate from below") and "layerwise" not in skipped.upper_bounds
+    estimate = float(reason.split("(")[1].split(")")[0])
+    assert everything.upper_bounds["layerwise"] >= estimate * (1 - 1e-3) and estimate > skipped.upper
+    assert skipped.upper == everything.upper and "norms" not in skipped.timings and "norms" in everything.timings
+    assert 0 < skipped.lower_margin < 1e-12 * skipped.lower  # replayed with Frobenius norms: still tiny
+
+
+def test_norms_are_certified_where_branch_and_bound_or_the_slopes_use_them():
+    """d0 <= 3 (branch-and-bound's Lipschitz sum and replays) and non-homogeneous activations
+    (the reachable slopes' norm chain) certify ||W_l||, ||W~_l|| before the bounds; without an
+    ellipsoid bound (sigma(0) != 0) nothing skips the layerwise bound."""
+    small = bracket_sup_error(prune_network(sample_network([3, 16, 16, 2], 1), 0.3), rng=0)
+    assert "norms" in small.timings and "branch_and_bound" in small.upper_bounds
+    smooth = bracket_sup_error(prune_network(sample_network([8, 16, 16, 2], 1, activation="tanh"), 0.3), rng=0)
+    assert "norms" in smooth.timings
+    offset = bracket_sup_error(prune_network(sample_network([8, 16, 16, 2], 1, activation="sigmoid"), 0.3), rng=0)
+    assert "ellipsoid" in offset.unavailable and "layerwise" in offset.upper_bounds
+
+
+def test_the_same_seed_sequence_twice_gives_the_same_bracket():
+    """The norm estimates are seeded from the caller's SeedSequence without spawning from it (a spawn
+    would change it, and a second bracket from the same object would differ: found while adding them)."""
+    pair = prune_network(sample_network([4, 2, 1], 3, scale=0.5), 0.1)
+    seed = np.random.SeedSequence([20210701, 7])
+    first, second = bracket_sup_error(pair, rng=seed, effort="fast"), bracket_sup_error(pair, rng=seed, effort="fast")
+    assert first.upper_bounds == second.upper_bounds and first.lower == second.lower
+    assert seed.n_children_spawned == 0
+
+
+def test_a_loose_frobenius_margin_is_replayed_with_certified_norms(monkeypatch):
+    """Where the norms were skipped, a replay margin above _TIGHT_MARGIN of the value (forced here by
+    a threshold of 0) certifies ||W_l||, ||W~_l|| after the search and replays the same witness
+    again: the same value, a margin no larger, and `norms` timed."""
+    from mbp_verify.bounds import bracket as bracket_module
+
+    pair = prune_network(sample_network([64, 64, 64, 64, 64, 64], 2), 0.3)
+    loose = bracket_sup_error(pair, rng=0, effort="fast")
+    monkeypatch.setattr(bracket_module, "_TIGHT_MARGIN", 0.0)
+    tight = bracket_sup_error(pair, rng=0, effort="fast")
+    assert "norms" not in loose.timings and "norms" in tight.timings
+    assert tight.lower == loose.lower and np.array_equal(tight.witness, loose.witness)
+    assert 0 < tight.lower_margin <= loose.lower_margin
+    assert tight.upper_bounds == loose.upper_bounds
