@@ -483,7 +483,7 @@ def _transposed_parts(parts: PairParts, first: int) -> PairParts:
         fro_full=tuple(parts.fro_pruned[layer] for layer in layers),
         fro_pruned=tuple(parts.fro_full[layer] for layer in layers),
         fro_error=tuple(parts.fro_error[layer] for layer in layers),
-        rng=parts.rng,
+        seeds=parts.seeds,
     )
 
 
