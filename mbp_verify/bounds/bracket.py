@@ -374,10 +374,18 @@ def _layerwise_skip(
     averaged bound; None when it is to be certified."""
     if certify_all or "ellipsoid" not in upper_bounds:
         return None
-    estimate = layerwise_estimate(pair, norms, constants, scaling, parts) * _ESTIMATE_SLACK
-    if estimate > Fraction(upper_bounds["ellipsoid"]):
+    return _cannot_win(layerwise_estimate(pair, norms, constants, scaling, parts), upper_bounds)
+
+
+def _cannot_win(estimate: float, upper_bounds: dict[str, float], scale: Fraction = Fraction(1)) -> "str | None":
+    """Why a bound whose estimate from below is `estimate` x `scale` is not certified (that, less its
+    rounding slack, exceeds the certified ellipsoid bound; +inf always does), or None."""
+    if math.isnan(estimate):
+        return None
+    exceeds = Fraction(estimate) * scale * _ESTIMATE_SLACK if math.isfinite(estimate) else math.inf
+    if exceeds > Fraction(upper_bounds["ellipsoid"]):
         return (
-            f"not certified: an estimate from below of it ({float(estimate):.4g}) already exceeds "
+            f"not certified: an estimate from below of it ({float(exceeds):.4g}) already exceeds "
             f"the ellipsoid bound ({upper_bounds['ellipsoid']:.4g})"
         )
     return None
@@ -511,9 +519,10 @@ def bracket_sup_error(
     `default` and `thorough` run it with a box budget (no clock) when the input dimension is at
     most 3 (`branch=False` turns that off too). With `slopes="local"`
     the upper bounds use the slope ranges reachable over the unit ball (`reachable`), with
-    "global" the activations' slope ranges over the whole real line. The averaged bound is not
-    certified when an estimate of it from below already exceeds the ellipsoid bound (it could not
-    be the smallest); `certify_all=True` certifies it all the same (to compare the methods).
+    "global" the activations' slope ranges over the whole real line. The layerwise and
+    averaged bounds are not certified when an estimate of either from below already exceeds the
+    ellipsoid bound (it could not be the smallest); `certify_all=True` certifies them all the same
+    (to compare the methods).
     """
     pair = check_pair(pair)
     if target_ratio is not None and not (
@@ -584,12 +593,9 @@ def bracket_sup_error(
             # Its own generator: the estimate decides a skip only, and leaves the bracket's stream as it was.
             estimate = estimate_averaged(parts, constants, np.random.default_rng(0), budget.factors, ranges)
         finite = math.isfinite(estimate.value)
-        exceeds = Fraction(estimate.value if finite else 0.0) * power_of_two(scaling.total) * _ESTIMATE_SLACK
-        if finite and exceeds > Fraction(upper_bounds["ellipsoid"]):
-            reason = (
-                f"not certified: an estimate from below of it ({float(exceeds):.4g}) already exceeds "
-                f"the ellipsoid bound ({upper_bounds['ellipsoid']:.4g})"
-            )
+        skip = _cannot_win(estimate.value, upper_bounds, power_of_two(scaling.total)) if finite else None
+        if skip is not None:
+            reason = skip
             directions.extend(estimate.input_directions)
     if reason is None:
         scalings = None
