@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..conformance.baseline import compare_baseline, load_baseline, record_baseline
+from ..conformance.baseline import compare_baseline, corpus_problems, load_baseline, problems_text, record_baseline
 from ..conformance.harness import DEFAULT_TIMEOUT_S, PrunerUnderTest
 from ..conformance.loader import load_pruner
 from ..conformance.probe import Findings, observe_rules
@@ -89,7 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare with a recorded baseline; a change is a failure (exit 1) with a readable diff",
     )
     parser.add_argument(
-        "--baseline-only", action="store_true", help="with --baseline / --record-baseline: skip the property suite"
+        "--baseline-only", action="store_true", help="with --baseline / --record-baseline: skip the property suite (exit 1 if the pruner gave no valid "
+        "mask on some corpus case, or if --baseline changed)"
     )
     parser.add_argument(
         "--replay",
@@ -122,13 +123,22 @@ def handle(args: argparse.Namespace) -> int:
     exit_code = EXIT_OK
     if args.record_baseline is not None:
         document = record_baseline(pruner, args.record_baseline, seed=args.seed)
+        problems = corpus_problems(pruner.spec, document["cases"], pruner.rules, args.seed)
         print(f"baseline recorded: {len(document['cases'])} corpus cases -> {args.record_baseline}")
+        if problems:  # a recording of crashes is no pass: comparing with it later would pass while it crashes
+            print(problems_text(problems, len(document["cases"])))
         payload["baseline_recorded"] = str(args.record_baseline)
+        payload["baseline_recording"] = {
+            "cases": len(document["cases"]),
+            "problems": [p.to_dict() for p in problems],
+            "passed": not problems,
+        }
+        exit_code = EXIT_FAILED if problems else exit_code
     if args.baseline is not None:
         diff = compare_baseline(pruner, load_baseline(args.baseline))
         print(diff.to_text())
         payload["baseline"] = diff.to_dict()
-        exit_code = EXIT_FAILED if diff.changed else exit_code
+        exit_code = EXIT_OK if diff.passed and exit_code == EXIT_OK else EXIT_FAILED
     if args.baseline_only:
         write_json_output(args.json, "check-pruner", payload)
         return exit_code

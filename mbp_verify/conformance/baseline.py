@@ -10,6 +10,11 @@ distribution and every library its adapter names (`libraries`).
 `compare_baseline` re-runs the same corpus and lists what changed, case by case, with the
 flipped flat indices and their weights: a behaviour change between library versions shows
 up as a readable diff (and `check-pruner --baseline` exits 1).
+
+A corpus case on which the pruner gave no mask (`corpus_problems`: it did not return, raised
+where its declared rules allow no raise, or returned something that is not a 0/1 mask of the
+weights' shape) is a `Problem`: a recording or a comparison that holds one is not a pass, even
+when nothing changed (a pruner that crashes on every case is "unchanged" forever).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from ..reports.atomic import atomic_write_json
 from ..seeding import rng_for
 from .checks import assert_binary, keep_mask
 from .harness import PrunerUnderTest
+from .rules import PrunerRules
 
 __all__ = [
     "CORPUS_VERSION",
@@ -40,6 +46,9 @@ __all__ = [
     "BaselineDiff",
     "library_versions",
     "run_corpus",
+    "Problem",
+    "corpus_problems",
+    "problems_text",
 ]
 
 CORPUS_VERSION = 2
@@ -171,6 +180,45 @@ def run_corpus(pruner: PrunerUnderTest, seed: int, *, include_global: bool = Tru
     return entries
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A corpus case on which `target` gave no mask that can be compared (`status` error or fail)."""
+
+    target: str
+    case: str
+    status: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _problem(target: str, entry: dict[str, Any], rules: PrunerRules, layers: list[np.ndarray]) -> "Problem | None":
+    """The problem of one corpus outcome (a `run_corpus` entry), or None when it can be compared."""
+    name, n = entry["name"], entry["n_prune"]
+    if entry["outcome"] == "raised":
+        if entry.get("returned") is False:
+            return Problem(target, name, "error", f"did not return on n_prune={n}: {entry['error']}")
+        has_nan = any(np.isnan(np.asarray(layer, dtype=np.float64)).any() for layer in layers)
+        if has_nan and rules.nan in ("raise", "raise_or_largest"):
+            return None  # the declared NaN policy: an outcome like a mask
+        allowed = "NaN input only" if rules.nan in ("raise", "raise_or_largest") else f"no input (nan={rules.nan})"
+        return Problem(
+            target, name, "error", f"raised {entry['error']} on n_prune={n}; its rules allow a raise on {allowed}"
+        )
+    if "invalid" in entry:
+        return Problem(target, name, "fail", f"returned no valid mask on n_prune={n}: {entry['invalid']}")
+    return None
+
+
+def corpus_problems(target: str, entries: list[dict[str, Any]], rules: PrunerRules, seed: int) -> tuple[Problem, ...]:
+    """Every `run_corpus` entry (recorded with `seed`) on which the pruner gave no comparable mask."""
+    layers = {name: case_layers for name, case_layers, _ in baseline_corpus(seed)}
+    layers[_global_case(seed)[0]] = _global_case(seed)[1]
+    found = (_problem(target, entry, rules, layers[entry["name"]]) for entry in entries)
+    return tuple(problem for problem in found if problem is not None)
+
+
 def library_versions(pruner: PrunerUnderTest) -> dict[str, str]:
     """Versions of the target's top-level distribution and of every library its adapter names."""
     names: list[str] = []
@@ -278,6 +326,7 @@ class BaselineDiff:
     recorded_libraries: dict[str, str] = field(default_factory=dict)
     current_libraries: dict[str, str] = field(default_factory=dict)
     recorded_corpus: int = CORPUS_VERSION
+    problems: tuple[Problem, ...] = ()
 
     @property
     def comparable(self) -> bool:
@@ -287,6 +336,11 @@ class BaselineDiff:
     def changed(self) -> bool:
         """A behaviour change, or a recording this corpus cannot be compared with (no pass without a comparison)."""
         return bool(self.changes) or not self.comparable
+
+    @property
+    def passed(self) -> bool:
+        """Unchanged, and the pruner gave a comparable mask on every case now (an unchanged crash is no pass)."""
+        return not self.changed and not self.problems
 
     def _versions_text(self) -> str:
         names = dict.fromkeys([*self.recorded_libraries, *self.current_libraries])
@@ -308,11 +362,15 @@ class BaselineDiff:
             )
         versions = self._versions_text()
         if not self.changes:
-            return f"baseline: all {self.cases} corpus cases unchanged (libraries: {versions})"
-        lines = [
-            f"baseline: {len(self.changes)} of {self.cases} corpus cases changed behaviour (libraries: {versions})"
-        ]
-        return "\n".join(lines + [f"  {c}" for c in self.changes])
+            lines = [f"baseline: all {self.cases} corpus cases unchanged (libraries: {versions})"]
+        else:
+            lines = [
+                f"baseline: {len(self.changes)} of {self.cases} corpus cases changed behaviour (libraries: {versions})"
+            ]
+            lines += [f"  {c}" for c in self.changes]
+        if self.problems:
+            lines.append(problems_text(self.problems, self.cases))
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -324,7 +382,19 @@ class BaselineDiff:
             "corpus_version": CORPUS_VERSION,
             "recorded_libraries": self.recorded_libraries,
             "current_libraries": self.current_libraries,
+            "problems": [p.to_dict() for p in self.problems],
+            "passed": self.passed,
         }
+
+
+def problems_text(problems: "tuple[Problem, ...]", cases: int) -> str:
+    """One paragraph: on how many corpus cases the pruner gave no mask, and why, case by case."""
+    status = "error" if any(p.status == "error" for p in problems) else "fail"
+    lines = [
+        f"baseline: {status}: the pruner gave no valid mask on {len(problems)} of {cases} corpus cases, "
+        "so this is not a pass:"
+    ]
+    return "\n".join(lines + [f"  {p.case} ({p.status}): {p.message}" for p in problems])
 
 
 def _flipped(old_hex: str, new_hex: str, size: int) -> np.ndarray:
@@ -385,5 +455,10 @@ def compare_baseline(pruner: PrunerUnderTest, document: dict[str, Any]) -> Basel
     for name in current.keys() - {e["name"] for e in document["cases"]}:
         changes.append(f"{name}: new case not in the recording")
     return BaselineDiff(
-        document.get("versions", {}), tuple(changes), len(document["cases"]), libraries, library_versions(pruner)
+        document.get("versions", {}),
+        tuple(changes),
+        len(document["cases"]),
+        libraries,
+        library_versions(pruner),
+        problems=corpus_problems(pruner.spec, list(current.values()), pruner.rules, seed),
     )

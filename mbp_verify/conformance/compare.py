@@ -26,11 +26,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import CodeUnderTestError
-from .baseline import baseline_corpus, library_versions, run_corpus
+from .baseline import Problem, baseline_corpus, corpus_problems, library_versions, run_corpus
 from .checks import keep_mask
 from .harness import PrunerUnderTest
 from .probe import Findings, observe_rules
-from .rules import PrunerRules
 
 __all__ = ["Difference", "Problem", "Comparison", "compare_pruners", "minimal_difference"]
 
@@ -122,37 +121,6 @@ def minimal_difference(
         if still(flat, m):
             return flat, m
     return flat, n
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A corpus case on which `target` gave no mask that can be compared (`status` error or fail)."""
-
-    target: str
-    case: str
-    status: str
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def _problem(target: str, entry: dict[str, Any], rules: PrunerRules, layers: list[np.ndarray]) -> "Problem | None":
-    """The problem of one corpus outcome (`baseline.run_corpus` entry), or None when it can be compared."""
-    name, n = entry["name"], entry["n_prune"]
-    if entry["outcome"] == "raised":
-        if entry.get("returned") is False:
-            return Problem(target, name, "error", f"did not return on n_prune={n}: {entry['error']}")
-        has_nan = any(np.isnan(np.asarray(layer, dtype=np.float64)).any() for layer in layers)
-        if has_nan and rules.nan in ("raise", "raise_or_largest"):
-            return None  # the declared NaN policy: an outcome like a mask
-        allowed = "NaN input only" if rules.nan in ("raise", "raise_or_largest") else f"no input (nan={rules.nan})"
-        return Problem(
-            target, name, "error", f"raised {entry['error']} on n_prune={n}; its rules allow a raise on {allowed}"
-        )
-    if "invalid" in entry:
-        return Problem(target, name, "fail", f"returned no valid mask on n_prune={n}: {entry['invalid']}")
-    return None
 
 
 @dataclass(frozen=True)
@@ -293,8 +261,7 @@ def compare_pruners(pruners: Sequence[PrunerUnderTest], *, seed: int) -> Compari
     problems = [
         problem
         for pruner, run in zip(pruners, runs)
-        for name in corpus
-        if (problem := _problem(pruner.spec, run[name], pruner.rules, corpus[name][0])) is not None
+        for problem in corpus_problems(pruner.spec, list(run.values()), pruner.rules, seed)
     ]
     incomparable = {(p.target, p.case) for p in problems}
     differing: dict[str, list[str]] = {}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from mbp_verify.cli import main
 from mbp_verify.conformance import PrunerUnderTest, load_pruner
 from mbp_verify.conformance.baseline import compare_baseline, record_baseline, run_corpus
@@ -34,7 +36,7 @@ def test_a_crash_is_recorded_as_a_call_that_never_returned():
 def test_a_global_pruner_returning_none_is_its_error_not_an_internal_error(tmp_path, capsys):
     path = tmp_path / "b.json"
     code = main(["check-pruner", f"{HOSTILE}:global_none", "--record-baseline", str(path), "--baseline-only"])
-    assert code == 0 and "Traceback" not in capsys.readouterr().err
+    assert code == 1 and "Traceback" not in capsys.readouterr().err  # a recording of errors is no pass
     (entry,) = [e for e in json.loads(path.read_text())["cases"] if e["name"] == "global_three_layers"]
     assert entry == {**entry, "outcome": "raised", "error": "TypeError"}
 
@@ -85,3 +87,41 @@ def test_another_corpus_version_is_still_a_change_not_a_malformed_file(tmp_path,
         main(["check-pruner", f"{HOSTILE}:correct", "--baseline", str(tmp_path / "old.json"), "--baseline-only"]) == 1
     )
     assert "recorded with corpus version 1" in capsys.readouterr().out
+
+
+# A recording (or a comparison) in which the pruner gave no mask is not a pass: until 0.6 a pruner
+# that raised, exited or crashed on every case recorded exit 0, and comparing with that recording
+# passed as long as it kept crashing. (pruner, recording's exit, problem statuses, problem cases)
+RECORDINGS = {
+    "raises_everywhere": ("raise_odd", 1, {"error"}, 22),  # the two NaN cases: its default nan=raise_or_largest
+    "sys_exit_0": ("exit_zero", 1, {"error"}, 24),
+    "structured_answer": ("structured_mask", 1, {"fail"}, 24),
+    "refuses_nan_as_declared": ("raise_on_nan", 0, set(), 0),
+    "correct": ("correct", 0, set(), 0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECORDINGS))
+def test_a_baseline_of_errors_is_not_a_pass_when_recorded_nor_when_compared(case, tmp_path, capsys):
+    target, code, statuses, count = RECORDINGS[case]
+    path, out = tmp_path / "b.json", tmp_path / "out.json"
+    args = ["check-pruner", f"{HOSTILE}:{target}", "--baseline-only", "--json", str(out)]
+    assert main([*args, "--record-baseline", str(path)]) == code
+    recording = json.loads(out.read_text())["baseline_recording"]
+    assert {p["status"] for p in recording["problems"]} == statuses and len(recording["problems"]) == count
+    assert recording["passed"] is (code == 0) and path.is_file()  # the file is written either way
+    assert ("gave no valid mask on" in capsys.readouterr().out) is (code == 1)
+    assert main([*args, "--baseline", str(path)]) == code  # unchanged, but still no mask to compare
+    compared = json.loads(out.read_text())["baseline"]
+    assert compared["changed"] is False and compared["passed"] is (code == 0)
+    assert len(compared["problems"]) == count
+
+
+def test_the_baseline_property_is_an_error_for_an_unchanged_crash(tmp_path):
+    path, out = tmp_path / "b.json", tmp_path / "out.json"
+    assert main(["check-pruner", f"{HOSTILE}:raise_odd", "--record-baseline", str(path), "--baseline-only"]) == 1
+    args = ["check-pruner", f"{HOSTILE}:raise_odd", "--quick", "--workers", "1", "-k", "test_baseline_unchanged"]
+    assert main([*args, "--baseline", str(path), "--json", str(out), "--reports-dir", str(tmp_path / "r")]) == 1
+    (prop,) = json.loads(out.read_text())["report"]["properties"]
+    assert prop["status"] == "error" and "gave no valid mask on 22 of 24" in prop["message"]
+    assert prop["evidence"] == {"cases": 24, "changed": 0, "no_mask": 22}
