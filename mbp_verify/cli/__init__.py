@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module exposing `register(subparsers)`, which adds a
 parser whose `handler(args) -> int` returns the exit code. Exit codes: 0 everything
-required passed, 1 a required property failed / guarantee refuted, 2 usage or input error.
+required passed, 1 a required property failed / guarantee refuted, 2 usage or input error,
+3 internal error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM, unwound like Ctrl-C).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .. import __version__
 from ..errors import InputError
@@ -22,6 +25,8 @@ from ._common import EXIT_USAGE, check_output_paths
 __all__ = ["main", "build_parser"]
 
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 # Subcommand modules, in the order `--help` lists them.
 COMMAND_MODULES = ("run", "check_pruner", "compare", "theorem", "audit", "bound", "lipschitz")
@@ -58,6 +63,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     if getattr(args, "handler", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    previous = _handle_sigterm()
     try:
         if getattr(args, "seed", 0) < 0:
             raise InputError(f"--seed must be non-negative, got {args.seed}")
@@ -66,10 +72,32 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     except InputError as exc:
         print(f"mbp-verify {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("mbp-verify: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("mbp-verify: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception:  # a bug in mbp-verify itself, not bad input
         traceback.print_exc()
         print("mbp-verify: internal error (the traceback above is a bug; please report it)", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so that it unwinds as on Ctrl-C: workers are stopped and
+    staging folders removed (the default action would end the process at once and leave them)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _handle_sigterm() -> "signal.Handlers | Any":
+    """Install the SIGTERM handler (main thread only); returns the previous handler, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)

@@ -89,8 +89,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare with a recorded baseline; a change is a failure (exit 1) with a readable diff",
     )
     parser.add_argument(
-        "--baseline-only", action="store_true", help="with --baseline / --record-baseline: skip the property suite (exit 1 if the pruner gave no valid "
-        "mask on some corpus case, or if --baseline changed)"
+        "--baseline-only",
+        action="store_true",
+        help="with --baseline / --record-baseline: skip the property suite (exit 1 if the pruner gave no valid "
+        "mask on some corpus case, or if --baseline changed)",
     )
     parser.add_argument(
         "--replay",

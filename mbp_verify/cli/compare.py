@@ -17,7 +17,7 @@ from ..conformance.harness import DEFAULT_TIMEOUT_S, PrunerUnderTest
 from ..conformance.loader import load_pruner, split_spec
 from ..errors import InputError
 from ..reports.atomic import atomic_write_json, atomic_write_text
-from ..reports.folders import mark_latest, new_run_folder, staged_folder
+from ..reports.folders import mark_latest, new_run_folder, staged_run_folder
 from ._common import add_common_arguments, progress, schema_document, write_json_output
 
 __all__ = ["register", "handle"]
@@ -58,10 +58,12 @@ def handle(args: argparse.Namespace) -> int:
     comparison = compare_pruners(pruners, seed=args.seed)
     folder = new_run_folder("compare", args.seed, args.reports_dir)
     try:
-        with staged_folder(folder) as staging:
-            atomic_write_json(staging / "compare.json", schema_document("compare", comparison.to_dict()))
-            atomic_write_text(staging / "compare.md", comparison.to_markdown())
-            comparison.write_png(staging / "matrix.png")
+        with staged_run_folder(folder) as staged:
+            staged.staging.mkdir(parents=True)
+            atomic_write_json(staged.staging / "compare.json", schema_document("compare", comparison.to_dict()))
+            atomic_write_text(staged.staging / "compare.md", comparison.to_markdown())
+            comparison.write_png(staged.staging / "matrix.png")
+            folder = staged.publish()
     except OSError as exc:  # a disk that filled up, a folder that cannot hold files (/proc)
         raise InputError(f"cannot write the report folder {str(folder)!r}: {exc.strerror or exc}") from None
     mark_latest(folder)

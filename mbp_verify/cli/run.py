@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..reports.atomic import atomic_write_json
-from ..reports.folders import mark_latest, new_run_folder
+from ..reports.folders import mark_latest, new_run_folder, staged_run_folder
 from ..suite.runner import count_tests, run_property_suite, validate_selection
 from ._common import add_common_arguments, add_suite_arguments, hypothesis_profile, progress, worker_count
 from .summary import format_report_summary
@@ -30,24 +30,25 @@ def handle(args: argparse.Namespace) -> int:
     validate_selection(args.select, ["."])
     workers = worker_count(args.workers, count_tests(["."]))
     profile = hypothesis_profile(args)
-    folder = new_run_folder("run", args.seed, args.reports_dir)
     progress(f"mbp-verify run: property suite on the reference engine ({workers} workers, profile {profile})")
     extra = ["-k", args.select] if args.select else []
-    outcome = run_property_suite(
-        ["."],
-        report_dir=folder,
-        seed=args.seed,
-        profile=profile,
-        workers=workers,
-        command="run",
-        target="reference engine",
-        include_slow=args.full,
-        extra_args=extra,
-    )
-    if outcome.problem is not None:
-        progress(f"mbp-verify run: {outcome.problem}")
-    if outcome.report is None:
-        return outcome.exit_code
+    with staged_run_folder(new_run_folder("run", args.seed, args.reports_dir)) as staged:
+        outcome = run_property_suite(
+            ["."],
+            report_dir=staged.staging,
+            seed=args.seed,
+            profile=profile,
+            workers=workers,
+            command="run",
+            target="reference engine",
+            include_slow=args.full,
+            extra_args=extra,
+        )
+        if outcome.problem is not None:
+            progress(f"mbp-verify run: {outcome.problem}")
+        if outcome.report is None:
+            return outcome.exit_code
+        folder = staged.publish()
     mark_latest(folder)
     print(format_report_summary(outcome.report, str(folder)))
     if args.json is not None:

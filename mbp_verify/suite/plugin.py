@@ -2,7 +2,8 @@
 
 Inert unless its options are used. With `--mbp-report-dir DIR` the controlling process
 collects every property's outcome (also from pytest-xdist workers) and writes the run
-report there at the end of the session. Hypothesis profiles `mbp-quick`, `mbp-default` and
+report there at the end of the session, unless the session was interrupted (Ctrl-C) or
+ended in an internal error: then no report is written. Hypothesis profiles `mbp-quick`, `mbp-default` and
 `mbp-thorough` are derandomised with no example database, so a run is a deterministic
 function of the code and the seed; `--mbp-pruner` uses `mbp-default` unless told otherwise,
 so nothing (no `.hypothesis/`) is written into the user's tree.
@@ -366,6 +367,8 @@ class _ReportCollector:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from .report import build_report, write_run_report
 
+        if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+            return  # the properties not yet run are missing: a report would look complete and could pass
         results = aggregate(self.items)
         report = build_report(self._metadata(exitstatus), results)
         write_run_report(Path(self.config.getoption("mbp_report_dir")), report)

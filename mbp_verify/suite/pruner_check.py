@@ -18,7 +18,7 @@ from typing import Any
 from ..conformance.harness import PrunerUnderTest
 from ..conformance.probe import Findings
 from ..reports.atomic import atomic_write_json, atomic_write_text
-from ..reports.folders import mark_latest, new_run_folder
+from ..reports.folders import mark_latest, new_run_folder, staged_run_folder
 from .runner import SuiteRun, run_property_suite
 
 __all__ = ["PrunerSuiteRun", "run_pruner_properties", "payload_of"]
@@ -53,32 +53,31 @@ def run_pruner_properties(
 ) -> PrunerSuiteRun:
     """Run properties/pruner against `pruner` (identified by its spec) and file the results."""
     folder = new_run_folder("check-pruner", seed, reports_dir)
-    partial = folder.parent / f".{folder.name}.partial-{os.getpid()}"  # renamed to `folder` when complete
     staging = folder.parent / f".{folder.name}.counterexamples-{os.getpid()}"
-    extra = _plugin_arguments(pruner.spec, staging, folder, timeout_s, rules, global_scope, baseline, select)
     try:
-        outcome = run_property_suite(
-            ["pruner"],
-            report_dir=partial,
-            seed=seed,
-            profile=profile,
-            workers=workers,
-            command="check-pruner",
-            target=pruner.spec,
-            extra_args=extra,
-        )
-        if outcome.report is None:
-            return PrunerSuiteRun(folder, replace(outcome, report_dir=folder), ())
-        saved = _move_counterexamples(staging, partial)
-        atomic_write_text(partial / "findings.md", findings.to_markdown())
-        atomic_write_json(partial / "findings.json", findings.to_dict())
-        os.replace(partial, folder)
+        with staged_run_folder(folder) as staged:
+            extra = _plugin_arguments(pruner.spec, staging, folder, timeout_s, rules, global_scope, baseline, select)
+            outcome = run_property_suite(
+                ["pruner"],
+                report_dir=staged.staging,
+                seed=seed,
+                profile=profile,
+                workers=workers,
+                command="check-pruner",
+                target=pruner.spec,
+                extra_args=extra,
+            )
+            if outcome.report is None:
+                return PrunerSuiteRun(folder, replace(outcome, report_dir=folder), ())
+            saved = _move_counterexamples(staging, staged.staging)
+            atomic_write_text(staged.staging / "findings.md", findings.to_markdown())
+            atomic_write_json(staged.staging / "findings.json", findings.to_dict())
+            published = staged.publish()
     finally:
-        shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
-    mark_latest(folder)
-    moved = tuple(folder / path.relative_to(partial) for path in saved)
-    return PrunerSuiteRun(folder, replace(outcome, report_dir=folder), moved)
+    mark_latest(published)
+    moved = tuple(published / path.relative_to(staged.staging) for path in saved)
+    return PrunerSuiteRun(published, replace(outcome, report_dir=published), moved)
 
 
 def _plugin_arguments(

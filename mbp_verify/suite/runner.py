@@ -230,7 +230,12 @@ def _stream_to_stderr(args: list[str], *, env: dict[str, str], cwd: Path) -> int
         preexec_fn=lambda: die_with_parent(parent),
     ) as process:
         assert process.stdout is not None
-        for line in process.stdout:
-            sys.stderr.write(line)
-            sys.stderr.flush()
+        try:
+            for line in process.stdout:
+                sys.stderr.write(line)
+                sys.stderr.flush()
+        except BaseException:  # Ctrl-C, SIGTERM: the suite ends before the caller removes its staging folder
+            process.kill()
+            process.wait()
+            raise
         return process.wait()

@@ -123,3 +123,29 @@ def test_classify_maps_each_outcome_to_one_status(exc, status):
     with pytest.raises(BaseException) as excinfo:
         raise exc
     assert _classify(excinfo) == status
+
+
+INTERRUPTED = """
+from mbp_verify.suite import mbp_property
+
+@mbp_property(id="demo.first", statement="passes", source="test", tier="required")
+def test_first():
+    pass
+
+@mbp_property(id="demo.second", statement="interrupted", source="test", tier="required")
+def test_second():
+    raise KeyboardInterrupt
+
+@mbp_property(id="demo.third", statement="never ran", source="test", tier="required")
+def test_third():
+    assert False
+"""
+
+
+def test_an_interrupted_session_writes_no_report(pytester):
+    """Ctrl-C after one passing property wrote a report of that property alone, exit_code 0."""
+    pytester.makepyfile(test_demo=INTERRUPTED)
+    report_dir = pytester.path / "out"
+    result = pytester.runpytest_subprocess("--mbp-report-dir", str(report_dir), "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert not report_dir.exists() and not list(pytester.path.glob(".out*"))
