@@ -73,6 +73,14 @@ class PrunerUnderTest:
     def has(self, hook: str) -> bool:
         return has_hook(self.adapter, hook)
 
+    def restart(self) -> bool:
+        """Stop the pruner's own process, so that the next call is the first one of a fresh process
+        (which imports the pruner's module again); False for an in-process pruner, which has none."""
+        if not self._isolated:
+            return False
+        self.adapter.close()
+        return True
+
     def _limited(self) -> "AbstractContextManager[None]":
         """The in-process time limit; an isolated pruner's limit is enforced by its worker's owner."""
         return _time_limit(0 if self._isolated else self.timeout_s)

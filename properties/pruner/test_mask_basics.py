@@ -117,6 +117,26 @@ def test_determinism(pruner_under_test, counterexample, case):
 
 
 @mbp_property(
+    id="pruner.determinism", statement="the same input gives the same mask, also on an equal copy", source=SPEC
+)
+def test_determinism_in_a_fresh_process(pruner_under_test, counterexample, mbp_evidence):
+    """State kept between calls (a cache, a call counter, set-up on the first call) shows as a fresh
+    process answering differently from one that has answered before; the calls above all run in
+    one long-lived process, whose first call may have gone to a property that does not judge it."""
+    weights = (np.arange(1, 25, dtype=np.float64) * 7 % 25 * np.where(np.arange(24) % 3, 1.0, -1.0)).reshape(4, 6)
+    n = 9
+    with counterexample.case(weights=weights, n_prune=n):
+        before = [keep_mask(pruner_under_test.prune(weights, n), weights) for _ in range(2)]
+        mbp_evidence["fresh_process"] = pruner_under_test.restart()
+        fresh = keep_mask(pruner_under_test.prune(weights, n), weights)
+        for label, mask in (("a second call", before[1]), ("the first call of a fresh process", fresh)):
+            assert np.array_equal(before[0], mask), (
+                f"{label} gives another mask than the first at flat indices "
+                f"{np.flatnonzero(before[0] != mask)[:6].tolist()} (state kept between calls?)"
+            )
+
+
+@mbp_property(
     id="pruner.boundaries",
     statement="n_prune = 0 keeps everything, n_prune = D prunes everything (but min_kept), D = 1 works",
     source=SPEC,

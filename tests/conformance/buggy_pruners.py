@@ -261,6 +261,17 @@ class WMaskEffective(PrunerAdapter):
         return np.where(keep, weights, np.asarray(weights) * 1e-30)  # "soft" pruning: tiny, not zero
 
 
+_CALLS: list[int] = []
+
+
+def wrong_on_its_first_call(w, n):
+    """Set-up on the first call that answers before it is done: a process's first mask keeps everything.
+    In check-pruner that first call went to pruner.magnitude_order, which an all-kept mask satisfies: exit 0."""
+    _CALLS.append(n)
+    keep = _stable_keep(_mags(w), n).reshape(np.shape(w))
+    return np.ones_like(keep) if len(_CALLS) == 1 else keep
+
+
 MODULE = __name__
 
 # name -> (MODULE:ATTR, extra CLI args, the required property that must fail)
@@ -274,6 +285,7 @@ BUGS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "inverted_mask": (f"{MODULE}:inverted_mask", (), "pruner.exact_count"),
     "mutates_input": (f"{MODULE}:mutates_input", (), "pruner.no_mutation"),
     "random_tie_breaking": (f"{MODULE}:random_tie_breaking", (), "pruner.determinism"),
+    "wrong_on_its_first_call": (f"{MODULE}:wrong_on_its_first_call", (), "pruner.determinism"),
     "low_precision_ranking": (f"{MODULE}:low_precision_ranking", (), "pruner.magnitude_order"),
     "memory_order_mixup": (f"{MODULE}:memory_order_mixup", (), "pruner.layout_independence"),
     "per_row": (f"{MODULE}:per_row", (), "pruner.magnitude_order"),
