@@ -117,7 +117,7 @@ def test_effective_zero_nonfinite(pruner_under_test, counterexample, weights):
 
 @mbp_property(
     id="pruner.layout_independence",
-    statement="Fortran, transposed, strided and reversed views give the mask of the C-contiguous copy",
+    statement="Fortran, transposed, strided, reversed and read-only arrays give the mask of the C-contiguous copy",
     source="docs/design.md section 3 (weights may be any array; torch fails on channels_last)",
 )
 @given(data=st.data(), kind=st.sampled_from(VIEW_KINDS[1:]))
@@ -125,6 +125,7 @@ def test_layout_independence(pruner_under_test, counterexample, data, kind):
     exact_ties = pruner_under_test.rules.ties_deterministic or pruner_under_test.rules.ranking != "magnitude"
     fixed = (np.arange(24, dtype=np.float64).reshape(2, 3, 4) * 7 % 24 - 11.5).astype(np.float32)  # distinct |w|
     _check_layout(pruner_under_test, counterexample, fixed, 9, kind)
+    _check_layout(pruner_under_test, counterexample, fixed, 9, "read-only")  # np.frombuffer, safetensors, mmap
     make = weight_arrays if exact_ties else tie_free_weight_arrays
     weights = data.draw(make(views=False, min_dims=2), label="weights")
     n = data.draw(prune_counts(weights.size), label="n_prune")
@@ -132,9 +133,15 @@ def test_layout_independence(pruner_under_test, counterexample, data, kind):
 
 
 def _check_layout(pruner_under_test, counterexample, weights, n, kind):
-    view = as_view(weights, kind)
+    view = _read_only(weights) if kind == "read-only" else as_view(weights, kind)
     with counterexample.case(weights=view, n_prune=n):
         keep = keep_mask(pruner_under_test.prune(weights, n), weights)
         keep_view = keep_mask(pruner_under_test.prune(view, n), view)
         wrong = np.flatnonzero((keep != keep_view).ravel())
         assert wrong.size == 0, f"the {kind} view gives another mask at flat indices {describe_indices(wrong)}"
+
+
+def _read_only(weights: np.ndarray) -> np.ndarray:
+    copy = np.array(weights, copy=True)
+    copy.flags.writeable = False
+    return copy

@@ -261,6 +261,13 @@ class WMaskEffective(PrunerAdapter):
         return np.where(keep, weights, np.asarray(weights) * 1e-30)  # "soft" pruning: tiny, not zero
 
 
+def keeps_all_of_read_only_weights(w, n):
+    """Prunes a scratch copy in place when it may, and gives up (keeps everything) on a read-only array
+    (np.frombuffer, safetensors, np.load with mmap_mode='r'), which check-pruner never passed."""
+    keep = _stable_keep(_mags(w), n).reshape(np.shape(w))
+    return keep if np.asarray(w).flags.writeable else np.ones_like(keep)
+
+
 _CALLS: list[int] = []
 
 
@@ -288,6 +295,11 @@ BUGS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "wrong_on_its_first_call": (f"{MODULE}:wrong_on_its_first_call", (), "pruner.determinism"),
     "low_precision_ranking": (f"{MODULE}:low_precision_ranking", (), "pruner.magnitude_order"),
     "memory_order_mixup": (f"{MODULE}:memory_order_mixup", (), "pruner.layout_independence"),
+    "keeps_all_of_read_only_weights": (
+        f"{MODULE}:keeps_all_of_read_only_weights",
+        (),
+        "pruner.layout_independence",
+    ),
     "per_row": (f"{MODULE}:per_row", (), "pruner.magnitude_order"),
     "zeros_as_already_pruned": (f"{MODULE}:zeros_as_already_pruned", (), "pruner.exact_count"),
     "nan_threshold_collapse": (f"{MODULE}:nan_threshold_collapse", (), "pruner.nan_policy"),
