@@ -1,5 +1,5 @@
-"""Conformance to the declared count rule (fraction -> count), count base on re-pruning,
-and the reported kept fraction gamma (docs/design.md section 3)."""
+"""The declared rules themselves, conformance to the declared count rule (fraction -> count),
+count base on re-pruning, and the reported kept fraction gamma (docs/design.md section 3)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,32 @@ PINNED_FRACTIONS = (
 def _distinct(size: int) -> np.ndarray:
     rng = np.random.default_rng(size)
     return rng.permutation(np.arange(1, size + 1, dtype=np.float64)) * rng.choice([-1.0, 1.0], size)
+
+
+MAX_MIN_KEPT = 1  # TF-MOT and JaxPruner keep one entry; no library keeps more
+
+
+@mbp_property(
+    id="pruner.declared_rules_within_spec",
+    statement="the declared rules are variations the spec allows: magnitude ranking, a minimum of at most 1 kept entry",
+    source="docs/design.md section 3 (adapters declare count, tie, NaN, scope and minimum-kept rules; the spec of a "
+    "correct magnitude pruner)",
+)
+def test_declared_rules_within_spec(pruner_under_test, mbp_evidence):
+    """The rules come from the code under test (its `rules` or `mbp_rules`): a declaration that waives
+    the spec would let any pruner pass (ranking=random skips every magnitude property; min_kept=10**9
+    makes "prunes exactly min(n, D - min_kept)" mean "prunes nothing")."""
+    rules = pruner_under_test.rules
+    mbp_evidence["ranking"] = rules.ranking
+    mbp_evidence["min_kept"] = rules.min_kept
+    assert rules.ranking == "magnitude", (
+        f"the pruner declares ranking={rules.ranking}: not a magnitude pruner, so the magnitude properties "
+        "(order, permutation, sign and scale) do not apply and cannot pass it"
+    )
+    assert rules.min_kept <= MAX_MIN_KEPT, (
+        f"the pruner declares min_kept={rules.min_kept}: on arrays of up to {rules.min_kept} entries the count "
+        f"properties would expect it to prune nothing; libraries keep at most {MAX_MIN_KEPT}"
+    )
 
 
 @mbp_property(

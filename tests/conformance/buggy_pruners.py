@@ -268,6 +268,22 @@ def keeps_all_of_read_only_weights(w, n):
     return keep if np.asarray(w).flags.writeable else np.ones_like(keep)
 
 
+def keeps_everything(w, n):
+    """Never prunes, and declares a minimum of kept entries no array reaches: the count checks expect nothing."""
+    return np.ones(np.shape(w), dtype=bool)
+
+
+keeps_everything.mbp_rules = {"min_kept": 10**9}
+
+
+def largest_declared_random(w, n):
+    """Prunes the largest magnitudes and declares random ranking, which skips every magnitude property."""
+    return wrong_order(w, n)
+
+
+largest_declared_random.mbp_rules = {"ranking": "random"}
+
+
 _CALLS: list[int] = []
 
 
@@ -293,6 +309,8 @@ BUGS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "mutates_input": (f"{MODULE}:mutates_input", (), "pruner.no_mutation"),
     "random_tie_breaking": (f"{MODULE}:random_tie_breaking", (), "pruner.determinism"),
     "wrong_on_its_first_call": (f"{MODULE}:wrong_on_its_first_call", (), "pruner.determinism"),
+    "keeps_everything": (f"{MODULE}:keeps_everything", (), "pruner.declared_rules_within_spec"),
+    "largest_declared_random": (f"{MODULE}:largest_declared_random", (), "pruner.declared_rules_within_spec"),
     "low_precision_ranking": (f"{MODULE}:low_precision_ranking", (), "pruner.magnitude_order"),
     "memory_order_mixup": (f"{MODULE}:memory_order_mixup", (), "pruner.layout_independence"),
     "keeps_all_of_read_only_weights": (
