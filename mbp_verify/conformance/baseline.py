@@ -122,12 +122,24 @@ def _mask_problem(masks: list[Any], layers: list[np.ndarray]) -> "str | None":
 
 def _truthy(mask: Any) -> np.ndarray:
     """The answer's entries as booleans; an array numpy cannot cast (a structured dtype) by its bytes,
-    so that a recording still notices when such an answer changes."""
+    and an object array whose entries have no truth value (arrays, None) entry by entry, so that a
+    recording still notices when such an answer changes."""
     array = np.asarray(mask)
     try:
         return array.astype(bool)
     except (TypeError, ValueError):
-        return np.ascontiguousarray(array).view(np.uint8) != 0
+        pass
+    if array.dtype.hasobject:
+        return np.array([_entry_truth(v) for v in array.ravel()], dtype=bool).reshape(array.shape)
+    return np.ascontiguousarray(array).view(np.uint8) != 0
+
+
+def _entry_truth(value: Any) -> bool:
+    """bool(value), or for a value without one (an array of several entries) whether it has any entry."""
+    try:
+        return bool(value)
+    except (TypeError, ValueError):
+        return bool(np.size(value))
 
 
 def _outcome(call: Callable[[], Any], layers: list[np.ndarray]) -> dict[str, Any]:

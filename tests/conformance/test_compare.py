@@ -85,6 +85,7 @@ NO_MASK_CASES = {  # pruner: (status, cases without a comparable mask, words of 
         "mask dtype [('kept', '<i8'), ('why', '<i8')] is not boolean or numeric",
     ),  # was exit 3
     "return_object": ("fail", 24, "mask shape () != weights shape (10,)"),
+    "object_array_of_arrays": ("fail", 24, "mask shape (2,) != weights shape (10,)"),  # was exit 3
 }
 
 
@@ -212,6 +213,7 @@ NOT_COMPARABLE = {
     "layout": "fail",
     "return_object": "fail",
     "structured_mask": "fail",
+    "object_array_of_arrays": "fail",
     "torch_meta_mask": "fail",
 }
 
