@@ -45,9 +45,7 @@ def keep_mask(result: Any, weights: np.ndarray) -> np.ndarray:
     """The returned mask as booleans (truthy = kept), after checking its shape."""
     mask = np.asarray(result)
     assert mask.shape == np.shape(weights), f"mask shape {mask.shape} != weights shape {np.shape(weights)}"
-    assert mask.dtype != object and (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)), (
-        f"mask dtype {mask.dtype} is not boolean or numeric"
-    )
+    assert _numeric(mask.dtype), f"mask dtype {mask.dtype} is not boolean or numeric"
     return mask.astype(bool)
 
 
@@ -56,12 +54,18 @@ def assert_binary(result: Any) -> None:
     mask = np.asarray(result)
     if mask.dtype == bool:
         return
-    assert np.issubdtype(mask.dtype, np.number), f"mask dtype {mask.dtype} is not boolean or numeric"
+    assert _numeric(mask.dtype), f"mask dtype {mask.dtype} is not boolean or numeric"
     bad = np.flatnonzero(~np.isin(mask.ravel(), (0, 1)))
     assert bad.size == 0, (
         f"mask is not binary: {bad.size} entries are not 0/1, e.g. "
         f"{mask.ravel()[bad[:3]].tolist()} at flat indices {describe_indices(bad)}"
     )
+
+
+def _numeric(dtype: np.dtype) -> bool:
+    """Boolean, integer, float or complex: numpy files timedelta64 under the integers, but a
+    duration is not a mask (nor are datetimes, strings, bytes, objects or records)."""
+    return dtype.kind in "biufc"
 
 
 def pruned_count(keep: np.ndarray) -> int:

@@ -86,6 +86,7 @@ NO_MASK_CASES = {  # pruner: (status, cases without a comparable mask, words of 
     ),  # was exit 3
     "return_object": ("fail", 24, "mask shape () != weights shape (10,)"),
     "object_array_of_arrays": ("fail", 24, "mask shape (2,) != weights shape (10,)"),  # was exit 3
+    "timedelta_mask": ("fail", 24, "mask dtype timedelta64[s] is not boolean or numeric"),  # was compared, exit 0
 }
 
 
@@ -214,6 +215,7 @@ NOT_COMPARABLE = {
     "return_object": "fail",
     "structured_mask": "fail",
     "object_array_of_arrays": "fail",
+    "timedelta_mask": "fail",
     "torch_meta_mask": "fail",
 }
 

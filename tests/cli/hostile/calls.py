@@ -186,3 +186,8 @@ def torch_meta_mask(weights, n_prune):
 def object_array_of_arrays(weights, n_prune):
     """An object array holding the mask and None: numpy can neither cast it to bool nor view its bytes."""
     return np.array([_correct(weights, n_prune), None], dtype=object)
+
+
+def timedelta_mask(weights, n_prune):
+    """The correct 0/1 pattern as durations: numpy calls timedelta64 an integer, but it is no mask."""
+    return _correct(weights, n_prune).astype("timedelta64[s]")
