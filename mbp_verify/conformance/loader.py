@@ -27,7 +27,9 @@ from ..errors import InputError
 from .protocol import FunctionPruner, GlobalFunctionPruner, has_hook
 from .rules import PrunerRules, coerce_rules
 
-__all__ = ["load_pruner", "load_in_process", "resolve_target", "split_spec"]
+__all__ = ["load_pruner", "load_in_process", "resolve_target", "split_spec", "PRUNER_ROOT_ENV"]
+
+PRUNER_ROOT_ENV = "MBP_VERIFY_PRUNER_ROOT"
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -41,11 +43,16 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 
 def resolve_target(spec: str) -> Any:
-    """Import `MODULE` (current directory first, then PYTHONPATH) and return `ATTR`."""
+    """Import `MODULE` (the user's current directory first, then PYTHONPATH) and return `ATTR`.
+
+    The property suite runs in a subprocess whose working directory is the suite's own folder;
+    `$MBP_VERIFY_PRUNER_ROOT` names the folder the user ran from, so that a pruner in the user's
+    `tests` package is not looked up in the suite's `tests` package.
+    """
     module_name, attr = split_spec(spec)
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.insert(0, cwd)
+    root = os.environ.get(PRUNER_ROOT_ENV) or os.getcwd()
+    if sys.path[:1] != [root]:
+        sys.path.insert(0, root)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

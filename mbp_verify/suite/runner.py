@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .._environment import pin_blas_threads_for_children, single_thread_env
+from ..conformance.loader import PRUNER_ROOT_ENV
 from ..errors import InputError
 from ..lifeline import die_with_parent
 
@@ -204,6 +205,7 @@ def run_property_suite(
     env["MBP_ROOT_SEED"] = str(seed)
     env["MBP_HYPOTHESIS_PROFILE"] = profile
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH", "")]))
+    env[PRUNER_ROOT_ENV] = os.getcwd()  # pytest runs in the suite's folder: the pruner is imported from here
     returncode = _stream_to_stderr(args, env=env, cwd=suite.parent)
     report_file = report_dir / "report.json"
     report = json.loads(report_file.read_text()) if report_file.is_file() else None

@@ -159,3 +159,22 @@ def test_every_bundled_bug_is_caught_by_check_pruner(tmp_path, bug):
     statuses = _statuses(payload)
     assert statuses[property_id] == "fail"
     assert property_id in payload["report"]["summary"]["required_not_passed"]
+
+
+def test_pruner_in_the_users_tests_package_is_found_by_the_suite_workers(tmp_path):
+    """The suite's pytest runs in the suite's folder, whose own `tests` package shadowed the user's:
+    every property was `error` ("cannot import module 'tests.pruners'") although the pruner loaded."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    (tmp_path / "tests" / "pruners.py").write_text(
+        "import numpy as np\n"
+        "def prune(w, n):\n"
+        "    keep = np.ones(np.size(w), bool)\n"
+        "    keep[np.argsort(np.abs(np.asarray(w, dtype=float)).ravel(), kind='stable')[:n]] = False\n"
+        "    return keep.reshape(np.shape(w))\n"
+    )
+    out = tmp_path / "out.json"
+    args = ["tests.pruners:prune", "--quick", "--workers", "1", "-k", "test_shape or test_exact_count"]
+    result = _cli("check-pruner", *args, "--reports-dir", "reports", "--json", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert set(_statuses(json.loads(out.read_text())).values()) == {"pass"}
