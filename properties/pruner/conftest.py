@@ -35,8 +35,11 @@ def pruner_under_test(request: pytest.FixtureRequest) -> PrunerUnderTest:
     timeout = float(_option(config, "mbp_timeout", DEFAULT_TIMEOUT_S))
     if spec is None:
         return PrunerUnderTest(reference_pruner(), spec="reference engine", timeout_s=timeout)
-    adapter = load_pruner(
-        spec, rules=_option(config, "mbp_rules"), global_scope=bool(_option(config, "mbp_global", False))
+    adapter = load_pruner(  # --timeout bounds the import here too, as in check-pruner's own process
+        spec,
+        rules=_option(config, "mbp_rules"),
+        global_scope=bool(_option(config, "mbp_global", False)),
+        timeout_s=timeout,
     )
     return PrunerUnderTest(adapter, spec=spec, timeout_s=timeout)
 

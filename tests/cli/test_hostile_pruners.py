@@ -306,3 +306,14 @@ def test_worker_count_is_capped_at_cpus_and_items_with_a_note(capsys):
     assert worker_count(cpus, items=1) == 1 and "(1 test items)" in capsys.readouterr().err
     assert worker_count(None) == cpus and capsys.readouterr().err == ""  # the default is not a request to cap
     assert worker_count(1, items=50) == 1 and capsys.readouterr().err == ""
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_timeout_bounds_the_import_in_the_suite_workers_too(tmp_path):
+    """`--timeout 60` let check-pruner's own process import a module that takes 21 s, but the suite's
+    workers imported it under the default 20 s: every property was `error`, exit 1."""
+    args = ["check-pruner", f"{HOSTILE}.slow_import:prune", "--timeout", "60", *SHAPE]
+    result = _cli([*args, "--reports-dir", "reports", "--json", "out.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {p["status"] for p in json.loads((tmp_path / "out.json").read_text())["report"]["properties"]} == {"pass"}
