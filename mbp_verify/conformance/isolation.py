@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import io
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -167,7 +169,97 @@ def _send(conn: Connection, message: Any) -> None:
 
 
 def _recv(conn: Connection) -> Any:
+    """A call from the checker (the worker's side: the checker is trusted)."""
     return pickle.loads(conn.recv_bytes())
+
+
+# ---------------------------------------------------------------- what the checker accepts from the worker
+
+_NUMPY_CALLABLES = {"_reconstruct", "scalar", "_frombuffer", "dtype", "ndarray"}
+_PLAIN_BUILTINS = {"complex", "bytearray", "set", "frozenset", "slice", "range"}
+
+
+class _AnswerUnpickler(pickle.Unpickler):
+    """Unpickles what the worker sends with no global but data types: arrays, numpy scalars and dtypes,
+    exact numbers, `PrunerRules` and `Exception` classes. The worker runs the pruner's code, which can
+    write anything into the pipe; a plain `pickle.loads` would run any callable it names in the checker
+    (`os._exit(0)`: the checker exits 0)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        refused = pickle.UnpicklingError(f"{module}.{name} is not an answer's data type")
+        if module not in sys.modules and module not in ("fractions", "decimal"):
+            raise refused  # importing a module the pickle names would run its code here
+        found = super().find_class(module, name)
+        top = module.split(".", 1)[0]
+        allowed = (
+            (module == "builtins" and (name in _PLAIN_BUILTINS or _is_exception_class(found)))
+            or (top == "numpy" and (name in _NUMPY_CALLABLES or _is_exception_class(found)))
+            or (module, name) in {("fractions", "Fraction"), ("decimal", "Decimal")}
+            or (module, name) == ("mbp_verify.conformance.rules", "PrunerRules")
+            or (top == "mbp_verify" and _is_exception_class(found))
+        )
+        if not allowed:
+            raise refused
+        return found
+
+
+def _is_exception_class(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, Exception)
+
+
+def _load_answer(conn: Connection) -> Any:
+    """The worker's message, unpickled with `_AnswerUnpickler`; `ValueError` if it is not data."""
+    try:
+        return _AnswerUnpickler(io.BytesIO(conn.recv_bytes())).load()
+    except (EOFError, OSError):
+        raise
+    except Exception as exc:  # anything a forged pickle makes the unpickler raise
+        raise ValueError(f"{type(exc).__name__}: {str(exc)[:_MESSAGE_LIMIT]}") from None
+
+
+def _valid_changes(changes: Any) -> bool:
+    return isinstance(changes, list) and all(
+        isinstance(c, tuple)
+        and len(c) == 2
+        and isinstance(c[0], tuple)
+        and all(type(i) is int for i in c[0])
+        and isinstance(c[1], np.ndarray)
+        for c in changes
+    )
+
+
+def _valid_answer(message: Any) -> bool:
+    """("ok", value, changes), ("raise", Exception or None, type name, message, changes) or ("fault", text,
+    changes): an exception that is not an `Exception` (SystemExit, KeyboardInterrupt) is never re-raised."""
+    if not isinstance(message, tuple) or not message or not _valid_changes(message[-1]):
+        return False
+    kind = message[0]
+    if kind == "ok":
+        return len(message) == 3
+    if kind == "fault":
+        return len(message) == 3 and isinstance(message[1], str)
+    return (
+        kind == "raise"
+        and len(message) == 5
+        and (message[1] is None or isinstance(message[1], Exception))
+        and isinstance(message[2], str)
+        and isinstance(message[3], str)
+    )
+
+
+def _valid_ready(message: Any) -> bool:
+    if not isinstance(message, tuple) or not message:
+        return False
+    if message[0] in ("input_error", "fault"):
+        return len(message) == 2 and isinstance(message[1], str)
+    return (
+        message[0] == "ready"
+        and len(message) == 4
+        and isinstance(message[1], PrunerRules)
+        and isinstance(message[2], str)
+        and isinstance(message[3], list)
+        and all(isinstance(h, str) for h in message[3])
+    )
 
 
 def _silence_output() -> None:
@@ -299,8 +391,8 @@ class _Worker:
         self._process, self._conn = process, parent_conn
         self._finalizer = weakref.finalize(self, _stop, process, parent_conn)
         try:
-            self._wait(_BOOT_TIMEOUT_S, f"the worker did not start within {_BOOT_TIMEOUT_S:g} s")
-            ready = self._wait(timeout_s, f"timed out after {timeout_s:g} s at import")
+            self._wait(_BOOT_TIMEOUT_S, f"the worker did not start within {_BOOT_TIMEOUT_S:g} s", ("booted",).__eq__)
+            ready = self._wait(timeout_s, f"timed out after {timeout_s:g} s at import", _valid_ready)
         except PrunerTimeout as exc:
             raise InputError(f"cannot load {self.spec!r}: {exc}") from None
         if ready[0] != "ready":
@@ -320,7 +412,7 @@ class _Worker:
             _send(self._conn, (hook, [_pack(a) for a in args]))
         except OSError:
             raise PrunerTimeout(self._ended()) from None
-        answer = self._wait(timeout_s, f"timed out after {timeout_s:g} s")
+        answer = self._wait(timeout_s, f"timed out after {timeout_s:g} s", _valid_answer)
         if answer[0] == "fault":
             self.close()
         return answer
@@ -331,13 +423,20 @@ class _Worker:
             self._finalizer()
         self._process, self._conn, self._finalizer = None, None, None
 
-    def _wait(self, timeout_s: float, timeout_text: str) -> Any:
+    def _wait(self, timeout_s: float, timeout_text: str, valid: Callable[[Any], bool]) -> Any:
+        """The worker's next message if it comes within `timeout_s` and is `valid`, else `PrunerTimeout`."""
         assert self._conn is not None
         try:
             if self._conn.poll(timeout_s):
-                return _recv(self._conn)
+                message = _load_answer(self._conn)
+                if valid(message):
+                    return message
+                raise ValueError(f"a {type(message).__name__} of the wrong form")
         except (EOFError, OSError):
             raise PrunerTimeout(self._ended()) from None
+        except ValueError as exc:
+            self.close()
+            raise PrunerTimeout(f"the pruner's process sent something that is not an answer ({exc})") from None
         self.close()
         raise PrunerTimeout(f"{timeout_text} (the pruner's process was killed)")
 
@@ -391,18 +490,21 @@ class IsolatedAdapter:
     def call(self, hook: str, *args: Any) -> Any:
         """`adapter.<hook>(*args)` in the worker, within `timeout_s`."""
         kind, *rest = self._worker.call(hook, args, self.timeout_s)
-        for path, array in rest[-1]:  # the pruner modified these arguments in place: so do we
-            target = _at(list(args), path)
-            if isinstance(target, np.ndarray) and target.flags.writeable and target.shape == array.shape:
-                np.copyto(target, array, casting="unsafe")
+        try:
+            for path, array in rest[-1]:  # the pruner modified these arguments in place: so do we
+                target = _at(list(args), path)
+                if isinstance(target, np.ndarray) and target.flags.writeable and target.shape == array.shape:
+                    np.copyto(target, array, casting="unsafe")
+            if kind == "raise" and rest[0] is None:
+                rest[0] = type(rest[1], (_RemoteError,), {"__module__": "pruner under test"})(rest[2])
+        except (IndexError, TypeError, ValueError) as exc:  # a change of no argument, an uncastable array
+            self._worker.close()
+            raise PrunerTimeout(f"the pruner's process sent something that is not an answer ({exc})") from None
         if kind == "ok":
             return rest[0]
         if kind == "fault":
             raise PrunerTimeout(rest[0])
-        exc, type_name, message = rest[0], rest[1], rest[2]
-        if exc is None:
-            exc = type(type_name, (_RemoteError,), {"__module__": "pruner under test"})(message)
-        raise exc
+        raise rest[0]
 
     def close(self) -> None:
         """Stop the worker process (a later call starts a fresh one)."""

@@ -80,8 +80,15 @@ CALL_CASES = {
         "fail",
         "is not boolean or numeric",
     ),  # was exit 3 (probe); in the default run at the library level: tests/conformance/test_probe.py
+    # answers forged into the checker's pipe: a pickle calling os._exit(0) there exited check-pruner 0
+    "forged_exit_pickle": ("calls:forged_exit_pickle", [], "error", "sent something that is not an answer"),
+    "forged_system_exit": ("calls:forged_system_exit", [], "error", "sent something that is not an answer"),
 }
-DEFAULT_CALL_CASES = {"sys_exit_0", "segfault"}  # every case at the library level: test_isolation.py
+DEFAULT_CALL_CASES = {
+    "sys_exit_0",
+    "segfault",
+    "forged_exit_pickle",
+}  # every case at the library level: test_isolation.py
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=[] if c in DEFAULT_CALL_CASES else e2e) for c in CALL_CASES])

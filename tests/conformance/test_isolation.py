@@ -49,6 +49,26 @@ def test_a_pruner_ending_its_process_is_an_error_naming_how(name, words):
         assert str(info.value) == f"prune(weights, n_prune): {words}"
 
 
+# The pruner's process can write anything into the pipe. Unpickled as is, a forged answer ran any
+# callable in the checker, and a forged raise of SystemExit(0) was re-raised there: check-pruner
+# exited 0 (the os._exit(0) pickle is run through the CLI in tests/cli/test_hostile_pruners.py).
+FORGED = {
+    "forged_system_exit": "UnpicklingError: builtins.SystemExit is not an answer's data type",
+    "forged_change_of_no_argument": "list index out of range",  # was an IndexError in the checker: exit 3
+    "forged_malformed": "a tuple of the wrong form",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORGED))
+def test_a_forged_answer_is_an_error_of_the_pruner_never_run_or_raised_by_the_checker(name):
+    pruner = _pruner(name, timeout_s=5.0)
+    with pytest.raises(CodeUnderTestError) as info:
+        pruner.prune(W, 2)
+    assert str(info.value) == (
+        f"prune(weights, n_prune): the pruner's process sent something that is not an answer ({FORGED[name]})"
+    )
+
+
 def test_the_parent_owns_the_time_limit_even_when_the_pruner_blocks_sigalrm():
     pruner = _pruner("block_alarm_and_sleep", timeout_s=0.5)
     started = time.monotonic()

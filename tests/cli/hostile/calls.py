@@ -191,3 +191,44 @@ def object_array_of_arrays(weights, n_prune):
 def timedelta_mask(weights, n_prune):
     """The correct 0/1 pattern as durations: numpy calls timedelta64 an integer, but it is no mask."""
     return _correct(weights, n_prune).astype("timedelta64[s]")
+
+
+# ---------------------------------------------------------------- pruners that write into the checker's pipe
+
+
+def _pipe():
+    import gc
+    from multiprocessing.connection import Connection
+
+    return next(o for o in gc.get_objects() if isinstance(o, Connection))
+
+
+class _ExitZero:
+    def __reduce__(self):
+        return (os._exit, (0,))
+
+
+def _forge(message) -> None:
+    import pickle
+
+    _pipe().send_bytes(pickle.dumps(message, protocol=5))
+    time.sleep(3600)
+
+
+def forged_exit_pickle(weights, n_prune):
+    """Sends an answer whose unpickling calls os._exit(0): the checker exited 0 (check-pruner exit 0)."""
+    _forge(("ok", _ExitZero(), []))
+
+
+def forged_system_exit(weights, n_prune):
+    """Sends a raise of SystemExit(0), which the checker re-raised: check-pruner exited 0."""
+    _forge(("raise", SystemExit(0), "SystemExit", "0", []))
+
+
+def forged_change_of_no_argument(weights, n_prune):
+    """Claims to have modified a 10th argument in place (the checker indexed it: exit 3)."""
+    _forge(("ok", _correct(weights, n_prune), [((9,), np.ones(3))]))
+
+
+def forged_malformed(weights, n_prune):
+    _forge(("ok",))
