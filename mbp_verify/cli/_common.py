@@ -177,6 +177,13 @@ def check_output_paths(args: argparse.Namespace) -> None:
         check_reports_root(args.reports_dir)
     elif _writes_report(args):
         check_reports_root(reports_root(), "the reports folder")
+    else:
+        return
+    root = os.path.realpath(reports_root(args.reports_dir))
+    for attribute, option in _OUTPUT_FILES:  # a file named like the reports folder the run creates
+        path = getattr(args, attribute, None)
+        if path is not None and os.path.realpath(path) == root:
+            raise InputError(f"{option} {str(path)!r} is also the reports folder: give the file another name")
 
 
 def _check_distinct_files(args: argparse.Namespace) -> None:

@@ -89,6 +89,23 @@ CASES = [
     ("cp-not-a-spec", ["check-pruner", "justaname"], r"MODULE:ATTR"),
     ("cp-json-dir", ["check-pruner", PRUNER, "--json", "adir"], r"is a directory"),
     ("cp-reports-dir-file", ["check-pruner", PRUNER, "--reports-dir", "afile"], r"exists and is not a folder"),
+    # an output file named like the reports folder the run creates: the run did its work, wrote its report
+    # into that folder, and then exited 2 because --json had become a folder
+    (
+        "cp-json-is-the-reports-dir",
+        ["check-pruner", PRUNER, "--json", "newdir", "--reports-dir", "newdir"],
+        r"--json 'newdir' is also the reports folder",
+    ),
+    (
+        "cp-baseline-is-the-reports-dir",
+        ["check-pruner", PRUNER, "--record-baseline", "newdir", "--reports-dir", "newdir"],
+        r"--record-baseline 'newdir' is also the reports folder",
+    ),
+    (
+        "run-json-is-the-default-reports-dir",
+        ["run", "--json", "reports"],
+        r"--json 'reports' is also the reports folder",
+    ),
     ("cp-bad-rules", ["check-pruner", PRUNER, "--rules", "zzz"], r"key=value"),
     ("cp-baseline-only-alone", ["check-pruner", PRUNER, "--baseline-only"], r"--baseline-only needs"),
     ("cp-replay-huge-header", ["check-pruner", PRUNER, "--replay", "huge.npz"], r"the header declares shape"),
