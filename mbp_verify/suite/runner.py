@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 _PYTEST_OK, _PYTEST_TESTS_FAILED, _PYTEST_NO_TESTS = 0, 1, 5
+_FOREIGN_PYTEST_SETTINGS = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")  # the environment's, meant for other test runs
 _TEST_RE = re.compile(r"^def (test_\w+)", re.M)
 _ID_RE = re.compile(r"""id\s*=\s*["']([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)["']""")
 
@@ -202,6 +203,8 @@ def run_property_suite(
         *extra_args,
     ]
     env = single_thread_env()
+    for name in _FOREIGN_PYTEST_SETTINGS:  # a CI's own `-k`, `--ignore`, `-x` or plugins would narrow the suite
+        env.pop(name, None)
     env["MBP_ROOT_SEED"] = str(seed)
     env["MBP_HYPOTHESIS_PROFILE"] = profile
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH", "")]))

@@ -324,3 +324,15 @@ def test_timeout_bounds_the_import_in_the_suite_workers_too(tmp_path):
     result = _cli([*args, "--reports-dir", "reports", "--json", "out.json"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert {p["status"] for p in json.loads((tmp_path / "out.json").read_text())["report"]["properties"]} == {"pass"}
+
+
+def test_a_ci_jobs_pytest_options_do_not_narrow_the_suite(tmp_path):
+    """PYTEST_ADDOPTS in the environment (a CI job's `-k`, `--ignore`) reached the suite's pytest:
+    with magnitude_order ignored, a pruner pruning the largest magnitudes passed, exit 0."""
+    magnitude = Path(__file__).resolve().parents[2] / "properties" / "pruner" / "test_magnitude.py"
+    args = ["check-pruner", "tests.conformance.buggy_pruners:wrong_order", "--quick", "--workers", "1"]
+    args += ["-k", "test_shape or test_magnitude_order", "--reports-dir", "reports", "--json", "out.json"]
+    result = _cli(args, tmp_path, env={"PYTEST_ADDOPTS": f"--ignore={magnitude}"})
+    assert result.returncode == 1, result.stderr[-2000:]
+    statuses = {p["id"]: p["status"] for p in json.loads((tmp_path / "out.json").read_text())["report"]["properties"]}
+    assert statuses == {"pruner.shape": "pass", "pruner.magnitude_order": "fail"}
