@@ -126,7 +126,7 @@ def _portable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             return np.array([_portable(v) for v in value.ravel()], dtype=object).reshape(value.shape)
-        return value if type(value).__module__.startswith("numpy") else np.asarray(value)
+        return value if type(value) is np.ndarray else np.asarray(value)  # np.matrix, masked arrays: their values
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
         return value if type(value).__module__ in ("builtins", "numpy") else np.asarray(value)[()]
     if isinstance(value, (list, tuple)):

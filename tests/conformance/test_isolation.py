@@ -69,6 +69,13 @@ def test_a_forged_answer_is_an_error_of_the_pruner_never_run_or_raised_by_the_ch
     )
 
 
+@pytest.mark.parametrize("name", ["matrix_mask", "masked_array_mask"])
+def test_a_numpy_subclass_answer_arrives_as_its_values(name):
+    """Such an answer was refused by the checker's unpickler (every property `error`)."""
+    answer = _pruner(name).prune(W.reshape(2, 3), 2)
+    assert type(answer) is np.ndarray and np.array_equal(answer, EXPECTED.reshape(2, 3))
+
+
 def test_the_parent_owns_the_time_limit_even_when_the_pruner_blocks_sigalrm():
     pruner = _pruner("block_alarm_and_sleep", timeout_s=0.5)
     started = time.monotonic()

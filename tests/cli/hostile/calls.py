@@ -232,3 +232,14 @@ def forged_change_of_no_argument(weights, n_prune):
 
 def forged_malformed(weights, n_prune):
     _forge(("ok",))
+
+
+def matrix_mask(weights, n_prune):
+    """The correct mask as np.matrix (2-D weights only): a numpy subclass holding a valid answer."""
+    keep = _correct(weights, n_prune)
+    return np.matrix(keep) if keep.ndim == 2 else keep
+
+
+def masked_array_mask(weights, n_prune):
+    """The correct mask as a numpy masked array with nothing masked."""
+    return np.ma.masked_array(_correct(weights, n_prune), mask=False)
