@@ -75,15 +75,42 @@ def test_magnitude_order(pruner_under_test, counterexample, case):
     source=SPEC,
 )
 def test_magnitude_order_every_n(pruner_under_test, counterexample, mbp_evidence):
-    """Pinned 2-D and 3-D arrays with distinct magnitudes and mixed signs, every n in [0, D]."""
+    """Pinned 2-D to 5-D arrays with distinct magnitudes and mixed signs, every n in [0, D]."""
     _magnitude_only(pruner_under_test)
     base = np.arange(1, 25, dtype=np.float64) * 7 % 25 * np.where(np.arange(24) % 3, 1.0, -1.0)
-    arrays = [base[:12].reshape(3, 4).astype(np.float32), base.reshape(2, 3, 4), base.reshape(4, 6).T]
+    arrays = [
+        base[:12].reshape(3, 4).astype(np.float32),
+        base.reshape(2, 3, 4),
+        base.reshape(4, 6).T,
+        base.reshape(2, 1, 3, 2, 2),  # a Conv3d kernel is 5-D
+    ]
     for weights in arrays:
         for n in range(weights.size + 1):
             with counterexample.case(weights=weights, n_prune=n):
                 assert_magnitude_order(weights, keep_mask(pruner_under_test.prune(weights, n), weights))
     mbp_evidence["pinned_cases"] = sum(a.size + 1 for a in arrays)
+
+
+@mbp_property(
+    id="pruner.magnitude_order",
+    statement="every pruned |w| <= every kept |w| (ties, zeros, one-ulp neighbours, all dtypes)",
+    source=SPEC,
+)
+def test_magnitude_order_large_arrays(pruner_under_test, counterexample, mbp_evidence):
+    """Layers of real size, where a pruner may take a fast path (a sampled or approximate threshold,
+    ranking in a narrower dtype, a blocked selection) that the small generated arrays never reach:
+    70 000 float32 magnitudes 2**-20 apart (1024 of them share one float16 value) and a 5-D
+    20 000-entry float64 kernel, each in random order with mixed signs."""
+    _magnitude_only(pruner_under_test)
+    rng = np.random.default_rng(70_000)
+    close = (1 + rng.permutation(70_000) * 2.0**-20) * rng.choice([-1.0, 1.0], 70_000)
+    kernel = (rng.permutation(20_000) + 1.0) * rng.choice([-1.0, 1.0], 20_000)
+    cases = [(close.astype(np.float32), n) for n in (1, 23_333, 69_999)]
+    cases += [(kernel.reshape(4, 5, 10, 10, 10), n) for n in (7, 10_000)]
+    for weights, n in cases:
+        with counterexample.case(weights=weights, n_prune=n):
+            assert_magnitude_order(weights, keep_mask(pruner_under_test.prune(weights, n), weights))
+    mbp_evidence["large_cases"] = len(cases)
 
 
 @mbp_property(

@@ -50,7 +50,7 @@ def test_exact_count(pruner_under_test, counterexample, mbp_evidence, case):
     source=SPEC,
 )
 def test_exact_count_every_n(pruner_under_test, counterexample, mbp_evidence):
-    """Every n in [0, D] for sizes where float round trips of n/D go wrong (49 * (1/49) < 1)."""
+    """Every n in [0, D] for sizes where float round trips of n/D go wrong (49 * (1/49) < 1), and a 5-D kernel."""
     checked = 0
     for size in (7, 10, 49, 98, 100, 255):
         rng = np.random.default_rng(size)
@@ -60,6 +60,11 @@ def test_exact_count_every_n(pruner_under_test, counterexample, mbp_evidence):
                 keep = keep_mask(pruner_under_test.prune(weights, n), weights)
                 assert_count(keep, weights, n, pruner_under_test.rules)
             checked += 1
+    kernel = (np.random.default_rng(5).permutation(24) + 1.0).reshape(2, 1, 3, 2, 2)  # 5-D: a Conv3d kernel
+    for n in range(kernel.size + 1):
+        with counterexample.case(weights=kernel, n_prune=n):
+            assert_count(keep_mask(pruner_under_test.prune(kernel, n), kernel), kernel, n, pruner_under_test.rules)
+        checked += 1
     mbp_evidence["counts_checked"] = checked
 
 

@@ -284,6 +284,26 @@ def largest_declared_random(w, n):
 largest_declared_random.mbp_rules = {"ranking": "random"}
 
 
+def sampled_threshold_on_large_layers(w, n):
+    """Large layers take a fast path: the threshold is a quantile of a strided sample, so entries near
+    it are pruned or kept by luck (the count stays exact). Small generated arrays never reach it."""
+    mags = _mags(w)
+    if mags.size <= 10_000 or n in (0, mags.size):
+        return _stable_keep(mags, n).reshape(np.shape(w))
+    sample = np.sort(mags[::97])
+    threshold = sample[min(sample.size - 1, sample.size * n // mags.size)]
+    order = np.concatenate([np.flatnonzero(mags <= threshold), np.flatnonzero(mags > threshold)])
+    keep = np.ones(mags.size, dtype=bool)
+    keep[order[:n]] = False
+    return keep.reshape(np.shape(w))
+
+
+def keeps_all_of_5d_kernels(w, n):
+    """Handles 1-D to 4-D weights and returns a 5-D (Conv3d) kernel untouched."""
+    keep = _stable_keep(_mags(w), n).reshape(np.shape(w))
+    return np.ones_like(keep) if np.ndim(w) >= 5 else keep
+
+
 _CALLS: list[int] = []
 
 
@@ -310,6 +330,8 @@ BUGS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "random_tie_breaking": (f"{MODULE}:random_tie_breaking", (), "pruner.determinism"),
     "wrong_on_its_first_call": (f"{MODULE}:wrong_on_its_first_call", (), "pruner.determinism"),
     "keeps_everything": (f"{MODULE}:keeps_everything", (), "pruner.declared_rules_within_spec"),
+    "sampled_threshold_on_large_layers": (f"{MODULE}:sampled_threshold_on_large_layers", (), "pruner.magnitude_order"),
+    "keeps_all_of_5d_kernels": (f"{MODULE}:keeps_all_of_5d_kernels", (), "pruner.exact_count"),
     "largest_declared_random": (f"{MODULE}:largest_declared_random", (), "pruner.declared_rules_within_spec"),
     "low_precision_ranking": (f"{MODULE}:low_precision_ranking", (), "pruner.magnitude_order"),
     "memory_order_mixup": (f"{MODULE}:memory_order_mixup", (), "pruner.layout_independence"),
