@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ __all__ = [
     "check_output_file",
     "check_output_paths",
     "check_reports_root",
+    "check_timeout",
+    "MAX_TIMEOUT_S",
     "hypothesis_profile",
     "worker_count",
     "write_json_output",
@@ -88,6 +91,16 @@ def worker_count(requested: "int | None", items: "int | None" = None) -> int:
             progress(f"note: --workers {requested} capped at {limit} ({bound})")
         workers = limit
     return workers
+
+
+MAX_TIMEOUT_S = 1_000_000.0  # 11.6 days; the OS waits take at most about 24.8 days (2**31 - 1 ms)
+
+
+def check_timeout(seconds: float) -> None:
+    """`--timeout`: a finite number of seconds in (0, MAX_TIMEOUT_S]; a larger one overflowed the
+    waits on the pruner's process (exit 3)."""
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT_S):
+        raise InputError(f"--timeout must be a finite number of seconds > 0 and <= {MAX_TIMEOUT_S:g}, got {seconds:g}")
 
 
 def schema_document(command: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ folder, and exits 0 (every required property passed), 1 (one failed) or 2 (usage
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from ._common import (
     EXIT_OK,
     add_common_arguments,
     add_suite_arguments,
+    check_timeout,
     hypothesis_profile,
     progress,
     worker_count,
@@ -106,8 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    if not (math.isfinite(args.timeout) and args.timeout > 0):
-        raise InputError(f"--timeout must be a finite number of seconds > 0, got {args.timeout}")
+    check_timeout(args.timeout)
     validate_selection(args.select, ["pruner"])
     workers = worker_count(args.workers, count_tests(["pruner"]))
     if args.baseline_only and not (args.baseline or args.record_baseline):

@@ -18,7 +18,7 @@ from ..conformance.loader import load_pruner, split_spec
 from ..errors import InputError
 from ..reports.atomic import atomic_write_json, atomic_write_text
 from ..reports.folders import mark_latest, new_run_folder, staged_run_folder
-from ._common import add_common_arguments, progress, schema_document, write_json_output
+from ._common import add_common_arguments, check_timeout, progress, schema_document, write_json_output
 
 __all__ = ["register", "handle"]
 
@@ -49,8 +49,7 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError("compare needs at least two pruners (MODULE:ATTR MODULE:ATTR ...)")
     if len({split_spec(t) for t in args.targets}) != len(args.targets):  # 'm:f' and 'm:f ' are one pruner
         raise InputError("compare got the same pruner twice")
-    if not args.timeout > 0 or args.timeout == float("inf"):
-        raise InputError(f"--timeout must be a finite positive number, got {args.timeout}")
+    check_timeout(args.timeout)
     pruners = [
         PrunerUnderTest(load_pruner(t, timeout_s=args.timeout), spec=t, timeout_s=args.timeout) for t in args.targets
     ]

@@ -135,6 +135,12 @@ USAGE_CASES = {
     "timeout_nan": (["check-pruner", f"{HOSTILE}.calls:correct", "--timeout", "nan"], "--timeout must be a finite"),
     "timeout_zero": (["check-pruner", f"{HOSTILE}.calls:correct", "--timeout", "0"], "--timeout must be a finite"),
     "timeout_negative": (["check-pruner", f"{HOSTILE}.calls:correct", "--timeout", "-3"], "--timeout must be a finite"),
+    # above ~24.8 days the waits on the pruner's process overflowed: a traceback, exit 3
+    "timeout_huge": (["check-pruner", f"{HOSTILE}.calls:correct", "--timeout", "1e9"], "and <= 1e+06, got 1e+09"),
+    "compare_timeout_huge": (
+        ["compare", f"{HOSTILE}.calls:correct", f"{HOSTILE}.calls:raise_on_nan", "--timeout", "1e12"],
+        "and <= 1e+06, got 1e+12",
+    ),
     "run_selects_nothing": (["run", "--quick", "-k", "zzzzzz"], "selects no property"),
     "check_selects_nothing": (
         ["check-pruner", f"{HOSTILE}.calls:correct", "--quick", "-k", "zzzzzz"],
