@@ -27,12 +27,16 @@ def _global_cases():
 
 
 # Pinned bug classes (see test_magnitude.PINNED_ORDER_CASES): float16 squares that overflow or
-# underflow next to a float32 layer, and a square matrix whose mask must not be transposed.
+# underflow next to a float32 layer, a square matrix whose mask must not be transposed, and layers
+# of one shape whose masks must not change places.
 _F16 = np.array([261, 260, 259, 258, 257, 256, 0], dtype=np.float16)
 PINNED_GLOBAL_CASES = (
     ([_F16, np.array([1.0, 2.0], np.float32)], 3),
     ([np.array([2.0e-4, 1.0e-4, 6.0e-8], np.float16), np.array([1.0, 3.0], np.float32)], 1),
     ([(np.arange(1, 10, dtype=np.float32).reshape(3, 3)), np.array([100.0, 200.0])], 3),
+    # layers of one shape (stacked blocks), each in its own decade: a mask handed to another layer of
+    # that shape (layers grouped or sorted by shape) prunes the wrong layer
+    ([(np.arange(1, 7, dtype=np.float32).reshape(2, 3) * 10.0**e) for e in (3, 0, 2, 1)], 6),
 )
 
 

@@ -199,6 +199,20 @@ def _split(flat_keep: np.ndarray, layers) -> list[np.ndarray]:
     return out
 
 
+def global_masks_by_shape(layers, total):
+    """Selects globally, then hands the masks back from a dict keyed by shape, each group in reverse:
+    layers of one shape (stacked blocks) get each other's masks."""
+    masks = _split(_stable_keep(np.concatenate([_mags(a) for a in layers]), total), layers)
+    groups: dict[tuple, list[int]] = {}
+    for i, layer in enumerate(layers):
+        groups.setdefault(np.shape(layer), []).append(i)
+    out = list(masks)
+    for indices in groups.values():
+        for slot, source in zip(indices, reversed(indices)):
+            out[slot] = masks[source]
+    return out
+
+
 def global_per_layer(layers, total):
     """'Global' pruning that splits the total over layers by size: one threshold per layer."""
     sizes = np.array([np.size(w) for w in layers])
@@ -350,6 +364,7 @@ BUGS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "float16_count": (f"{MODULE}:float16_count", (), "pruner.exact_count"),
     "nan_ranked_smallest": (f"{MODULE}:nan_ranked_smallest", (), "pruner.nan_policy"),
     "global_per_layer": (f"{MODULE}:global_per_layer", ("--global",), "pruner.global_threshold"),
+    "global_masks_by_shape": (f"{MODULE}:global_masks_by_shape", ("--global",), "pruner.global_threshold"),
     "l2_norm_in_input_dtype": (f"{MODULE}:l2_norm_in_input_dtype", (), "pruner.magnitude_order"),
     "transposed_on_square": (f"{MODULE}:transposed_on_square", (), "pruner.magnitude_order"),
     "global_l2_norm_in_input_dtype": (
