@@ -23,6 +23,7 @@ __all__ = ["ActivationSpec", "parse_activation", "activation_names", "apply_acti
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
+_SMALLEST_NORMAL = 2.2250738585072014e-308
 
 NumericFn = Callable[[np.ndarray, Mapping[str, float]], np.ndarray]
 
@@ -183,6 +184,11 @@ def parse_activation(spec: "str | ActivationSpec", **overrides: float) -> Activa
         defaults[key] = float(value)
     if name == "softplus" and defaults["beta"] <= 0:
         raise InputError("softplus needs beta > 0")
+    if name == "softplus" and defaults["beta"] < _SMALLEST_NORMAL:  # 1/beta, log(2)/beta overflow float64
+        raise InputError(
+            f"softplus(beta={defaults['beta']!r}): beta below 2.2250738585072014e-308 (the smallest normal "
+            "float64) puts sigma(0) = log(2)/beta near or beyond the float64 range"
+        )
     return ActivationSpec(name, tuple(sorted(defaults.items())))
 
 
