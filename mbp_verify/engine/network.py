@@ -215,7 +215,14 @@ def read_layer_file(path: "str | Path", what: str = "network") -> tuple[list[np.
     if not zipfile.is_zipfile(file):
         raise InputError(f"{str(file)!r} is not a .npz {what} (not a zip archive of arrays W1, W2, ...)")
     data = read_npz(file, what)
-    arrays = [data[k] for k in natural_layer_order([k for k in data if k != META_KEY])]
+    keys = natural_layer_order([k for k in data if k != META_KEY])
+    for key in keys:  # a layer is 2-D (dense) or 4-D (conv); a vector is most likely a bias
+        if np.ndim(data[key]) == 1:
+            raise InputError(
+                f"{str(file)!r}: member {key!r} is a vector (shape {np.shape(data[key])}), not a layer; "
+                f"biases are not supported (the networks are bias-free): give only the {what}'s matrices"
+            )
+    arrays = [data[k] for k in keys]
     meta = str(data[META_KEY]) if META_KEY in data else None
     if not arrays:
         raise InputError(f"{str(file)!r} holds no arrays")

@@ -171,10 +171,25 @@ def test_target_ratio_branches_on_small_inputs(tmp_path):
     assert "branch_and_bound" in document["timings"]
 
 
-@pytest.mark.parametrize("flag, value", [("--target-ratio", "0.9"), ("--time-limit", "0")])
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--target-ratio", "0.9"), ("--time-limit", "0"), ("--target-ratio", "nan"), ("--time-limit", "inf")],
+)
 def test_bad_branch_options(network_file, flag, value, capsys):
+    # checked before the network is read: one line, no memory-estimate progress line before it
     assert main(["bound", str(network_file), "--alpha", "0.3", "--effort", "fast", flag, value]) == 2
-    assert "must be" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "must be" in err[0]
+
+
+def test_a_bias_vector_is_named_in_the_error(tmp_path, capsys):
+    # W1, b1, W2, b2 in natural key order: the error used to read "W3 must be a 2-D matrix ... (3,)",
+    # naming an array the file does not hold
+    path = tmp_path / "bias.npz"
+    np.savez(path, W1=np.ones((3, 2)), b1=np.zeros(3), W2=np.ones((1, 3)), b2=np.zeros(1))
+    assert main(["bound", str(path), "--alpha", "0.3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'b1'" in err[0] and "biases are not supported" in err[0]
 
 
 def test_certify_all_certifies_the_skipped_averaged_bound(tmp_path):
