@@ -51,7 +51,15 @@ from .replay import Replay, replay_error, unit_ball_point
 from .rounding import add_up, float_up, ldexp_up
 from .scaling import LayerScaling, pair_scaling, power_of_two, scaled_pair
 
-__all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "assemble_bracket", "bracket_sup_error", "check_search_options"]
+__all__ = [
+    "Effort",
+    "EFFORTS",
+    "Decision",
+    "ErrorBracket",
+    "assemble_bracket",
+    "bracket_sup_error",
+    "check_search_options",
+]
 
 # A certificate that cannot be completed (Cholesky never succeeds, an eigensolver does not
 # converge) makes its method unavailable; it never becomes a number.
