@@ -162,9 +162,7 @@ def numeric_roots(func: sp.Expr, lo: float, hi: float) -> tuple[list[float], lis
     return sorted(set(points)), sorted(set(saturated) - set(points))
 
 
-def critical_points(
-    derivative: sp.Expr, interval: sp.Interval, steps: list[str]
-) -> list[tuple[sp.Expr, bool, bool]]:
+def critical_points(derivative: sp.Expr, interval: sp.Interval, steps: list[str]) -> list[tuple[sp.Expr, bool, bool]]:
     """Critical points of sigma' inside the open piece, and points where sigma'' reads as zero:
     (point, exact?, a proven root of sigma''?)."""
     second = sp.diff(derivative, X)
@@ -198,7 +196,8 @@ def critical_points(
         f"verified sign-change brackets: {[round(r, 12) for r in roots]}; {len(saturated)} end(s) of runs where "
         "sigma'' reads as zero"
     )
-    return [(sp.Float(r, DIGITS), False, True) for r in roots] + [(sp.Float(r, DIGITS), False, False) for r in saturated]
+    found = [(sp.Float(r, DIGITS), False, True) for r in roots]
+    return found + [(sp.Float(r, DIGITS), False, False) for r in saturated]
 
 
 def one_sided_limit(func: sp.Expr, end: sp.Expr, direction: str, steps: list[str]) -> sp.Expr:
