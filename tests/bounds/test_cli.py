@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -206,3 +207,17 @@ def test_certify_all_certifies_the_skipped_averaged_bound(tmp_path):
     assert default["unavailable"]["averaged"].startswith("not certified: an estimate from below")
     assert every["upper_bounds"]["averaged"] > every["upper_bounds"]["ellipsoid"] == every["upper"]
     assert default["upper"] == every["upper"]
+
+
+def test_extreme_weights_give_no_numpy_warnings_on_stderr(tmp_path, capsys):
+    # tanh with 1e200 weights: no finite sound bound (upper = +inf, exit 1 with --eps); the overflow on
+    # the way used to print five RuntimeWarnings from ascent, enclosures and numpy.linalg on stderr
+    path = tmp_path / "huge.npz"
+    np.savez(path, W1=np.full((2, 2), 1e200), W2=np.full((2, 2), 1e200), W3=np.full((1, 2), 1e200))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["bound", str(path), "--alpha", "0.3", "--activation", "tanh", "--eps", "1"]) == 1
+    assert [str(w.message) for w in caught] == []
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1  # the memory estimate
+    assert "eps = 1: unknown" in captured.out
