@@ -49,7 +49,16 @@ def _check_matrix(weight: object, index: int, ndim: int = 2) -> np.ndarray:
         raise InputError(f"{name} must be {expected}, got shape {array.shape}")
     if array.size == 0:
         raise InputError(f"{name} is empty (shape {array.shape})")
-    array = array.astype(np.float64)
+    source = array
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = source.astype(np.float64)
+        if np.issubdtype(source.dtype, np.integer) or source.dtype.itemsize > 8:  # int64 > 2^53, float128
+            lossy = (array.astype(source.dtype) != source) & np.isfinite(source)
+            if lossy.any():
+                raise InputError(
+                    f"{name} has {source.dtype} entries that float64 cannot hold exactly (e.g. "
+                    f"{source[lossy][0].item()!r}); every result is for float64 weights: convert them first"
+                )
     if not np.isfinite(array).all():
         raise InputError(f"{name} contains NaN or infinite entries")
     return array
