@@ -61,8 +61,8 @@ def test_bad_networks(weights, match):
 def test_activation_count_and_unknown_name():
     with pytest.raises(InputError, match="hidden activations"):
         Network([np.eye(2), np.eye(2)], ["relu", "relu"])
-    with pytest.raises(InputError, match="unknown activation 'celu'"):
-        Network([np.eye(2), np.eye(2)], "celu")
+    with pytest.raises(InputError, match="unknown activation 'tanhshrink'"):
+        Network([np.eye(2), np.eye(2)], "tanhshrink")
 
 
 def test_parse_activation_parameters():
