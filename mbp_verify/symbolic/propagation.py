@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+import mpmath
 import sympy as sp
 
 from ..errors import InputError
+from .intervals import float_up, upper
 
 __all__ = ["PropagationBound", "propagation_bound"]
 
@@ -57,12 +59,16 @@ class PropagationBound:
     ) -> float:
         """Plug (upper bounds of) the norms in; returns an upper bound of the sup error: the exact value
         of the polynomial rounded up to float64 (+inf beyond its range, or when a value is +inf)."""
-        from ..bounds.rounding import float_up  # imported here: mbp_verify.bounds imports this package
-
         values = self._values(norms_full, norms_pruned, norms_error, lipschitz, offsets)
         if not all(_finite(v) for v in values):
             return math.inf
-        return float_up(self.exact(norms_full, norms_pruned, norms_error, lipschitz, offsets))
+        exact = self.exact(norms_full, norms_pruned, norms_error, lipschitz, offsets)
+        bits = max(exact.numerator.bit_length(), exact.denominator.bit_length()) + 64
+        saved, mpmath.iv.prec = mpmath.iv.prec, bits
+        try:  # an enclosure of the quotient (exact: the denominator is a power of 2)
+            return float_up(upper(mpmath.iv.mpf(exact.numerator) / mpmath.iv.mpf(exact.denominator)))
+        finally:
+            mpmath.iv.prec = saved
 
     def _values(self, norms_full, norms_pruned, norms_error, lipschitz, offsets) -> list:
         """The values in symbol order, after checking their counts and signs."""
