@@ -51,7 +51,15 @@ from .replay import Replay, replay_error, unit_ball_point
 from .rounding import add_up, float_up, ldexp_up
 from .scaling import LayerScaling, pair_scaling, power_of_two, scaled_pair
 
-__all__ = ["Effort", "EFFORTS", "Decision", "ErrorBracket", "assemble_bracket", "bracket_sup_error"]
+__all__ = [
+    "Effort",
+    "EFFORTS",
+    "Decision",
+    "ErrorBracket",
+    "assemble_bracket",
+    "bracket_sup_error",
+    "check_search_options",
+]
 
 # A certificate that cannot be completed (Cholesky never succeeds, an eigensolver does not
 # converge) makes its method unavailable; it never becomes a number.
@@ -500,6 +508,17 @@ def assemble_bracket(
     )
 
 
+def check_search_options(target_ratio: "float | None", time_limit: float) -> None:
+    """InputError unless the target ratio (None or a finite number >= 1) and the time limit (finite,
+    positive) are usable; the CLI calls it before it reads the network."""
+    if target_ratio is not None and not (
+        isinstance(target_ratio, (int, float)) and math.isfinite(target_ratio) and target_ratio >= 1.0
+    ):
+        raise InputError(f"the target ratio must be a finite number >= 1, got {target_ratio!r}")
+    if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
+        raise InputError(f"the time limit must be a positive number of seconds, got {time_limit!r}")
+
+
 def bracket_sup_error(
     pair: NetworkPair,
     *,
@@ -525,12 +544,7 @@ def bracket_sup_error(
     (to compare the methods).
     """
     pair = check_pair(pair)
-    if target_ratio is not None and not (
-        isinstance(target_ratio, (int, float)) and math.isfinite(target_ratio) and target_ratio >= 1.0
-    ):
-        raise InputError(f"the target ratio must be a finite number >= 1, got {target_ratio!r}")
-    if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
-        raise InputError(f"the time limit must be a positive number of seconds, got {time_limit!r}")
+    check_search_options(target_ratio, time_limit)
     if not isinstance(certify_all, bool):
         raise InputError(f"certify_all must be True or False, got {certify_all!r}")
     if slopes not in ("local", "global"):

@@ -78,9 +78,15 @@ def _box_norms(pair: NetworkPair, constants: Sequence[LayerConstants], mid: np.n
         direct = inflate(np.abs(d_mid) + d_rad, 1)
     reach = np.where(np.isfinite(direct), np.minimum(reach, direct), reach)  # per coordinate: both enclose
     count = reach.shape[1] + 1
-    squares = np.sum(reach * reach, axis=1)
+    # rows with entries >= 1 are scaled by 2^-e (exact, and + eta covers entries that become subnormal),
+    # so the squares of ~1e200 outputs (tanh layers between 1e200 weights) do not overflow
+    with np.errstate(all="ignore"):
+        top = np.max(reach, axis=1)
+        exponent = np.where(np.isfinite(top) & (top >= 1.0), np.frexp(np.where(np.isfinite(top), top, 1.0))[1], 0)
+    scaled = np.ldexp(reach, -exponent[:, None]) + np.where(exponent[:, None] > 0, UNDERFLOW_UNIT, 0.0)
+    squares = np.sum(scaled * scaled, axis=1)
     bound = np.sqrt(inflate((squares + count * UNDERFLOW_UNIT) / (1.0 - gamma(count)), 3))
-    return inflate(bound, 1)
+    return np.ldexp(inflate(bound, 1), exponent)  # exact, or +inf
 
 
 def _domain_points(centres: np.ndarray, sphere: bool) -> np.ndarray:
@@ -139,8 +145,11 @@ def branch_and_bound(
         top = int(np.argmax(observed))
         if observed[top] > best.value:
             candidate = unit_ball_point(points[top])
-            replay = replay_error(pair, candidate, lipschitz, norms=norms)
-            if replay.certified_lower > best.certified_lower:
+            try:
+                replay = replay_error(pair, candidate, lipschitz, norms=norms)
+            except InputError:  # its reference pass overflowed: no witness here, the boxes' bounds stand
+                replay = None
+            if replay is not None and replay.certified_lower > best.certified_lower:
                 witness, best = candidate, replay
         for row, value in zip(centres, values):
             if value >= best.certified_lower:

@@ -7,11 +7,14 @@ these are the nearest float to the decimal and the bounds' ends are floats on th
 of it. |sigma(0)| is enclosed directly for the applied parameters (softplus(beta=2.9191) has
 sigma(0) = log 2 / beta 1.5 ulps above the decimal's value rounded to nearest). Every difference
 quotient (sigma(a) - sigma(b)) / (a - b) lies in [slope_min, slope_max], and when sigma(0) = 0
-so does sigma(z) / z.
+so does sigma(z) / z. [value_min, value_max] encloses sigma's range over R (interval enclosures of
+each piece over its whole interval, for the applied parameters; +-inf where unbounded): the
+enclosures clip to it, so a saturated tanh stays in [-1, 1] however large its input.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +25,19 @@ from ..engine import Network
 from ..engine.activations import ActivationSpec
 from ..errors import InputError
 from ..symbolic import derive_lipschitz
-from ..symbolic.intervals import Box, compile_enclosure, float_up, interval, lower, precision, upper
+from ..symbolic.analysis import split_pieces
+from ..symbolic.intervals import (
+    Box,
+    Undefined,
+    Unsupported,
+    compile_enclosure,
+    float_down,
+    float_up,
+    interval,
+    lower,
+    precision,
+    upper,
+)
 from ..symbolic.registry import X, symbolic_activation
 from .rounding import up
 
@@ -43,6 +58,13 @@ class LayerConstants:
     slope_max: float  # >= sup sigma'
     sigma0: float  # >= |sigma(0)|
     homogeneous: bool  # sigma(c x) = c sigma(x) for c > 0
+    value_min: float = -math.inf  # <= inf sigma
+    value_max: float = math.inf  # >= sup sigma
+
+    @property
+    def bounded(self) -> bool:
+        """Whether sigma's range is known to be bounded on at least one side."""
+        return self.value_min > -math.inf or self.value_max < math.inf
 
     @property
     def zero_at_zero(self) -> bool:
@@ -68,6 +90,8 @@ class LayerConstants:
             "slope_max": self.slope_max,
             "sigma0": self.sigma0,
             "homogeneous": self.homogeneous,
+            "value_min": self.value_min,
+            "value_max": self.value_max,
         }
 
 
@@ -77,6 +101,22 @@ def _sigma0_bound(spec: ActivationSpec) -> float:
     with precision():  # abs() of an end at mpmath's default 53 bits would round it to nearest
         value = compile_enclosure(expr.subs(X, 0))(Box(interval(0)))
         return float_up(max(abs(lower(value)), abs(upper(value))))
+
+
+@functools.cache
+def _range_bound(spec: ActivationSpec) -> tuple[float, float]:
+    """Floats enclosing sigma's range over R for the applied parameters: the hull of each piece's
+    interval enclosure over its whole interval (ends may be infinite), rounded outwards."""
+    _, expr = symbolic_activation(spec, applied=True)
+    low, high = math.inf, -math.inf
+    with precision():
+        for piece, where in split_pieces(expr):
+            try:
+                value = compile_enclosure(piece)(Box(interval(float(where.start), float(where.end))))
+            except (Undefined, Unsupported, ZeroDivisionError, ValueError):
+                return -math.inf, math.inf
+            low, high = min(low, float_down(lower(value))), max(high, float_up(upper(value)))
+    return (low, high) if low <= high else (-math.inf, math.inf)
 
 
 def _constants(spec: ActivationSpec) -> LayerConstants:
@@ -91,6 +131,8 @@ def _constants(spec: ActivationSpec) -> LayerConstants:
         slope_max=up(derivation.slope_max),
         sigma0=0.0 if exact_zero else _sigma0_bound(spec),
         homogeneous=bool(derivation.positively_homogeneous and exact_zero),
+        value_min=_range_bound(spec)[0],
+        value_max=_range_bound(spec)[1],
     )
 
 

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import sympy as sp
 
 from ..engine import ConvNetwork, Network
 from ..errors import InputError
@@ -104,10 +103,6 @@ def conv_layer_norms(original: ConvNetwork, pruned: ConvNetwork) -> ConvLayerNor
     return ConvLayerNorms(tuple(full), tuple(kept), tuple(error))
 
 
-def _rational(value: Fraction) -> sp.Rational:
-    return sp.Rational(value.numerator, value.denominator)
-
-
 def conv_layerwise_bound(network: ConvNetwork, norms: ConvLayerNorms, constants: Sequence[LayerConstants]) -> Fraction:
     """The propagation bound as an exact rational; the sigma(0) offsets are ||sigma_l(0) 1||_2 =
     |sigma_l(0)| sqrt(d_l) with d_l the flattened width of layer l."""
@@ -115,19 +110,10 @@ def conv_layerwise_bound(network: ConvNetwork, norms: ConvLayerNorms, constants:
         raise InputError(
             f"{network.depth} layers need {network.depth - 1} activation constants and {network.depth} norms"
         )
-    closed = propagation_bound(network.depth)
-    full_symbols, pruned_symbols, error_symbols, k_symbols, offset_symbols = closed.symbols
-    values: dict[sp.Symbol, sp.Rational] = {}
-    for layer in range(network.depth):
-        values[full_symbols[layer]] = _rational(norms.full[layer])
-        values[pruned_symbols[layer]] = _rational(norms.pruned[layer])
-        values[error_symbols[layer]] = _rational(norms.error[layer])
     widths = network.widths
-    for layer, (k_symbol, offset_symbol, c) in enumerate(zip(k_symbols, offset_symbols, constants)):
-        values[k_symbol] = _rational(Fraction(c.lipschitz))
-        values[offset_symbol] = _rational(Fraction(mul_up(c.sigma0, sqrt_up(float(widths[layer + 1])))))
-    exact = sp.Rational(closed.expression.xreplace(values))
-    return Fraction(int(exact.p), int(exact.q))
+    sigma0 = [Fraction(mul_up(c.sigma0, sqrt_up(float(widths[layer + 1])))) for layer, c in enumerate(constants)]
+    lipschitz = [Fraction(c.lipschitz) for c in constants]
+    return propagation_bound(network.depth).exact(norms.full, norms.pruned, norms.error, lipschitz, sigma0)
 
 
 def _record(name: str, exact: Fraction, upper_bounds: dict[str, float], unavailable: dict[str, str]) -> None:

@@ -9,7 +9,8 @@ exact image of every point of the input box lies in the output box:
 - other activations: sigma(m) +- (k r + 16 u (|m| + |sigma(m)| + 1)) (numpy's evaluation error,
   as in `replay`) with k the largest |sigma'| on the box (`slope_table`), or, where sigma' keeps
   one sign on the box, [sigma(m - r), sigma(m + r)] (or reversed) widened by the evaluation
-  errors, whichever is narrower.
+  errors, whichever is narrower; either intersected with sigma's range (`LayerConstants.value_min`,
+  `value_max`: [-1, 1] for tanh) where that is narrower.
 
 Used by the branch-and-bound (boxes of the input) and by `reachable` (the pre-activation
 intervals of every neuron over the unit ball).
@@ -92,7 +93,7 @@ def activation_enclosure(
     lip_rad = inflate(local * rad + evaluation_error(mid, value), 4)
     increasing, decreasing = s_low >= 0, s_high <= 0
     if not (increasing.any() or decreasing.any()):
-        return value, lip_rad
+        return _clipped(constants, value, lip_rad)
     s_at_low, s_at_high = spec(low), spec(high)
     first = np.where(increasing, s_at_low, s_at_high)  # the smaller end where sigma is monotone
     second = np.where(increasing, s_at_high, s_at_low)
@@ -101,10 +102,29 @@ def activation_enclosure(
     b = second + inflate(evaluation_error(second_at, second), 3)
     a = a - inflate(2 * UNIT_ROUNDOFF * np.abs(a), 1)  # the subtraction's own rounding
     b = b + inflate(2 * UNIT_ROUNDOFF * np.abs(b), 1)
-    centre = 0.5 * (a + b)
-    spread = inflate(np.maximum(b - centre, centre - a), 2)
+    centre, spread = _interval(a, b)
     tighter = (increasing | decreasing) & (spread < lip_rad)
-    return np.where(tighter, centre, value), np.where(tighter, spread, lip_rad)
+    return _clipped(constants, np.where(tighter, centre, value), np.where(tighter, spread, lip_rad))
+
+
+def _interval(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """centre +- radius covering [a, b] whatever the rounding of the centre."""
+    centre = 0.5 * (a + b)
+    return centre, inflate(np.maximum(b - centre, centre - a), 2)
+
+
+def _clipped(constants: LayerConstants, mid: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """mid +- rad intersected with sigma's range [value_min, value_max], where that is narrower. The
+    exact image lies in both, so the intersection is sound; where mid +- rad overflowed (inf or NaN)
+    the range alone is. Without it a saturated tanh at 1e84 kept the evaluation error 16 u |z| ~ 1e69."""
+    if not constants.bounded:
+        return mid, rad
+    with np.errstate(invalid="ignore", over="ignore"):
+        a = np.fmax(np.nextafter(mid - rad, -np.inf), constants.value_min)  # fmax: NaN ends give the range
+        b = np.fmin(np.nextafter(mid + rad, np.inf), constants.value_max)
+        centre, spread = _interval(a, b)
+        narrower = np.isfinite(spread) & ~(spread >= rad)  # also where rad is NaN
+    return np.where(narrower, centre, mid), np.where(narrower, spread, rad)
 
 
 def meets_domain(centres: np.ndarray, half: float, sphere: bool) -> np.ndarray:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import sympy as sp
 
 from ..engine import NetworkPair
 from ..symbolic import propagation_bound
@@ -81,10 +80,6 @@ def offsets(pair: NetworkPair, constants: Sequence[LayerConstants]) -> list[floa
     return [mul_up(c.sigma0, sqrt_up(float(widths[l + 1]))) for l, c in enumerate(constants)]
 
 
-def _rational(value: Fraction) -> sp.Rational:
-    return sp.Rational(value.numerator, value.denominator)
-
-
 def _evaluate(
     pair: NetworkPair,
     constants: Sequence[LayerConstants],
@@ -93,18 +88,10 @@ def _evaluate(
     error: Sequence[Fraction],
 ) -> Fraction:
     """The propagation polynomial at the given values of ||W_l||, ||W~_l||, ||E_l||, exactly."""
-    closed = propagation_bound(pair.original.depth)
-    values: dict[sp.Symbol, sp.Rational] = {}
-    full_symbols, pruned_symbols, error_symbols, k_symbols, offset_symbols = closed.symbols
-    for symbols, numbers in ((full_symbols, full), (pruned_symbols, pruned), (error_symbols, error)):
-        for symbol, number in zip(symbols, numbers):
-            values[symbol] = _rational(number)
-    for symbol, c in zip(k_symbols, constants):
-        values[symbol] = _rational(Fraction(c.lipschitz))
-    for symbol, offset in zip(offset_symbols, offsets(pair, constants)):
-        values[symbol] = _rational(Fraction(offset))
-    exact = closed.expression.xreplace(values)
-    return Fraction(int(exact.p), int(exact.q))
+    depth = pair.original.depth
+    lipschitz = [Fraction(c.lipschitz) for c in constants][: depth - 1]
+    sigma0 = [Fraction(v) for v in offsets(pair, constants)][: depth - 1]
+    return propagation_bound(depth).exact(full, pruned, error, lipschitz, sigma0)
 
 
 def _widened(bounds: Sequence[SpectralBound], scaling: LayerScaling, residuals: int) -> list[Fraction]:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bounds import EFFORTS, ErrorBracket, bracket_conv_sup_error, bracket_sup_error
+from ..bounds.bracket import check_search_options
 from ..engine import (
     ConvNetwork,
     Network,
@@ -225,8 +226,10 @@ def _bracket(pair: NetworkPair, args: argparse.Namespace) -> ErrorBracket:
 def handle(args: argparse.Namespace) -> int:
     if args.eps is not None and not (np.isfinite(args.eps) and args.eps >= 0):
         raise InputError(f"--eps must be a finite non-negative number, got {args.eps}")
+    check_search_options(args.target_ratio, args.time_limit)  # before any work: one line, nothing read
     pair = _pair(args)
-    result = _bracket(pair, args)
+    with np.errstate(all="ignore"):  # overflow at extreme weight scales is handled (+inf bounds), not warned about
+        result = _bracket(pair, args)
     print(f"{'upper bound method':<24} {'value':>14}")
     for name, value in sorted(result.upper_bounds.items(), key=lambda item: item[1]):
         mark = "  <- tightest" if name == result.upper_method else ""

@@ -23,6 +23,7 @@ __all__ = ["ActivationSpec", "parse_activation", "activation_names", "apply_acti
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
+_SMALLEST_NORMAL = 2.2250738585072014e-308
 
 NumericFn = Callable[[np.ndarray, Mapping[str, float]], np.ndarray]
 
@@ -54,6 +55,7 @@ _NUMERIC: dict[str, tuple[NumericFn, dict[str, float]]] = {
     "relu6": (lambda x, p: _relu6(x), {}),
     "hardtanh": (lambda x, p: np.clip(x, -1.0, 1.0), {}),
     "elu": (lambda x, p: np.where(x > 0, x, p["a"] * np.expm1(np.minimum(x, 0.0))), {"a": 1.0}),
+    "celu": (lambda x, p: np.where(x > 0, x, p["a"] * np.expm1(np.minimum(x, 0.0) / p["a"])), {"a": 1.0}),
     "selu": (
         lambda x, p: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0.0))),
         {},
@@ -95,6 +97,7 @@ _AMBIGUOUS = {
 _PARAM_ALIASES = {
     "leaky_relu": {"negative_slope": "a", "alpha": "a"},
     "elu": {"alpha": "a"},
+    "celu": {"alpha": "a"},
 }
 # GELU's `approximate` (PyTorch): a string, which selects the function rather than a number.
 _GELU_APPROXIMATIONS = {"none": "gelu", "tanh": "gelu_tanh"}
@@ -181,8 +184,15 @@ def parse_activation(spec: "str | ActivationSpec", **overrides: float) -> Activa
         if not np.isfinite(value):
             raise InputError(f"activation parameter {key}={value} must be finite")
         defaults[key] = float(value)
+    if name == "celu" and defaults["a"] == 0:
+        raise InputError("celu needs a != 0 (PyTorch's alpha; celu(x) = max(0, x) + min(0, a (exp(x/a) - 1)))")
     if name == "softplus" and defaults["beta"] <= 0:
         raise InputError("softplus needs beta > 0")
+    if name == "softplus" and defaults["beta"] < _SMALLEST_NORMAL:  # 1/beta, log(2)/beta overflow float64
+        raise InputError(
+            f"softplus(beta={defaults['beta']!r}): beta below 2.2250738585072014e-308 (the smallest normal "
+            "float64) puts sigma(0) = log(2)/beta near or beyond the float64 range"
+        )
     return ActivationSpec(name, tuple(sorted(defaults.items())))
 
 

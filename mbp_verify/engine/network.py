@@ -49,7 +49,16 @@ def _check_matrix(weight: object, index: int, ndim: int = 2) -> np.ndarray:
         raise InputError(f"{name} must be {expected}, got shape {array.shape}")
     if array.size == 0:
         raise InputError(f"{name} is empty (shape {array.shape})")
-    array = array.astype(np.float64)
+    source = array
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = source.astype(np.float64)
+        if np.issubdtype(source.dtype, np.integer) or source.dtype.itemsize > 8:  # int64 > 2^53, float128
+            lossy = (array.astype(source.dtype) != source) & np.isfinite(source)
+            if lossy.any():
+                raise InputError(
+                    f"{name} has {source.dtype} entries that float64 cannot hold exactly (e.g. "
+                    f"{source[lossy][0].item()!r}); every result is for float64 weights: convert them first"
+                )
     if not np.isfinite(array).all():
         raise InputError(f"{name} contains NaN or infinite entries")
     return array
@@ -215,7 +224,14 @@ def read_layer_file(path: "str | Path", what: str = "network") -> tuple[list[np.
     if not zipfile.is_zipfile(file):
         raise InputError(f"{str(file)!r} is not a .npz {what} (not a zip archive of arrays W1, W2, ...)")
     data = read_npz(file, what)
-    arrays = [data[k] for k in natural_layer_order([k for k in data if k != META_KEY])]
+    keys = natural_layer_order([k for k in data if k != META_KEY])
+    for key in keys:  # a layer is 2-D (dense) or 4-D (conv); a vector is most likely a bias
+        if np.ndim(data[key]) == 1:
+            raise InputError(
+                f"{str(file)!r}: member {key!r} is a vector (shape {np.shape(data[key])}), not a layer; "
+                f"biases are not supported (the networks are bias-free): give only the {what}'s matrices"
+            )
+    arrays = [data[k] for k in keys]
     meta = str(data[META_KEY]) if META_KEY in data else None
     if not arrays:
         raise InputError(f"{str(file)!r} holds no arrays")

@@ -10,6 +10,8 @@ polynomial in x or in one exponential, times exponentials), where it answers qui
 
 from __future__ import annotations
 
+import math
+
 import mpmath
 import numpy as np
 import sympy as sp
@@ -26,10 +28,15 @@ __all__ = [
     "numeric_roots",
     "critical_points",
     "one_sided_limit",
+    "exp_powers_small",
 ]
 
 DIGITS = 30
 _SCAN = (-40.0, 40.0, 40_001)
+# sympy's polynomial code writes exp(p/q * t) as exp(t/q)**p and stores p + 1 dense coefficients:
+# softplus(beta=9.87654321) (p = 987654321) took every byte of memory in `factor`. Beyond this
+# power sigma'' is solved in a rescaled variable, or, failing that, located numerically.
+_MAX_EXP_POWER = 4096
 
 
 def _algebraic(numerator: sp.Expr) -> bool:
@@ -50,6 +57,41 @@ def _exp_polynomial(factor: sp.Expr) -> bool:
     g = sp.Dummy("g")
     replaced = factor.subs(atoms.pop(), g)
     return not replaced.has(X) and replaced.is_polynomial(g)
+
+
+def _exp_coefficients(expr: sp.Expr) -> list[sp.Rational]:
+    """The rational coefficients c of the terms c*t in the arguments of expr's exponentials."""
+    found = []
+    for atom in expr.atoms(sp.exp):
+        for term in sp.Add.make_args(atom.args[0]):
+            coefficient = term.as_coeff_Mul()[0]
+            if isinstance(coefficient, sp.Rational) and coefficient != 0:
+                found.append(coefficient)
+    return found
+
+
+def _exp_power(expr: sp.Expr) -> int:
+    """The largest power p that sympy's polynomials would give an exponential atom exp(p/q t + ...)."""
+    return max((abs(int(c.p)) for c in _exp_coefficients(expr)), default=0)
+
+
+def exp_powers_small(expr: sp.Expr) -> bool:
+    """Whether sympy's polynomial code (factor, cancel, simplify) can take `expr` without building
+    a polynomial of enormous degree in an exponential."""
+    return _exp_power(expr) <= _MAX_EXP_POWER
+
+
+def _exp_rescaling(expr: sp.Expr) -> "sp.Rational | None":
+    """g > 0 such that expr(y/g) has small exponential powers (sympy's polynomials then stay small),
+    1 if expr's are small already, None if no such g exists (e.g. exp(x) next to exp(987654321 x/10**8))."""
+    if exp_powers_small(expr):
+        return sp.Integer(1)
+    coefficients = _exp_coefficients(expr)
+    numerators, denominators = [abs(int(c.p)) for c in coefficients], [int(c.q) for c in coefficients]
+    g = sp.Rational(math.gcd(*numerators), math.lcm(*denominators))
+    if not exp_powers_small(expr.xreplace({X: X / g})):
+        return None
+    return g
 
 
 def split_pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Interval]]:
@@ -76,15 +118,16 @@ def split_pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Interval]]:
     return pairs
 
 
-def numeric_roots(func: sp.Expr, lo: float, hi: float) -> list[float]:
-    """Points of (lo, hi) where `func` (= sigma'') vanishes or may vanish.
+def numeric_roots(func: sp.Expr, lo: float, hi: float) -> tuple[list[float], list[float]]:
+    """Points of (lo, hi) where `func` (= sigma'') vanishes, and where it reads as zero.
 
     A float64 scan proposes brackets with a strict sign change; each is kept only if `func`
     evaluated at 30 digits (mpmath) has opposite signs at its ends, so rounding noise cannot
-    create roots, and is refined by mpmath bisection. Where the scan reads exact zeros over a
-    run of points (sigma' saturated to float precision, e.g. gelu_tanh for large |x|) the
-    run's ends are returned too: sigma' is constant there to within rounding, so those
-    points carry its extreme values on the run.
+    create roots, and is refined by mpmath bisection: the first list. Where the scan reads exact
+    zeros over a run of points (sigma' saturated to float precision, e.g. gelu_tanh for large
+    |x|) the run's ends are the second list: sigma' is constant there to within rounding, so
+    those points carry its extreme values on the run, but they are not roots (softplus(beta=9.87)
+    saturates from x = 3.6 on and never reaches its supremum 1).
     """
     concrete = func.subs(CONSTANT_VALUES)
     fast = sp.lambdify(X, concrete, modules=["numpy", "scipy"])
@@ -95,11 +138,11 @@ def numeric_roots(func: sp.Expr, lo: float, hi: float) -> list[float]:
     points: list[float] = []
     zero = values == 0
     edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
-    points += [float(grid[i + 1]) if not zero[i] else float(grid[i]) for i in edges]
+    saturated = [float(grid[i + 1]) if not zero[i] else float(grid[i]) for i in edges]
     if zero[0]:
-        points.append(float(grid[0]))
+        saturated.append(float(grid[0]))
     if zero[-1]:
-        points.append(float(grid[-1]))
+        saturated.append(float(grid[-1]))
     with mpmath.workdps(DIGITS):
         for i in np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0):
             a, b = mpmath.mpf(float(grid[i])), mpmath.mpf(float(grid[i + 1]))
@@ -113,21 +156,33 @@ def numeric_roots(func: sp.Expr, lo: float, hi: float) -> list[float]:
                 fm = precise(mid)
                 a, b, fa = (mid, b, fm) if fa * fm > 0 else (a, mid, fa)
             points.append(float(a if fa == 0 else (a + b) / 2))
-    return sorted(set(points))
+        for i in np.flatnonzero(zero[1:-1] & ~zero[:-2] & ~zero[2:]) + 1:  # one zero between a sign change
+            if precise(mpmath.mpf(float(grid[i - 1]))) * precise(mpmath.mpf(float(grid[i + 1]))) < 0:
+                points.append(float(grid[i]))  # a root in (grid[i-1], grid[i+1]): sigma'(0) of sigmoid
+    return sorted(set(points)), sorted(set(saturated) - set(points))
 
 
-def critical_points(derivative: sp.Expr, interval: sp.Interval, steps: list[str]) -> list[tuple[sp.Expr, bool]]:
-    """Critical points of sigma' inside the open piece: (point, exact?)."""
+def critical_points(derivative: sp.Expr, interval: sp.Interval, steps: list[str]) -> list[tuple[sp.Expr, bool, bool]]:
+    """Critical points of sigma' inside the open piece, and points where sigma'' reads as zero:
+    (point, exact?, a proven root of sigma''?)."""
     second = sp.diff(derivative, X)
     if not second.has(X) and second == 0:
         return []
     open_piece = sp.Interval.open(interval.start, interval.end)
-    numerator = sp.factor(sp.numer(sp.together(second)))
+    g = _exp_rescaling(second)  # solve sigma''(y/g) = 0 for y = g x, on g times the piece
+    if g is not None:
+        scaled = second.xreplace({X: X / g}) if g != 1 else second
+        numerator = sp.factor(sp.numer(sp.together(scaled)))
     try:
-        solved = sp.solveset(numerator, X, open_piece) if _algebraic(numerator) else None
+        solved = (
+            sp.solveset(numerator, X, sp.Interval.open(interval.start * g, interval.end * g))
+            if g is not None and _algebraic(numerator)
+            else None
+        )
         if isinstance(solved, sp.FiniteSet):
+            solved = sp.FiniteSet(*[point / g for point in solved])
             steps.append(f"  sigma'' = 0 on {open_piece}: solved exactly, {sorted(solved, key=lambda t: float(t))}")
-            return [(point, True) for point in solved]
+            return [(point, True, True) for point in solved]
         if solved is sp.S.EmptySet:
             steps.append(f"  sigma'' = 0 has no solution on {open_piece}")
             return []
@@ -135,12 +190,14 @@ def critical_points(derivative: sp.Expr, interval: sp.Interval, steps: list[str]
         pass
     lo = max(float(interval.start), _SCAN[0])
     hi = min(float(interval.end), _SCAN[1])
-    roots = numeric_roots(second, lo, hi)
+    roots, saturated = numeric_roots(second, lo, hi)
     steps.append(
-        f"  sigma'' = 0 is transcendental on {open_piece}: {len(roots)} candidate point(s) on [{lo:g}, {hi:g}] "
-        f"(roots in 30-digit verified sign-change brackets, ends of saturated runs): {[round(r, 12) for r in roots]}"
+        f"  sigma'' = 0 is transcendental on {open_piece}: {len(roots)} root(s) on [{lo:g}, {hi:g}] in 30-digit "
+        f"verified sign-change brackets: {[round(r, 12) for r in roots]}; {len(saturated)} end(s) of runs where "
+        "sigma'' reads as zero"
     )
-    return [(sp.Float(r, DIGITS), False) for r in roots]
+    found = [(sp.Float(r, DIGITS), False, True) for r in roots]
+    return found + [(sp.Float(r, DIGITS), False, False) for r in saturated]
 
 
 def one_sided_limit(func: sp.Expr, end: sp.Expr, direction: str, steps: list[str]) -> sp.Expr:

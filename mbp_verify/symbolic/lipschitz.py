@@ -25,7 +25,15 @@ import sympy as sp
 
 from ..engine.activations import ActivationSpec, parse_activation
 from ..errors import InputError
-from .analysis import DIGITS, check_real_on_reals, critical_points, jumps, one_sided_limit, split_pieces
+from .analysis import (
+    DIGITS,
+    check_real_on_reals,
+    critical_points,
+    exp_powers_small,
+    jumps,
+    one_sided_limit,
+    split_pieces,
+)
 from .enclosure import PieceSlopes, slope_extremes
 from .intervals import Unsupported
 from .registry import CONSTANT_VALUES, X, parse_expression, symbolic_activation
@@ -136,13 +144,15 @@ def _critical_candidates(derivative: sp.Expr, interval: sp.Interval, steps: list
         return []
     numeric = sp.lambdify(X, derivative.subs(CONSTANT_VALUES), modules="mpmath")
     candidates = []
-    for point, exact in critical_points(derivative, interval, steps):
+    for point, exact, root in critical_points(derivative, interval, steps):
         if exact:
             value = sp.simplify(derivative.subs(X, point))
         else:
             with mpmath.workdps(DIGITS):
                 value = sp.Float(numeric(mpmath.mpf(float(point))), DIGITS)
-        candidates.append(_Candidate(value, float(point), "critical point", True))
+        # a point where sigma'' only reads as zero is no evidence that a supremum is attained
+        kind, attained = ("critical point", True) if root else ("end of a saturated run", False)
+        candidates.append(_Candidate(value, float(point), kind, attained))
     return candidates
 
 
@@ -163,7 +173,9 @@ def _homogeneous(pieces: list[tuple[sp.Expr, sp.Interval]]) -> bool:
         if any(end not in (-sp.oo, 0, sp.oo) for end in (interval.start, interval.end)):
             return False
         difference = piece.subs(X, c * X) - c * piece
-        if sp.count_ops(difference) > 60 or sp.simplify(difference) != 0:  # large: not decided, not claimed
+        if (
+            sp.count_ops(difference) > 60 or not exp_powers_small(difference) or sp.simplify(difference) != 0
+        ):  # large: not decided, not claimed
             return False
     return True
 

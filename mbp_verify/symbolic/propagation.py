@@ -5,18 +5,22 @@ With h_l = sigma_l(W_l h_{l-1}), g_l = sigma_l(W~_l g_{l-1}), h_0 = g_0 = x, ||x
   ||h_l - g_l||  <= K_l (||E_l|| N_{l-1} + ||W~_l|| ||h_{l-1} - g_{l-1}||)
 because W_l h - W~_l g = E_l h + W~_l (h - g); the last layer is linear (K_L = 1). sympy unrolls
 the recursion into a closed form with non-negative coefficients (so the bound is monotone in
-every norm) and lambdify makes it a fast function.
+every norm); it is evaluated exactly in rationals and rounded up once.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
+import mpmath
 import sympy as sp
 
 from ..errors import InputError
+from .intervals import float_up, upper
 
 __all__ = ["PropagationBound", "propagation_bound"]
 
@@ -28,7 +32,22 @@ class PropagationBound:
     depth: int
     expression: sp.Expr
     symbols: tuple[tuple[sp.Symbol, ...], ...]  # (a, b, e, K, c): ||W||, ||W~||, ||E||, K_l, offsets
-    _function: Callable[..., float]
+
+    def exact(
+        self,
+        norms_full: Sequence["float | Fraction"],
+        norms_pruned: Sequence["float | Fraction"],
+        norms_error: Sequence["float | Fraction"],
+        lipschitz: Sequence["float | Fraction"],
+        offsets: "Sequence[float | Fraction] | None" = None,
+    ) -> Fraction:
+        """The polynomial at the given finite values (floats are read exactly), in rational arithmetic."""
+        values = self._values(norms_full, norms_pruned, norms_error, lipschitz, offsets)
+        if not all(_finite(v) for v in values):
+            raise InputError("the propagation bound needs finite values; use evaluate() for infinite ones")
+        symbols = [s for group in self.symbols for s in group]
+        exact = sp.Rational(self.expression.xreplace({s: _rational(v) for s, v in zip(symbols, values)}))
+        return Fraction(int(exact.p), int(exact.q))
 
     def evaluate(
         self,
@@ -38,21 +57,46 @@ class PropagationBound:
         lipschitz: Sequence[float],
         offsets: "Sequence[float] | None" = None,
     ) -> float:
-        """Plug (upper bounds of) the norms in; returns an upper bound of the sup error."""
+        """Plug (upper bounds of) the norms in; returns an upper bound of the sup error: the exact value
+        of the polynomial rounded up to float64 (+inf beyond its range, or when a value is +inf)."""
+        values = self._values(norms_full, norms_pruned, norms_error, lipschitz, offsets)
+        if not all(_finite(v) for v in values):
+            return math.inf
+        exact = self.exact(norms_full, norms_pruned, norms_error, lipschitz, offsets)
+        bits = max(exact.numerator.bit_length(), exact.denominator.bit_length()) + 64
+        saved, mpmath.iv.prec = mpmath.iv.prec, bits
+        try:  # an enclosure of the quotient (exact: the denominator is a power of 2)
+            return float_up(upper(mpmath.iv.mpf(exact.numerator) / mpmath.iv.mpf(exact.denominator)))
+        finally:
+            mpmath.iv.prec = saved
+
+    def _values(self, norms_full, norms_pruned, norms_error, lipschitz, offsets) -> list:
+        """The values in symbol order, after checking their counts and signs."""
         L = self.depth
         offsets = [0.0] * (L - 1) if offsets is None else list(offsets)
-        for name, values, size in (
+        values: list = []
+        for name, given, size in (
             ("norms_full", norms_full, L),
             ("norms_pruned", norms_pruned, L),
             ("norms_error", norms_error, L),
             ("lipschitz", lipschitz, L - 1),
             ("offsets", offsets, L - 1),
         ):
-            if len(values) != size:
-                raise InputError(f"{name} needs {size} values for depth {L}, got {len(values)}")
-            if any(not (v >= 0) for v in values):
+            if len(given) != size:
+                raise InputError(f"{name} needs {size} values for depth {L}, got {len(given)}")
+            if any(not (v >= 0) for v in given):
                 raise InputError(f"{name} must be non-negative numbers")
-        return float(self._function(*norms_full, *norms_pruned, *norms_error, *lipschitz, *offsets))
+            values += list(given)
+        return values
+
+
+def _finite(value: "float | Fraction") -> bool:
+    return isinstance(value, Fraction) or math.isfinite(value)  # a Fraction beyond float64 is finite
+
+
+def _rational(value: "float | Fraction") -> sp.Rational:
+    exact = Fraction(value)
+    return sp.Rational(exact.numerator, exact.denominator)
 
 
 @functools.cache
@@ -73,5 +117,4 @@ def propagation_bound(depth: int) -> PropagationBound:
         diff = gain * (e[l] * norm + b[l] * diff)
         norm = gain * a[l] * norm + offset
     closed = sp.expand(diff)
-    function = sp.lambdify([*a, *b, *e, *K, *c], closed, modules="math")
-    return PropagationBound(L, closed, (a, b, e, K, c), function)
+    return PropagationBound(L, closed, (a, b, e, K, c))

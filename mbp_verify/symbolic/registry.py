@@ -50,6 +50,7 @@ _REGISTRY: dict[str, _Builder] = {
     "relu6": lambda p: sp.Piecewise((0, X < 0), (X, X < 6), (6, True)),
     "hardtanh": lambda p: sp.Piecewise((-1, X < -1), (X, X < 1), (1, True)),
     "elu": lambda p: sp.Piecewise((p["a"] * (sp.exp(X) - 1), X < 0), (X, True)),
+    "celu": lambda p: sp.Piecewise((p["a"] * (sp.exp(X / p["a"]) - 1), X < 0), (X, True)),
     "selu": lambda p: sp.Piecewise((LAMBDA * ALPHA * (sp.exp(X) - 1), X < 0), (LAMBDA * X, True)),
     "sigmoid": lambda p: _sigmoid(X),
     "tanh": lambda p: sp.tanh(X),

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -171,10 +172,25 @@ def test_target_ratio_branches_on_small_inputs(tmp_path):
     assert "branch_and_bound" in document["timings"]
 
 
-@pytest.mark.parametrize("flag, value", [("--target-ratio", "0.9"), ("--time-limit", "0")])
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--target-ratio", "0.9"), ("--time-limit", "0"), ("--target-ratio", "nan"), ("--time-limit", "inf")],
+)
 def test_bad_branch_options(network_file, flag, value, capsys):
+    # checked before the network is read: one line, no memory-estimate progress line before it
     assert main(["bound", str(network_file), "--alpha", "0.3", "--effort", "fast", flag, value]) == 2
-    assert "must be" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "must be" in err[0]
+
+
+def test_a_bias_vector_is_named_in_the_error(tmp_path, capsys):
+    # W1, b1, W2, b2 in natural key order: the error used to read "W3 must be a 2-D matrix ... (3,)",
+    # naming an array the file does not hold
+    path = tmp_path / "bias.npz"
+    np.savez(path, W1=np.ones((3, 2)), b1=np.zeros(3), W2=np.ones((1, 3)), b2=np.zeros(1))
+    assert main(["bound", str(path), "--alpha", "0.3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'b1'" in err[0] and "biases are not supported" in err[0]
 
 
 def test_certify_all_certifies_the_skipped_averaged_bound(tmp_path):
@@ -191,3 +207,17 @@ def test_certify_all_certifies_the_skipped_averaged_bound(tmp_path):
     assert default["unavailable"]["averaged"].startswith("not certified: an estimate from below")
     assert every["upper_bounds"]["averaged"] > every["upper_bounds"]["ellipsoid"] == every["upper"]
     assert default["upper"] == every["upper"]
+
+
+def test_extreme_weights_give_no_numpy_warnings_on_stderr(tmp_path, capsys):
+    # tanh with 1e200 weights: no finite sound bound (upper = +inf, exit 1 with --eps); the overflow on
+    # the way used to print five RuntimeWarnings from ascent, enclosures and numpy.linalg on stderr
+    path = tmp_path / "huge.npz"
+    np.savez(path, W1=np.full((2, 2), 1e200), W2=np.full((2, 2), 1e200), W3=np.full((1, 2), 1e200))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["bound", str(path), "--alpha", "0.3", "--activation", "tanh", "--eps", "1"]) == 1
+    assert [str(w.message) for w in caught] == []
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1  # the memory estimate
+    assert "eps = 1: unknown" in captured.out

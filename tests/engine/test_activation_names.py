@@ -43,7 +43,8 @@ def test_alias_is_reported_under_the_canonical_name(alias: str, canonical: str) 
         ("gelu(approximate=foo)", "'none' or 'tanh'"),
         ("gelu_tanh(approximate=none)", "at once"),
         ("leaky_relu(a=0.1, negative_slope=0.2)", "given twice"),
-        ("celu", "unknown activation"),
+        ("tanhshrink", "unknown activation"),
+        ("celu(a=0)", "a != 0"),
     ],
 )
 def test_ambiguous_or_conflicting_names_are_refused(spec: str, problem: str) -> None:
@@ -61,6 +62,9 @@ def test_parameter_alias_also_applies_to_overrides() -> None:
         ("ReLU", lambda nn: nn.ReLU()),
         ("LeakyReLU(negative_slope=0.2)", lambda nn: nn.LeakyReLU(negative_slope=0.2)),
         ("ELU(alpha=2)", lambda nn: nn.ELU(alpha=2.0)),
+        ("CELU(alpha=2)", lambda nn: nn.CELU(alpha=2.0)),
+        ("CELU(alpha=0.3)", lambda nn: nn.CELU(alpha=0.3)),
+        ("CELU", lambda nn: nn.CELU()),
         ("GELU", lambda nn: nn.GELU()),
         ("GELU(approximate='tanh')", lambda nn: nn.GELU(approximate="tanh")),
         ("SiLU", lambda nn: nn.SiLU()),

@@ -61,8 +61,8 @@ def test_bad_networks(weights, match):
 def test_activation_count_and_unknown_name():
     with pytest.raises(InputError, match="hidden activations"):
         Network([np.eye(2), np.eye(2)], ["relu", "relu"])
-    with pytest.raises(InputError, match="unknown activation 'celu'"):
-        Network([np.eye(2), np.eye(2)], "celu")
+    with pytest.raises(InputError, match="unknown activation 'tanhshrink'"):
+        Network([np.eye(2), np.eye(2)], "tanhshrink")
 
 
 def test_parse_activation_parameters():
@@ -205,3 +205,22 @@ def test_an_unreadable_network_file_is_named_as_such(tmp_path, monkeypatch):
     )
     with pytest.raises(InputError, match=r"cannot read network file .*net\.npz': permission denied"):
         load_network(tmp_path / "net.npz")
+
+
+@pytest.mark.parametrize(
+    "weight, shown",
+    [
+        (np.array([[2**53 + 1, 1]], dtype=np.int64), "9007199254740993"),
+        (np.array([[np.iinfo(np.int64).max, 1]], dtype=np.int64), "9223372036854775807"),
+        (np.array([[np.longdouble(1) / 3, 1]], dtype=np.longdouble), "float64 cannot hold exactly"),
+    ],
+)
+def test_weights_that_float64_would_round_are_refused(weight, shown):
+    # int64 and float128 entries used to be rounded to float64 in silence: the result was about
+    # another network than the one in the file
+    if weight.dtype == np.longdouble and np.finfo(np.longdouble).nmant <= 52:
+        pytest.skip("long double is float64 on this platform")
+    with pytest.raises(InputError, match="cannot hold exactly") as error:
+        Network([weight])
+    assert shown in str(error.value)
+    assert Network([np.array([[2**53, 1]], dtype=np.int64)]).weights[0][0, 0] == 2.0**53  # exact ones pass

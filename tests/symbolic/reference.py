@@ -72,6 +72,11 @@ def _pieces(name: str, a) -> list[_Piece]:
             _Piece(-inf, 0, lambda x: scale * alpha * mpmath.expm1(x), lambda x: scale * alpha * mpmath.exp(x)),
             _Piece(0, inf, *_linear(scale)),
         ]
+    if name == "celu":
+        return [
+            _Piece(-inf, 0, lambda x: a * mpmath.expm1(x / a), lambda x: mpmath.exp(x / a)),
+            _Piece(0, inf, *_linear(1)),
+        ]
     if name == "sigmoid":
         return whole(_sigmoid, lambda x: _sigmoid(x) * _sigmoid(-x))
     if name == "tanh":
@@ -116,10 +121,10 @@ def _pieces(name: str, a) -> list[_Piece]:
 
 
 REFERENCE_NAMES = (
-    "identity relu leaky_relu relu6 hardtanh elu selu sigmoid tanh softplus softsign silu gelu gelu_tanh mish "
+    "identity relu leaky_relu relu6 hardtanh elu celu selu sigmoid tanh softplus softsign silu gelu gelu_tanh mish "
     "hardsigmoid hardswish"
 ).split()
-_DEFAULT_PARAMETER = {"leaky_relu": "0.01", "elu": "1", "softplus": "1"}
+_DEFAULT_PARAMETER = {"leaky_relu": "0.01", "elu": "1", "celu": "1", "softplus": "1"}
 
 
 def _far(x):

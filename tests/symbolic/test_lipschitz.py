@@ -133,7 +133,7 @@ def test_cli_json_and_exit_codes(tmp_path, capsys):
     assert json.loads(out.read_text())["lipschitz"] == 1.0
     assert main(["lipschitz", "--expr", "x**2", "--json", str(out)]) == 1
     assert json.loads(out.read_text())["lipschitz"] is None
-    assert main(["lipschitz", "celu"]) == 2
+    assert main(["lipschitz", "tanhshrink"]) == 2
     assert main(["lipschitz", "--expr", "x+"]) == 2
     assert main(["lipschitz"]) == 2
     assert main(["lipschitz", "leaky_relu", "--param", "b=1"]) == 2

@@ -32,12 +32,22 @@ CASES = [(name, name, None) for name in REFERENCE_NAMES] + [
     ("leaky_relu", "leaky_relu(a=0.2)", "0.2"),
     ("leaky_relu", "leaky_relu(a=-0.3)", "-0.3"),
     ("elu", "elu(a=2.2)", "2.2"),
+    ("celu", "celu(a=2.2)", "2.2"),
     ("softplus", "softplus(beta=0.3)", "0.3"),
     # sigma(0) = log 2 / beta was taken for beta = 2.9191 exactly and rounded to nearest, one ulp up:
     # 1.7e-18 below log 2 / float(2.9191), the network's
     ("softplus", "softplus(beta=2.9191)", "2.9191"),
 ]
-FAST = {"sigmoid", "gelu", "selu", "hardsigmoid", "hardswish", "leaky_relu(a=0.2)", "softplus(beta=2.9191)"}
+FAST = {
+    "sigmoid",
+    "gelu",
+    "selu",
+    "hardsigmoid",
+    "hardswish",
+    "leaky_relu(a=0.2)",
+    "softplus(beta=2.9191)",
+    "celu(a=2.2)",
+}
 FAST_TABLES = {"gelu", "hardswish"}  # a table costs about 0.5 s to build
 
 
