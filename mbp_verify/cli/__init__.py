@@ -3,7 +3,9 @@
 Each subcommand lives in its own module exposing `register(subparsers)`, which adds a
 parser whose `handler(args) -> int` returns the exit code. Exit codes: 0 everything
 required passed, 1 a required property failed / guarantee refuted, 2 usage or input error,
-3 internal error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM, unwound like Ctrl-C).
+3 internal error, 130 interrupted (Ctrl-C), 141 the reader of standard output went away (a closed
+pipe, as in `| head`: 128 + SIGPIPE, as shell tools report it), 143 terminated (SIGTERM, unwound
+like Ctrl-C).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import signal
 import sys
 import threading
@@ -26,6 +29,7 @@ __all__ = ["main", "build_parser"]
 
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 # Subcommand modules, in the order `--help` lists them.
@@ -68,7 +72,12 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         if getattr(args, "seed", 0) < 0:
             raise InputError(f"--seed must be non-negative, got {args.seed}")
         check_output_paths(args)
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the handling below, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except InputError as exc:
         print(f"mbp-verify {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -85,6 +94,14 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's final flush of text still
+    buffered for the closed pipe does not raise again (and print a traceback) at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class Terminated(KeyboardInterrupt):
