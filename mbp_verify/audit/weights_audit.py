@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..engine import load_conv_network
 from ..errors import InputError
 from ..reports.atomic import json_ready
@@ -186,14 +188,21 @@ def audit_selection(
                     seed=seed,
                 )
             )
+    tied = _tied_layers(selection)
+    distinct = [layer for index, layer in enumerate(selection.layers) if index not in tied]
     common = (
         common_scale_test(
-            [layer.matrix for layer in selection.layers],
-            [top_cell(layer.matrix, layer.stored_dtype) for layer in selection.layers],
+            [layer.matrix for layer in distinct], [top_cell(layer.matrix, layer.stored_dtype) for layer in distinct]
         )
-        if len(names) > 1
+        if len(distinct) > 1
         else None
     )
+    notes = list(notes) + [
+        f"{selection.layers[index].name} holds the same values as {selection.layers[first].name} (tied weights): "
+        "one draw of random numbers, so it is counted once in the common-K test (which assumes independent "
+        "layers); tied layers are not independent, as Theorem 1's model assumes"
+        for index, first in tied.items()
+    ]
     consequences, skipped = None, None
     if alpha is None:
         skipped = "not requested"
@@ -287,6 +296,18 @@ def audit_weights(
         conv_geometries={},
     )
     return replace(report, movement=movement, initial=initial)
+
+
+def _tied_layers(selection: LayerSelection) -> dict[int, int]:
+    """Layer index -> the first earlier layer with identical values (tied or copied weights)."""
+    tied: dict[int, int] = {}
+    layers = selection.layers
+    for index, layer in enumerate(layers):
+        for first in range(index):
+            if first not in tied and np.array_equal(layers[first].matrix, layer.matrix):
+                tied[index] = first
+                break
+    return tied
 
 
 def _conv_network(path: "str | Path | WeightFile", weights: WeightFile, selection: LayerSelection) -> "Any":
