@@ -25,7 +25,16 @@ from ..errors import InputError
 from .spectrum import ks_distance
 from .testresult import AuditTestResult
 
+# P(an entry is exactly 0) under (iii): generators draw numbers on a grid (torch's float32 uniform_
+# draws 24-bit numbers, so about 2^-24 of its draws are exactly 0; weights drawn so and saved as
+# float64 keep them), with a factor 4 to spare; stored rounded formats add their zero cell's
+# width / a (`rounding`).
+GENERATOR_ZERO_RATE = 2.0**-22
+ZERO_LEVEL = 1e-9
+
 __all__ = [
+    "GENERATOR_ZERO_RATE",
+    "ZERO_LEVEL",
     "ScaleEstimate",
     "estimate_scale",
     "uniform_magnitudes_test",
@@ -121,17 +130,45 @@ def uniform_magnitudes_test(
     """
     magnitudes = np.abs(_matrix(matrix)).ravel()
     if cells is not None:
-        return _rounded_magnitudes_test(magnitudes, cells)
+        result = _rounded_magnitudes_test(magnitudes, cells)
+        zero_cell = float(np.max(cells[1].ravel()[magnitudes == 0], initial=0.0))
+        return _with_zeros(result, magnitudes, GENERATOR_ZERO_RATE + zero_cell / result.effect["scale_floor"])
     top = int(np.argmax(magnitudes))
     ratios = np.sort(np.delete(magnitudes, top) / magnitudes[top])
     n = ratios.size
     distance = ks_distance(ratios)  # the U[0, 1] distribution function is the identity
-    return _uniform_result(
+    result = _uniform_result(
         distance,
         float(stats.kstwo.sf(distance, n)),
         ratios,
         "exact conditional Kolmogorov-Smirnov of |w|/max|w| against U[0,1] (scale-free, exact)",
+        float(magnitudes[top]),
     )
+    return _with_zeros(result, magnitudes, GENERATOR_ZERO_RATE)
+
+
+def _with_zeros(result: AuditTestResult, magnitudes: np.ndarray, rate: float) -> AuditTestResult:
+    """Exact zeros, which a continuous uniform almost never gives (pruned weights have many).
+
+    Under (iii) an entry is exactly 0 with probability at most `rate`; z* is the smallest count
+    with P(Binomial(n, rate) >= z*) <= ZERO_LEVEL. With Z >= z* zeros the p-value is ZERO_LEVEL,
+    else the KS p-value plus ZERO_LEVEL: P(p <= u) <= P(Z >= z*) + P(p_KS <= u - ZERO_LEVEL) <= u.
+    """
+    n, zeros = magnitudes.size, int(np.count_nonzero(magnitudes == 0))
+    rate = min(1.0, rate)
+    threshold = int(stats.binom.isf(ZERO_LEVEL, n, rate)) + 1
+    while threshold > 0 and stats.binom.sf(threshold - 2, n, rate) <= ZERO_LEVEL:  # isf is approximate
+        threshold -= 1
+    while stats.binom.sf(threshold - 1, n, rate) > ZERO_LEVEL:
+        threshold += 1
+    excess = zeros >= threshold
+    pvalue = ZERO_LEVEL if excess else min(1.0, result.pvalue + ZERO_LEVEL)
+    method = (
+        f"{result.method}; {threshold} or more exact zeros (probability <= {ZERO_LEVEL:g} under (iii)) "
+        f"reject at p = {ZERO_LEVEL:g}"
+    )
+    effect = {**result.effect, "zeros": zeros, "zeros_rejected_from": threshold}
+    return AuditTestResult(result.name, result.component, result.statistic, pvalue, method, effect)
 
 
 def _rounded_magnitudes_test(magnitudes: np.ndarray, cells: "tuple[np.ndarray, np.ndarray]") -> AuditTestResult:
@@ -158,16 +195,16 @@ def _rounded_magnitudes_test(magnitudes: np.ndarray, cells: "tuple[np.ndarray, n
     n = int(rest.sum())
     if n == 0:
         pvalue = ((ceiling - floor) / ceiling) ** (magnitudes.size - 1)
-        return _uniform_result(1.0, float(pvalue), np.ones(1), method)
+        return _uniform_result(1.0, float(pvalue), np.ones(1), method, floor)
     order = np.argsort(magnitudes[rest], kind="stable")
     values, lo, hi = magnitudes[rest][order], lo[rest][order], hi[rest][order]
     _, first, counts = np.unique(values, return_index=True, return_counts=True)
     below, through = first / n, (first + counts) / n  # empirical F just below and just above each value
     distance = float(max(np.max(np.abs(through - hi[first] / floor)), np.max(np.abs(below - lo[first] / floor))))
-    return _uniform_result(distance, float(stats.kstwo.sf(distance, n)), values / floor, method)
+    return _uniform_result(distance, float(stats.kstwo.sf(distance, n)), values / floor, method, floor)
 
 
-def _uniform_result(distance: float, pvalue: float, ratios: np.ndarray, method: str) -> AuditTestResult:
+def _uniform_result(distance: float, pvalue: float, ratios: np.ndarray, method: str, floor: float) -> AuditTestResult:
     n = ratios.size
     quartiles = np.interp([0.25 * (n - 1), 0.5 * (n - 1), 0.75 * (n - 1)], np.arange(n), ratios)
     return AuditTestResult(
@@ -180,6 +217,7 @@ def _uniform_result(distance: float, pvalue: float, ratios: np.ndarray, method: 
             "ks_distance": distance,
             "ratio_quartiles": [float(q) for q in quartiles],
             "uniform_quartiles": [0.25, 0.5, 0.75],
+            "scale_floor": floor,
         },
     )
 
