@@ -10,6 +10,7 @@ Findings are findings: the audit itself never fails because a hypothesis is reje
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -299,14 +300,20 @@ def audit_weights(
 
 
 def _tied_layers(selection: LayerSelection) -> dict[int, int]:
-    """Layer index -> the first earlier layer with identical values (tied or copied weights)."""
+    """Layer index -> the first earlier layer with identical values (tied or copied weights).
+
+    Layers are grouped by a digest of their bytes first, so a file of many same-shaped layers
+    costs one pass over each, not a comparison of every pair."""
     tied: dict[int, int] = {}
-    layers = selection.layers
-    for index, layer in enumerate(layers):
-        for first in range(index):
-            if first not in tied and np.array_equal(layers[first].matrix, layer.matrix):
-                tied[index] = first
-                break
+    seen: dict[tuple, list[int]] = {}
+    for index, layer in enumerate(selection.layers):
+        key = (layer.matrix.shape, hashlib.blake2b(np.ascontiguousarray(layer.matrix).data, digest_size=16).digest())
+        firsts = seen.setdefault(key, [])
+        match = next((f for f in firsts if np.array_equal(selection.layers[f].matrix, layer.matrix)), None)
+        if match is None:
+            firsts.append(index)
+        else:
+            tied[index] = match
     return tied
 
 
