@@ -27,9 +27,9 @@ def _mbp_pruned(shape: tuple[int, int], alpha: float, seed: int) -> np.ndarray:
     return flat.reshape(shape)
 
 
-@pytest.mark.parametrize("alpha, zeros", [(0.5, 128), (0.7, 18)])
+@pytest.mark.parametrize("alpha, zeros", [(0.5, 64), (0.7, 12)])
 def test_mbp_pruned_uniform_layer_is_rejected(alpha, zeros):
-    pruned = _mbp_pruned((128, 128), alpha, 5)
+    pruned = _mbp_pruned((64, 64), alpha, 5)
     assert int((pruned == 0).sum()) == zeros
     audit = audit_layer(pruned, seed=1)
     assert audit.status == "rejected" and "uniform_magnitudes" in audit.rejected_tests

@@ -121,7 +121,9 @@ def test_common_k_with_rounded_maxima_is_a_lower_bound_and_not_rejected(dtype, g
 
 
 def test_bfloat16_file_with_one_k_passes_common_k_end_to_end(tmp_path):
-    _, _, w1, w2 = _two_layers(0, "bfloat16")
+    rng = np.random.default_rng(10)
+    w1 = _rounded(rng.uniform(-0.9, 0.9, (64, 32)) / 8, "bfloat16")
+    w2 = _rounded(rng.uniform(-0.9, 0.9, (128, 64)) / math.sqrt(128), "bfloat16")
     path = write_safetensors(tmp_path / "init.safetensors", {"fc1.weight": ("BF16", w1), "fc2.weight": ("BF16", w2)})
     report = audit_weights(path, alpha=None, seed=1)
     assert report.common_K is not None and report.common_K_status == "consistent"
