@@ -33,6 +33,7 @@ from ..statistics.multiple import HolmResult, holm
 from .arrangement import arrangement_tests, kurtosis_test
 from .hypotheses import Status
 from .marginal import ScaleEstimate, estimate_scale, sign_balance_test, sign_magnitude_test, uniform_magnitudes_test
+from .rounding import dequantise, magnitude_cells, top_cell
 from .spectrum import SpectrumSummary, spectrum_summary
 from .testresult import COMPONENTS, AuditTestResult
 
@@ -56,10 +57,14 @@ def default_draws(level: float = DEFAULT_LEVEL) -> int:
     return max(199, minimum_draws(level, len(FAMILY)))
 
 
-def exact_tests(matrix: np.ndarray) -> tuple[AuditTestResult, ...]:
-    """The tests with exact or closed-form null distributions (no Monte Carlo): fast."""
+def exact_tests(
+    matrix: np.ndarray, cells: "tuple[np.ndarray, np.ndarray] | None" = None
+) -> tuple[AuditTestResult, ...]:
+    """The tests with exact or closed-form null distributions (no Monte Carlo): fast.
+
+    `cells`: the rounding cells of the entries' magnitudes, for values stored rounded (`rounding`)."""
     w = np.asarray(matrix, dtype=np.float64)
-    tests = [uniform_magnitudes_test(w), sign_balance_test(w)]
+    tests = [uniform_magnitudes_test(w, cells), sign_balance_test(w)]
     if (w > 0).any() and (w < 0).any():
         tests.append(sign_magnitude_test(w))
     return tuple(tests)
@@ -171,11 +176,15 @@ def audit_layer(
     seed: "int | np.random.SeedSequence" = DEFAULT_ROOT_SEED,
     level: float = DEFAULT_LEVEL,
     draws: "int | None" = None,
+    stored_dtype: str = "float64",
 ) -> LayerAudit:
     """Test hypothesis (iii) on one matrix W_l (d_l, d_l-1).
 
     `seed` is the run's root seed (the layer's draws come from `seed_sequence(seed,
-    "audit.iii/<name>")`) or a SeedSequence used as is (e.g. one per trial).
+    "audit.iii/<name>")`) or a SeedSequence used as is (e.g. one per trial). `stored_dtype` is
+    the format the values were stored in: float16, bfloat16 and float32 values are rounded,
+    and the tests that would mistake the rounding grid for a violation account for it
+    (`rounding`).
     """
     w = np.asarray(matrix, dtype=np.float64)
     if w.ndim != 2 or min(w.shape) < 1 or w.size < 4:
@@ -183,17 +192,20 @@ def audit_layer(
     level = validate_probability(level, "level")
     draws = check_draws(draws, level)
     root = seed if isinstance(seed, np.random.SeedSequence) else seed_sequence(int(seed), f"audit.iii/{name}")
-    kurtosis_rng, arrangement_rng = (
-        np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k))) for k in (0, 1)
+    kurtosis_rng, arrangement_rng, dequantise_rng = (
+        np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k))) for k in (0, 1, 2)
     )
     # Every (iii) test is scale-free: run them on W * 2**-shift with max |entry| in [0.5, 1) (exact), so
     # that w^2 and w^4 neither underflow (subnormal weights) nor overflow; report scale and spectrum in W's units.
     shift = _unit_shift(w)
     unit = np.ldexp(w, -shift)
-    scale = estimate_scale(unit, 1.0 - level).rescaled(shift)
+    cells = magnitude_cells(w, stored_dtype)
+    unit_cells = None if cells is None else (np.ldexp(cells[0], -shift), np.ldexp(cells[1], -shift))
+    top = None if unit_cells is None else tuple(np.ldexp(top_cell(w, stored_dtype), -shift))
+    scale = estimate_scale(unit, 1.0 - level, top).rescaled(shift)
     spectrum = spectrum_summary(unit).rescaled(shift)
-    tests = list(exact_tests(unit))
-    tests.append(kurtosis_test(unit, kurtosis_rng, draws))
+    tests = list(exact_tests(unit, unit_cells))
+    tests.append(kurtosis_test(np.ldexp(dequantise(w, stored_dtype, dequantise_rng), -shift), kurtosis_rng, draws))
     tests.extend(arrangement_tests(unit, arrangement_rng, draws, spectrum=spectrum, implied_K_rms=scale.implied_K_rms))
     ran = {t.name for t in tests}
     not_run = tuple(f"{t}: {_WHY[t]}" for t in FAMILY if t not in ran)

@@ -41,7 +41,10 @@ class StoredTensor:
 
     @property
     def is_float(self) -> bool:
-        return self.stored_dtype in ("float16", "bfloat16", "float32", "float64")
+        """Stored as floating point (float16 ... float128, bfloat16): its values are held in float64."""
+        return self.array.dtype == np.float64 and (
+            self.stored_dtype == "bfloat16" or self.stored_dtype.startswith("float")
+        )
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -10,10 +10,13 @@ Findings are findings: the audit itself never fails because a hypothesis is reje
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..engine import load_conv_network
 from ..errors import InputError
@@ -25,6 +28,7 @@ from .hypotheses import HypothesisVerdict, Status, activation_verdicts, parse_ac
 from .layer_audit import DEFAULT_LEVEL, LayerAudit, audit_layer, default_draws
 from .marginal import common_scale_test
 from .movement import LayerMovement, compare_selections
+from .rounding import top_cell
 from .selection import LayerSelection, Layout, select_layers
 from .testresult import AuditTestResult
 from .weight_files import WeightFile, load_weight_file
@@ -32,6 +36,7 @@ from .weight_files import WeightFile, load_weight_file
 __all__ = ["HYPOTHESES", "AuditReport", "audit_selection", "audit_weights"]
 
 HYPOTHESES = ("i", "ii", "iii", "common_K")
+_MANTISSA_BITS = {"float16": 10, "bfloat16": 7}
 Progress = Callable[[str], None]
 
 
@@ -161,7 +166,11 @@ def audit_selection(
     audits = []
     for index, layer in enumerate(selection.layers):
         say(f"audit: (iii) on {layer.name} {layer.shape} ({index + 1}/{len(names)}, {draws} Monte Carlo draws)")
-        audits.append(audit_layer(layer.matrix, name=layer.name, seed=seed, level=level, draws=draws))
+        audits.append(
+            audit_layer(
+                layer.matrix, name=layer.name, seed=seed, level=level, draws=draws, stored_dtype=layer.stored_dtype
+            )
+        )
     hints = geometry_hints(selection.layers) if conv_geometries is None else conv_geometries
     operators = []
     for layer in selection.layers:
@@ -180,7 +189,21 @@ def audit_selection(
                     seed=seed,
                 )
             )
-    common = common_scale_test([layer.matrix for layer in selection.layers]) if len(names) > 1 else None
+    tied = _tied_layers(selection)
+    distinct = [layer for index, layer in enumerate(selection.layers) if index not in tied]
+    common = (
+        common_scale_test(
+            [layer.matrix for layer in distinct], [top_cell(layer.matrix, layer.stored_dtype) for layer in distinct]
+        )
+        if len(distinct) > 1
+        else None
+    )
+    notes = list(notes) + [
+        f"{selection.layers[index].name} holds the same values as {selection.layers[first].name} (tied weights): "
+        "one draw of random numbers, so it is counted once in the common-K test (which assumes independent "
+        "layers); tied layers are not independent, as Theorem 1's model assumes"
+        for index, first in tied.items()
+    ]
     consequences, skipped = None, None
     if alpha is None:
         skipped = "not requested"
@@ -239,8 +262,9 @@ def audit_weights(
     notes = list(weights.notes) + [f"{s.name} {s.shape}: skipped ({s.reason})" for s in selection.skipped]
     notes.append(f"layout: {selection.layout_note}")
     notes += [
-        f"{layer.name} is stored as {layer.stored_dtype}: its values are quantised, and the ties make the "
-        "Kolmogorov-Smirnov tests conservative"
+        f"{layer.name} is stored as {layer.stored_dtype}: its values are rounded to a grid of relative spacing "
+        f"2^-{_MANTISSA_BITS[layer.stored_dtype]}; the uniformity and common-K tests use the rounding cells, the "
+        "kurtosis values redrawn within them, so the rounding is not mistaken for a violation"
         for layer in selection.layers
         if layer.stored_dtype in ("float16", "bfloat16")
     ]
@@ -273,6 +297,24 @@ def audit_weights(
         conv_geometries={},
     )
     return replace(report, movement=movement, initial=initial)
+
+
+def _tied_layers(selection: LayerSelection) -> dict[int, int]:
+    """Layer index -> the first earlier layer with identical values (tied or copied weights).
+
+    Layers are grouped by a digest of their bytes first, so a file of many same-shaped layers
+    costs one pass over each, not a comparison of every pair."""
+    tied: dict[int, int] = {}
+    seen: dict[tuple, list[int]] = {}
+    for index, layer in enumerate(selection.layers):
+        key = (layer.matrix.shape, hashlib.blake2b(np.ascontiguousarray(layer.matrix).data, digest_size=16).digest())
+        firsts = seen.setdefault(key, [])
+        match = next((f for f in firsts if np.array_equal(selection.layers[f].matrix, layer.matrix)), None)
+        if match is None:
+            firsts.append(index)
+        else:
+            tied[index] = match
+    return tied
 
 
 def _conv_network(path: "str | Path | WeightFile", weights: WeightFile, selection: LayerSelection) -> "Any":

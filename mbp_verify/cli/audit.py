@@ -185,6 +185,7 @@ def _after(first: str) -> Callable[[str], None]:
 def handle(args: argparse.Namespace) -> int:
     required = _required(args.require)
     validate_probability(args.level, "--level")
+    alpha = float(validate_alpha(args.alpha))  # also with --no-consequences: a bad value is a usage error
     draws = check_draws(None if args.draws is None else validate_integer(args.draws, "--draws", 1), args.level)
     fewest = (
         f" (the fewest that --level {args.level:g} allows)" if args.draws is None and draws > default_draws() else ""
@@ -193,7 +194,7 @@ def handle(args: argparse.Namespace) -> int:
         layers=args.layers,
         layout=args.layout,
         activation=args.activation,
-        alpha=None if args.no_consequences else float(validate_alpha(args.alpha)),
+        alpha=None if args.no_consequences else alpha,
         compare=None if args.compare is None else str(args.compare),
         seed=args.seed,
         level=args.level,

@@ -94,6 +94,7 @@ def test_compare_reports_movement(files):
         (["uniform.npz", "--layers", "bias"], "cannot be audited"),
         (["uniform.npz", "--layers", "("], "regular expression"),
         (["uniform.npz", "--alpha", "1.5"], "alpha"),
+        (["uniform.npz", "--alpha", "0", "--no-consequences"], "alpha"),  # pinned: was ignored, exit 0
         (["uniform.npz", "--require", "iv"], "--require"),
         (["uniform.npz", "--draws", "20"], "too coarse"),
         (["uniform.npz", "--level", "1.5"], "--level"),

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from mbp_verify.audit import detect_format, load_weight_file
+from mbp_verify.audit import audit_weights, detect_format, load_weight_file
 from mbp_verify.errors import InputError
 from mbp_verify.seeding import rng_for
 
@@ -214,3 +214,16 @@ def test_a_file_that_cannot_be_opened_is_an_input_error(tmp_path, monkeypatch):
     monkeypatch.setattr(module, "open", refuse, raising=False)
     with pytest.raises(InputError, match=r"cannot read weight file .*w\.npz': Permission denied"):
         load_weight_file(tmp_path / "w.npz")
+
+
+def test_extended_precision_weights_are_floating_point_and_audited(tmp_path, rng):
+    """Pinned: float128 (long double) matrices were skipped as "float128 tensor, not
+    floating-point weights", so a file of them was refused as holding no weight matrices."""
+    values = rng.uniform(-1, 1, (16, 12))
+    np.savez(tmp_path / "ld.npz", W=values.astype(np.longdouble))
+    weights = load_weight_file(tmp_path / "ld.npz")
+    tensor = _tensors(weights)["W"]
+    assert tensor.stored_dtype == np.dtype(np.longdouble).name and tensor.is_float
+    assert np.array_equal(tensor.array, values)  # float64 values survive the round trip exactly
+    report = audit_weights(weights, alpha=None, seed=1)
+    assert [layer.name for layer in report.layers] == ["W"]
