@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol
 
 from ..errors import InputError
 from ..reports.atomic import atomic_write_bytes, atomic_write_text
-from ..reports.folders import mark_latest, new_run_folder, staged_folder
+from ..reports.folders import mark_latest, new_run_folder, staged_run_folder
 from ..seeding import DEFAULT_ROOT_SEED
 from .layer_audit import DEFAULT_LEVEL
 from .report import render_audit_folder
@@ -279,8 +279,9 @@ def write_batch_folder(
     """A fresh `audits-<time>-seed<S>/` with summary.json, summary.md and one folder per audited
     file (report.json, report.md, figures/), staged and renamed into place when complete.
     `write_json(path, command, payload)` writes a JSON document with the CLI's schema header."""
-    final = new_run_folder("audits", summary["seed"], root)
-    with staged_folder(final) as staging:
+    with staged_run_folder(new_run_folder("audits", summary["seed"], root)) as staged:
+        staging = staged.staging
+        staging.mkdir(parents=True)
         for outcome, name in zip(outcomes, _folder_names(outcomes)):
             if name is None or outcome.document is None:
                 continue
@@ -289,5 +290,6 @@ def write_batch_folder(
             write_json(staging / name / "report.json", "audit", outcome.document)
         write_json(staging / "summary.json", "audit-summary", summary)
         atomic_write_text(staging / "summary.md", _summary_markdown(summary))
+        final = staged.publish()  # never replaces another run's folder of the same name
     mark_latest(final)
     return final

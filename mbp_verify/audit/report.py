@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..reports.atomic import atomic_write_text
-from ..reports.folders import mark_latest, new_run_folder, staged_folder
+from ..reports.folders import mark_latest, new_run_folder, staged_run_folder
 from .conv_operator import operator_lines
 from .figures import layer_figure_name, plot_layer, plot_movement
 from .layer_audit import FAMILY
@@ -240,9 +240,10 @@ def write_audit_folder(
     progress: "Callable[[str], None] | None" = None,
 ) -> Path:
     """Write report.json (through `write_json(path)`), report.md and figures into a fresh `audit-<time>-seed<S>/`."""
-    final = new_run_folder("audit", report.seed, root)
-    with staged_folder(final) as staging:
-        render_audit_folder(report, staging, progress)
-        write_json(staging / "report.json")
+    with staged_run_folder(new_run_folder("audit", report.seed, root)) as staged:
+        staged.staging.mkdir(parents=True)
+        render_audit_folder(report, staged.staging, progress)
+        write_json(staged.staging / "report.json")
+        final = staged.publish()  # never replaces another run's folder of the same name
     mark_latest(final)
     return final

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .._validation import validate_integer
 from ..errors import InputError
-from ..reports.folders import mark_latest, new_run_folder
+from ..reports.folders import claim_run_folder, mark_latest, new_run_folder
 from ..seeding import DEFAULT_ROOT_SEED
 from ..theorem import (
     ARCHITECTURES,
@@ -330,7 +330,10 @@ def handle(args: argparse.Namespace) -> int:
             f"theorem: warning: {config.trials} trials per cell cannot establish P(not eps-close) < "
             f"{config.delta:g} at per-cell level {design.guarantee.level:.3g}; raise --trials"
         )
-    folder = args.resume if args.resume is not None else new_run_folder("theorem", config.seed, args.reports_dir)
+    if args.resume is not None:
+        folder = args.resume
+    else:  # a run started in the same second with the same seed gets the next name, never this one
+        folder = claim_run_folder(new_run_folder("theorem", config.seed, args.reports_dir))
     with executor as pool, Checkpoint(folder, config.to_dict(), resume=args.resume is not None) as checkpoint:
         if isinstance(pool, DaskPool):
             progress(f"theorem: Dask dashboard {pool.dashboard_link}")

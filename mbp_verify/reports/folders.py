@@ -22,6 +22,7 @@ __all__ = [
     "staged_folder",
     "StagedRunFolder",
     "staged_run_folder",
+    "claim_run_folder",
 ]
 
 DEFAULT_REPORTS_ROOT = Path("reports")
@@ -46,6 +47,19 @@ def _names(folder: Path) -> Iterator[Path]:
     while True:
         suffix += 1
         yield folder.with_name(f"{base}-{suffix}")
+
+
+def claim_run_folder(folder: "str | Path") -> Path:
+    """Create the new run folder `folder` (from `new_run_folder`), or the run's next free name when
+    another run took it meanwhile; for a run that writes into its folder as it goes (a theorem
+    sweep's checkpoint). `mkdir` either creates a folder or fails, so no two runs share one."""
+    for candidate in _names(Path(folder)):
+        try:
+            candidate.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable: _names is endless")
 
 
 def mark_latest(folder: Path) -> None:

@@ -18,10 +18,14 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import mbp_verify.audit.batch as audit_batch
+import mbp_verify.audit.report as audit_report
 import mbp_verify.cli.compare as compare_cli
 import mbp_verify.cli.run as run_cli
+import mbp_verify.cli.theorem as theorem_cli
 import mbp_verify.suite.pruner_check as pruner_check
 from mbp_verify.cli import main
 
@@ -129,3 +133,45 @@ def test_an_interrupted_run_exits_130_or_143_and_leaves_no_report(case, tmp_path
     text = "".join(lines)
     assert "Traceback" not in text and ("terminated" if name == "TERM" else "interrupted") in text
     assert not (tmp_path / "reports").exists() or list((tmp_path / "reports").iterdir()) == []
+
+
+def _weights(folder: Path, name: str) -> Path:
+    rng = np.random.default_rng(3)
+    path = folder / name
+    np.savez(path, W1=rng.uniform(-0.1, 0.1, (24, 16)), W2=rng.uniform(-0.2, 0.2, (8, 24)))
+    return path
+
+
+# (kind of folder, module whose new_run_folder picks the name, command line after the weight files,
+# number of weight files, report file); before 0.6.1 audit replaced the other run's folder and theorem
+# crashed on its checkpoint (exit 3).
+OTHER_COMMANDS = {
+    "audit": (audit_report, ["--no-consequences", "--draws", "159"], 1, "report.json"),
+    "audits": (audit_batch, ["--no-consequences", "--draws", "159"], 2, "summary.json"),
+    "theorem": (
+        theorem_cli,
+        ["--alpha", "0.3", "--widths", "16", "--trials", "4", "--looks", "1", "--delta", "0.25"],
+        0,
+        "theorem.json",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(OTHER_COMMANDS))
+def test_audit_and_theorem_never_replace_a_folder_of_their_name(kind, tmp_path, monkeypatch, capsys):
+    module, options, count, report = OTHER_COMMANDS[kind]
+    name = f"{kind}-20260101T000000Z-seed1"
+    other = _taken(tmp_path / "reports", name)
+    monkeypatch.setattr(module, "new_run_folder", lambda *args: tmp_path / "reports" / name)
+    files = [str(_weights(tmp_path, f"w{i}.npz")) for i in range(count)]
+    command = "theorem" if kind == "theorem" else "audit"
+    out = tmp_path / "out.json"
+    argv = [command, *files, *options, "--seed", "1", "--reports-dir", str(tmp_path / "reports"), "--json", str(out)]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code in (0, 1) and "Traceback" not in captured.err, captured.err[-2000:]
+    assert json.loads((other / "report.json").read_text()) == {"the": "other run"}
+    ours = tmp_path / "reports" / f"{name}-2"
+    assert (ours / report).is_file()
+    assert (tmp_path / "reports" / f"LATEST-{kind}").read_text().strip() == ours.name
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir() if p.is_dir()) == [name, ours.name]
