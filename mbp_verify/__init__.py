@@ -5,7 +5,7 @@ suite's building blocks. Subpackages (`symbolic`, `bounds`, `statistics`, `theor
 `conformance`, `audit`) expose their own `__all__`.
 """
 
-__version__ = "0.6.0"
+__version__ = "0.6.1"
 
 from ._deprecation import renamed
 from .engine import (
