@@ -124,6 +124,7 @@ def _constants(spec: ActivationSpec) -> LayerConstants:
     if derivation.lipschitz is None or derivation.slope_min is None or derivation.slope_max is None:
         raise InputError(f"activation {spec} is not Lipschitz: no finite bound of the error exists")
     exact_zero = derivation.sigma0_exact in ("0", "0.0")
+    value_min, value_max = _range_bound(spec)
     return LayerConstants(
         activation=str(spec),
         lipschitz=up(derivation.lipschitz),
@@ -131,8 +132,8 @@ def _constants(spec: ActivationSpec) -> LayerConstants:
         slope_max=up(derivation.slope_max),
         sigma0=0.0 if exact_zero else _sigma0_bound(spec),
         homogeneous=bool(derivation.positively_homogeneous and exact_zero),
-        value_min=_range_bound(spec)[0],
-        value_max=_range_bound(spec)[1],
+        value_min=value_min,
+        value_max=value_max,
     )
 
 
